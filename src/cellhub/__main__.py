@@ -1,0 +1,3 @@
+from cellhub.cli import main
+
+main()

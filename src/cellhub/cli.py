@@ -1,0 +1,187 @@
+"""The ``cellhub`` command.
+
+``cellhub serve`` runs everything on one machine: a worker (with its template
+process) as a child process, and the hub in this process. ``cellhub worker`` runs
+a worker alone; ``cellhub db upgrade`` applies migrations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import os
+import secrets
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+
+from cellhub.config import SETTINGS, Config, ConfigError, load_config
+
+SERVE_FLAGS = ("host", "port", "data_dir")
+
+
+def add_setting_flags(parser: argparse.ArgumentParser, names: tuple[str, ...]) -> None:
+    for name in names:
+        f = SETTINGS[name]
+        parser.add_argument(
+            f"--{name.replace('_', '-')}", dest=name, default=None, help=f.metadata["help"]
+        )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cellhub", description="Run Python from a web browser.")
+    parser.add_argument(
+        "--config", help="TOML configuration file", default=os.environ.get("CELLHUB_CONFIG")
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run hub, worker and sessions on this machine")
+    add_setting_flags(serve, SERVE_FLAGS)
+    worker = commands.add_parser("worker", help="run a worker daemon")
+    add_setting_flags(worker, ("data_dir", "worker_host", "worker_port"))
+    worker.add_argument("--config-json", help=argparse.SUPPRESS)
+    worker.add_argument("--parent", type=int, help=argparse.SUPPRESS)
+    db = commands.add_parser("db", help="database maintenance")
+    db.add_argument("action", choices=["upgrade"])
+    add_setting_flags(db, ("data_dir",))
+    return parser
+
+
+def config_from(args: argparse.Namespace) -> Config:
+    overrides = {name: getattr(args, name, None) for name in SETTINGS}
+    if getattr(args, "config_json", None):
+        return load_config(
+            environ={},
+            overrides={
+                **orjson.loads(args.config_json),
+                **{k: v for k, v in overrides.items() if v is not None},
+            },
+        )
+    return load_config(args.config, overrides=overrides)
+
+
+def prepare_data_dir(config: Config) -> None:
+    """The data dir holds keys and the database: only the service's user may enter it."""
+    config.data_path.mkdir(parents=True, exist_ok=True)
+    config.data_path.chmod(0o700)
+
+
+@contextlib.contextmanager
+def worker_process(config: Config) -> Iterator[str]:
+    """Start a worker as a child that dies with us; yield its address once it is ready."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cellhub",
+            "worker",
+            "--config-json",
+            orjson.dumps(dataclasses.asdict(config)).decode(),
+            "--parent",
+            str(os.getpid()),
+        ],
+        stdout=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if not line:
+            raise SystemExit(f"cellhub: the worker failed to start (exit code {process.wait()})")
+        ready: dict[str, Any] = orjson.loads(line)
+        print(f"cellhub: worker at {ready['address']}; sandbox: {ready['sandbox']}", flush=True)
+        yield str(ready["address"])
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+async def serve_hub(config: Config, token: str, worker: str) -> None:
+    import uvicorn
+
+    from cellhub.hub.app import create_app
+
+    app = create_app(config, token, [worker])
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=config.host,
+            port=config.port,
+            log_level="warning",
+            lifespan="on",
+            ws_max_size=config.max_message_size,
+            ws_per_message_deflate=False,
+            http="httptools",
+            ws="websockets",
+            loop="none",
+        )
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started and not task.done():
+        await asyncio.sleep(0.01)
+    if server.started:
+        host, port = server.servers[0].sockets[0].getsockname()[:2]
+        shown = f"[{host}]" if ":" in host else host
+        print(f"cellhub: serving at http://{shown}:{port}/?token={token}", flush=True)
+    await task
+
+
+def serve(config: Config) -> None:
+    prepare_data_dir(config)
+    token = config.token or secrets.token_urlsafe(24)
+    from cellhub.deploy.certificates import ensure_certificates
+
+    ensure_certificates(config.data_path / "certs")
+    with worker_process(config) as worker:
+        run(serve_hub(config, token, worker))
+
+
+def run(coro: Any) -> None:
+    try:
+        import uvloop
+
+        uvloop.run(coro)
+    except ImportError:
+        asyncio.run(coro)
+
+
+def worker(config: Config, parent: int | None) -> None:
+    from cellhub.worker.prctl import die_with_parent
+    from cellhub.worker.server import run_worker
+
+    if parent:
+        # SIGTERM, not SIGKILL: the worker then stops its template, which kills every session.
+        die_with_parent(parent, signal.SIGTERM)
+    prepare_data_dir(config)
+    run(run_worker(config))
+
+
+def db_upgrade(config: Config) -> None:
+    from cellhub.db.database import make_engine, upgrade
+
+    prepare_data_dir(config)
+    upgrade(make_engine(config.db_url))
+    print(f"cellhub: database at {config.db_url} is up to date")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        config = config_from(args)
+    except (ConfigError, OSError) as exc:
+        raise SystemExit(f"cellhub: {exc}") from exc
+    if args.command == "serve":
+        serve(config)
+    elif args.command == "worker":
+        worker(config, args.parent)
+    elif args.command == "db":
+        db_upgrade(config)

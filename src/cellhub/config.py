@@ -1,0 +1,177 @@
+"""One validated configuration for every cellhub service.
+
+Each setting is declared once, with its default and a help text; the same table
+feeds the TOML file, the ``CELLHUB_*`` environment variables, the command-line
+flags and the documentation (a test fails when a setting is undocumented).
+Precedence, lowest first: defaults, TOML file, environment, flags.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "CELLHUB_"
+MiB = 2**20
+GiB = 2**30
+
+
+def _setting(default: Any, help: str) -> Any:
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata={"help": help})
+    return field(default=default, metadata={"help": help})
+
+
+def default_data_dir() -> str:
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
+    return os.path.join(base, "cellhub")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every setting of a deployment. Field metadata ``help`` documents each one."""
+
+    host: str = _setting("127.0.0.1", "Address the hub listens on.")
+    port: int = _setting(8888, "TCP port the hub listens on (0 picks a free port).")
+    data_dir: str = _setting(
+        "", "Directory for the database, certificates and session homes (default: XDG data dir)."
+    )
+    token: str = _setting(
+        "", "Access token for the API and UI; generated and printed at start when empty."
+    )
+    database_url: str = _setting(
+        "", "SQLAlchemy database URL (default: a SQLite file in the data dir)."
+    )
+    worker_host: str = _setting("127.0.0.1", "Address the worker listens on for hubs (mutual TLS).")
+    worker_port: int = _setting(0, "TCP port of the worker (0 picks a free port).")
+    max_sessions: int = _setting(
+        64, "Most simultaneous sessions per worker; the next kernel start gets HTTP 503."
+    )
+    spare_sessions: int = _setting(
+        2, "Pre-forked sessions kept ready so a new kernel starts in milliseconds."
+    )
+    preload: list[str] = _setting(
+        ["numpy", "matplotlib", "matplotlib.pyplot"],
+        "Modules the template process imports once, before forking sessions.",
+    )
+    idle_timeout: float = _setting(
+        3600.0,
+        "Seconds a kernel may stay idle with no client attached before it is culled (0: never).",
+    )
+    cull_interval: float = _setting(30.0, "Seconds between checks for idle kernels.")
+    output_cap: int = _setting(
+        50 * MiB,
+        "Bytes of stream output one cell may print before output is truncated (with a notice).",
+    )
+    flush_interval: float = _setting(
+        0.01, "Seconds a session waits to coalesce printed output into one stream message."
+    )
+    max_stream_chunk: int = _setting(64 * 1024, "Largest stream message a session sends, in bytes.")
+    flow_window: int = _setting(
+        2 * MiB,
+        "Bytes of a kernel's output in flight between worker and hub before the session is paused.",
+    )
+    max_message_size: int = _setting(
+        16 * MiB, "Largest WebSocket message a client may send, in bytes."
+    )
+    max_body_size: int = _setting(
+        1 * MiB, "Largest HTTP request body the REST API accepts, in bytes."
+    )
+    sandbox: str = _setting(
+        "auto", "Session sandbox: 'auto' (linux when root, else rlimit), 'linux' or 'rlimit'."
+    )
+    cpu_seconds: int = _setting(3600, "CPU seconds a session may use in its lifetime (RLIMIT_CPU).")
+    address_space: int = _setting(
+        8 * GiB, "Virtual memory per session process in bytes (RLIMIT_AS; 0: unlimited)."
+    )
+    processes: int = _setting(256, "Processes per session (cgroup pids.max, or RLIMIT_NPROC).")
+    open_files: int = _setting(1024, "Open files per session process (RLIMIT_NOFILE).")
+    file_size: int = _setting(1 * GiB, "Largest file a session may write, in bytes (RLIMIT_FSIZE).")
+    memory: int = _setting(2 * GiB, "Memory per session in bytes (cgroup limit, root only).")
+    cpu_quota: float = _setting(1.0, "CPU cores per session (cgroup quota, root only; 0: none).")
+    disk_quota: int = _setting(
+        512 * MiB, "Bytes a session may store in its home (root only; 0: none)."
+    )
+    network: bool = _setting(False, "Whether sessions may use the network (root only).")
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir or default_data_dir())
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_path / 'cellhub.sqlite'}"
+
+    def replace(self, **changes: Any) -> Config:
+        return dataclasses.replace(self, **changes)
+
+
+class ConfigError(ValueError):
+    """A setting has an unknown name or a value of the wrong type."""
+
+
+SETTINGS: dict[str, dataclasses.Field[Any]] = {f.name: f for f in dataclasses.fields(Config)}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    kind = SETTINGS[name].type
+    try:
+        if kind == "bool":
+            if isinstance(value, str):
+                if value.lower() not in {"1", "0", "true", "false", "yes", "no"}:
+                    raise ValueError(value)
+                return value.lower() in {"1", "true", "yes"}
+            return bool(value)
+        if kind == "int":
+            if isinstance(value, bool):
+                raise ValueError(value)
+            return int(value)
+        if kind == "float":
+            return float(value)
+        if kind == "list[str]":
+            if isinstance(value, str):
+                return [v.strip() for v in value.split(",") if v.strip()]
+            return [str(v) for v in value]
+        return str(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"setting {name!r}: {value!r} is not a valid {kind}") from exc
+
+
+def _validate(cfg: Config) -> Config:
+    if not 0 <= cfg.port <= 65535 or not 0 <= cfg.worker_port <= 65535:
+        raise ConfigError("ports must be between 0 and 65535")
+    if cfg.max_sessions < 1:
+        raise ConfigError("max_sessions must be at least 1")
+    if cfg.spare_sessions < 0:
+        raise ConfigError("spare_sessions must not be negative")
+    if cfg.sandbox not in {"auto", "linux", "rlimit"}:
+        raise ConfigError(f"sandbox must be 'auto', 'linux' or 'rlimit', not {cfg.sandbox!r}")
+    if cfg.output_cap < 1024 or cfg.max_stream_chunk < 1024 or cfg.flow_window < 64 * 1024:
+        raise ConfigError("output_cap, max_stream_chunk and flow_window are too small")
+    return cfg
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Config:
+    """Build the configuration from a TOML file, the environment and explicit overrides."""
+    values: dict[str, Any] = {}
+    if path is not None:
+        with open(path, "rb") as fh:
+            values.update(tomllib.load(fh))
+    env = os.environ if environ is None else environ
+    for name in SETTINGS:
+        if ENV_PREFIX + name.upper() in env:
+            values[name] = env[ENV_PREFIX + name.upper()]
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    unknown = sorted(set(values) - set(SETTINGS))
+    if unknown:
+        raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
+    return _validate(Config(**{k: _coerce(k, v) for k, v in values.items()}))

@@ -1,0 +1,72 @@
+"""Repository for kernel records: the only code that reads or writes the kernels table."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Engine, select, update
+from sqlalchemy.orm import Session
+
+from cellhub.db.models import Kernel
+
+ENDED = "dead"
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class KernelRepository:
+    """Blocking calls: the hub runs them in a thread so its event loop never waits on it."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def add(self, kernel_id: str, name: str, worker: str) -> None:
+        stamp = now()
+        with Session(self.engine) as db, db.begin():
+            db.add(
+                Kernel(
+                    id=kernel_id,
+                    name=name,
+                    worker=worker,
+                    state="idle",
+                    reason="",
+                    created=stamp,
+                    last_activity=stamp,
+                )
+            )
+
+    def end(self, kernel_id: str, reason: str) -> None:
+        with Session(self.engine) as db, db.begin():
+            db.execute(
+                update(Kernel)
+                .where(Kernel.id == kernel_id, Kernel.state != ENDED)
+                .values(state=ENDED, reason=reason, ended=now())
+            )
+
+    def touch(self, activity: dict[str, dt.datetime]) -> None:
+        """Record last activity for many kernels at once (written in batches, off the hot path)."""
+        if not activity:
+            return
+        with Session(self.engine) as db, db.begin():
+            for kernel_id, stamp in activity.items():
+                db.execute(update(Kernel).where(Kernel.id == kernel_id).values(last_activity=stamp))
+
+    def get(self, kernel_id: str) -> Kernel | None:
+        with Session(self.engine, expire_on_commit=False) as db:
+            return db.get(Kernel, kernel_id)
+
+    def live(self) -> list[Kernel]:
+        with Session(self.engine, expire_on_commit=False) as db:
+            return list(
+                db.scalars(select(Kernel).where(Kernel.state != ENDED).order_by(Kernel.created))
+            )
+
+    def end_all_on(self, worker: str, reason: str) -> None:
+        with Session(self.engine) as db, db.begin():
+            db.execute(
+                update(Kernel)
+                .where(Kernel.worker == worker, Kernel.state != ENDED)
+                .values(state=ENDED, reason=reason, ended=now())
+            )

@@ -1,0 +1,94 @@
+"""The hub: an ASGI application serving the UI, the kernels API and the WebSocket bridge."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from cellhub.config import Config
+from cellhub.db.database import make_engine, upgrade
+from cellhub.db.kernels import KernelRepository
+from cellhub.deploy.certificates import ensure_certificates, hub_ssl_context
+from cellhub.hub import kernels_api, pages, websocket
+from cellhub.hub.auth import is_authenticated
+from cellhub.hub.kernels import KernelService
+from cellhub.hub.limits import BodySizeLimit
+from cellhub.hub.workers import WorkerLink
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+PUBLIC_API = {"/api", "/api/"}
+
+
+class TokenAuth:
+    """Every ``/api/`` HTTP request needs the token; pages and static files check for themselves."""
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self.token = token
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["path"].startswith("/api")
+            and scope["path"] not in PUBLIC_API
+        ) and not is_authenticated(Request(scope), self.token):
+            response = JSONResponse(
+                {"message": "Forbidden: missing or wrong token", "reason": None}, 403
+            )
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    return JSONResponse({"message": "Not found", "reason": None}, status_code=404)
+
+
+def create_app(config: Config, token: str, worker_addresses: list[str]) -> Starlette:
+    """Build the hub for workers at ``worker_addresses`` (host:port, mutual TLS)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        engine = make_engine(config.db_url)
+        upgrade(engine)
+        certs = ensure_certificates(config.data_path / "certs")
+        context = hub_ssl_context(certs)
+        service: KernelService
+        links = [
+            WorkerLink(a, context, lambda kid, why: service.ended(kid, why))
+            for a in worker_addresses
+        ]
+        service = KernelService(KernelRepository(engine), links)
+        app.state.kernels = service
+        app.state.token = token
+        for link in links:
+            await link.start()
+        await service.reconcile()
+        try:
+            yield
+        finally:
+            for link in links:
+                await link.stop()
+            engine.dispose()
+
+    routes = [*kernels_api.ROUTES, *websocket.ROUTES, *pages.ROUTES]
+    if STATIC.is_dir():
+        routes.append(Mount("/static", StaticFiles(directory=STATIC), name="static"))
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[
+            Middleware(BodySizeLimit, max_body_size=config.max_body_size),
+            Middleware(TokenAuth, token=token),
+        ],
+        exception_handlers={**kernels_api.EXCEPTION_HANDLERS, 404: not_found},
+    )

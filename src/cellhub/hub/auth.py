@@ -1,0 +1,41 @@
+"""Token authentication, as Jupyter Server does it.
+
+A request is authenticated by ``Authorization: token <t>`` (or ``Bearer <t>``), by
+``?token=<t>``, or by the login cookie the UI receives when it is opened with the
+token. Cookie-authenticated WebSockets must come from the hub's own origin, so a
+third-party page cannot ride on a user's cookie.
+"""
+
+from __future__ import annotations
+
+import hmac
+from urllib.parse import urlsplit
+
+from starlette.requests import HTTPConnection
+
+COOKIE = "cellhub_token"
+
+
+def presented_token(conn: HTTPConnection) -> tuple[str, bool]:
+    """Return the token the client presented and whether it came from the cookie."""
+    header = conn.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() in ("token", "bearer") and value.strip():
+        return value.strip(), False
+    if "token" in conn.query_params:
+        return conn.query_params["token"], False
+    return conn.cookies.get(COOKIE, ""), True
+
+
+def same_origin(conn: HTTPConnection) -> bool:
+    origin = conn.headers.get("origin")
+    if origin is None:
+        return True
+    return urlsplit(origin).netloc == conn.headers.get("host", "")
+
+
+def is_authenticated(conn: HTTPConnection, token: str) -> bool:
+    presented, from_cookie = presented_token(conn)
+    if not presented or not hmac.compare_digest(presented.encode(), token.encode()):
+        return False
+    return not from_cookie or conn.scope["type"] != "websocket" or same_origin(conn)

@@ -1,0 +1,142 @@
+"""The hub's kernel operations: placement on workers, the database record, live state.
+
+This is the one place that knows a kernel lives on a worker; the REST routes and
+the WebSocket bridge only call it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import itertools
+import sys
+import uuid
+from typing import Any
+
+from cellhub.db.kernels import KernelRepository
+from cellhub.hub.workers import WorkerError, WorkerLink
+
+KERNEL_NAME = "python3"
+
+
+def iso(timestamp: float) -> str:
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def jupyter_model(live: dict[str, Any], connections: int) -> dict[str, Any]:
+    """A kernel model with exactly the fields Jupyter Server returns."""
+    return {
+        "id": live["id"],
+        "name": live["name"],
+        "last_activity": iso(live["last_activity"]),
+        "execution_state": live["execution_state"],
+        "connections": connections,
+    }
+
+
+class NoSuchKernel(Exception):
+    pass
+
+
+class KernelService:
+    """Start, find, restart and stop kernels across the connected workers."""
+
+    def __init__(self, repository: KernelRepository, links: list[WorkerLink]) -> None:
+        self.repository = repository
+        self.links = {link.address: link for link in links}
+        self.located: dict[str, WorkerLink] = {}
+        self._turn = itertools.cycle(links)
+
+    def place(self) -> WorkerLink:
+        """Round-robin over connected workers; a worker at capacity answers 503 itself."""
+        for _ in range(len(self.links)):
+            link = next(self._turn)
+            if link.connected.is_set():
+                return link
+        raise WorkerError(503, "no worker is connected")
+
+    async def start(self, name: str) -> dict[str, Any]:
+        if name != KERNEL_NAME:
+            raise NoSuchKernel(f"no kernel spec named {name!r}")
+        kernel_id = str(uuid.uuid4())
+        link = self.place()
+        live = await link.request("start", kernel_id, name)
+        await asyncio.to_thread(self.repository.add, kernel_id, name, link.address)
+        self.located[kernel_id] = link
+        return jupyter_model(live, 0)
+
+    async def locate(self, kernel_id: str) -> WorkerLink:
+        link = self.located.get(kernel_id)
+        if link is not None:
+            return link
+        record = await asyncio.to_thread(self.repository.get, kernel_id)
+        if record is None or record.state == "dead" or record.worker not in self.links:
+            raise NoSuchKernel(kernel_id)
+        link = self.located[kernel_id] = self.links[record.worker]
+        return link
+
+    def connections(self, link: WorkerLink, kernel_id: str) -> int:
+        channels = link.channels.get(kernel_id)
+        return len(channels.clients) if channels else 0
+
+    async def get(self, kernel_id: str) -> dict[str, Any]:
+        link = await self.locate(kernel_id)
+        found = await link.request("list", [kernel_id])
+        if not found:
+            self.ended(kernel_id, "not found on its worker")
+            raise NoSuchKernel(kernel_id)
+        return jupyter_model(found[0], self.connections(link, kernel_id))
+
+    async def list(self) -> list[dict[str, Any]]:
+        models = []
+        for link in self.links.values():
+            if link.connected.is_set():
+                for live in await link.request("list", None):
+                    self.located.setdefault(live["id"], link)
+                    models.append(jupyter_model(live, self.connections(link, live["id"])))
+        return models
+
+    async def interrupt(self, kernel_id: str) -> None:
+        await (await self.locate(kernel_id)).request("interrupt", kernel_id)
+
+    async def restart(self, kernel_id: str) -> dict[str, Any]:
+        link = await self.locate(kernel_id)
+        live = await link.request("shutdown", kernel_id, True)
+        return jupyter_model(live, self.connections(link, kernel_id))
+
+    async def shutdown(self, kernel_id: str) -> None:
+        link = await self.locate(kernel_id)
+        await link.request("shutdown", kernel_id, False)
+        await asyncio.to_thread(self.repository.end, kernel_id, "shut down by request")
+        self.located.pop(kernel_id, None)
+
+    def ended(self, kernel_id: str, reason: str) -> None:
+        """A worker reported the kernel gone (crash, cull, shutdown): record it."""
+        self.located.pop(kernel_id, None)
+        for link in self.links.values():
+            channels = link.channels.get(kernel_id)
+            if channels is not None:
+                channels.state = "dead"
+        task = asyncio.get_running_loop().create_task(
+            asyncio.to_thread(self.repository.end, kernel_id, reason)
+        )
+        task.add_done_callback(_log_failure)
+
+    async def reconcile(self) -> None:
+        """After a (re)start, mark kernels that their worker no longer runs as dead."""
+        for link in self.links.values():
+            alive = {k["id"] for k in await link.request("list", None)}
+            for record in await asyncio.to_thread(self.repository.live):
+                if record.worker == link.address and record.id not in alive:
+                    await asyncio.to_thread(
+                        self.repository.end, record.id, "lost while the hub was down"
+                    )
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        print(
+            f"cellhub-hub: database update failed: {task.exception()!r}",
+            file=sys.stderr,
+            flush=True,
+        )

@@ -1,0 +1,105 @@
+"""The Jupyter kernels REST API: same paths, JSON and status codes as Jupyter Server."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+import cellhub
+from cellhub.hub.kernels import KERNEL_NAME, KernelService, NoSuchKernel
+from cellhub.hub.workers import WorkerError
+
+
+def error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"message": message, "reason": None}, status_code=status)
+
+
+def service(request: Request) -> KernelService:
+    kernels: KernelService = request.app.state.kernels
+    return kernels
+
+
+async def api_root(request: Request) -> Response:
+    return JSONResponse({"version": cellhub.__version__})
+
+
+async def kernelspecs(request: Request) -> Response:
+    spec = {
+        "argv": [sys.executable, "-m", "cellhub.worker.template"],
+        "display_name": "Python 3 (cellhub)",
+        "language": "python",
+        "interrupt_mode": "signal",
+        "env": {},
+        "metadata": {"debugger": False},
+    }
+    return JSONResponse(
+        {
+            "default": KERNEL_NAME,
+            "kernelspecs": {KERNEL_NAME: {"name": KERNEL_NAME, "spec": spec, "resources": {}}},
+        }
+    )
+
+
+async def list_kernels(request: Request) -> Response:
+    return JSONResponse(await service(request).list())
+
+
+async def start_kernel(request: Request) -> Response:
+    body: Any = {}
+    raw = await request.body()
+    if raw.strip():
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return error(400, "request body is not valid JSON")
+    if not isinstance(body, dict):
+        return error(400, "request body must be a JSON object")
+    name = body.get("name") or KERNEL_NAME
+    model = await service(request).start(str(name))
+    return JSONResponse(model, status_code=201, headers={"Location": f"/api/kernels/{model['id']}"})
+
+
+async def get_kernel(request: Request) -> Response:
+    return JSONResponse(await service(request).get(request.path_params["kernel_id"]))
+
+
+async def delete_kernel(request: Request) -> Response:
+    await service(request).shutdown(request.path_params["kernel_id"])
+    return Response(status_code=204)
+
+
+async def interrupt_kernel(request: Request) -> Response:
+    await service(request).interrupt(request.path_params["kernel_id"])
+    return Response(status_code=204)
+
+
+async def restart_kernel(request: Request) -> Response:
+    return JSONResponse(await service(request).restart(request.path_params["kernel_id"]))
+
+
+async def on_no_such_kernel(request: Request, exc: Exception) -> Response:
+    return error(404, f"Kernel does not exist: {exc}")
+
+
+async def on_worker_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, WorkerError)
+    return error(exc.status, exc.message)
+
+
+EXCEPTION_HANDLERS = {NoSuchKernel: on_no_such_kernel, WorkerError: on_worker_error}
+
+ROUTES = [
+    Route("/api", api_root),
+    Route("/api/kernelspecs", kernelspecs),
+    Route("/api/kernels", list_kernels, methods=["GET"]),
+    Route("/api/kernels", start_kernel, methods=["POST"]),
+    Route("/api/kernels/{kernel_id}", get_kernel, methods=["GET"]),
+    Route("/api/kernels/{kernel_id}", delete_kernel, methods=["DELETE"]),
+    Route("/api/kernels/{kernel_id}/interrupt", interrupt_kernel, methods=["POST"]),
+    Route("/api/kernels/{kernel_id}/restart", restart_kernel, methods=["POST"]),
+]

@@ -1,0 +1,104 @@
+"""The WebSocket bridge: Jupyter messages between a browser (or any client) and a kernel.
+
+Where Jupyter Server closes the socket on a malformed message, we answer it — with
+the request's error reply where the protocol has one, else an iopub ``error`` —
+and keep the connection and the kernel working.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.responses import JSONResponse
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket
+
+from cellhub.hub.auth import is_authenticated
+from cellhub.hub.kernels import KernelService, NoSuchKernel
+from cellhub.protocol import jupyter
+
+
+class InvalidMessage(Exception):
+    def __init__(
+        self, evalue: str, channel: str = "iopub", header: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(evalue)
+        self.channel = channel
+        self.header = header or {}
+
+
+def parse_client_message(text: str) -> tuple[str, str, dict[str, Any]]:
+    """Check a client's message; return its channel, msg_type and header."""
+    try:
+        msg = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidMessage(f"message is not valid JSON: {exc}") from exc
+    if not isinstance(msg, dict):
+        raise InvalidMessage("message must be a JSON object")
+    header = msg.get("header")
+    if not isinstance(header, dict):
+        raise InvalidMessage("message has no header object")
+    msg_id, msg_type = header.get("msg_id"), header.get("msg_type")
+    if not isinstance(msg_id, str) or not msg_id or not isinstance(msg_type, str) or not msg_type:
+        raise InvalidMessage("header needs string fields msg_id and msg_type", header=header)
+    channel = msg.get("channel") or "shell"
+    if channel not in jupyter.CLIENT_CHANNELS:
+        raise InvalidMessage(f"unknown channel {channel!r}", header=header)
+    if msg_type not in jupyter.CLIENT_MSG_TYPES:
+        raise InvalidMessage(f"unknown msg_type {msg_type!r}", channel, header)
+    if not isinstance(msg.get("content", {}), dict):
+        raise InvalidMessage("content must be a JSON object", channel, header)
+    return channel, msg_type, header
+
+
+def error_reply(exc: InvalidMessage) -> str:
+    reply = jupyter.reply_type(str(exc.header.get("msg_type", "")))
+    content = jupyter.error_content("InvalidMessage", str(exc))
+    if reply and exc.channel in jupyter.CLIENT_CHANNELS:
+        return jupyter.message(exc.channel, reply, content, exc.header).decode()
+    return jupyter.message("iopub", "error", content, exc.header).decode()
+
+
+async def kernel_channels(websocket: WebSocket) -> None:
+    if not is_authenticated(websocket, websocket.app.state.token):
+        await websocket.close(code=1008)
+        return
+    kernels: KernelService = websocket.app.state.kernels
+    kernel_id = websocket.path_params["kernel_id"]
+    try:
+        link = await kernels.locate(kernel_id)
+    except NoSuchKernel:
+        await websocket.send_denial_response(
+            JSONResponse({"message": f"Kernel does not exist: {kernel_id}"}, status_code=404)
+        )
+        return
+    await websocket.accept()
+    channels = link.channels_for(kernel_id)
+    channels.add(websocket)
+    try:
+        while True:
+            event = await websocket.receive()
+            if event["type"] == "websocket.disconnect":
+                return
+            text = event.get("text")
+            if text is None:
+                await websocket.send_text(
+                    error_reply(InvalidMessage("binary frames are not supported"))
+                )
+                continue
+            try:
+                channel, msg_type, header = parse_client_message(text)
+                if channels.state == "dead":
+                    raise InvalidMessage("the kernel is dead; restart it", channel, header)
+            except InvalidMessage as exc:
+                await websocket.send_text(error_reply(exc))
+                continue
+            channels.route_reply(header["msg_id"], websocket)
+            link.forward(kernel_id, channel, msg_type, text.encode())
+    finally:
+        channels.remove(websocket)
+        link.release(kernel_id)
+
+
+ROUTES = [WebSocketRoute("/api/kernels/{kernel_id}/channels", kernel_channels)]

@@ -1,0 +1,87 @@
+"""Jupyter messages that the hub and the worker compose themselves.
+
+Sessions build their own messages; the hub and worker only need a few: replies
+to malformed requests, status changes a dead session cannot send, and the
+replies to interrupt and shutdown requests which they handle without the session.
+See https://jupyter-client.readthedocs.io/en/stable/messaging.html (protocol 5.3).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+import orjson
+
+PROTOCOL_VERSION = "5.3"
+CHANNELS = frozenset({"shell", "control", "stdin", "iopub"})
+CLIENT_CHANNELS = frozenset({"shell", "control", "stdin"})
+
+#: Message types a client may send, as listed in the messaging spec.
+CLIENT_MSG_TYPES = frozenset(
+    {
+        "execute_request",
+        "inspect_request",
+        "complete_request",
+        "history_request",
+        "is_complete_request",
+        "comm_info_request",
+        "kernel_info_request",
+        "shutdown_request",
+        "interrupt_request",
+        "debug_request",
+        "usage_request",
+        "comm_open",
+        "comm_msg",
+        "comm_close",
+        "input_reply",
+    }
+)
+
+
+def header(msg_type: str, session: str = "cellhub") -> dict[str, Any]:
+    return {
+        "msg_id": uuid.uuid4().hex,
+        "session": session,
+        "username": "cellhub",
+        "date": dt.datetime.now(dt.UTC).isoformat(),
+        "msg_type": msg_type,
+        "version": PROTOCOL_VERSION,
+    }
+
+
+def message(
+    channel: str,
+    msg_type: str,
+    content: dict[str, Any],
+    parent: dict[str, Any] | None = None,
+    session: str = "cellhub",
+) -> bytes:
+    """Return one complete message as JSON bytes, ready for a WebSocket text frame."""
+    return orjson.dumps(
+        {
+            "header": header(msg_type, session),
+            "parent_header": parent or {},
+            "metadata": {},
+            "content": content,
+            "buffers": [],
+            "channel": channel,
+        }
+    )
+
+
+def status(state: str, parent: dict[str, Any] | None = None, reason: str = "") -> bytes:
+    content: dict[str, Any] = {"execution_state": state}
+    if reason:
+        content["reason"] = reason
+    return message("iopub", "status", content, parent)
+
+
+def reply_type(msg_type: str) -> str | None:
+    """``foo_request`` → ``foo_reply``; None where the protocol defines no reply."""
+    return msg_type[: -len("_request")] + "_reply" if msg_type.endswith("_request") else None
+
+
+def error_content(ename: str, evalue: str) -> dict[str, Any]:
+    return {"status": "error", "ename": ename, "evalue": evalue, "traceback": []}

@@ -1,0 +1,187 @@
+"""A kernel as the worker sees it: a session process bound to a kernel id, and its output pump.
+
+Flow control: every hub attached to the kernel may hold at most ``window`` bytes
+of its output un-acknowledged. While any attached hub is at its limit, the pump
+stops reading the session's socket, the socket buffer fills, and the session's
+writer blocks — so a slow client slows the code that prints, and nothing in
+between buffers without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from cellhub.protocol import framing
+from cellhub.protocol.jupyter import CHANNELS
+
+#: Most bytes a session may send in one frame (a 20 MB print is split into stream chunks).
+MAX_SESSION_FRAME = 32 * 2**20
+#: Bytes of client input queued for a busy session before further input is refused.
+MAX_PENDING_INPUT = 32 * 2**20
+
+
+class HubLink(Protocol):
+    """What a kernel needs of a hub connection."""
+
+    def send(self, frame: list[Any]) -> None: ...
+
+
+class ProtocolViolation(Exception):
+    """A session sent a frame that is not a well-formed output message."""
+
+
+@dataclass
+class SessionProcess:
+    """One forked session: its pid and the worker's end of its socket."""
+
+    pid: int
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+    exit_code: asyncio.Future[int] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+    @classmethod
+    async def connect(cls, pid: int, sock: socket.socket) -> SessionProcess:
+        reader, writer = await asyncio.open_unix_connection(sock=sock, limit=2**20)
+        return cls(pid, reader, writer)
+
+    def send(self, frame: list[Any]) -> bool:
+        """Queue a frame for the session; False when its unread input is over the limit."""
+        if self.writer.transport.get_write_buffer_size() > MAX_PENDING_INPUT:
+            return False
+        self.writer.write(framing.encode(frame))
+        return True
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def check_output_frame(frame: Any) -> tuple[str, str, bytes, str | None]:
+    """Validate a frame from an untrusted session: ``["msg", channel, msg_type, json, state]``."""
+    if not (isinstance(frame, list) and len(frame) == 5 and frame[0] == "msg"):
+        raise ProtocolViolation("malformed frame")
+    _, channel, msg_type, data, state = frame
+    if channel not in CHANNELS or not isinstance(msg_type, str) or not isinstance(data, bytes):
+        raise ProtocolViolation("malformed message frame")
+    if state is not None and not isinstance(state, str):
+        raise ProtocolViolation("malformed state")
+    return channel, msg_type, data, state
+
+
+class WorkerKernel:
+    """A kernel id bound to a session process, with the hubs attached to it."""
+
+    def __init__(
+        self, kernel_id: str, name: str, window: int, on_end: Callable[[WorkerKernel, str], None]
+    ) -> None:
+        self.id = kernel_id
+        self.name = name
+        self.window = window
+        self.on_end = on_end
+        self.session: SessionProcess | None = None
+        self.pump_task: asyncio.Task[None] | None = None
+        self.links: dict[HubLink, int] = {}
+        self.state = "starting"
+        self.last_activity = time.time()
+        self.created = time.time()
+        self.window_open = asyncio.Event()
+        self.window_open.set()
+
+    def model(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "execution_state": self.state,
+            "last_activity": self.last_activity,
+            "created": self.created,
+            "connections": len(self.links),
+            "pid": self.session.pid if self.session else None,
+        }
+
+    def bind(self, session: SessionProcess, init: dict[str, Any]) -> None:
+        """Run this kernel in ``session`` (a fresh spare); the previous one, if any, is dropped."""
+        self.unbind()
+        self.session = session
+        session.send(["init", {"kernel_id": self.id, **init}])
+        self.state = "idle"
+        self.pump_task = asyncio.create_task(self._pump(session), name=f"pump-{self.id}")
+
+    def unbind(self) -> SessionProcess | None:
+        old, self.session = self.session, None
+        if self.pump_task is not None:
+            self.pump_task.cancel()
+            self.pump_task = None
+        if old is not None:
+            old.close()
+        return old
+
+    # -- hubs ---------------------------------------------------------------
+    def attach(self, link: HubLink) -> None:
+        self.links.setdefault(link, 0)
+        self._update_window()
+
+    def detach(self, link: HubLink) -> None:
+        self.links.pop(link, None)
+        self._update_window()
+
+    def ack(self, link: HubLink, nbytes: int) -> None:
+        if link in self.links:
+            self.links[link] = max(0, self.links[link] - nbytes)
+            self._update_window()
+
+    def _update_window(self) -> None:
+        if all(inflight < self.window for inflight in self.links.values()):
+            self.window_open.set()
+        else:
+            self.window_open.clear()
+
+    def broadcast(
+        self, channel: str, msg_type: str, data: bytes, state: str | None, counted: bool = True
+    ) -> None:
+        """Send one output message to every attached hub."""
+        frame = ["out", self.id, channel, msg_type, data, state]
+        for link in self.links:
+            link.send(frame)
+            if counted:
+                self.links[link] += len(data)
+        if counted:
+            self._update_window()
+
+    # -- output -------------------------------------------------------------
+    async def _pump(self, session: SessionProcess) -> None:
+        reason = "session exited"
+        try:
+            while True:
+                await self.window_open.wait()
+                frame = await framing.read_frame(session.reader, MAX_SESSION_FRAME)
+                channel, msg_type, data, state = check_output_frame(frame)
+                self.last_activity = time.time()
+                if state is not None:
+                    self.state = state
+                self.broadcast(channel, msg_type, data, state)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            reason = await self._exit_reason(session)
+        except (framing.FrameError, ProtocolViolation) as exc:
+            reason = f"session broke the protocol ({exc})"
+        if self.session is session:
+            self.on_end(self, reason)
+
+    @staticmethod
+    async def _exit_reason(session: SessionProcess) -> str:
+        try:
+            code = await asyncio.wait_for(asyncio.shield(session.exit_code), 1.0)
+        except TimeoutError:
+            return "session exited"
+        if code == -9:
+            return "session killed (SIGKILL: out of memory or over a limit)"
+        if code == -24:
+            return "session ran out of CPU time (SIGXCPU)"
+        if code < 0:
+            return f"session killed by signal {-code}"
+        return f"session exited with code {code}"

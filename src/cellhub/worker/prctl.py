@@ -1,0 +1,76 @@
+"""The few Linux process controls cellhub relies on to leave no process behind."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+PR_SET_NO_NEW_PRIVS = 38
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _prctl(option: int, arg: int) -> None:
+    if _libc.prctl(option, arg, 0, 0, 0) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+
+
+def die_with_parent(expected_parent: int, sig: int = signal.SIGKILL) -> None:
+    """Get ``sig`` when the parent dies; exit at once if it already has.
+
+    The check after the prctl closes the race where the parent died between
+    fork and this call, leaving us re-parented and never signalled.
+    """
+    _prctl(PR_SET_PDEATHSIG, sig)
+    if os.getppid() != expected_parent:
+        os._exit(1)
+
+
+def become_subreaper() -> None:
+    """Adopt orphaned descendants so that they can be found and killed."""
+    _prctl(PR_SET_CHILD_SUBREAPER, 1)
+
+
+def forbid_new_privileges() -> None:
+    _prctl(PR_SET_NO_NEW_PRIVS, 1)
+
+
+def kill_children(deadline: float = 3.0) -> None:
+    """SIGKILL every child, and as a subreaper every orphan they leave, until none is left.
+
+    Each round kills our direct children and reaps them; the orphans of those
+    children are re-parented to us and are killed in the next round.
+    """
+    import time
+
+    import psutil
+
+    me = psutil.Process()
+    stop = time.monotonic() + deadline
+    while time.monotonic() < stop:
+        children = me.children()
+        if not children:
+            return
+        for child in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child.pid, signal.SIGKILL)
+        reap_all()
+        time.sleep(0.01)
+
+
+def reap_all() -> list[tuple[int, int]]:
+    """Reap every exited child; return (pid, exit code) pairs."""
+    reaped = []
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return reaped
+        if pid == 0:
+            return reaped
+        reaped.append((pid, os.waitstatus_to_exitcode(status)))

@@ -1,0 +1,396 @@
+"""The worker daemon: accepts hubs over mutual TLS and runs their kernels in forked sessions.
+
+One multiplexed connection per hub carries every kernel's traffic as msgpack frames:
+
+hub → worker   ``[op, ...]``
+    ``["start", req, kernel_id, name]``, ``["shutdown", req, kernel_id, restart]``,
+    ``["interrupt", req, kernel_id]``, ``["list", req]``,
+    ``["attach", kernel_id]``, ``["detach", kernel_id]``, ``["ack", kernel_id, nbytes]``,
+    ``["msg", kernel_id, channel, msg_type, json]``
+worker → hub
+    ``["reply", req, ok, payload]``, ``["out", kernel_id, channel, msg_type, json, state]``,
+    ``["ended", kernel_id, reason]``
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+import sys
+import time
+from collections import deque
+from typing import Any
+
+import orjson
+
+from cellhub.config import Config
+from cellhub.deploy.certificates import ensure_certificates, worker_ssl_context
+from cellhub.protocol import framing, jupyter
+from cellhub.worker.kernels import SessionProcess, WorkerKernel
+from cellhub.worker.prctl import become_subreaper
+from cellhub.worker.template_client import TemplateClient
+
+
+class CapacityError(Exception):
+    """The worker already runs its maximum number of sessions."""
+
+
+class HubConnection:
+    """One connected hub."""
+
+    def __init__(
+        self, worker: Worker, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self.worker = worker
+        self.reader = reader
+        self.writer = writer
+
+    def send(self, frame: list[Any]) -> None:
+        if not self.writer.is_closing():
+            self.writer.write(framing.encode(frame))
+
+    def reply(self, req: int, ok: bool, payload: Any) -> None:
+        self.send(["reply", req, ok, payload])
+
+    async def serve(self) -> None:
+        try:
+            while True:
+                frame = await framing.read_frame(self.reader)
+                await self.worker.handle(self, frame)
+        except (asyncio.IncompleteReadError, ConnectionError, framing.FrameError):
+            pass
+        finally:
+            self.worker.hub_gone(self)
+            self.writer.close()
+
+
+class Worker:
+    """Places kernels in sessions, keeps spares ready, enforces limits, culls idle kernels."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.kernels: dict[str, WorkerKernel] = {}
+        self.by_pid: dict[int, WorkerKernel] = {}
+        self.spares: deque[tuple[int, socket.socket]] = deque()
+        self.waiters: deque[asyncio.Future[tuple[int, socket.socket]]] = deque()
+        self.forks_pending = 0
+        self.exit_codes: dict[int, asyncio.Future[int]] = {}
+        self.hubs: set[HubConnection] = set()
+        self.template = TemplateClient(
+            self.template_settings(), self.on_forked, self.on_exited, self.on_template_lost
+        )
+        self.sandbox_description = ""
+
+    def template_settings(self) -> dict[str, Any]:
+        c = self.config
+        return {
+            "preload": c.preload,
+            "sandbox": c.sandbox,
+            "state_dir": str(c.data_path / "sessions"),
+            "limits": {
+                "cpu_seconds": c.cpu_seconds or None,
+                "address_space": c.address_space or None,
+                "processes": c.processes,
+                "open_files": c.open_files,
+                "file_size": c.file_size or None,
+                "memory": c.memory,
+                "cpu_quota": c.cpu_quota or None,
+                "disk_quota": c.disk_quota or None,
+                "network": c.network,
+            },
+        }
+
+    def session_init(self) -> dict[str, Any]:
+        c = self.config
+        return {
+            "username": "cellhub",
+            "output_cap": c.output_cap,
+            "flush_interval": c.flush_interval,
+            "max_stream_chunk": c.max_stream_chunk,
+        }
+
+    # -- spare sessions ----------------------------------------------------------
+    def refill(self) -> None:
+        wanted = self.config.spare_sessions + len(self.waiters)
+        room = self.config.max_sessions + self.config.spare_sessions - len(self.kernels)
+        while len(self.spares) + self.forks_pending < min(wanted, room):
+            self.forks_pending += 1
+            self.template.fork()
+
+    def on_forked(self, pid: int, sock: socket.socket) -> None:
+        self.forks_pending = max(0, self.forks_pending - 1)
+        self.exit_codes[pid] = asyncio.get_running_loop().create_future()
+        while self.waiters:
+            waiter = self.waiters.popleft()
+            if not waiter.done():
+                waiter.set_result((pid, sock))
+                return
+        self.spares.append((pid, sock))
+
+    def on_exited(self, pid: int, code: int) -> None:
+        future = self.exit_codes.pop(pid, None)
+        if future is not None and not future.done():
+            future.set_result(code)
+        for spare in list(self.spares):
+            if spare[0] == pid:
+                self.spares.remove(spare)
+                spare[1].close()
+        self.refill()
+
+    def on_template_lost(self) -> None:
+        print(
+            "cellhub-worker: the template process died; restarting it", file=sys.stderr, flush=True
+        )
+        for kernel in list(self.kernels.values()):
+            self.end(kernel, "the template process died")
+        for _pid, sock in self.spares:
+            sock.close()
+        self.spares.clear()
+        self.forks_pending = 0
+        asyncio.get_running_loop().create_task(self.restart_template())
+
+    async def restart_template(self) -> None:
+        await self.template.start()
+        self.refill()
+
+    async def take_spare(self, timeout: float = 30.0) -> SessionProcess:
+        if self.spares:
+            pid, sock = self.spares.popleft()
+        else:
+            waiter: asyncio.Future[tuple[int, socket.socket]] = (
+                asyncio.get_running_loop().create_future()
+            )
+            self.waiters.append(waiter)
+            self.refill()
+            pid, sock = await asyncio.wait_for(waiter, timeout)
+        self.refill()
+        session = await SessionProcess.connect(pid, sock)
+        session.exit_code = self.exit_codes.setdefault(
+            pid, asyncio.get_running_loop().create_future()
+        )
+        return session
+
+    # -- kernels -------------------------------------------------------------------
+    async def start_kernel(self, kernel_id: str, name: str) -> WorkerKernel:
+        if kernel_id in self.kernels:
+            raise ValueError(f"kernel {kernel_id} already exists")
+        if len(self.kernels) >= self.config.max_sessions:
+            raise CapacityError(
+                f"this worker already runs its maximum of {self.config.max_sessions} sessions"
+            )
+        kernel = WorkerKernel(kernel_id, name, self.config.flow_window, self.end)
+        self.kernels[kernel_id] = kernel
+        try:
+            session = await self.take_spare()
+        except BaseException:
+            del self.kernels[kernel_id]
+            raise
+        self.bind(kernel, session)
+        return kernel
+
+    def bind(self, kernel: WorkerKernel, session: SessionProcess) -> None:
+        kernel.bind(session, self.session_init())
+        self.by_pid[session.pid] = kernel
+
+    async def restart_kernel(self, kernel: WorkerKernel) -> None:
+        kernel.broadcast(
+            "iopub", "status", jupyter.status("restarting"), "restarting", counted=False
+        )
+        old = kernel.unbind()
+        if old is not None:
+            self.by_pid.pop(old.pid, None)
+            self.template.kill(old.pid)
+        self.bind(kernel, await self.take_spare())
+        kernel.broadcast("iopub", "status", jupyter.status("starting"), "starting", counted=False)
+        kernel.state = "idle"
+
+    def shutdown_kernel(self, kernel: WorkerKernel, reason: str) -> None:
+        self.end(kernel, reason)
+
+    def end(self, kernel: WorkerKernel, reason: str) -> None:
+        """Forget ``kernel``, kill its session, and tell every hub why it ended."""
+        if self.kernels.get(kernel.id) is not kernel:
+            return
+        del self.kernels[kernel.id]
+        old = kernel.unbind()
+        if old is not None:
+            self.by_pid.pop(old.pid, None)
+            self.template.kill(old.pid)
+        kernel.state = "dead"
+        kernel.broadcast(
+            "iopub", "status", jupyter.status("dead", reason=reason), "dead", counted=False
+        )
+        for hub in self.hubs:
+            hub.send(["ended", kernel.id, reason])
+        self.refill()
+
+    def interrupt(self, kernel: WorkerKernel) -> None:
+        if kernel.session is not None:
+            self.template.signal(kernel.session.pid, signal.SIGINT)
+
+    async def cull_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.cull_interval)
+            timeout = self.config.idle_timeout
+            if timeout <= 0:
+                continue
+            cutoff = time.time() - timeout
+            for kernel in list(self.kernels.values()):
+                if not kernel.links and kernel.state == "idle" and kernel.last_activity < cutoff:
+                    self.end(kernel, f"culled after {timeout:g} s idle")
+
+    # -- hub protocol -----------------------------------------------------------------
+    async def handle(self, hub: HubConnection, frame: Any) -> None:
+        if not isinstance(frame, list) or not frame:
+            return
+        op = frame[0]
+        if op == "msg":
+            self.client_message(hub, *frame[1:])
+        elif op == "ack":
+            kernel = self.kernels.get(frame[1])
+            if kernel is not None:
+                kernel.ack(hub, int(frame[2]))
+        elif op == "attach":
+            kernel = self.kernels.get(frame[1])
+            if kernel is not None:
+                kernel.attach(hub)
+            else:
+                hub.send(["ended", frame[1], "no such kernel on this worker"])
+        elif op == "detach":
+            kernel = self.kernels.get(frame[1])
+            if kernel is not None:
+                kernel.detach(hub)
+        else:
+            asyncio.get_running_loop().create_task(self.request(hub, op, frame[1], frame[2:]))
+
+    async def request(self, hub: HubConnection, op: str, req: int, args: list[Any]) -> None:
+        try:
+            hub.reply(req, True, await self.answer(op, args))
+        except CapacityError as exc:
+            hub.reply(req, False, {"status": 503, "message": str(exc)})
+        except KeyError as exc:
+            hub.reply(
+                req, False, {"status": 404, "message": f"no kernel {exc.args[0]} on this worker"}
+            )
+        except Exception as exc:
+            hub.reply(req, False, {"status": 500, "message": f"{type(exc).__name__}: {exc}"})
+
+    async def answer(self, op: str, args: list[Any]) -> Any:
+        if op == "list":
+            wanted = set(args[0]) if args and args[0] is not None else None
+            return [k.model() for k in self.kernels.values() if wanted is None or k.id in wanted]
+        if op == "start":
+            return (await self.start_kernel(str(args[0]), str(args[1]))).model()
+        kernel = self.kernels[args[0]]
+        if op == "interrupt":
+            self.interrupt(kernel)
+            return None
+        if op == "shutdown":
+            if args[1]:
+                await self.restart_kernel(kernel)
+                return kernel.model()
+            self.shutdown_kernel(kernel, "shut down by request")
+            return None
+        raise ValueError(f"unknown operation {op!r}")
+
+    def client_message(
+        self, hub: HubConnection, kernel_id: str, channel: str, msg_type: str, data: bytes
+    ) -> None:
+        kernel = self.kernels.get(kernel_id)
+        if kernel is None or kernel.session is None:
+            return
+        kernel.last_activity = time.time()
+        if msg_type in ("interrupt_request", "shutdown_request"):
+            asyncio.get_running_loop().create_task(
+                self.control_request(kernel, channel, msg_type, data)
+            )
+        elif not kernel.session.send(["msg", channel, data]):
+            parent = orjson.loads(data).get("header", {})
+            reply = jupyter.reply_type(msg_type)
+            if reply:
+                content = jupyter.error_content(
+                    "KernelBusy", "the kernel's input queue is full; try again later"
+                )
+                kernel.broadcast(
+                    channel,
+                    reply,
+                    jupyter.message(channel, reply, content, parent),
+                    None,
+                    counted=False,
+                )
+
+    async def control_request(
+        self, kernel: WorkerKernel, channel: str, msg_type: str, data: bytes
+    ) -> None:
+        """Interrupt and shutdown are done by the worker: the session may be stuck in user code."""
+        parent = orjson.loads(data).get("header", {})
+        reply = jupyter.reply_type(msg_type) or ""
+        content: dict[str, Any] = {"status": "ok"}
+        if msg_type == "interrupt_request":
+            self.interrupt(kernel)
+        else:
+            restart = bool(orjson.loads(data).get("content", {}).get("restart", False))
+            content["restart"] = restart
+            kernel.broadcast(
+                channel,
+                reply,
+                jupyter.message(channel, reply, content, parent),
+                None,
+                counted=False,
+            )
+            if restart:
+                await self.restart_kernel(kernel)
+            else:
+                self.shutdown_kernel(kernel, "shut down by request")
+            return
+        kernel.broadcast(
+            channel, reply, jupyter.message(channel, reply, content, parent), None, counted=False
+        )
+
+    def hub_gone(self, hub: HubConnection) -> None:
+        self.hubs.discard(hub)
+        for kernel in self.kernels.values():
+            kernel.detach(hub)
+
+    async def on_hub(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        hub = HubConnection(self, reader, writer)
+        self.hubs.add(hub)
+        await hub.serve()
+
+    def stop(self) -> None:
+        self.template.stop()
+
+
+async def run_worker(config: Config, ready: asyncio.Future[str] | None = None) -> None:
+    """Run a worker until SIGTERM/SIGINT; print one JSON line to stdout once it is ready."""
+    certs = ensure_certificates(config.data_path / "certs")
+    become_subreaper()
+    (config.data_path / "sessions").mkdir(parents=True, exist_ok=True)
+    worker = Worker(config)
+    worker.sandbox_description = await worker.template.start()
+    worker.refill()
+    server = await asyncio.start_server(
+        worker.on_hub, config.worker_host, config.worker_port, ssl=worker_ssl_context(certs)
+    )
+    host, port = server.sockets[0].getsockname()[:2]
+    address = f"{host}:{port}"
+    print(
+        orjson.dumps(
+            {"event": "ready", "address": address, "sandbox": worker.sandbox_description}
+        ).decode(),
+        flush=True,
+    )
+    if ready is not None:
+        ready.set_result(address)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    culler = loop.create_task(worker.cull_forever())
+    try:
+        await stop.wait()
+    finally:
+        culler.cancel()
+        server.close()
+        worker.stop()

@@ -1,0 +1,172 @@
+"""The template process: imports IPython and the preload modules once, then forks sessions.
+
+It never runs user code. It is a subreaper, so processes that sessions leave
+behind become its children and die with it. The worker asks it, over a SOCK_SEQPACKET control socket,
+to fork sessions, to signal them and to kill them; it answers with each new
+session's pid and one end of a socketpair (passed with SCM_RIGHTS) and reports
+every exit. Being the sessions' parent, it alone knows when a pid is reaped, so
+signals go through it and can never hit a recycled pid.
+
+Run as ``python -m cellhub.worker.template --control-fd N --settings JSON``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import os
+import selectors
+import signal
+import socket
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import msgpack
+import orjson
+
+from cellhub.worker.prctl import become_subreaper, die_with_parent, reap_all
+from cellhub.worker.sandbox import SandboxLease, SandboxLimits, SessionSandbox, sandbox_for
+
+MAX_CONTROL_MESSAGE = 65536
+
+
+def send_control(sock: socket.socket, message: list[Any], fds: list[int] | None = None) -> None:
+    data = msgpack.packb(message, use_bin_type=True)
+    if fds:
+        socket.send_fds(sock, [data], fds)
+    else:
+        sock.send(data)
+
+
+class ForkServer:
+    """Forks sandboxed sessions on request and reaps them."""
+
+    def __init__(self, control: socket.socket, sandbox: SessionSandbox, shell: Any) -> None:
+        self.control = control
+        self.sandbox = sandbox
+        self.shell = shell
+        self.leases: dict[int, SandboxLease] = {}
+        self.wake_r, self.wake_w = os.pipe()
+        os.set_blocking(self.wake_w, False)
+        os.set_blocking(self.wake_r, False)
+
+    def serve_forever(self) -> NoReturn:
+        signal.set_wakeup_fd(self.wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.signal(signal.SIGTERM, lambda *_: self.shutdown(0))
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        selector = selectors.DefaultSelector()
+        selector.register(self.control, selectors.EVENT_READ, self.on_control)
+        selector.register(self.wake_r, selectors.EVENT_READ, self.on_signal)
+        send_control(self.control, ["ready", self.sandbox.describe()])
+        while True:
+            for key, _ in selector.select():
+                key.data()
+
+    def on_signal(self) -> None:
+        try:
+            while os.read(self.wake_r, 512):
+                pass
+        except BlockingIOError:
+            pass
+        self.reap()
+
+    def reap(self) -> None:
+        """Reap sessions and adopted orphans; release sandboxes; report session exits."""
+        for pid, code in reap_all():
+            lease = self.leases.pop(pid, None)
+            if lease is not None:
+                self.sandbox.release(lease)
+                send_control(self.control, ["exited", pid, code])
+
+    def on_control(self) -> None:
+        data = self.control.recv(MAX_CONTROL_MESSAGE)
+        if not data:
+            self.shutdown(0)
+        op, *args = msgpack.unpackb(data, raw=False)
+        if op == "fork":
+            self.fork()
+        elif op == "signal":
+            self.signal(int(args[0]), int(args[1]))
+        elif op == "kill":
+            self.signal(int(args[0]), signal.SIGKILL)
+
+    def signal(self, pid: int, signum: int) -> None:
+        """Signal a session's whole process group, if it is still one of ours."""
+        if pid in self.leases:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signum)
+
+    def fork(self) -> None:
+        try:
+            lease = self.sandbox.prepare()
+        except Exception as exc:
+            send_control(self.control, ["error", f"sandbox: {exc}"])
+            return
+        parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        me = os.getpid()
+        pid = os.fork()
+        if pid == 0:
+            parent_end.close()
+            self.become_session(lease, child_end, me)
+        child_end.close()
+        self.leases[pid] = lease
+        send_control(self.control, ["forked", pid], [parent_end.fileno()])
+        parent_end.close()
+
+    def become_session(self, lease: SandboxLease, sock: socket.socket, parent: int) -> NoReturn:
+        try:
+            signal.set_wakeup_fd(-1)
+            for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, signal.SIG_DFL)
+            self.control.close()
+            os.close(self.wake_r)
+            os.close(self.wake_w)
+            self.sandbox.enter(lease)
+            if os.getppid() != parent:
+                os._exit(1)
+            from cellhub.worker.session import run_session
+
+            run_session(self.shell, sock)
+        except BaseException as exc:
+            print(f"cellhub session {os.getpid()} failed to start: {exc!r}", file=sys.stderr)
+        os._exit(1)
+
+    def shutdown(self, code: int) -> NoReturn:
+        for pid in list(self.leases):
+            self.signal(pid, signal.SIGKILL)
+        for pid, lease in list(self.leases.items()):
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+            self.sandbox.release(lease)
+        os._exit(code)
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    parser = argparse.ArgumentParser(prog="cellhub-template")
+    parser.add_argument("--control-fd", type=int, required=True)
+    parser.add_argument("--parent", type=int, required=True)
+    parser.add_argument(
+        "--settings", required=True, help="JSON: preload, sandbox, limits, state_dir"
+    )
+    args = parser.parse_args(argv)
+    # SIGTERM, not SIGKILL: the handler kills every session before the template exits.
+    die_with_parent(args.parent, signal.SIGTERM)
+    become_subreaper()
+    settings = orjson.loads(args.settings)
+    control = socket.socket(fileno=args.control_fd)
+    sandbox = sandbox_for(
+        settings["sandbox"], SandboxLimits(**settings["limits"]), Path(settings["state_dir"])
+    )
+    from cellhub.worker.session import build_shell
+
+    shell = build_shell(settings["preload"])
+    gc.collect()
+    gc.freeze()
+    ForkServer(control, sandbox, shell).serve_forever()
+
+
+if __name__ == "__main__":
+    main()

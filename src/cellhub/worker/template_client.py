@@ -1,0 +1,140 @@
+"""The worker's side of the template process: spawn it, ask for forks, hear about exits."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import msgpack
+import orjson
+
+from cellhub.worker.template import MAX_CONTROL_MESSAGE
+
+
+class TemplateError(RuntimeError):
+    """The template process could not be started or died."""
+
+
+class TemplateClient:
+    """Owns one template process and its SEQPACKET control socket.
+
+    ``on_forked(pid, sock)``, ``on_exited(pid, code)`` and ``on_lost()`` are called
+    from the event loop as the template reports.
+    """
+
+    def __init__(
+        self,
+        settings: dict[str, Any],
+        on_forked: Callable[[int, socket.socket], None],
+        on_exited: Callable[[int, int], None],
+        on_lost: Callable[[], None],
+    ) -> None:
+        self.settings = settings
+        self.on_forked = on_forked
+        self.on_exited = on_exited
+        self.on_lost = on_lost
+        self.process: subprocess.Popen[bytes] | None = None
+        self.control: socket.socket | None = None
+        self.description = ""
+        self._ready: asyncio.Future[str] | None = None
+
+    async def start(self, timeout: float = 60.0) -> str:
+        """Spawn the template and wait until it has imported everything; return its sandbox line."""
+        loop = asyncio.get_running_loop()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "cellhub.worker.template",
+                "--control-fd",
+                str(theirs.fileno()),
+                "--parent",
+                str(os.getpid()),
+                "--settings",
+                orjson.dumps(self.settings).decode(),
+            ],
+            pass_fds=[theirs.fileno()],
+            stdin=subprocess.DEVNULL,
+        )
+        theirs.close()
+        ours.setblocking(False)
+        self.control = ours
+        self._ready = loop.create_future()
+        loop.add_reader(ours.fileno(), self._on_readable)
+        try:
+            self.description = await asyncio.wait_for(self._ready, timeout)
+        except (TimeoutError, TemplateError):
+            self.stop()
+            raise
+        return self.description
+
+    def _on_readable(self) -> None:
+        assert self.control is not None
+        try:
+            data, fds, _flags, _addr = socket.recv_fds(self.control, MAX_CONTROL_MESSAGE, 4)
+        except BlockingIOError:
+            return
+        except OSError:
+            data, fds = b"", []
+        if not data:
+            self._lost()
+            return
+        op, *args = msgpack.unpackb(data, raw=False)
+        if op == "ready" and self._ready is not None and not self._ready.done():
+            self._ready.set_result(str(args[0]))
+        elif op == "forked" and fds:
+            self.on_forked(int(args[0]), socket.socket(fileno=fds[0]))
+        elif op == "exited":
+            self.on_exited(int(args[0]), int(args[1]))
+        elif op == "error":
+            print(f"cellhub-worker: template: {args[0]}", file=sys.stderr, flush=True)
+        for extra in fds[1:]:
+            os.close(extra)
+
+    def _lost(self) -> None:
+        self._detach()
+        if self._ready is not None and not self._ready.done():
+            self._ready.set_exception(TemplateError("the template process exited while starting"))
+            return
+        self.on_lost()
+
+    def _detach(self) -> None:
+        if self.control is not None:
+            asyncio.get_running_loop().remove_reader(self.control.fileno())
+            self.control.close()
+            self.control = None
+
+    def send(self, *message: Any) -> None:
+        if self.control is not None:
+            self.control.send(msgpack.packb(list(message), use_bin_type=True))
+
+    def fork(self) -> None:
+        self.send("fork")
+
+    def signal(self, pid: int, signum: int) -> None:
+        self.send("signal", pid, signum)
+
+    def kill(self, pid: int) -> None:
+        self.send("kill", pid)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Ask the template to kill its sessions and exit; kill it if it does not."""
+        if self.control is not None:
+            with contextlib.suppress(RuntimeError):
+                asyncio.get_running_loop().remove_reader(self.control.fileno())
+            self.control.close()
+            self.control = None
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()

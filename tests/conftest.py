@@ -1,0 +1,103 @@
+"""Fixtures that boot a real ``cellhub serve`` on an ephemeral port and talk to it as clients do."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.kernel_client import Hub
+
+URL_LINE = re.compile(r"serving at (http://\S+?)/\?token=(\S+)")
+
+
+@dataclass
+class RunningHub:
+    """A ``cellhub serve`` process and what it printed."""
+
+    process: subprocess.Popen[str]
+    url: str
+    token: str
+    data_dir: Path
+    output: list[str] = field(default_factory=list)
+
+    def descendants(self) -> list[psutil.Process]:
+        try:
+            return psutil.Process(self.process.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            return []
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_cellhub(
+    data_dir: Path, env: dict[str, str] | None = None, timeout: float = 90
+) -> RunningHub:
+    token = secrets.token_hex(16)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cellhub", "serve", "--port", "0", "--data-dir", str(data_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "CELLHUB_TOKEN": token, **(env or {})},
+    )
+    output: list[str] = []
+    found: list[re.Match[str]] = []
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            output.append(line)
+            match = URL_LINE.search(line)
+            if match and not found:
+                found.append(match)
+                ready.set()
+        ready.set()
+
+    ready = threading.Event()
+    threading.Thread(target=read, daemon=True).start()
+    if not ready.wait(timeout) or not found:
+        process.kill()
+        raise RuntimeError("cellhub serve did not start:\n" + "".join(output))
+    assert found[0].group(2) == token
+    return RunningHub(process, found[0].group(1) + "/", token, data_dir, output)
+
+
+@pytest.fixture(scope="module")
+def cellhub_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
+    """A cellhub shared by the tests of one module."""
+    server = start_cellhub(tmp_path_factory.mktemp("cellhub"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fresh_server(tmp_path: Path) -> Iterator[RunningHub]:
+    """A cellhub of the test's own, for tests that kill or exhaust it."""
+    server = start_cellhub(tmp_path / "data")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def hub(cellhub_server: RunningHub) -> AsyncIterator[Hub]:
+    client = Hub(cellhub_server.url, cellhub_server.token)
+    yield client
+    await client.aclose()

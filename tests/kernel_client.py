@@ -1,0 +1,141 @@
+"""A Jupyter kernels-API client for tests: plain httpx and websockets, as any script would use."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import websockets
+
+
+def request_message(
+    msg_type: str, content: dict[str, Any], channel: str = "shell"
+) -> dict[str, Any]:
+    return {
+        "header": {
+            "msg_id": uuid.uuid4().hex,
+            "msg_type": msg_type,
+            "session": "test-session",
+            "username": "test",
+            "date": dt.datetime.now(dt.UTC).isoformat(),
+            "version": "5.3",
+        },
+        "parent_header": {},
+        "metadata": {},
+        "content": content,
+        "buffers": [],
+        "channel": channel,
+    }
+
+
+@dataclass
+class Execution:
+    """Everything a kernel sent in answer to one request."""
+
+    iopub: list[dict[str, Any]] = field(default_factory=list)
+    reply: dict[str, Any] | None = None
+
+    @property
+    def msg_types(self) -> list[str]:
+        return [m["header"]["msg_type"] for m in self.iopub]
+
+    def stream_text(self, name: str = "stdout") -> str:
+        return "".join(
+            m["content"]["text"]
+            for m in self.iopub
+            if m["header"]["msg_type"] == "stream" and m["content"]["name"] == name
+        )
+
+    def first(self, msg_type: str) -> dict[str, Any]:
+        return next(m for m in self.iopub if m["header"]["msg_type"] == msg_type)
+
+
+class KernelClient:
+    """One WebSocket connection to one kernel."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self.other: list[dict[str, Any]] = []
+
+    @classmethod
+    async def connect(cls, base_url: str, token: str, kernel_id: str, **kw: Any) -> KernelClient:
+        ws_url = base_url.replace("http", "ws", 1).rstrip("/")
+        ws = await websockets.connect(
+            f"{ws_url}/api/kernels/{kernel_id}/channels?token={token}", max_size=None, **kw
+        )
+        return cls(ws)
+
+    async def close(self) -> None:
+        await self.ws.close()
+
+    async def send(self, msg: dict[str, Any]) -> str:
+        await self.ws.send(json.dumps(msg))
+        return str(msg["header"]["msg_id"])
+
+    async def recv(self, timeout: float = 30) -> dict[str, Any]:
+        return json.loads(await asyncio.wait_for(self.ws.recv(), timeout))  # type: ignore[no-any-return]
+
+    async def request(
+        self, msg_type: str, content: dict[str, Any], channel: str = "shell", timeout: float = 60
+    ) -> Execution:
+        """Send a request; collect its iopub messages until idle, and its reply."""
+        msg_id = await self.send(request_message(msg_type, content, channel))
+        result = Execution()
+        idle = False
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not (idle and result.reply is not None):
+            msg = await self.recv(max(0.1, deadline - loop.time()))
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                self.other.append(msg)
+                continue
+            if msg["channel"] == "iopub":
+                result.iopub.append(msg)
+                if (
+                    msg["header"]["msg_type"] == "status"
+                    and msg["content"]["execution_state"] == "idle"
+                ):
+                    idle = True
+            else:
+                result.reply = msg
+        return result
+
+    async def execute(self, code: str, timeout: float = 60, **content: Any) -> Execution:
+        body = {
+            "code": code,
+            "silent": False,
+            "store_history": True,
+            "user_expressions": {},
+            "allow_stdin": False,
+            "stop_on_error": True,
+            **content,
+        }
+        return await self.request("execute_request", body, timeout=timeout)
+
+
+class Hub:
+    """The REST side of a running cellhub."""
+
+    def __init__(self, url: str, token: str) -> None:
+        self.url = url
+        self.token = token
+        self.http = httpx.AsyncClient(
+            base_url=url, headers={"Authorization": f"token {token}"}, timeout=30
+        )
+
+    async def start_kernel(self) -> str:
+        response = await self.http.post("/api/kernels", json={"name": "python3"})
+        assert response.status_code == 201, response.text
+        return str(response.json()["id"])
+
+    async def kernel(self) -> tuple[str, KernelClient]:
+        kernel_id = await self.start_kernel()
+        return kernel_id, await KernelClient.connect(self.url, self.token, kernel_id)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()

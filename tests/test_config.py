@@ -1,0 +1,55 @@
+"""The configuration: precedence, validation, and every setting documented."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cellhub.config import SETTINGS, ConfigError, load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_defaults_are_valid() -> None:
+    config = load_config(environ={})
+    assert config.port == 8888 and config.host == "127.0.0.1"
+    assert config.db_url.startswith("sqlite:///") and config.db_url.endswith("cellhub.sqlite")
+
+
+def test_precedence_file_then_environment_then_flags(tmp_path: Path) -> None:
+    toml = tmp_path / "cellhub.toml"
+    toml.write_text('port = 9000\nmax_sessions = 5\npreload = ["numpy"]\n')
+    config = load_config(toml, environ={"CELLHUB_MAX_SESSIONS": "7"}, overrides={"host": "0.0.0.0"})
+    assert (config.port, config.max_sessions, config.host) == (9000, 7, "0.0.0.0")
+    assert config.preload == ["numpy"]
+    assert load_config(toml, environ={}, overrides={"port": "1234"}).port == 1234
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"CELLHUB_PORT": "eighty"}, "port"),
+        ({"CELLHUB_PORT": "70000"}, "ports"),
+        ({"CELLHUB_MAX_SESSIONS": "0"}, "max_sessions"),
+        ({"CELLHUB_SANDBOX": "chroot"}, "sandbox"),
+        ({"CELLHUB_NETWORK": "maybe"}, "network"),
+    ],
+)
+def test_bad_values_are_refused(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(environ=environ)
+
+
+def test_unknown_setting_in_file_is_refused(tmp_path: Path) -> None:
+    toml = tmp_path / "cellhub.toml"
+    toml.write_text("prot = 9000\n")
+    with pytest.raises(ConfigError, match="prot"):
+        load_config(toml, environ={})
+
+
+def test_every_setting_has_help_and_is_documented() -> None:
+    readme = (ROOT / "docs" / "configuration.md").read_text()
+    for name, field in SETTINGS.items():
+        assert field.metadata.get("help"), f"setting {name} has no help text"
+        assert f"`{name}`" in readme, f"setting {name} is missing from docs/configuration.md"

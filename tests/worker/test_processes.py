@@ -1,0 +1,173 @@
+"""Processes: interrupt, restart, capacity, culling; nothing is left behind when killed."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.conftest import RunningHub, start_cellhub
+from tests.kernel_client import Hub, KernelClient, request_message
+
+
+def wait_until_gone(pids: list[int], timeout: float = 5.0) -> list[int]:
+    """Return the pids still alive (zombies count as gone) after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    alive = pids
+    while alive and time.monotonic() < deadline:
+        alive = [
+            p
+            for p in pids
+            if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
+        ]
+        time.sleep(0.05)
+    return alive
+
+
+def template_and_sessions(server: RunningHub) -> tuple[psutil.Process, list[psutil.Process]]:
+    for proc in server.descendants():
+        if "cellhub.worker.template" in " ".join(proc.cmdline()):
+            return proc, proc.children()
+    raise AssertionError("no template process found")
+
+
+async def test_interrupt_keeps_the_kernel_and_its_variables(hub: Hub) -> None:
+    kernel_id, kernel = await hub.kernel()
+    await kernel.execute("kept = 'yes'")
+    running = asyncio.create_task(kernel.execute("while True: pass"))
+    await asyncio.sleep(0.5)
+    assert (await hub.http.post(f"/api/kernels/{kernel_id}/interrupt")).status_code == 204
+    interrupted = await asyncio.wait_for(running, 10)
+    assert interrupted.first("error")["content"]["ename"] == "KeyboardInterrupt"
+    assert interrupted.reply is not None and interrupted.reply["content"]["status"] == "error"
+    after = await kernel.execute("kept")
+    assert after.first("execute_result")["content"]["data"]["text/plain"] == "'yes'"
+    await kernel.close()
+
+
+async def test_interrupt_request_on_control_channel(hub: Hub) -> None:
+    _, kernel = await hub.kernel()
+    running = asyncio.create_task(kernel.execute("import time\nwhile True: time.sleep(0.01)"))
+    await asyncio.sleep(0.5)
+    await kernel.send(request_message("interrupt_request", {}, channel="control"))
+    interrupted = await asyncio.wait_for(running, 10)
+    assert interrupted.first("error")["content"]["ename"] == "KeyboardInterrupt"
+    assert any(m["header"]["msg_type"] == "interrupt_reply" for m in kernel.other)
+    await kernel.close()
+
+
+async def test_restart_clears_state_and_keeps_the_socket(hub: Hub) -> None:
+    kernel_id, kernel = await hub.kernel()
+    await kernel.execute("gone = 1")
+    assert (await hub.http.post(f"/api/kernels/{kernel_id}/restart")).status_code == 200
+    after = await kernel.execute("'gone' in globals()")
+    assert after.first("execute_result")["content"]["data"]["text/plain"] == "False"
+    assert after.reply is not None and after.reply["content"]["execution_count"] == 1
+    await kernel.close()
+
+
+async def test_capacity_limit_answers_503(tmp_path: Path) -> None:
+    server = start_cellhub(tmp_path / "data", env={"CELLHUB_MAX_SESSIONS": "2"})
+    hub = Hub(server.url, server.token)
+    try:
+        first, second = await hub.start_kernel(), await hub.start_kernel()
+        refused = await hub.http.post("/api/kernels", json={"name": "python3"})
+        assert refused.status_code == 503 and "maximum" in refused.json()["message"]
+        kernel = await KernelClient.connect(server.url, server.token, first)
+        assert (await kernel.execute("1 + 1")).reply is not None
+        await kernel.close()
+        await hub.http.delete(f"/api/kernels/{second}")
+        assert (await hub.http.post("/api/kernels", json={"name": "python3"})).status_code == 201
+    finally:
+        await hub.aclose()
+        server.stop()
+
+
+async def test_idle_kernels_are_culled(tmp_path: Path) -> None:
+    env = {"CELLHUB_IDLE_TIMEOUT": "1", "CELLHUB_CULL_INTERVAL": "0.2"}
+    server = start_cellhub(tmp_path / "data", env=env)
+    hub = Hub(server.url, server.token)
+    try:
+        kernel_id = await hub.start_kernel()
+        await asyncio.sleep(2.5)
+        assert (await hub.http.get(f"/api/kernels/{kernel_id}")).status_code == 404
+    finally:
+        await hub.aclose()
+        server.stop()
+
+
+async def test_sigterm_of_serve_leaves_nothing(fresh_server: RunningHub) -> None:
+    hub = Hub(fresh_server.url, fresh_server.token)
+    await hub.start_kernel()
+    await hub.aclose()
+    pids = [p.pid for p in fresh_server.descendants()]
+    assert len(pids) >= 3
+    fresh_server.process.send_signal(signal.SIGTERM)
+    fresh_server.process.wait(15)
+    assert wait_until_gone(pids) == []
+
+
+@pytest.mark.parametrize("victim", ["serve", "worker", "template"])
+async def test_sigkill_leaves_no_process_behind(fresh_server: RunningHub, victim: str) -> None:
+    hub = Hub(fresh_server.url, fresh_server.token)
+    kernel_id = await hub.start_kernel()
+    kernel = await KernelClient.connect(fresh_server.url, fresh_server.token, kernel_id)
+    await kernel.execute("import subprocess\nchild = subprocess.Popen(['sleep', '300'])")
+    template, sessions = template_and_sessions(fresh_server)
+    worker = template.parent()
+    assert worker is not None
+    doomed = [template.pid, *(s.pid for s in sessions)]
+    target = {"serve": fresh_server.process.pid, "worker": worker.pid, "template": template.pid}[
+        victim
+    ]
+    if victim != "template":
+        doomed.append(worker.pid)
+    os.kill(target, signal.SIGKILL)
+    assert wait_until_gone(doomed) == []
+    if victim == "template":
+        status = None
+        for _ in range(50):
+            msg = await kernel.recv(10)
+            if (
+                msg["header"]["msg_type"] == "status"
+                and msg["content"]["execution_state"] == "dead"
+            ):
+                status = msg
+                break
+        assert status is not None and status["content"]["reason"]
+        fresh_template, _ = await asyncio.to_thread(_wait_for_template, fresh_server)
+        assert fresh_template.pid != template.pid
+        assert (await hub.http.post("/api/kernels", json={"name": "python3"})).status_code == 201
+    await hub.aclose()
+
+
+def _wait_for_template(server: RunningHub) -> tuple[psutil.Process, list[psutil.Process]]:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return template_and_sessions(server)
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+async def test_session_crash_is_reported(hub: Hub) -> None:
+    kernel_id, kernel = await hub.kernel()
+    code = "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"
+    await kernel.send(request_message("execute_request", {"code": code}))
+    for _ in range(20):
+        msg = await kernel.recv(10)
+        if msg["header"]["msg_type"] == "status" and msg["content"]["execution_state"] == "dead":
+            assert "SIGKILL" in msg["content"]["reason"] or "signal" in msg["content"]["reason"]
+            break
+    else:
+        raise AssertionError("no dead status")
+    await asyncio.sleep(0.2)
+    assert (await hub.http.get(f"/api/kernels/{kernel_id}")).status_code == 404
+    await kernel.close()
