@@ -1,11 +1,12 @@
 """The template process: imports IPython and the preload modules once, then forks sessions.
 
 It never runs user code. It is a subreaper, so processes that sessions leave
-behind become its children and die with it. The worker asks it, over a SOCK_SEQPACKET control socket,
-to fork sessions, to signal them and to kill them; it answers with each new
-session's pid and one end of a socketpair (passed with SCM_RIGHTS) and reports
-every exit. Being the sessions' parent, it alone knows when a pid is reaped, so
-signals go through it and can never hit a recycled pid.
+behind become its children and die with it. The worker asks it, over a
+SOCK_SEQPACKET control socket, to fork sessions, to signal them and to kill
+them; it answers with each new session's pid and one end of a socketpair
+(passed with SCM_RIGHTS) and reports every exit. Being the sessions' parent, it
+alone knows when a pid is reaped, so signals go through it and can never hit a
+recycled pid.
 
 Run as ``python -m cellhub.worker.template --control-fd N --settings JSON``.
 """
