@@ -65,7 +65,7 @@ def kill_children(deadline: float = 3.0) -> None:
 
 def reap_all() -> list[tuple[int, int]]:
     """Reap every exited child; return (pid, exit code) pairs."""
-    reaped = []
+    reaped: list[tuple[int, int]] = []
     while True:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)

@@ -1,0 +1,222 @@
+"""What a session sandbox promises, and the steps every sandbox takes in the forked child.
+
+A :class:`SessionSandbox` lives in the template process. For each session it
+is asked, in this order:
+
+1. :meth:`~SessionSandbox.prepare` in the template, before ``fork()``: reserve
+   what the session will own (a uid, a home directory, a cgroup) and return a
+   :class:`SandboxLease` describing it. Spare sessions are prepared ahead of
+   time, so several leases are outstanding at once.
+2. :meth:`~SessionSandbox.enter` in the forked child, before any user code
+   runs: put the process inside the reservation and drop every privilege. It
+   runs once per session start, so it must take at most a few milliseconds.
+3. :meth:`~SessionSandbox.release` in the template, once the session has
+   exited or must end: kill whatever the session left running, wipe its home
+   and give the reservation back. Calling it twice is harmless.
+"""
+
+from __future__ import annotations
+
+import abc
+import os
+import resource
+import signal
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, ClassVar
+
+from cellhub.worker.prctl import PR_SET_PDEATHSIG, forbid_new_privileges
+from cellhub.worker.sandbox.syscalls import prctl
+
+KiB = 1024
+MiB = 1024 * KiB
+GiB = 1024 * MiB
+
+CPU_GRACE_SECONDS = 5
+"""RLIMIT_CPU sends SIGXCPU at the soft limit; the hard limit (SIGKILL) follows this much later."""
+
+
+class SandboxError(Exception):
+    """The sandbox cannot be set up, or a session cannot be placed in it."""
+
+
+def _limit(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    """Resource limits of one session. For the optional limits, ``None`` or ``0`` means none."""
+
+    cpu_seconds: int | None = _limit(
+        3600,
+        "CPU seconds each session process may use (RLIMIT_CPU; SIGXCPU, then SIGKILL "
+        f"{CPU_GRACE_SECONDS} s later).",
+    )
+    address_space: int | None = _limit(
+        8 * GiB,
+        "Virtual memory per session process, in bytes (RLIMIT_AS). Generous because numpy and "
+        "OpenBLAS reserve far more address space than they use; the memory cgroup is the real "
+        "limit.",
+    )
+    processes: int = _limit(
+        256, "Processes and threads per session (cgroup pids.max, and RLIMIT_NPROC per uid)."
+    )
+    open_files: int = _limit(1024, "Open files per session process (RLIMIT_NOFILE).")
+    file_size: int | None = _limit(
+        1 * GiB, "Largest file a session may write, in bytes (RLIMIT_FSIZE)."
+    )
+    memory: int = _limit(
+        2 * GiB, "Memory of the whole session in bytes, tmpfs files included (cgroup; root only)."
+    )
+    cpu_quota: float | None = _limit(
+        1.0, "CPU cores the whole session may use (cgroup; root only)."
+    )
+    disk_quota: int | None = _limit(
+        512 * MiB,
+        "Size in bytes of the session's home and, separately, of its /tmp: private tmpfs "
+        "mounts, charged to the session's memory (root only).",
+    )
+    network: bool = _limit(False, "Whether sessions may use the network (root only).")
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+                raise ValueError(f"sandbox limit {f.name} must not be negative, not {value!r}")
+        if self.processes < 1 or self.open_files < 16 or self.memory < 16 * MiB:
+            raise ValueError(
+                "sandbox limits too small: processes ≥ 1, open_files ≥ 16, memory ≥ 16 MiB"
+            )
+
+    @staticmethod
+    def optional(value: float | None) -> float | None:
+        """``None`` for an unset limit, whether the configuration said ``None`` or ``0``."""
+        return value if value else None
+
+
+@dataclass(eq=False)
+class SandboxLease:
+    """What :meth:`SessionSandbox.prepare` reserved for one session.
+
+    Created in the template and inherited by the forked child, so the child can
+    read it in :meth:`SessionSandbox.enter` without any further exchange.
+    """
+
+    id: str
+    home: Path
+    uid: int
+    gid: int
+    username: str
+    details: Any = None
+    """Mechanism-specific state (a cgroup, a shared pid cell)."""
+    released: bool = False
+
+
+class SessionSandbox(abc.ABC):
+    """Base class of session sandboxes, chosen by :attr:`name` in the configuration.
+
+    Override:
+
+    - :meth:`describe` → one line for the start-up log: what isolation is active,
+      and if some is missing, why.
+    - :meth:`prepare` → a :class:`SandboxLease`; in the template, before fork.
+    - :meth:`enter` → ``None``; in the forked child, before any user code. Raises
+      :class:`SandboxError` (or ``OSError``) if the session cannot be confined;
+      the caller must then exit the child without running user code.
+    - :meth:`release` → ``None``; in the template. Idempotent. Afterwards no
+      process of the session remains and its home is gone.
+    """
+
+    name: ClassVar[str]
+
+    def __init__(self, limits: SandboxLimits, state_dir: Path) -> None:
+        self.limits = limits
+        self.state_dir = state_dir
+
+    @abc.abstractmethod
+    def describe(self) -> str: ...
+
+    @abc.abstractmethod
+    def prepare(self) -> SandboxLease: ...
+
+    @abc.abstractmethod
+    def enter(self, lease: SandboxLease) -> None: ...
+
+    @abc.abstractmethod
+    def release(self, lease: SandboxLease) -> None: ...
+
+    def describe_rlimits(self) -> str:
+        lim = self.limits
+        parts = [
+            f"cpu {_fmt(lim.cpu_seconds, 's')}",
+            f"as {_fmt_bytes(lim.address_space)}",
+            f"nproc {lim.processes}",
+            f"nofile {lim.open_files}",
+            f"fsize {_fmt_bytes(lim.file_size)}",
+        ]
+        return "rlimits " + ", ".join(parts)
+
+
+def _fmt(value: float | None, unit: str) -> str:
+    return f"{value:g}{unit}" if value else "unlimited"
+
+
+def _fmt_bytes(value: int | None) -> str:
+    if not value:
+        return "unlimited"
+    for unit, size in (("GiB", GiB), ("MiB", MiB), ("KiB", KiB)):
+        if value >= size:
+            return f"{value / size:g} {unit}"
+    return f"{value} B"
+
+
+def apply_rlimits(limits: SandboxLimits) -> None:
+    """Lower this process's rlimits; a limit above the current hard limit is clamped to it."""
+    cpu = _int(limits.cpu_seconds)
+    wanted: list[tuple[int, int | None, int | None]] = [
+        (resource.RLIMIT_CPU, cpu, cpu + CPU_GRACE_SECONDS if cpu else None),
+        (resource.RLIMIT_AS, _int(limits.address_space), None),
+        (resource.RLIMIT_NPROC, limits.processes, None),
+        (resource.RLIMIT_NOFILE, limits.open_files, None),
+        (resource.RLIMIT_FSIZE, _int(limits.file_size), None),
+        (resource.RLIMIT_CORE, 0, None),
+    ]
+    for which, soft, hard in wanted:
+        if soft is None:
+            continue
+        _, old_hard = resource.getrlimit(which)
+        hard = soft if hard is None else hard
+        if old_hard != resource.RLIM_INFINITY:
+            hard = min(hard, old_hard)
+            soft = min(soft, hard)
+        resource.setrlimit(which, (soft, hard))
+
+
+def _int(value: float | None) -> int | None:
+    return int(value) if value else None
+
+
+def die_with_template(template_pid: int) -> None:
+    """SIGKILL this process when the template dies; fail if it already has.
+
+    Must run after the last credential change, which clears the parent-death signal.
+    """
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != template_pid:
+        raise SandboxError("the template process died while the session was starting")
+
+
+def settle_in_home(lease: SandboxLease) -> None:
+    """Make the private home the session's working directory and environment."""
+    os.chdir(lease.home)
+    os.environ.update(HOME=str(lease.home), USER=lease.username, LOGNAME=lease.username)
+    os.umask(0o077)
+
+
+def finish_entering(lease: SandboxLease, limits: SandboxLimits, template_pid: int) -> None:
+    """The last steps of every ``enter()``, after any credential change."""
+    die_with_template(template_pid)
+    forbid_new_privileges()
+    apply_rlimits(limits)
+    settle_in_home(lease)

@@ -1,0 +1,154 @@
+"""The sandbox for a worker running as root: uid pool, namespaces, cgroup, rlimits."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+
+from cellhub.worker.sandbox.base import (
+    SandboxError,
+    SandboxLease,
+    SandboxLimits,
+    SessionSandbox,
+    _fmt_bytes,
+    finish_entering,
+)
+from cellhub.worker.sandbox.cgroups import CgroupBusy, CgroupTree, SessionCgroup
+from cellhub.worker.sandbox.mounts import MountPlan, python_paths
+from cellhub.worker.sandbox.processes import kill_until_gone, living_with_uid, uids_in_use
+from cellhub.worker.sandbox.syscalls import (
+    CLONE_NEWNET,
+    CLONE_NEWNS,
+    PR_SET_DUMPABLE,
+    has_mount_api,
+    prctl,
+    unshare,
+)
+from cellhub.worker.sandbox.uids import DEFAULT_UID_RANGE, UidPool
+
+log = logging.getLogger(__name__)
+
+KILL_TIMEOUT = 5.0
+
+
+class LinuxSandbox(SessionSandbox):
+    """Each session gets a uid of its own, namespaces, a cgroup and rlimits. Needs root.
+
+    - **uid/gid** from ``uid_range`` (no /etc/passwd entries), supplementary
+      groups dropped, ``PR_SET_NO_NEW_PRIVS``: no way back to root, not even
+      through set-uid binaries.
+    - **mount namespace**: read-only host, private home and /tmp on tmpfs of
+      ``disk_quota`` bytes, cellhub's state directory hidden, /proc showing only
+      the session's own processes (see :mod:`.mounts`).
+    - **network namespace** with nothing in it (not even a loopback that is
+      up), unless ``limits.network``; this also separates abstract Unix sockets.
+    - **cgroup** (v2, or v1 memory/pids/cpu) with the memory, process and CPU
+      limits; :meth:`release` kills everything in it, so a double-forked,
+      ``setsid``'d process cannot outlive its session.
+    - **rlimits** per process, as in the fallback.
+
+    The template must hold no secrets in memory: a session starts as a copy of it.
+    """
+
+    name = "linux"
+
+    def __init__(
+        self, limits: SandboxLimits, state_dir: Path, *, uid_range: range = DEFAULT_UID_RANGE
+    ) -> None:
+        super().__init__(limits, state_dir)
+        if os.geteuid() != 0:
+            raise SandboxError("the linux sandbox needs root")
+        if not has_mount_api():
+            raise SandboxError("the kernel lacks mount_setattr (Linux ≥ 5.12 is needed)")
+        self.pool = UidPool(uid_range)
+        # Processes of pool uids that predate us (a crashed template's): such a
+        # uid is handed out only once a fresh look finds it free. Uids that went
+        # through release() were checked there, so prepare() need not scan /proc.
+        self.suspects = uids_in_use() & set(uid_range)
+        state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.homes = state_dir / "homes"
+        self.homes.mkdir(mode=0o700, exist_ok=True)
+        for path in (state_dir, self.homes):
+            os.chown(path, 0, 0)
+            os.chmod(path, 0o700)
+        self.plan = MountPlan(state_dir, python_paths())
+        self.cgroups = CgroupTree.detect(limits)
+        self.cgroups.remove_stale()
+
+    def describe(self) -> str:
+        lim = self.limits
+        cores = SandboxLimits.optional(lim.cpu_quota)
+        quota = lim.disk_quota or None
+        network = "network allowed" if lim.network else "no network (empty network namespace)"
+        return (
+            f"linux sandbox: uid/gid from {self.pool.ids.start}-{self.pool.ids.stop - 1}, "
+            f"no supplementary groups, no_new_privs; {network}; "
+            f"{self.cgroups.describe()}: memory {_fmt_bytes(lim.memory)}, "
+            f"pids {lim.processes}, cpu {f'{cores:g} cores' if cores else 'unlimited'}; "
+            f"mount namespace: home and /tmp on tmpfs of {_fmt_bytes(quota)} each"
+            f"{'' if quota else ' (no quota: home on the host disk)'}, {self.plan.describe()}; "
+            f"{self.describe_rlimits()}"
+        )
+
+    def prepare(self) -> SandboxLease:
+        while True:
+            uid = self.pool.take(self._free_of_processes)
+            try:
+                cgroup = self.cgroups.session(f"session-{uid}", self.limits)
+            except CgroupBusy:
+                self.pool.quarantine(uid)
+                log.warning("uid %d quarantined: its cgroup still holds processes", uid)
+                continue
+            break
+        home = self.homes / str(uid)
+        try:
+            if home.exists():
+                shutil.rmtree(home)
+            home.mkdir(mode=0o700)
+            os.chown(home, uid, uid)
+        except BaseException:
+            cgroup.remove(0)
+            self.pool.give_back(uid)
+            raise
+        return SandboxLease(
+            id=f"session-{uid}", home=home, uid=uid, gid=uid, username=f"u{uid}", details=cgroup
+        )
+
+    def _free_of_processes(self, uid: int) -> bool:
+        if uid in self.suspects:
+            if uid in uids_in_use():
+                return False
+            self.suspects.discard(uid)
+        return True
+
+    def enter(self, lease: SandboxLease) -> None:
+        template = os.getppid()
+        cgroup: SessionCgroup = lease.details
+        cgroup.join()
+        os.setsid()
+        unshare(CLONE_NEWNS | (0 if self.limits.network else CLONE_NEWNET))
+        self.plan.apply(lease.home, lease.uid, lease.gid, self.limits.disk_quota or None)
+        os.setgroups([])
+        os.setresgid(lease.gid, lease.gid, lease.gid)
+        os.setresuid(lease.uid, lease.uid, lease.uid)
+        # The uid change made us non-dumpable, which gives /proc/self to root;
+        # only this session's own uid can use what dumpable allows.
+        prctl(PR_SET_DUMPABLE, 1)
+        finish_entering(lease, self.limits, template)
+
+    def release(self, lease: SandboxLease) -> None:
+        if lease.released:
+            return
+        lease.released = True
+        cgroup: SessionCgroup = lease.details
+        clean = cgroup.kill(KILL_TIMEOUT)
+        clean = cgroup.remove(KILL_TIMEOUT) and clean
+        clean = kill_until_gone(living_with_uid(lease.uid), KILL_TIMEOUT) and clean
+        shutil.rmtree(lease.home, ignore_errors=True)
+        if clean:
+            self.pool.give_back(lease.uid)
+        else:
+            self.pool.quarantine(lease.uid)
+            log.error("uid %d quarantined: processes of %s survived SIGKILL", lease.uid, lease.id)

@@ -1,0 +1,100 @@
+"""The fallback sandbox for a worker that is not root: rlimits and process groups only."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import mmap
+import os
+import pwd
+import secrets
+import shutil
+import struct
+from pathlib import Path
+
+from cellhub.worker.prctl import become_subreaper
+from cellhub.worker.sandbox.base import (
+    SandboxLease,
+    SandboxLimits,
+    SessionSandbox,
+    finish_entering,
+)
+from cellhub.worker.sandbox.processes import kill_until_gone, session_tree
+
+log = logging.getLogger(__name__)
+
+KILL_TIMEOUT = 5.0
+_PID = struct.Struct("=i")
+
+
+class RlimitSandbox(SessionSandbox):
+    """Sessions run as the worker's own user, confined only by rlimits.
+
+    Each session gets its own process session and group (``setsid``) and
+    becomes a subreaper, so that everything it starts — even a process that
+    double-forks and calls ``setsid`` — stays in its process tree while it
+    lives; :meth:`release` kills that tree, the group and the session. It also
+    gets a private home directory under ``state_dir``.
+
+    Not contained: the session shares the worker's uid (it can read the
+    worker's files and signal its processes), the network, /tmp and the host
+    memory; RLIMIT_NPROC counts every process of the worker's user; a process
+    that escapes its session's tree *after* the session process itself has
+    exited (re-parented to the template) is not found.
+    """
+
+    name = "rlimit"
+
+    def __init__(self, limits: SandboxLimits, state_dir: Path, *, reason: str = "") -> None:
+        super().__init__(limits, state_dir)
+        if not reason:
+            reason = "chosen in the configuration" if os.geteuid() == 0 else "not running as root"
+        self.reason = reason
+        self.homes = state_dir / "homes"
+        self.homes.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._serial = itertools.count(1)
+        try:
+            self.username = pwd.getpwuid(os.getuid()).pw_name
+        except KeyError:
+            self.username = f"uid{os.getuid()}"
+
+    def describe(self) -> str:
+        return (
+            f"rlimit sandbox — REDUCED ISOLATION ({self.reason}): sessions run as the worker's "
+            f"uid {os.getuid()} with no private uid, cgroup, network or filesystem isolation; "
+            f"{self.describe_rlimits()}; own process session, killed as a tree; "
+            f"private home under {self.homes}"
+        )
+
+    def prepare(self) -> SandboxLease:
+        lease_id = f"{next(self._serial)}-{secrets.token_hex(4)}"
+        home = self.homes / lease_id
+        home.mkdir(mode=0o700)
+        # The child writes its pid here, so release() knows which tree to kill.
+        cell = mmap.mmap(-1, _PID.size)
+        return SandboxLease(
+            id=lease_id,
+            home=home,
+            uid=os.getuid(),
+            gid=os.getgid(),
+            username=self.username,
+            details=cell,
+        )
+
+    def enter(self, lease: SandboxLease) -> None:
+        template = os.getppid()
+        os.setsid()
+        lease.details[:] = _PID.pack(os.getpid())
+        become_subreaper()
+        finish_entering(lease, self.limits, template)
+
+    def release(self, lease: SandboxLease) -> None:
+        if lease.released:
+            return
+        lease.released = True
+        cell: mmap.mmap = lease.details
+        (leader,) = _PID.unpack(cell[:])
+        cell.close()
+        if leader > 0 and not kill_until_gone(session_tree(leader), KILL_TIMEOUT):
+            log.warning("session %s: processes of session %d survived SIGKILL", lease.id, leader)
+        shutil.rmtree(lease.home, ignore_errors=True)
