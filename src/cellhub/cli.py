@@ -1,8 +1,8 @@
 """The ``cellhub`` command.
 
 ``cellhub serve`` runs everything on one machine: a worker (with its template
-process) as a child process, and the hub in this process. ``cellhub worker`` runs
-a worker alone; ``cellhub db upgrade`` applies migrations.
+process) as a child process, and the hub in this process. ``cellhub hub`` and
+``cellhub worker`` run one of them alone; ``cellhub db upgrade`` applies migrations.
 """
 
 from __future__ import annotations
@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run hub, worker and sessions on this machine")
     add_setting_flags(serve, SERVE_FLAGS)
+    hub = commands.add_parser("hub", help="run a hub that connects to running workers")
+    add_setting_flags(hub, (*SERVE_FLAGS, "workers"))
     worker = commands.add_parser("worker", help="run a worker daemon")
     add_setting_flags(worker, ("data_dir", "worker_host", "worker_port"))
     worker.add_argument("--config-json", help=argparse.SUPPRESS)
@@ -105,12 +107,12 @@ def worker_process(config: Config) -> Iterator[str]:
             process.wait()
 
 
-async def serve_hub(config: Config, token: str, worker: str) -> None:
+async def serve_hub(config: Config, token: str, workers: list[str]) -> None:
     import uvicorn
 
     from cellhub.hub.app import create_app
 
-    app = create_app(config, token, [worker])
+    app = create_app(config, token, workers)
     server = uvicorn.Server(
         uvicorn.Config(
             app,
@@ -142,7 +144,14 @@ def serve(config: Config) -> None:
 
     ensure_certificates(config.data_path / "certs")
     with worker_process(config) as worker:
-        run(serve_hub(config, token, worker))
+        run(serve_hub(config, token, [worker]))
+
+
+def hub(config: Config) -> None:
+    if not config.workers:
+        raise SystemExit("cellhub: `cellhub hub` needs --workers host:port[,host:port...]")
+    prepare_data_dir(config)
+    run(serve_hub(config, config.token or secrets.token_urlsafe(24), config.workers))
 
 
 def run(coro: Any) -> None:
@@ -181,6 +190,8 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"cellhub: {exc}") from exc
     if args.command == "serve":
         serve(config)
+    elif args.command == "hub":
+        hub(config)
     elif args.command == "worker":
         worker(config, args.parent)
     elif args.command == "db":

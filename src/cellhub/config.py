@@ -47,6 +47,9 @@ class Config:
     database_url: str = _setting(
         "", "SQLAlchemy database URL (default: a SQLite file in the data dir)."
     )
+    workers: list[str] = _setting(
+        [], "Worker addresses (host:port) a hub started with `cellhub hub` connects to."
+    )
     worker_host: str = _setting("127.0.0.1", "Address the worker listens on for hubs (mutual TLS).")
     worker_port: int = _setting(0, "TCP port of the worker (0 picks a free port).")
     max_sessions: int = _setting(
