@@ -47,37 +47,47 @@ class RunningHub:
                 self.process.wait()
 
 
-def start_cellhub(
-    data_dir: Path, env: dict[str, str] | None = None, timeout: float = 90
-) -> RunningHub:
-    token = secrets.token_hex(16)
+def launch(
+    argv: list[str], ready: re.Pattern[str], env: dict[str, str], timeout: float = 90
+) -> tuple[subprocess.Popen[str], re.Match[str], list[str]]:
+    """Start ``python -m cellhub ARGV``; return once a line of its output matches ``ready``."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "cellhub", "serve", "--port", "0", "--data-dir", str(data_dir)],
+        [sys.executable, "-m", "cellhub", *argv],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "CELLHUB_TOKEN": token, **(env or {})},
+        env={**os.environ, **env},
     )
     output: list[str] = []
     found: list[re.Match[str]] = []
+    seen = threading.Event()
 
     def read() -> None:
         assert process.stdout is not None
         for line in process.stdout:
             output.append(line)
-            match = URL_LINE.search(line)
+            match = ready.search(line)
             if match and not found:
                 found.append(match)
-                ready.set()
-        ready.set()
+                seen.set()
+        seen.set()
 
-    ready = threading.Event()
     threading.Thread(target=read, daemon=True).start()
-    if not ready.wait(timeout) or not found:
+    if not seen.wait(timeout) or not found:
         process.kill()
-        raise RuntimeError("cellhub serve did not start:\n" + "".join(output))
-    assert found[0].group(2) == token
-    return RunningHub(process, found[0].group(1) + "/", token, data_dir, output)
+        raise RuntimeError(f"cellhub {argv[0]} did not start:\n" + "".join(output))
+    return process, found[0], output
+
+
+def start_cellhub(
+    data_dir: Path, env: dict[str, str] | None = None, argv: list[str] | None = None
+) -> RunningHub:
+    """Start ``cellhub serve`` (or, with ``argv``, another command that serves the hub)."""
+    token = secrets.token_hex(16)
+    command = argv or ["serve", "--port", "0", "--data-dir", str(data_dir)]
+    process, match, output = launch(command, URL_LINE, {"CELLHUB_TOKEN": token, **(env or {})})
+    assert match.group(2) == token
+    return RunningHub(process, match.group(1) + "/", token, data_dir, output)
 
 
 @pytest.fixture(scope="module")

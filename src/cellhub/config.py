@@ -79,6 +79,10 @@ class Config:
         2 * MiB,
         "Bytes of a kernel's output in flight between worker and hub before the session is paused.",
     )
+    replay_buffer: int = _setting(
+        4 * MiB,
+        "Bytes of each kernel's latest output kept so that reconnecting clients miss nothing.",
+    )
     max_message_size: int = _setting(
         16 * MiB, "Largest WebSocket message a client may send, in bytes."
     )

@@ -78,7 +78,7 @@ class ForkedSession:
         try:
             self.sandbox.enter(self.lease)
             send({"result": body(send)})
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - the child reports any failure, then exits
             with contextlib.suppress(BaseException):
                 send({"error": repr(exc)})
         finally:

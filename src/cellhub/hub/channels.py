@@ -4,20 +4,29 @@ Output from the worker is queued per kernel and sent by one task per kernel, so 
 slow client delays only its own kernel. Bytes are acknowledged to the worker once
 they are handed to the clients' sockets; that credit is what lets the session go
 on printing (see ``cellhub.worker.kernels``).
+
+Each message carries its per-kernel sequence number as the top-level key
+``cellhub_seq``. A client that reconnects with ``?resume=<last seq seen>`` first
+gets what it missed from the worker's replay buffer, then the live stream, with
+no message twice and none out of order.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 import orjson
+
+from cellhub.protocol import jupyter
 
 REPLY_ROUTES = 4096
 #: Acknowledge at least this often while output streams (and whenever the queue drains).
 ACK_BATCH = 256 * 1024
+
+Entry = tuple[int, str, bytes]
 
 
 class Client(Protocol):
@@ -26,12 +35,29 @@ class Client(Protocol):
     async def send_text(self, data: str) -> None: ...
 
 
+def numbered(seq: int, data: bytes) -> str:
+    """The message as text with ``cellhub_seq`` spliced in (the JSON is never re-encoded)."""
+    text = data.decode("utf-8", "replace")
+    if not text.startswith("{"):
+        return text
+    return f'{{"cellhub_seq":{seq},{text[1:]}' if len(text) > 2 else text
+
+
+def lost_notice(lost: int) -> str:
+    text = (
+        f"cellhub: {lost} output message(s) of this kernel were lost while this client was "
+        "away: they no longer fit in the worker's replay buffer (setting replay_buffer).\n"
+    )
+    return jupyter.message("iopub", "stream", {"name": "stderr", "text": text}).decode()
+
+
 class KernelChannels:
     def __init__(self, kernel_id: str, ack: Callable[[int], None]) -> None:
         self.kernel_id = kernel_id
         self.ack = ack
         self.clients: list[Client] = []
-        self.queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
+        self.catching_up: dict[Client, list[Entry]] = {}
+        self.queue: asyncio.Queue[tuple[int, str, bytes]] = asyncio.Queue()
         self.routes: OrderedDict[str, Client] = OrderedDict()
         self.state = "idle"
         self.task = asyncio.get_running_loop().create_task(
@@ -44,6 +70,28 @@ class KernelChannels:
     def remove(self, client: Client) -> None:
         if client in self.clients:
             self.clients.remove(client)
+        self.catching_up.pop(client, None)
+
+    async def resume(
+        self, client: Client, after: int, replay: Callable[[int], Awaitable[dict[str, Any]]]
+    ) -> None:
+        """Attach ``client`` and send it everything numbered above ``after``, then live output."""
+        pending: list[Entry] = []
+        self.catching_up[client] = pending
+        self.clients.append(client)
+        missed = await replay(after)
+        if missed["lost"]:
+            await client.send_text(lost_notice(int(missed["lost"])))
+        last = after
+        for seq, _channel, data in missed["messages"]:
+            await client.send_text(numbered(seq, data))
+            last = seq
+        while pending:
+            seq, _channel, data = pending.pop(0)
+            if seq > last:
+                await client.send_text(numbered(seq, data))
+                last = seq
+        self.catching_up.pop(client, None)
 
     def route_reply(self, msg_id: str, client: Client) -> None:
         """Remember who sent a request, so that its reply goes back to that client only."""
@@ -51,10 +99,10 @@ class KernelChannels:
         if len(self.routes) > REPLY_ROUTES:
             self.routes.popitem(last=False)
 
-    def put(self, channel: str, data: bytes, state: str | None) -> None:
+    def put(self, seq: int, channel: str, data: bytes, state: str | None) -> None:
         if state is not None:
             self.state = state
-        self.queue.put_nowait((channel, data))
+        self.queue.put_nowait((seq, channel, data))
 
     def close(self) -> None:
         self.task.cancel()
@@ -72,12 +120,16 @@ class KernelChannels:
     async def _deliver(self) -> None:
         unacked = 0
         while True:
-            channel, data = await self.queue.get()
-            text = data.decode("utf-8", "replace")
+            seq, channel, data = await self.queue.get()
+            text = numbered(seq, data)
             for client in list(self._recipients(channel, data)):
+                pending = self.catching_up.get(client)
+                if pending is not None:
+                    pending.append((seq, channel, data))
+                    continue
                 try:
                     await client.send_text(text)
-                except Exception:
+                except Exception:  # noqa: BLE001 - a broken client must not stop the others
                     self.remove(client)
             unacked += len(data)
             if unacked >= ACK_BATCH or self.queue.empty():

@@ -15,7 +15,9 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
 from cellhub.hub.auth import is_authenticated
+from cellhub.hub.channels import KernelChannels
 from cellhub.hub.kernels import KernelService, NoSuchKernel
+from cellhub.hub.workers import WorkerLink
 from cellhub.protocol import jupyter
 
 
@@ -73,32 +75,45 @@ async def kernel_channels(websocket: WebSocket) -> None:
             JSONResponse({"message": f"Kernel does not exist: {kernel_id}"}, status_code=404)
         )
         return
+    resume = websocket.query_params.get("resume", "")
     await websocket.accept()
     channels = link.channels_for(kernel_id)
-    channels.add(websocket)
     try:
-        while True:
-            event = await websocket.receive()
-            if event["type"] == "websocket.disconnect":
-                return
-            text = event.get("text")
-            if text is None:
-                await websocket.send_text(
-                    error_reply(InvalidMessage("binary frames are not supported"))
-                )
-                continue
-            try:
-                channel, msg_type, header = parse_client_message(text)
-                if channels.state == "dead":
-                    raise InvalidMessage("the kernel is dead; restart it", channel, header)
-            except InvalidMessage as exc:
-                await websocket.send_text(error_reply(exc))
-                continue
-            channels.route_reply(header["msg_id"], websocket)
-            link.forward(kernel_id, channel, msg_type, text.encode())
+        if resume.isdigit():
+            await channels.resume(
+                websocket, int(resume), lambda after: link.request("replay", kernel_id, after)
+            )
+        else:
+            channels.add(websocket)
+        await relay_client_messages(websocket, link, channels)
     finally:
         channels.remove(websocket)
         link.release(kernel_id)
+
+
+async def relay_client_messages(
+    websocket: WebSocket, link: WorkerLink, channels: KernelChannels
+) -> None:
+    """Check each client message and pass it to the kernel, or answer it with an error."""
+    while True:
+        event = await websocket.receive()
+        if event["type"] == "websocket.disconnect":
+            return
+        text = event.get("text")
+        if text is None:
+            await websocket.send_text(
+                error_reply(InvalidMessage("binary frames are not supported"))
+            )
+            continue
+        try:
+            channel, msg_type, header = parse_client_message(text)
+            if channels.state == "dead":
+                raise InvalidMessage("the kernel is dead; restart it", channel, header)
+        except InvalidMessage as exc:
+            await websocket.send_text(error_reply(exc))
+            continue
+        channels.route_reply(header["msg_id"], websocket)
+        link.forward(channels.kernel_id, channel, msg_type, text.encode())
 
 
 ROUTES = [WebSocketRoute("/api/kernels/{kernel_id}/channels", kernel_channels)]

@@ -96,10 +96,10 @@ class WorkerLink:
             frame = await framing.read_frame(reader)
             op = frame[0]
             if op == "out":
-                _, kernel_id, channel, _msg_type, data, state = frame
+                _, kernel_id, seq, channel, _msg_type, data, state = frame
                 channels = self.channels.get(kernel_id)
                 if channels is not None:
-                    channels.put(channel, data, state)
+                    channels.put(seq, channel, data, state)
                 else:
                     self.send(["ack", kernel_id, len(data)])
             elif op == "reply":

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from cellhub.protocol import framing
 from cellhub.protocol.jupyter import CHANNELS
+from cellhub.worker.replay import ReplayBuffer
 
 #: Most bytes a session may send in one frame (a 20 MB print is split into stream chunks).
 MAX_SESSION_FRAME = 32 * 2**20
@@ -78,9 +79,15 @@ class WorkerKernel:
     """A kernel id bound to a session process, with the hubs attached to it."""
 
     def __init__(
-        self, kernel_id: str, name: str, window: int, on_end: Callable[[WorkerKernel, str], None]
+        self,
+        kernel_id: str,
+        name: str,
+        window: int,
+        replay_bytes: int,
+        on_end: Callable[[WorkerKernel, str], None],
     ) -> None:
         self.id = kernel_id
+        self.replay = ReplayBuffer(replay_bytes)
         self.name = name
         self.window = window
         self.on_end = on_end
@@ -144,8 +151,9 @@ class WorkerKernel:
     def broadcast(
         self, channel: str, msg_type: str, data: bytes, state: str | None, counted: bool = True
     ) -> None:
-        """Send one output message to every attached hub."""
-        frame = ["out", self.id, channel, msg_type, data, state]
+        """Number one output message, keep it for replay, and send it to every attached hub."""
+        seq = self.replay.append(channel, data)
+        frame = ["out", self.id, seq, channel, msg_type, data, state]
         for link in self.links:
             link.send(frame)
             if counted:

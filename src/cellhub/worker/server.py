@@ -4,11 +4,12 @@ One multiplexed connection per hub carries every kernel's traffic as msgpack fra
 
 hub → worker   ``[op, ...]``
     ``["start", req, kernel_id, name]``, ``["shutdown", req, kernel_id, restart]``,
-    ``["interrupt", req, kernel_id]``, ``["list", req]``,
+    ``["interrupt", req, kernel_id]``, ``["list", req, ids]``,
+    ``["replay", req, kernel_id, after]``,
     ``["attach", kernel_id]``, ``["detach", kernel_id]``, ``["ack", kernel_id, nbytes]``,
     ``["msg", kernel_id, channel, msg_type, json]``
 worker → hub
-    ``["reply", req, ok, payload]``, ``["out", kernel_id, channel, msg_type, json, state]``,
+    ``["reply", req, ok, payload]``, ``["out", kernel_id, seq, channel, msg_type, json, state]``,
     ``["ended", kernel_id, reason]``
 """
 
@@ -179,7 +180,9 @@ class Worker:
             raise CapacityError(
                 f"this worker already runs its maximum of {self.config.max_sessions} sessions"
             )
-        kernel = WorkerKernel(kernel_id, name, self.config.flow_window, self.end)
+        kernel = WorkerKernel(
+            kernel_id, name, self.config.flow_window, self.config.replay_buffer, self.end
+        )
         self.kernels[kernel_id] = kernel
         try:
             session = await self.take_spare()
@@ -273,7 +276,7 @@ class Worker:
             hub.reply(
                 req, False, {"status": 404, "message": f"no kernel {exc.args[0]} on this worker"}
             )
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the hub shows the message; the worker stays up
             hub.reply(req, False, {"status": 500, "message": f"{type(exc).__name__}: {exc}"})
 
     async def answer(self, op: str, args: list[Any]) -> Any:
@@ -283,6 +286,9 @@ class Worker:
         if op == "start":
             return (await self.start_kernel(str(args[0]), str(args[1]))).model()
         kernel = self.kernels[args[0]]
+        if op == "replay":
+            lost, entries = kernel.replay.since(int(args[1]))
+            return {"lost": lost, "messages": entries}
         if op == "interrupt":
             self.interrupt(kernel)
             return None

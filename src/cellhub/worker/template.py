@@ -103,7 +103,7 @@ class ForkServer:
     def fork(self) -> None:
         try:
             lease = self.sandbox.prepare()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - reported to the worker, which forks again later
             send_control(self.control, ["error", f"sandbox: {exc}"])
             return
         parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -131,7 +131,7 @@ class ForkServer:
             from cellhub.worker.session import run_session
 
             run_session(self.shell, sock)
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - a session must never return into the template
             print(f"cellhub session {os.getpid()} failed to start: {exc!r}", file=sys.stderr)
         os._exit(1)
 
