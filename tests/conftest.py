@@ -19,6 +19,8 @@ import pytest
 from tests.kernel_client import Hub
 
 URL_LINE = re.compile(r"serving at (http://\S+?)/\?token=(\S+)")
+#: Tests start many kernels from one address; the per-client limits have tests of their own.
+UNLIMITED_CLIENTS = {"CELLHUB_CLIENT_KERNEL_STARTS": "0", "CELLHUB_CLIENT_MAX_KERNELS": "0"}
 
 
 @dataclass
@@ -64,12 +66,13 @@ def launch(
 
     def read() -> None:
         assert process.stdout is not None
-        for line in process.stdout:
-            output.append(line)
-            match = ready.search(line)
-            if match and not found:
-                found.append(match)
-                seen.set()
+        with process.stdout:
+            for line in process.stdout:
+                output.append(line)
+                match = ready.search(line)
+                if match and not found:
+                    found.append(match)
+                    seen.set()
         seen.set()
 
     threading.Thread(target=read, daemon=True).start()
@@ -83,9 +86,10 @@ def start_cellhub(
     data_dir: Path, env: dict[str, str] | None = None, argv: list[str] | None = None
 ) -> RunningHub:
     """Start ``cellhub serve`` (or, with ``argv``, another command that serves the hub)."""
-    token = secrets.token_hex(16)
+    token = (env or {}).get("CELLHUB_TOKEN") or secrets.token_hex(16)
     command = argv or ["serve", "--port", "0", "--data-dir", str(data_dir)]
-    process, match, output = launch(command, URL_LINE, {"CELLHUB_TOKEN": token, **(env or {})})
+    env = {"CELLHUB_TOKEN": token, **UNLIMITED_CLIENTS, **(env or {})}
+    process, match, output = launch(command, URL_LINE, env)
     assert match.group(2) == token
     return RunningHub(process, match.group(1) + "/", token, data_dir, output)
 

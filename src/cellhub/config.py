@@ -83,6 +83,15 @@ class Config:
         4 * MiB,
         "Bytes of each kernel's latest output kept so that reconnecting clients miss nothing.",
     )
+    client_kernel_starts: int = _setting(
+        60, "Kernel starts allowed per client and minute; more get HTTP 429 (0: unlimited)."
+    )
+    client_max_kernels: int = _setting(
+        20, "Kernels one client may have running at once; more get HTTP 429 (0: unlimited)."
+    )
+    client_message_rate: int = _setting(
+        500, "WebSocket messages per second one client may send before it is slowed (0: unlimited)."
+    )
     max_message_size: int = _setting(
         16 * MiB, "Largest WebSocket message a client may send, in bytes."
     )

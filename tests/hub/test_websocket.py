@@ -142,8 +142,8 @@ async def test_websocket_auth_and_unknown_kernel(cellhub_server: RunningHub, hub
 
 async def test_oversized_frame_is_refused(cellhub_server: RunningHub, hub: Hub) -> None:
     kernel_id, kernel = await hub.kernel()
-    await kernel.ws.send("x" * (17 * 2**20))
     with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
+        await kernel.ws.send("x" * (17 * 2**20))
         await kernel.recv()
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
     again = await KernelClient.connect(cellhub_server.url, cellhub_server.token, kernel_id)

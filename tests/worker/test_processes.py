@@ -31,8 +31,11 @@ def wait_until_gone(pids: list[int], timeout: float = 5.0) -> list[int]:
 
 def template_and_sessions(server: RunningHub) -> tuple[psutil.Process, list[psutil.Process]]:
     for proc in server.descendants():
-        if "cellhub.worker.template" in " ".join(proc.cmdline()):
-            return proc, proc.children()
+        try:
+            if "cellhub.worker.template" in " ".join(proc.cmdline()):
+                return proc, proc.children()
+        except psutil.Error:
+            continue
     raise AssertionError("no template process found")
 
 
@@ -143,6 +146,7 @@ async def test_sigkill_leaves_no_process_behind(fresh_server: RunningHub, victim
         fresh_template, _ = await asyncio.to_thread(_wait_for_template, fresh_server)
         assert fresh_template.pid != template.pid
         assert (await hub.http.post("/api/kernels", json={"name": "python3"})).status_code == 201
+    await kernel.close()
     await hub.aclose()
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from cellhub.db.models import Kernel
@@ -22,7 +22,7 @@ class KernelRepository:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def add(self, kernel_id: str, name: str, worker: str) -> None:
+    def add(self, kernel_id: str, name: str, worker: str, owner: str = "") -> None:
         stamp = now()
         with Session(self.engine) as db, db.begin():
             db.add(
@@ -30,6 +30,7 @@ class KernelRepository:
                     id=kernel_id,
                     name=name,
                     worker=worker,
+                    owner=owner,
                     state="idle",
                     reason="",
                     created=stamp,
@@ -52,6 +53,11 @@ class KernelRepository:
         with Session(self.engine) as db, db.begin():
             for kernel_id, stamp in activity.items():
                 db.execute(update(Kernel).where(Kernel.id == kernel_id).values(last_activity=stamp))
+
+    def count_live(self, owner: str) -> int:
+        with Session(self.engine) as db:
+            query = select(func.count()).where(Kernel.owner == owner, Kernel.state != ENDED)
+            return int(db.scalar(query) or 0)
 
     def get(self, kernel_id: str) -> Kernel | None:
         with Session(self.engine, expire_on_commit=False) as db:

@@ -23,10 +23,14 @@ class Kernel(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     name: Mapped[str] = mapped_column(String(64), default="python3")
     worker: Mapped[str] = mapped_column(String(255))
+    owner: Mapped[str] = mapped_column(String(255), default="")
     state: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(String(255), default="")
     created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     last_activity: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     ended: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
-    __table_args__ = (Index("ix_kernels_state", "state"),)
+    __table_args__ = (
+        Index("ix_kernels_state", "state"),
+        Index("ix_kernels_owner_state", "owner", "state"),
+    )

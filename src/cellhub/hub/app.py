@@ -22,6 +22,7 @@ from cellhub.hub import kernels_api, pages, websocket
 from cellhub.hub.auth import is_authenticated
 from cellhub.hub.kernels import KernelService
 from cellhub.hub.limits import BodySizeLimit
+from cellhub.hub.ratelimit import ClientBudget
 from cellhub.hub.workers import WorkerLink
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -67,8 +68,14 @@ def create_app(config: Config, token: str, worker_addresses: list[str]) -> Starl
             WorkerLink(a, context, lambda kid, why: service.ended(kid, why))
             for a in worker_addresses
         ]
-        service = KernelService(KernelRepository(engine), links)
+        service = KernelService(KernelRepository(engine), links, config.client_max_kernels)
         app.state.kernels = service
+        app.state.kernel_starts = ClientBudget(
+            config.client_kernel_starts / 60, config.client_kernel_starts
+        )
+        app.state.messages = ClientBudget(
+            config.client_message_rate, 2 * config.client_message_rate
+        )
         app.state.token = token
         for link in links:
             await link.start()

@@ -27,6 +27,11 @@ def presented_token(conn: HTTPConnection) -> tuple[str, bool]:
     return conn.cookies.get(COOKIE, ""), True
 
 
+def client_address(conn: HTTPConnection) -> str:
+    """Who is asking, for per-client limits."""
+    return conn.client.host if conn.client else "unknown"
+
+
 def same_origin(conn: HTTPConnection) -> bool:
     origin = conn.headers.get("origin")
     if origin is None:

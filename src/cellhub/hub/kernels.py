@@ -38,11 +38,18 @@ class NoSuchKernel(Exception):
     pass
 
 
+class TooManyKernels(Exception):
+    """The client already runs as many kernels as it may."""
+
+
 class KernelService:
     """Start, find, restart and stop kernels across the connected workers."""
 
-    def __init__(self, repository: KernelRepository, links: list[WorkerLink]) -> None:
+    def __init__(
+        self, repository: KernelRepository, links: list[WorkerLink], max_per_owner: int = 0
+    ) -> None:
         self.repository = repository
+        self.max_per_owner = max_per_owner
         self.links = {link.address: link for link in links}
         self.located: dict[str, WorkerLink] = {}
         self._turn = itertools.cycle(links)
@@ -55,13 +62,19 @@ class KernelService:
                 return link
         raise WorkerError(503, "no worker is connected")
 
-    async def start(self, name: str) -> dict[str, Any]:
+    async def start(self, name: str, owner: str = "") -> dict[str, Any]:
         if name != KERNEL_NAME:
             raise NoSuchKernel(f"no kernel spec named {name!r}")
+        if self.max_per_owner:
+            running = await asyncio.to_thread(self.repository.count_live, owner)
+            if running >= self.max_per_owner:
+                raise TooManyKernels(
+                    f"you already run {running} kernels, the most one client may; shut one down"
+                )
         kernel_id = str(uuid.uuid4())
         link = self.place()
         live = await link.request("start", kernel_id, name)
-        await asyncio.to_thread(self.repository.add, kernel_id, name, link.address)
+        await asyncio.to_thread(self.repository.add, kernel_id, name, link.address, owner)
         self.located[kernel_id] = link
         return jupyter_model(live, 0)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from typing import Any
 
@@ -11,7 +12,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 import cellhub
-from cellhub.hub.kernels import KERNEL_NAME, KernelService, NoSuchKernel
+from cellhub.hub.auth import client_address
+from cellhub.hub.kernels import KERNEL_NAME, KernelService, NoSuchKernel, TooManyKernels
 from cellhub.hub.workers import WorkerError
 
 
@@ -60,7 +62,15 @@ async def start_kernel(request: Request) -> Response:
     if not isinstance(body, dict):
         return error(400, "request body must be a JSON object")
     name = body.get("name") or KERNEL_NAME
-    model = await service(request).start(str(name))
+    client = client_address(request)
+    wait = request.app.state.kernel_starts.take(client)
+    if wait:
+        return JSONResponse(
+            {"message": "too many kernel starts from this client; try again later", "reason": None},
+            status_code=429,
+            headers={"Retry-After": str(math.ceil(wait))},
+        )
+    model = await service(request).start(str(name), client)
     return JSONResponse(model, status_code=201, headers={"Location": f"/api/kernels/{model['id']}"})
 
 
@@ -86,12 +96,20 @@ async def on_no_such_kernel(request: Request, exc: Exception) -> Response:
     return error(404, f"Kernel does not exist: {exc}")
 
 
+async def on_too_many_kernels(request: Request, exc: Exception) -> Response:
+    return error(429, str(exc))
+
+
 async def on_worker_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, WorkerError)
     return error(exc.status, exc.message)
 
 
-EXCEPTION_HANDLERS = {NoSuchKernel: on_no_such_kernel, WorkerError: on_worker_error}
+EXCEPTION_HANDLERS = {
+    NoSuchKernel: on_no_such_kernel,
+    TooManyKernels: on_too_many_kernels,
+    WorkerError: on_worker_error,
+}
 
 ROUTES = [
     Route("/api", api_root),

@@ -7,6 +7,7 @@ and keep the connection and the kernel working.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
@@ -14,9 +15,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
-from cellhub.hub.auth import is_authenticated
+from cellhub.hub.auth import client_address, is_authenticated
 from cellhub.hub.channels import KernelChannels
 from cellhub.hub.kernels import KernelService, NoSuchKernel
+from cellhub.hub.ratelimit import ClientBudget
 from cellhub.hub.workers import WorkerLink
 from cellhub.protocol import jupyter
 
@@ -95,6 +97,8 @@ async def relay_client_messages(
     websocket: WebSocket, link: WorkerLink, channels: KernelChannels
 ) -> None:
     """Check each client message and pass it to the kernel, or answer it with an error."""
+    budget: ClientBudget = websocket.app.state.messages
+    client = client_address(websocket)
     while True:
         event = await websocket.receive()
         if event["type"] == "websocket.disconnect":
@@ -105,6 +109,9 @@ async def relay_client_messages(
                 error_reply(InvalidMessage("binary frames are not supported"))
             )
             continue
+        wait = budget.take(client)
+        if wait:
+            await asyncio.sleep(wait)
         try:
             channel, msg_type, header = parse_client_message(text)
             if channels.state == "dead":
