@@ -589,7 +589,7 @@ def test_cgroup_v2_files(tmp_path: Path) -> None:
     own_dir = tmp_path / own.lstrip("/")
     own_dir.mkdir(parents=True, exist_ok=True)
     (own_dir / "cgroup.controllers").write_text("cpu memory pids\n")
-    tree = CgroupV2Tree.create(tmp_path, SandboxLimits(memory=100 * MiB, cpu_quota=0.5))
+    tree = CgroupV2Tree.create(tmp_path, SandboxLimits(memory=100 * MiB, cpu_quota=0.5), "cellhub")
     assert (own_dir / "cgroup.subtree_control").read_text() == "+memory +pids +cpu"
     cgroup = tree.session("session-7", SandboxLimits(memory=100 * MiB, cpu_quota=0.5))
     (directory,) = cgroup.directories

@@ -49,6 +49,7 @@ class ForkServer:
         self.sandbox = sandbox
         self.shell = shell
         self.leases: dict[int, SandboxLease] = {}
+        self.selector: selectors.BaseSelector | None = None
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_w, False)
         os.set_blocking(self.wake_r, False)
@@ -58,7 +59,7 @@ class ForkServer:
         signal.signal(signal.SIGCHLD, lambda *_: None)
         signal.signal(signal.SIGTERM, lambda *_: self.shutdown(0))
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        selector = selectors.DefaultSelector()
+        self.selector = selector = selectors.DefaultSelector()
         selector.register(self.control, selectors.EVENT_READ, self.on_control)
         selector.register(self.wake_r, selectors.EVENT_READ, self.on_signal)
         send_control(self.control, ["ready", self.sandbox.describe()])
@@ -123,6 +124,8 @@ class ForkServer:
             for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
                 signal.signal(signum, signal.SIG_DFL)
             self.control.close()
+            if self.selector is not None:
+                self.selector.close()
             os.close(self.wake_r)
             os.close(self.wake_w)
             self.sandbox.enter(lease)

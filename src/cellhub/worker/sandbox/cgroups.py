@@ -18,7 +18,6 @@ from cellhub.worker.sandbox.base import SandboxError, SandboxLimits
 from cellhub.worker.sandbox.processes import kill_until_gone
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
-PARENT_NAME = "cellhub"
 V1_CONTROLLERS = ("memory", "pids", "cpu")
 CPU_PERIOD_US = 100_000
 
@@ -85,10 +84,11 @@ class CgroupTree:
         self.parents = parents
 
     @staticmethod
-    def detect(limits: SandboxLimits) -> CgroupTree:
+    def detect(limits: SandboxLimits, name: str) -> CgroupTree:
+        """The tree below the parent cgroup ``name`` (one per deployment on a host)."""
         if (CGROUP_ROOT / "cgroup.controllers").exists():
-            return CgroupV2Tree.create(CGROUP_ROOT, limits)
-        return CgroupV1Tree.create(limits)
+            return CgroupV2Tree.create(CGROUP_ROOT, limits, name)
+        return CgroupV1Tree.create(limits, name)
 
     def describe(self) -> str:
         raise NotImplementedError
@@ -138,7 +138,7 @@ class CgroupV1Tree(CgroupTree):
     version = 1
 
     @classmethod
-    def create(cls, limits: SandboxLimits) -> CgroupV1Tree:
+    def create(cls, limits: SandboxLimits, name: str) -> CgroupV1Tree:
         mounts = _v1_mounts()
         own = _own_v1_paths()
         wanted = ["memory", "pids"] + (["cpu"] if SandboxLimits.optional(limits.cpu_quota) else [])
@@ -148,7 +148,7 @@ class CgroupV1Tree(CgroupTree):
                 raise SandboxError(f"cgroup v1 controller {controller!r} is not mounted")
             mount_point, mount_root = mounts[controller]
             relative = os.path.relpath(own[controller], mount_root)
-            parent = (mount_point / relative / PARENT_NAME).resolve()
+            parent = (mount_point / relative / name).resolve()
             parent.mkdir(exist_ok=True)
             parents[controller] = parent
         return cls(parents)
@@ -205,7 +205,7 @@ class CgroupV2Tree(CgroupTree):
     version = 2
 
     @classmethod
-    def create(cls, root: Path, limits: SandboxLimits) -> CgroupV2Tree:
+    def create(cls, root: Path, limits: SandboxLimits, name: str) -> CgroupV2Tree:
         own_path = next(
             line.split(":", 2)[2].strip()
             for line in Path("/proc/self/cgroup").read_text().splitlines()
@@ -231,7 +231,7 @@ class CgroupV2Tree(CgroupTree):
                 with contextlib.suppress(ProcessLookupError):
                     _write(leaf / "cgroup.procs", str(pid))
             _write(own / "cgroup.subtree_control", enable)
-        parent = own / PARENT_NAME
+        parent = own / name
         parent.mkdir(exist_ok=True)
         _write(parent / "cgroup.subtree_control", enable)
         return cls({"unified": parent})

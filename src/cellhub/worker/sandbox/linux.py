@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
@@ -74,7 +75,8 @@ class LinuxSandbox(SessionSandbox):
             os.chown(path, 0, 0)
             os.chmod(path, 0o700)
         self.plan = MountPlan(state_dir, python_paths())
-        self.cgroups = CgroupTree.detect(limits)
+        deployment = hashlib.sha1(str(state_dir.resolve()).encode()).hexdigest()[:10]
+        self.cgroups = CgroupTree.detect(limits, f"cellhub-{deployment}")
         self.cgroups.remove_stale()
 
     def describe(self) -> str:
