@@ -50,7 +50,11 @@ class RunningHub:
 
 
 def launch(
-    argv: list[str], ready: re.Pattern[str], env: dict[str, str], timeout: float = 90
+    argv: list[str],
+    ready: re.Pattern[str],
+    env: dict[str, str],
+    timeout: float = 90,
+    cwd: Path | None = None,
 ) -> tuple[subprocess.Popen[str], re.Match[str], list[str]]:
     """Start ``python -m cellhub ARGV``; return once a line of its output matches ``ready``."""
     process = subprocess.Popen(
@@ -59,6 +63,7 @@ def launch(
         stderr=subprocess.STDOUT,
         text=True,
         env={**os.environ, **env},
+        cwd=cwd,
     )
     output: list[str] = []
     found: list[re.Match[str]] = []
@@ -83,13 +88,16 @@ def launch(
 
 
 def start_cellhub(
-    data_dir: Path, env: dict[str, str] | None = None, argv: list[str] | None = None
+    data_dir: Path,
+    env: dict[str, str] | None = None,
+    argv: list[str] | None = None,
+    cwd: Path | None = None,
 ) -> RunningHub:
     """Start ``cellhub serve`` (or, with ``argv``, another command that serves the hub)."""
     token = (env or {}).get("CELLHUB_TOKEN") or secrets.token_hex(16)
     command = argv or ["serve", "--port", "0", "--data-dir", str(data_dir)]
     env = {"CELLHUB_TOKEN": token, **UNLIMITED_CLIENTS, **(env or {})}
-    process, match, output = launch(command, URL_LINE, env)
+    process, match, output = launch(command, URL_LINE, env, cwd=cwd)
     assert match.group(2) == token
     return RunningHub(process, match.group(1) + "/", token, data_dir, output)
 

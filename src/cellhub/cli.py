@@ -79,6 +79,7 @@ def worker_process(config: Config) -> Iterator[str]:
     process = subprocess.Popen(
         [
             sys.executable,
+            "-P",
             "-m",
             "cellhub",
             "worker",
@@ -89,6 +90,7 @@ def worker_process(config: Config) -> Iterator[str]:
         ],
         stdout=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
+        cwd="/",
     )
     try:
         assert process.stdout is not None

@@ -169,7 +169,7 @@ def _validate(cfg: Config) -> Config:
         raise ConfigError(f"sandbox must be 'auto', 'linux' or 'rlimit', not {cfg.sandbox!r}")
     if cfg.output_cap < 1024 or cfg.max_stream_chunk < 1024 or cfg.flow_window < 64 * 1024:
         raise ConfigError("output_cap, max_stream_chunk and flow_window are too small")
-    return cfg
+    return cfg.replace(data_dir=os.path.abspath(cfg.data_dir)) if cfg.data_dir else cfg
 
 
 def load_config(

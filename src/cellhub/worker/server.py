@@ -82,6 +82,7 @@ class Worker:
             self.template_settings(), self.on_forked, self.on_exited, self.on_template_lost
         )
         self.sandbox_description = ""
+        self.spare_failures = 0
 
     def template_settings(self) -> dict[str, Any]:
         c = self.config
@@ -133,11 +134,31 @@ class Worker:
         future = self.exit_codes.pop(pid, None)
         if future is not None and not future.done():
             future.set_result(code)
-        for spare in list(self.spares):
-            if spare[0] == pid:
-                self.spares.remove(spare)
-                spare[1].close()
-        self.refill()
+        spare = next((s for s in self.spares if s[0] == pid), None)
+        if spare is None:
+            self.refill()
+            return
+        self.spares.remove(spare)
+        spare[1].close()
+        self.spare_failed(code)
+
+    def spare_failed(self, code: int) -> None:
+        """A session died before it was used: retry with backoff, not in a tight fork loop."""
+        self.spare_failures += 1
+        delay = min(0.05 * 2**self.spare_failures, 10.0)
+        print(
+            f"cellhub-worker: a new session died at once (exit code {code}); "
+            f"retrying in {delay:.1f} s; see the session's error above",
+            file=sys.stderr,
+            flush=True,
+        )
+        if self.spare_failures >= 3:
+            error = RuntimeError(f"sessions fail to start (exit code {code}); see the worker's log")
+            while self.waiters:
+                waiter = self.waiters.popleft()
+                if not waiter.done():
+                    waiter.set_exception(error)
+        asyncio.get_running_loop().call_later(delay, self.refill)
 
     def on_template_lost(self) -> None:
         print(
@@ -165,6 +186,7 @@ class Worker:
             self.waiters.append(waiter)
             self.refill()
             pid, sock = await asyncio.wait_for(waiter, timeout)
+        self.spare_failures = 0
         self.refill()
         session = await SessionProcess.connect(pid, sock)
         session.exit_code = self.exit_codes.setdefault(

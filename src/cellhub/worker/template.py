@@ -21,6 +21,7 @@ import selectors
 import signal
 import socket
 import sys
+import traceback
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -135,7 +136,8 @@ class ForkServer:
 
             run_session(self.shell, sock)
         except BaseException as exc:  # noqa: BLE001 - a session must never return into the template
-            print(f"cellhub session {os.getpid()} failed to start: {exc!r}", file=sys.stderr)
+            detail = "".join(traceback.format_exception(exc))
+            print(f"cellhub session {os.getpid()} failed to start: {detail}", file=sys.stderr)
         os._exit(1)
 
     def shutdown(self, code: int) -> NoReturn:

@@ -51,6 +51,7 @@ class TemplateClient:
         self.process = subprocess.Popen(
             [
                 sys.executable,
+                "-P",  # keep the working directory off sys.path: sessions must not see it
                 "-m",
                 "cellhub.worker.template",
                 "--control-fd",
@@ -62,6 +63,7 @@ class TemplateClient:
             ],
             pass_fds=[theirs.fileno()],
             stdin=subprocess.DEVNULL,
+            cwd="/",
         )
         theirs.close()
         ours.setblocking(False)
