@@ -1,0 +1,209 @@
+"""The benchmark's Jupyter kernels-API client: the same requests, bytes and timing for every server.
+
+It uses only ``httpx`` (REST) and ``websockets`` (the channels socket), as any script would,
+and talks to cellhub and Jupyter Server through identical paths and JSON: ``POST
+/api/kernels``, ``DELETE /api/kernels/{id}``, ``WS /api/kernels/{id}/channels`` with Jupyter
+5.3 messages as JSON text frames. The token goes in an ``Authorization: token T`` header on
+REST calls and in ``?token=T`` on the WebSocket URL.
+
+Every socket the client owns has TCP_NODELAY set, so any Nagle delay measured is the
+server's. WebSocket compression is not offered (Jupyter Server does not negotiate it by
+default either), and client pings are off so they cannot land inside a measurement.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import socket
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from websockets.asyncio.client import ClientConnection, connect
+
+NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+
+
+def request_message(msg_type: str, content: dict[str, Any], session: str) -> dict[str, Any]:
+    """A Jupyter 5.3 shell request as a browser client sends it over the WebSocket."""
+    return {
+        "header": {
+            "msg_id": uuid.uuid4().hex,
+            "msg_type": msg_type,
+            "session": session,
+            "username": "bench",
+            "date": dt.datetime.now(dt.UTC).isoformat(),
+            "version": "5.3",
+        },
+        "parent_header": {},
+        "metadata": {},
+        "content": content,
+        "buffers": [],
+        "channel": "shell",
+    }
+
+
+@dataclass
+class Execution:
+    """What one ``execute_request`` produced, as seen by the client.
+
+    ``seconds`` runs from just before the request is sent until both the ``execute_reply``
+    and the final ``status: idle`` of that request have arrived.
+    """
+
+    seconds: float
+    status: str
+    result: str | None
+    stdout_bytes: int
+    stdout_lines: int
+    stdout: str | None = None
+
+
+class ExecutionTimeout(TimeoutError):
+    """The reply or the final idle did not arrive in time; carries what did arrive."""
+
+    def __init__(self, partial: Execution) -> None:
+        super().__init__(f"execution not finished after {partial.seconds:.1f} s")
+        self.partial = partial
+
+
+class KernelChannel:
+    """One WebSocket to one kernel; one execution at a time."""
+
+    def __init__(self, websocket: ClientConnection, session: str) -> None:
+        self.websocket = websocket
+        self.session = session
+
+    async def execute(
+        self, code: str, timeout: float = 120.0, keep_stdout: bool = False
+    ) -> Execution:
+        """Run ``code`` and wait for its reply and final idle; raise ExecutionTimeout."""
+        message = request_message(
+            "execute_request",
+            {
+                "code": code,
+                "silent": False,
+                "store_history": True,
+                "user_expressions": {},
+                "allow_stdin": False,
+                "stop_on_error": True,
+            },
+            self.session,
+        )
+        msg_id = message["header"]["msg_id"]
+        status = ""
+        result: str | None = None
+        replied = idle = False
+        stdout_bytes = stdout_lines = 0
+        chunks: list[str] = []
+        start = time.perf_counter()
+        await self.websocket.send(json.dumps(message))
+        try:
+            async with asyncio.timeout(timeout):
+                while not (replied and idle):
+                    incoming = json.loads(await self.websocket.recv())
+                    if incoming.get("parent_header", {}).get("msg_id") != msg_id:
+                        continue
+                    msg_type = incoming["header"]["msg_type"]
+                    content = incoming["content"]
+                    if msg_type == "stream" and content.get("name") == "stdout":
+                        text = content["text"]
+                        stdout_bytes += len(text.encode())
+                        stdout_lines += text.count("\n")
+                        if keep_stdout:
+                            chunks.append(text)
+                    elif msg_type == "execute_result":
+                        result = content["data"].get("text/plain")
+                    elif msg_type == "execute_reply":
+                        status = content["status"]
+                        replied = True
+                    elif msg_type == "status" and content["execution_state"] == "idle":
+                        idle = True
+        except TimeoutError:
+            raise ExecutionTimeout(
+                Execution(
+                    time.perf_counter() - start,
+                    "timeout",
+                    result,
+                    stdout_bytes,
+                    stdout_lines,
+                    "".join(chunks) if keep_stdout else None,
+                )
+            ) from None
+        return Execution(
+            time.perf_counter() - start,
+            status,
+            result,
+            stdout_bytes,
+            stdout_lines,
+            "".join(chunks) if keep_stdout else None,
+        )
+
+    async def close(self) -> None:
+        await self.websocket.close()
+
+
+class KernelsClient:
+    """REST calls of the kernels API plus opening kernel WebSockets, for one server."""
+
+    def __init__(self, base_url: str, token: str) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.http = httpx.AsyncClient(
+            base_url=self.base_url,
+            headers={"Authorization": f"token {token}"},
+            transport=httpx.AsyncHTTPTransport(socket_options=NODELAY, retries=0),
+            timeout=120.0,
+            trust_env=False,
+        )
+
+    async def start_kernel(self) -> str:
+        response = await self.http.post("/api/kernels", json={"name": "python3"})
+        response.raise_for_status()
+        kernel_id: str = response.json()["id"]
+        return kernel_id
+
+    async def shutdown_kernel(self, kernel_id: str) -> None:
+        response = await self.http.delete(f"/api/kernels/{kernel_id}")
+        if response.status_code not in (204, 404):
+            response.raise_for_status()
+
+    async def kernel_ids(self) -> list[str]:
+        response = await self.http.get("/api/kernels")
+        response.raise_for_status()
+        return [kernel["id"] for kernel in response.json()]
+
+    async def shutdown_all(self, parallel: int = 8) -> None:
+        """Shut down every kernel the server knows, a few at a time."""
+        gate = asyncio.Semaphore(parallel)
+
+        async def shutdown(kernel_id: str) -> None:
+            async with gate:
+                await self.shutdown_kernel(kernel_id)
+
+        await asyncio.gather(*(shutdown(k) for k in await self.kernel_ids()))
+
+    async def connect(self, kernel_id: str, timeout: float = 120.0) -> KernelChannel:
+        session = uuid.uuid4().hex
+        ws_base = "ws" + self.base_url.removeprefix("http")
+        url = f"{ws_base}/api/kernels/{kernel_id}/channels?session_id={session}&token={self.token}"
+        websocket = await connect(
+            url,
+            compression=None,
+            max_size=None,
+            max_queue=64,
+            ping_interval=None,
+            open_timeout=timeout,
+            proxy=None,
+        )
+        sock = websocket.transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return KernelChannel(websocket, session)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()

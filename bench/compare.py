@@ -1,0 +1,304 @@
+"""``python -m bench``: cellhub and Jupyter Server side by side, interleaved, in one run.
+
+Steps: start every server under test; for each figure, run its rounds, and in each round
+run the same workload against every server in turn (the order rotates from round to round,
+so no server always goes first); stop the servers; print the table, then the JSON (or
+write the JSON to ``--json``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from bench import report
+from bench.client import KernelsClient
+from bench.servers import BenchServer, CellhubServer, JupyterServer, ServerFailed
+from bench.workloads import (
+    FAILURES,
+    Samples,
+    Target,
+    big_print,
+    concurrent_clients,
+    fill_memory,
+    printed_lines,
+    round_trip,
+    session_start,
+)
+
+GiB = 2**30
+FIGURES = ["start", "roundtrip", "concurrency", "lines", "bigprint", "memory", "capacity"]
+SERVERS = ["cellhub", "jupyter", "jupyter-tuned"]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How much of each workload to run: rounds times samples per round."""
+
+    start_rounds: int = 10
+    starts_per_round: int = 2
+    roundtrip_rounds: int = 5
+    roundtrips_per_round: int = 100
+    clients: int = 8
+    concurrency_seconds: float = 10.0
+    concurrency_rounds: int = 2
+    lines: int = 10**6
+    lines_rounds: int = 3
+    bigprint: int = 20_000_000
+    bigprint_rounds: int = 3
+    memory_at: int = 20
+    budget: int = 4 * GiB
+    output_timeout: float = 300.0
+
+
+FULL = Plan()
+QUICK = Plan(
+    start_rounds=3,
+    starts_per_round=1,
+    roundtrip_rounds=2,
+    roundtrips_per_round=50,
+    concurrency_seconds=3.0,
+    concurrency_rounds=1,
+    lines_rounds=1,
+    bigprint_rounds=1,
+    memory_at=10,
+    budget=1 * GiB,
+    output_timeout=120.0,
+)
+
+Workload = Callable[[Target], Awaitable[Samples]]
+
+
+def rounds(plan: Plan, figures: list[str]) -> list[tuple[str, int, Workload]]:
+    """(figure, number of rounds, one round's workload) for each selected figure."""
+    chosen: list[tuple[str, int, Workload]] = []
+    if "start" in figures:
+        chosen.append(
+            ("start", plan.start_rounds, lambda t: session_start(t, plan.starts_per_round))
+        )
+    if "roundtrip" in figures:
+        chosen.append(
+            ("roundtrip", plan.roundtrip_rounds, lambda t: round_trip(t, plan.roundtrips_per_round))
+        )
+    if "concurrency" in figures:
+        chosen.append(
+            (
+                "concurrency",
+                plan.concurrency_rounds,
+                lambda t: concurrent_clients(t, plan.clients, plan.concurrency_seconds),
+            )
+        )
+    if "lines" in figures:
+        chosen.append(
+            (
+                "lines",
+                plan.lines_rounds,
+                lambda t: printed_lines(t, plan.lines, plan.output_timeout),
+            )
+        )
+    if "bigprint" in figures:
+        chosen.append(
+            (
+                "bigprint",
+                plan.bigprint_rounds,
+                lambda t: big_print(t, plan.bigprint, plan.output_timeout),
+            )
+        )
+    if "memory" in figures or "capacity" in figures:
+        memory_at = plan.memory_at if "memory" in figures else 0
+        budget = plan.budget if "capacity" in figures else 0
+        chosen.append(("memory", 1, lambda t: fill_memory(t, memory_at, budget)))
+    return chosen
+
+
+def log(message: str, started: float = time.monotonic()) -> None:
+    print(f"[{time.monotonic() - started:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+async def run(servers: list[BenchServer], plan: Plan, figures: list[str]) -> dict[str, Samples]:
+    results = {server.name: Samples() for server in servers}
+    targets = [Target(server, KernelsClient(server.base_url, server.token)) for server in servers]
+    try:
+        for figure, count, workload in rounds(plan, figures):
+            for index in range(count):
+                shift = index % len(targets)
+                for target in targets[shift:] + targets[:shift]:
+                    name = target.server.name
+                    log(f"{figure} round {index + 1}/{count}: {name}")
+                    try:
+                        results[name].merge(await workload(target))
+                    except FAILURES as error:
+                        log(f"{figure}: {name} failed: {error!r}")
+                        traceback.print_exc(file=sys.stderr)
+                        results[name].details.setdefault("errors", []).append(
+                            f"{figure}: {type(error).__name__}: {error}"[:500]
+                        )
+                        try:
+                            await target.client.shutdown_all()
+                        except FAILURES as cleanup:
+                            log(f"{name}: cleanup failed: {cleanup!r}")
+    finally:
+        for target in targets:
+            await target.client.aclose()
+    return results
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Run the same kernels-API workload against cellhub and Jupyter Server "
+        "(at its defaults), interleaved, and report each side's median and the ratio.",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="fewer rounds, 3 s of concurrency, a 1 GiB capacity budget, "
+        "10 kernels for memory (under 2 minutes on 2 cores)",
+    )
+    parser.add_argument(
+        "--tuned",
+        action="store_true",
+        help="also run Jupyter Server with TCP_NODELAY on kernel WebSockets "
+        "and the IOPub rate limits off",
+    )
+    parser.add_argument(
+        "--only", default="", help=f"comma-separated servers to run, of {','.join(SERVERS)}"
+    )
+    parser.add_argument(
+        "--figures",
+        default=",".join(FIGURES),
+        help=f"comma-separated figures, of {','.join(FIGURES)}",
+    )
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=None,
+        help="memory budget of the capacity figure in GiB (default 4, or 1 with --quick)",
+    )
+    parser.add_argument("--clients", type=int, default=None, help="concurrent clients (default 8)")
+    parser.add_argument(
+        "--cellhub-setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a cellhub setting (passed as CELLHUB_NAME), repeatable",
+    )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        help="write the JSON here instead of printing it after the table",
+    )
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=None,
+        help="directory for server data and logs (default: a temporary one, removed afterwards)",
+    )
+    arguments = parser.parse_args(argv)
+    arguments.figures = [f for f in arguments.figures.split(",") if f]
+    unknown = set(arguments.figures) - set(FIGURES)
+    if unknown:
+        parser.error(f"unknown figures: {', '.join(sorted(unknown))}")
+    names = [n for n in arguments.only.split(",") if n] or SERVERS
+    if not arguments.tuned and not arguments.only:
+        names = [n for n in names if n != "jupyter-tuned"]
+    unknown = set(names) - set(SERVERS)
+    if unknown:
+        parser.error(f"unknown servers: {', '.join(sorted(unknown))}")
+    arguments.servers = names
+    return arguments
+
+
+def lines_label(lines: int) -> str:
+    exponent = len(str(lines)) - 1
+    return f"10**{exponent}" if lines == 10**exponent else f"{lines:,}"
+
+
+def make_servers(names: list[str], workdir: Path, settings: list[str]) -> list[BenchServer]:
+    cellhub_settings = dict(setting.split("=", 1) for setting in settings)
+    made: dict[str, BenchServer] = {
+        "cellhub": CellhubServer(workdir / "cellhub", cellhub_settings),
+        "jupyter": JupyterServer(workdir / "jupyter"),
+        "jupyter-tuned": JupyterServer(workdir / "jupyter-tuned", tuned=True),
+    }
+    return [made[name] for name in SERVERS if name in names]
+
+
+def stop_on_sigterm(signum: int, frame: object) -> None:
+    """Let SIGTERM unwind like Ctrl+C, so the servers are stopped on the way out."""
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = parse(argv)
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
+    plan = QUICK if arguments.quick else FULL
+    if arguments.budget is not None:
+        plan = replace(plan, budget=int(arguments.budget * GiB))
+    if arguments.clients is not None:
+        plan = replace(plan, clients=arguments.clients)
+    workdir = arguments.workdir or Path(tempfile.mkdtemp(prefix="cellhub-bench-"))
+    servers = make_servers(arguments.servers, workdir, arguments.cellhub_setting)
+    machine = report.machine()
+    try:
+        for server in servers:
+            log(f"starting {server.name}: {server.description}")
+            try:
+                server.start()
+            except ServerFailed as failed:
+                log(str(failed))
+                return 2
+        runner = asyncio.run
+        try:
+            import uvloop
+
+            runner = uvloop.run
+        except ImportError:
+            pass
+        results = runner(run(servers, plan, arguments.figures))
+    finally:
+        for server in servers:
+            server.stop()
+        if arguments.workdir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+    parameters: dict[str, Any] = {
+        **asdict(plan),
+        "mode": "quick" if arguments.quick else "full",
+        "figures": arguments.figures,
+    }
+    labels = {
+        "clients": str(plan.clients),
+        "lines": lines_label(plan.lines),
+        "bigprint": f"{plan.bigprint / 1e6:g} MB",
+        "budget": f"{plan.budget / GiB:g} GiB",
+        "memory_at": str(plan.memory_at),
+    }
+    document = report.build(
+        results,
+        {server.name: server.description for server in servers},
+        parameters,
+        labels,
+        machine,
+    )
+    print(report.table(document))
+    encoded = json.dumps(document, indent=2)
+    if arguments.json:
+        arguments.json.write_text(encoded + "\n")
+        log(f"JSON written to {arguments.json}")
+    else:
+        print()
+        print(encoded)
+    errors = [e for samples in results.values() for e in samples.details.get("errors", [])]
+    return 1 if errors else 0

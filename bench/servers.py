@@ -1,0 +1,270 @@
+"""The servers under test: started on 127.0.0.1, measured through their process trees, stopped.
+
+``BenchServer`` is the one base class. A subclass provides
+
+- ``command()`` and ``environment()``: how to start it on a given port with a given token;
+- ``session_processes(pids)``: the processes that are the kernels, given the pids the
+  kernels reported themselves (``os.getpid()`` run in each kernel) — so memory is read
+  from exactly the processes bound to kernels.
+
+``CellhubServer`` runs ``cellhub serve``; ``JupyterServer`` runs Jupyter Server with
+ipykernel, either at its defaults or "tuned" (TCP_NODELAY on kernel WebSockets and the
+IOPub rate limits off; see ``bench/jupyter_tuning.py``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the benchmark process dies, however it dies."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class ServerFailed(RuntimeError):
+    """The server did not come up, or died."""
+
+
+class BenchServer:
+    """One server process tree the benchmark starts, talks to and stops."""
+
+    name = "server"
+    description = ""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.token = secrets.token_hex(16)
+        self.port = 0
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = workdir / f"{self.name}.log"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def environment(self) -> dict[str, str]:
+        return dict(os.environ)
+
+    def start(self, timeout: float = 120.0) -> None:
+        """Start the server and return once ``GET /api`` answers 200."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                self.command(),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.environment(),
+                cwd=self.workdir,
+                start_new_session=True,
+                preexec_fn=die_with_parent,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise ServerFailed(f"{self.name} exited while starting:\n{self.log_tail()}")
+            try:
+                if httpx.get(f"{self.base_url}/api", timeout=2, trust_env=False).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise ServerFailed(f"{self.name} not ready after {timeout:.0f} s:\n{self.log_tail()}")
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """SIGTERM, wait, then SIGKILL the process group and anything left of the tree."""
+        if self.process is None:
+            return
+        left = self.descendants()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        for process in left:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
+        self.process = None
+
+    def root(self) -> psutil.Process:
+        if self.process is None or self.process.poll() is not None:
+            raise ServerFailed(f"{self.name} is not running:\n{self.log_tail()}")
+        return psutil.Process(self.process.pid)
+
+    def descendants(self) -> list[psutil.Process]:
+        try:
+            children: list[psutil.Process] = self.root().children(recursive=True)
+        except (psutil.NoSuchProcess, ServerFailed):
+            return []
+        return children
+
+    def session_processes(self, pids: list[int]) -> list[psutil.Process]:
+        """The kernel processes, given the pids the kernels reported; must be in the tree."""
+        tree = {process.pid: process for process in self.descendants()}
+        missing = [pid for pid in pids if pid not in tree]
+        if missing:
+            raise ServerFailed(f"{self.name}: kernel pids {missing} are not in the server's tree")
+        return [tree[pid] for pid in pids]
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return ""
+
+
+class CellhubServer(BenchServer):
+    """``cellhub serve`` with its worker, template and forked sessions.
+
+    ``settings`` become ``CELLHUB_*`` environment variables. On top of them the benchmark
+    lifts the limits that would measure the benchmark rather than cellhub (``BENCH_SETTINGS``,
+    each only if this cellhub has it): the session cap, so that capacity measures memory; and
+    the per-client limits on kernel starts, kernels alive and WebSocket messages, because one
+    benchmark process with one token plays every client. Jupyter Server has no such limits.
+    """
+
+    name = "cellhub"
+    BENCH_SETTINGS = {
+        "max_sessions": "100000",
+        "client_kernel_starts": "0",
+        "client_max_kernels": "0",
+        "client_message_rate": "0",
+    }
+
+    def __init__(self, workdir: Path, settings: dict[str, str] | None = None) -> None:
+        super().__init__(workdir)
+        from cellhub.config import SETTINGS
+
+        lifted = {k: v for k, v in self.BENCH_SETTINGS.items() if k in SETTINGS}
+        self.settings = {**lifted, **(settings or {})}
+        shown = " ".join(f"{k}={v}" for k, v in sorted(self.settings.items()))
+        self.description = f"cellhub serve ({shown})"
+
+    def command(self) -> list[str]:
+        executable = Path(sys.executable).with_name("cellhub")
+        return [
+            str(executable),
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--data-dir",
+            str(self.workdir / "data"),
+        ]
+
+    def environment(self) -> dict[str, str]:
+        environment = {**os.environ, "CELLHUB_TOKEN": self.token}
+        for key, value in self.settings.items():
+            environment[f"CELLHUB_{key.upper()}"] = value
+        return environment
+
+    def session_processes(self, pids: list[int]) -> list[psutil.Process]:
+        """The sessions bound to kernels, by reported pid or else from the template's children.
+
+        If the kernels report pids that are not in the tree (a session in its own pid
+        namespace would), take the template's children without the youngest ones: those
+        are the pre-forked spares, since the pool is refilled after each claim.
+        """
+        try:
+            return super().session_processes(pids)
+        except ServerFailed:
+            pass
+        children = sorted(self.template().children(), key=lambda p: (p.create_time(), p.pid))
+        if len(children) < len(pids):
+            raise ServerFailed(f"cellhub: {len(children)} sessions for {len(pids)} kernels")
+        return children[: len(pids)]
+
+    def template(self) -> psutil.Process:
+        for process in self.descendants():
+            try:
+                if any("cellhub.worker.template" in part for part in process.cmdline()):
+                    return process
+            except psutil.NoSuchProcess:
+                continue
+        raise ServerFailed("cellhub: no template process (cmdline cellhub.worker.template)")
+
+
+class JupyterServer(BenchServer):
+    """Jupyter Server + ipykernel, isolated from the user's Jupyter and IPython config.
+
+    At its defaults unless ``tuned``: then kernel WebSockets get TCP_NODELAY and the IOPub
+    message and data rate limits are off.
+    """
+
+    def __init__(self, workdir: Path, tuned: bool = False) -> None:
+        self.tuned = tuned
+        self.name = "jupyter-tuned" if tuned else "jupyter"
+        super().__init__(workdir)
+        self.description = (
+            "Jupyter Server + ipykernel, TCP_NODELAY on kernel WebSockets, IOPub rate limits 0"
+            if tuned
+            else "Jupyter Server + ipykernel at their defaults"
+        )
+
+    def command(self) -> list[str]:
+        command = [
+            sys.executable,
+            "-m",
+            "jupyter_server",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={self.port}",
+            "--ServerApp.port_retries=0",
+            "--ServerApp.open_browser=False",
+            f"--ServerApp.root_dir={self.workdir}",
+            f"--IdentityProvider.token={self.token}",
+        ]
+        if os.geteuid() == 0:
+            command.append("--allow-root")
+        if self.tuned:
+            command += [
+                "--ServerApp.kernel_websocket_connection_class="
+                "bench.jupyter_tuning.NoDelayChannelsConnection",
+                "--ZMQChannelsWebsocketConnection.iopub_data_rate_limit=0",
+                "--ZMQChannelsWebsocketConnection.iopub_msg_rate_limit=0",
+            ]
+        return command
+
+    def environment(self) -> dict[str, str]:
+        home = self.workdir
+        return {
+            **os.environ,
+            "JUPYTER_CONFIG_DIR": str(home / "jupyter-config"),
+            "JUPYTER_DATA_DIR": str(home / "jupyter-data"),
+            "JUPYTER_RUNTIME_DIR": str(home / "jupyter-runtime"),
+            "IPYTHONDIR": str(home / "ipython"),
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [str(REPOSITORY), os.environ.get("PYTHONPATH")])
+            ),
+        }

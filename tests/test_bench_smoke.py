@@ -1,0 +1,57 @@
+"""The benchmark harness runs end to end: ``python -m bench --quick`` against cellhub alone.
+
+Two cheap figures (session start and round trip) in under a minute, so CI notices when the
+harness or cellhub's kernels API drifts apart. The numbers themselves are not checked
+beyond being plausible: performance is measured by ``python -m bench``, not by tests.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.timeout(90)
+
+
+def test_quick_start_and_roundtrip_against_cellhub(tmp_path: Path) -> None:
+    output = tmp_path / "bench.json"
+    bench = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--quick",
+            "--only",
+            "cellhub",
+            "--figures",
+            "start,roundtrip",
+            "--json",
+            str(output),
+            "--workdir",
+            str(tmp_path / "work"),
+        ],
+        cwd=REPOSITORY,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        stdout, stderr = bench.communicate(timeout=50)
+    except subprocess.TimeoutExpired:
+        bench.terminate()  # the harness stops its servers on SIGTERM
+        stdout, stderr = bench.communicate(timeout=25)
+        pytest.fail(f"python -m bench took over 50 s:\n{stderr[-4000:]}")
+    assert bench.returncode == 0, stderr[-4000:]
+    assert "1+1 round trip" in stdout
+    figures = json.loads(output.read_text())["figures"]
+    assert {"start", "start_p95", "start_bare", "roundtrip", "roundtrip_p95"} <= set(figures)
+    for figure in figures.values():
+        assert 0 < figure["values"]["cellhub"] < 10_000
+    assert figures["roundtrip"]["samples"]["cellhub"] == 100
+    assert figures["start"]["samples"]["cellhub"] == 3
