@@ -1,0 +1,77 @@
+"""Jupyter messages as a session emits them: one frame per message, JSON built once.
+
+A frame is ``["msg", channel, msg_type, json_bytes, state]``; ``state`` repeats an
+iopub status's ``execution_state`` so the worker and hub never parse JSON to track
+it. See https://jupyter-client.readthedocs.io/en/stable/messaging.html (5.3).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import uuid
+from typing import Any
+
+import orjson
+
+from cellhub.protocol import framing
+
+PROTOCOL_VERSION = "5.3"
+_ORJSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+_UTC = dt.UTC
+
+
+def _jsonable(obj: Any) -> Any:
+    """What ``orjson`` cannot encode itself: bytes become base64 (as ipykernel does for images)."""
+    if isinstance(obj, bytes | bytearray | memoryview):
+        return base64.b64encode(obj).decode("ascii")
+    if isinstance(obj, set | frozenset | tuple):
+        return list(obj)
+    return str(obj)
+
+
+def dumps(message: dict[str, Any]) -> bytes:
+    """Encode a message as JSON; lone surrogates and other oddities fall back to ``json``."""
+    try:
+        return orjson.dumps(message, default=_jsonable, option=_ORJSON_OPTIONS)
+    except (orjson.JSONEncodeError, TypeError):
+        return json.dumps(message, default=_jsonable, allow_nan=False).encode()
+
+
+class MessageFactory:
+    """Builds complete Jupyter messages for one kernel session and encodes them as frames."""
+
+    def __init__(self, session_id: str, username: str) -> None:
+        self.session_id = session_id
+        self.username = username
+
+    def header(self, msg_type: str) -> dict[str, Any]:
+        return {
+            "msg_id": uuid.uuid4().hex,
+            "session": self.session_id,
+            "username": self.username,
+            "date": dt.datetime.now(_UTC).isoformat(),
+            "msg_type": msg_type,
+            "version": PROTOCOL_VERSION,
+        }
+
+    def frame(
+        self,
+        channel: str,
+        msg_type: str,
+        content: dict[str, Any],
+        parent: dict[str, Any],
+        metadata: dict[str, Any] | None = None,
+    ) -> bytes:
+        """Return one encoded frame (length prefix included) carrying a whole message."""
+        message = {
+            "header": self.header(msg_type),
+            "parent_header": parent,
+            "metadata": metadata if metadata is not None else {},
+            "content": content,
+            "buffers": [],
+            "channel": channel,
+        }
+        state = content["execution_state"] if msg_type == "status" else None
+        return framing.encode(["msg", channel, msg_type, dumps(message), state])

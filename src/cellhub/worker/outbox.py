@@ -1,0 +1,115 @@
+"""The one way out of a session: a writer thread behind a bounded queue, and the publisher.
+
+Every frame the session emits goes through :class:`Outbox`, whose single thread is
+the only caller of ``sendall``. A KeyboardInterrupt raised in the main thread can
+therefore never cut a frame in half, and because :meth:`Outbox.put` blocks while
+``max_bytes`` are queued, a worker that reads slowly slows the code that prints
+instead of growing the session's memory.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from cellhub.worker.interrupts import block_interrupts_in_this_thread
+from cellhub.worker.messages import MessageFactory
+
+#: Bytes of encoded frames queued for the writer before producers block.
+DEFAULT_MAX_QUEUED = 4 * 2**20
+#: Most bytes joined into one ``sendall`` call.
+MAX_BATCH = 256 * 1024
+
+
+class Outbox:
+    """A bounded frame queue drained by one writer thread; a broken socket ends the process."""
+
+    def __init__(self, sock: socket.socket, max_queued: int = DEFAULT_MAX_QUEUED) -> None:
+        self.sock = sock
+        self.max_queued = max_queued
+        self._frames: deque[bytes] = deque()
+        self._queued = 0
+        self._cond = threading.Condition(threading.Lock())
+        self._thread = threading.Thread(target=self._run, name="cellhub-outbox", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def put(self, frame: bytes) -> None:
+        """Queue one encoded frame; blocks while the queue is full (backpressure)."""
+        with self._cond:
+            while self._queued >= self.max_queued:
+                self._cond.wait()
+            self._frames.append(frame)
+            self._queued += len(frame)
+            if len(self._frames) == 1:
+                self._cond.notify_all()
+
+    def _take_batch(self) -> bytes:
+        with self._cond:
+            while not self._frames:
+                self._cond.wait()
+            frames = self._frames
+            parts = [frames.popleft()]
+            size = len(parts[0])
+            while frames and size + len(frames[0]) <= MAX_BATCH:
+                size += len(frames[0])
+                parts.append(frames.popleft())
+            self._queued -= size
+            self._cond.notify_all()
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def _run(self) -> None:
+        block_interrupts_in_this_thread()
+        try:
+            while True:
+                self.sock.sendall(self._take_batch())
+        except OSError:
+            # The worker closed our socket: nobody can see this session any more.
+            os._exit(0)
+
+
+class Publisher:
+    """Sends messages with the right parent header, keeping stream output in order.
+
+    ``parent`` is the header of the request being handled (replies and status);
+    ``output_parent`` that of the last execute_request, which owns stream and display
+    output, also from threads that print after their cell ended. ``flush_streams``
+    is called before every display, result or error so text printed earlier is
+    emitted earlier.
+    """
+
+    def __init__(self, factory: MessageFactory, outbox: Outbox) -> None:
+        self.factory = factory
+        self.outbox = outbox
+        self.parent: dict[str, Any] = {}
+        self.output_parent: dict[str, Any] = {}
+        self.flush_streams: Callable[[], None] = lambda: None
+
+    def send(
+        self,
+        channel: str,
+        msg_type: str,
+        content: dict[str, Any],
+        metadata: dict[str, Any] | None = None,
+        parent: dict[str, Any] | None = None,
+    ) -> None:
+        self.outbox.put(
+            self.factory.frame(
+                channel, msg_type, content, self.parent if parent is None else parent, metadata
+            )
+        )
+
+    def publish(
+        self, msg_type: str, content: dict[str, Any], metadata: dict[str, Any] | None = None
+    ) -> None:
+        """Send an iopub output message of the current execution, after pending stream text."""
+        self.flush_streams()
+        self.send("iopub", msg_type, content, metadata, self.output_parent)
+
+    def status(self, state: str) -> None:
+        self.send("iopub", "status", {"execution_state": state})

@@ -1,0 +1,422 @@
+"""A session: the forked process that runs one Jupyter kernel's cells.
+
+:func:`run_session` is called in the child right after the template forks it and
+the sandbox is applied. It waits for the worker's ``init`` frame (a pre-forked
+spare waits here until it is claimed), then handles Jupyter requests one at a
+time, with ipykernel's semantics: every request is wrapped in iopub ``busy`` …
+``idle``, and the ``idle`` of an execution always arrives, after errors,
+interrupts and truncated output alike.
+
+Threads (all created here, never in the template): the outbox writer, the output
+flusher and the file-descriptor reader. The main thread runs the cells.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import ctypes
+import datetime as dt
+import getpass
+import os
+import sys
+import traceback
+import uuid
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+import orjson
+from IPython.core.completer import provisionalcompleter, rectify_completions
+from IPython.core.error import StdinNotImplementedError
+from IPython.utils.tokenutil import token_at_cursor
+
+import cellhub
+from cellhub.worker import inbox, interrupts, messages, outbox, outstream
+from cellhub.worker.inbox import Inbox
+from cellhub.worker.interrupts import InterruptGate
+from cellhub.worker.outbox import Outbox, Publisher
+from cellhub.worker.outstream import FdCapture, StreamSink
+from cellhub.worker.shell import CellShell, build_shell
+
+__all__ = ["build_shell", "run_session"]
+
+DEFAULT_INIT: dict[str, Any] = {
+    "username": "cellhub",
+    "output_cap": 50 * 2**20,
+    "flush_interval": 0.01,
+    "max_stream_chunk": 65536,
+}
+#: Modules whose code an interrupt must not cut through (see cellhub.worker.interrupts).
+CRITICAL_MODULES = (inbox, interrupts, messages, outbox, outstream)
+
+Handler = Callable[[dict[str, Any]], dict[str, Any] | None]
+
+
+def run_session(shell: CellShell, sock: Any) -> NoReturn:
+    """Serve one kernel over ``sock`` until the worker closes it; never returns."""
+    gate = InterruptGate(
+        (module.__file__ or "" for module in CRITICAL_MODULES), [Inbox.wait_readable.__code__]
+    )
+    gate.install()
+    frames = Inbox(sock)
+    frames.wake_on_signals()
+    try:
+        init = frames.next()
+    except EOFError:
+        os._exit(0)
+    if not (isinstance(init, list) and len(init) == 2 and init[0] == "init"):
+        os._exit(1)
+    Session(shell, sock, frames, gate, {**DEFAULT_INIT, **init[1]}).serve_forever()
+
+
+class Session:
+    """Dispatches the requests of one kernel to the shell and sends the replies."""
+
+    def __init__(
+        self, shell: CellShell, sock: Any, frames: Inbox, gate: InterruptGate, init: dict[str, Any]
+    ) -> None:
+        self.shell = shell
+        self.shell_any: Any = shell  # IPython's own methods are untyped
+        self.inbox = frames
+        self.gate = gate
+        self.log_fd = os.dup(2)
+        self.session_id = uuid.uuid4().hex
+        self.outbox = Outbox(sock)
+        self.publisher = Publisher(
+            messages.MessageFactory(self.session_id, str(init["username"])), self.outbox
+        )
+        self.sink = StreamSink(
+            self.publisher,
+            gate,
+            float(init["flush_interval"]),
+            int(init["max_stream_chunk"]),
+            int(init["output_cap"]),
+        )
+        self.publisher.flush_streams = self.sink.flush
+        self.fds = FdCapture(self.sink)
+        sys.stdout = self.sink.text_stream("stdout", 1)
+        sys.stderr = self.sink.text_stream("stderr", 2)
+        self.libc_fflush: Callable[[Any], int] = ctypes.CDLL(None).fflush
+        self.allow_stdin = False
+        self.abort_waiting = False
+        self.reply_metadata: dict[str, Any] = {}
+        self.handlers: dict[str, Handler] = {
+            "execute_request": self.execute_request,
+            "kernel_info_request": self.kernel_info_request,
+            "complete_request": self.complete_request,
+            "inspect_request": self.inspect_request,
+            "is_complete_request": self.is_complete_request,
+            "comm_info_request": lambda msg: {"status": "ok", "comms": {}},
+            "history_request": lambda msg: {"status": "ok", "history": []},
+            "comm_open": lambda msg: None,
+            "comm_msg": lambda msg: None,
+            "comm_close": lambda msg: None,
+        }
+        self.kernel_info = kernel_info(shell)
+        shell.publisher = self.publisher
+        numpy = sys.modules.get("numpy")
+        if numpy is not None:
+            numpy.random.seed()  # the legacy global RandomState was forked from the template
+        for thread in (self.outbox, self.sink, self.fds):
+            thread.start()
+
+    def log(self, text: str) -> None:
+        os.write(self.log_fd, f"cellhub session {os.getpid()}: {text}\n".encode(errors="replace"))
+
+    def serve_forever(self) -> NoReturn:
+        while True:
+            try:
+                frame = self.inbox.next()
+            except EOFError:
+                os._exit(0)
+            except Exception:  # noqa: BLE001 - a desynchronised stream cannot be recovered
+                self.log(f"cannot read from the worker:\n{traceback.format_exc()}")
+                os._exit(1)
+            try:
+                self.dispatch(frame)
+            except (Exception, KeyboardInterrupt):  # noqa: BLE001 - the session must live on
+                self.log(f"failed to handle a frame:\n{traceback.format_exc()}")
+
+    # -- dispatch ---------------------------------------------------------------
+    @staticmethod
+    def parse(frame: Any) -> tuple[str, dict[str, Any]] | None:
+        if not (isinstance(frame, list) and len(frame) == 3 and frame[0] == "msg"):
+            return None
+        msg = orjson.loads(frame[2])
+        return str(frame[1]), msg
+
+    def dispatch(self, frame: Any) -> None:
+        parsed = self.parse(frame)
+        if parsed is None:
+            self.log(f"discarding a malformed frame: {frame!r:.200}")
+            return
+        channel, msg = parsed
+        header = msg["header"]
+        msg_type = header["msg_type"]
+        if channel == "stdin":
+            return  # an input_reply that came too late: no cell is waiting for it
+        publisher = self.publisher
+        publisher.parent = header
+        publisher.status("busy")
+        waiting: list[Any] = []
+        try:
+            self.handle(channel, msg_type, msg)
+            if self.abort_waiting:
+                # What is waiting now, before the client can see this request's idle.
+                waiting = [*self.inbox.deferred, *self.inbox.read_available()]
+                self.inbox.deferred.clear()
+        finally:
+            self.abort_waiting = False
+            publisher.status("idle")
+        if waiting:
+            self.abort_executions(waiting)
+
+    def handle(self, channel: str, msg_type: str, msg: dict[str, Any]) -> None:
+        handler = self.handlers.get(msg_type)
+        if handler is None:
+            self.log(f"unknown message type {msg_type!r}")
+            return
+        reply_type = msg_type[: -len("request")] + "reply" if msg_type.endswith("_request") else ""
+        self.reply_metadata = {}
+        try:
+            content = handler(msg)
+        except Exception as exc:  # noqa: BLE001 - answered with an error reply
+            self.log(f"error in {msg_type}:\n{traceback.format_exc()}")
+            if not reply_type:
+                return
+            content = {
+                "status": "error",
+                "ename": type(exc).__name__,
+                "evalue": str(exc),
+                "traceback": traceback.format_exception(exc),
+            }
+        if reply_type and content is not None:
+            self.publisher.send(channel, reply_type, content, self.reply_metadata)
+
+    def abort_executions(self, waiting: list[Any]) -> None:
+        """After an error, answer the execute_requests that were waiting with ``aborted``.
+
+        Other requests among them are handled afterwards, in their order.
+        """
+        publisher = self.publisher
+        for frame in waiting:
+            parsed = self.parse(frame)
+            if parsed is None or parsed[1]["header"]["msg_type"] != "execute_request":
+                self.inbox.deferred.append(frame)
+                continue
+            channel, msg = parsed
+            publisher.parent = msg["header"]
+            publisher.status("busy")
+            metadata = {"status": "aborted", "dependencies_met": True, "engine": self.session_id}
+            publisher.send(channel, "execute_reply", {"status": "aborted"}, metadata)
+            publisher.status("idle")
+
+    # -- execution --------------------------------------------------------------
+    def execute_request(self, msg: dict[str, Any]) -> dict[str, Any]:
+        content = msg["content"]
+        code = str(content.get("code", ""))
+        silent = bool(content.get("silent", False))
+        store_history = bool(content.get("store_history", not silent))
+        shell: Any = self.shell
+        publisher = self.publisher
+        publisher.output_parent = publisher.parent
+        started = dt.datetime.now(dt.UTC).isoformat()
+        if not silent:
+            publisher.send(
+                "iopub", "execute_input", {"code": code, "execution_count": shell.execution_count}
+            )
+        self.allow_stdin = bool(content.get("allow_stdin", False))
+        error = self.run_cell(code, store_history, silent)
+        reply: dict[str, Any] = {"execution_count": shell.execution_count - 1}
+        if error is None:
+            reply["status"] = "ok"
+            reply["user_expressions"] = shell.user_expressions(
+                content.get("user_expressions") or {}
+            )
+        else:
+            reply.update(
+                status="error",
+                ename=type(error).__name__,
+                evalue=str(error),
+                traceback=shell.last_traceback or [],
+                user_expressions={},
+            )
+            self.abort_waiting = not silent and bool(content.get("stop_on_error", True))
+        reply["payload"] = shell.payload_manager.read_payload()
+        shell.payload_manager.clear_payload()
+        self.reply_metadata = {
+            "started": started,
+            "dependencies_met": True,
+            "engine": self.session_id,
+            "status": reply["status"],
+        }
+        return reply
+
+    def run_cell(self, code: str, store_history: bool, silent: bool) -> BaseException | None:
+        """Run one cell; return its exception, if it raised one. Output is flushed after."""
+        shell: Any = self.shell
+        shell.last_traceback = None
+        saved_input, saved_getpass = builtins.input, getpass.getpass
+        builtins.input = self.raw_input
+        getpass.getpass = self.getpass
+        self.sink.start_cell()
+        error: BaseException | None = None
+        try:
+            try:
+                self.gate.enter_user_code()
+                result = shell.run_cell(code, store_history=store_history, silent=silent)
+            finally:
+                self.gate.leave_user_code()
+            if not result.success:
+                error = result.error_before_exec or result.error_in_exec
+        except KeyboardInterrupt as exc:  # interrupted outside the user's code proper
+            shell.showtraceback()
+            error = exc
+        finally:
+            builtins.input, getpass.getpass = saved_input, saved_getpass
+            self.flush_output()
+        return error
+
+    def flush_output(self) -> None:
+        """Move everything the cell wrote, at any level, into stream messages."""
+        self.libc_fflush(None)
+        for stream in (sys.__stdout__, sys.__stderr__):
+            if stream is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    stream.flush()
+        self.fds.drain()
+        self.sink.end_cell()
+
+    # -- stdin --------------------------------------------------------------------
+    def raw_input(self, prompt: object = "") -> str:
+        if not self.allow_stdin:
+            raise StdinNotImplementedError(
+                "raw_input was called, but this frontend does not support input requests."
+            )
+        return self.input_request(str(prompt), password=False)
+
+    def getpass(self, prompt: str = "Password: ", stream: Any = None) -> str:
+        if not self.allow_stdin:
+            raise StdinNotImplementedError(
+                "getpass was called, but this frontend does not support input requests."
+            )
+        return self.input_request(str(prompt), password=True)
+
+    def input_request(self, prompt: str, password: bool) -> str:
+        """Ask the client for a line of input; other requests meanwhile wait their turn."""
+        self.sink.flush()
+        publisher = self.publisher
+        publisher.send(
+            "stdin",
+            "input_request",
+            {"prompt": prompt, "password": password},
+            parent=publisher.output_parent,
+        )
+        while True:
+            try:
+                frame = self.inbox.read(interruptible=True)
+            except KeyboardInterrupt:
+                raise KeyboardInterrupt("Interrupted by user") from None
+            except EOFError:
+                os._exit(0)
+            parsed = self.parse(frame)
+            if parsed is not None and parsed[0] == "stdin":
+                msg = parsed[1]
+                if msg["header"]["msg_type"] == "input_reply":
+                    break
+                continue
+            self.inbox.deferred.append(frame)
+        value = msg.get("content", {}).get("value", "")
+        if value == "\x04":
+            raise EOFError
+        return str(value)
+
+    # -- introspection --------------------------------------------------------------
+    def kernel_info_request(self, msg: dict[str, Any]) -> dict[str, Any]:
+        return self.kernel_info
+
+    def complete_request(self, msg: dict[str, Any]) -> dict[str, Any]:
+        code = str(msg["content"].get("code", ""))
+        cursor_pos = msg["content"].get("cursor_pos")
+        cursor = len(code) if cursor_pos is None else int(cursor_pos)
+        with provisionalcompleter():
+            completions = list(
+                rectify_completions(code, self.shell.Completer.completions(code, cursor))
+            )
+        types = [
+            {
+                "start": c.start,
+                "end": c.end,
+                "text": c.text,
+                "type": c.type,
+                "signature": c.signature,
+            }
+            for c in completions
+        ]
+        start, end = (completions[0].start, completions[0].end) if completions else (cursor, cursor)
+        return {
+            "status": "ok",
+            "matches": [c.text for c in completions],
+            "cursor_start": start,
+            "cursor_end": end,
+            "metadata": {"_jupyter_types_experimental": types},
+        }
+
+    def inspect_request(self, msg: dict[str, Any]) -> dict[str, Any]:
+        content = msg["content"]
+        code = str(content.get("code", ""))
+        cursor_pos = content.get("cursor_pos")
+        name = token_at_cursor(code, len(code) if cursor_pos is None else int(cursor_pos))
+        reply: dict[str, Any] = {"status": "ok", "data": {}, "metadata": {}, "found": False}
+        try:
+            bundle = self.shell_any.object_inspect_mime(
+                name,
+                detail_level=int(content.get("detail_level", 0)),
+                omit_sections=tuple(content.get("omit_sections", ())),
+            )
+        except KeyError:
+            return reply
+        if not self.shell.enable_html_pager:
+            bundle.pop("text/html", None)
+        reply["data"] = bundle
+        reply["found"] = True
+        return reply
+
+    def is_complete_request(self, msg: dict[str, Any]) -> dict[str, Any]:
+        code = str(msg["content"].get("code", ""))
+        status, indent = self.shell.input_transformer_manager.check_complete(code)
+        reply: dict[str, Any] = {"status": status}
+        if status == "incomplete":
+            reply["indent"] = " " * (indent or 0)
+        return reply
+
+
+def kernel_info(shell: CellShell) -> dict[str, Any]:
+    """The kernel_info_reply content, as ipykernel gives it (implementation aside)."""
+    version = sys.version_info
+    return {
+        "status": "ok",
+        "protocol_version": messages.PROTOCOL_VERSION,
+        "implementation": "cellhub",
+        "implementation_version": cellhub.__version__,
+        "language_info": {
+            "name": "python",
+            "version": sys.version.split()[0],
+            "mimetype": "text/x-python",
+            "codemirror_mode": {"name": "ipython", "version": version[0]},
+            "pygments_lexer": f"ipython{version[0]}",
+            "nbconvert_exporter": "python",
+            "file_extension": ".py",
+        },
+        "banner": shell.banner,
+        "help_links": [
+            {
+                "text": "Python Reference",
+                "url": f"https://docs.python.org/{version[0]}.{version[1]}",
+            },
+            {"text": "IPython Reference", "url": "https://ipython.readthedocs.io/en/stable/"},
+            {"text": "NumPy Reference", "url": "https://numpy.org/doc/stable/reference/"},
+            {"text": "Matplotlib Reference", "url": "https://matplotlib.org/stable/"},
+        ],
+        "supported_features": [],
+    }

@@ -1,0 +1,215 @@
+"""The IPython shell a session runs cells in, built once in the template before any fork.
+
+:class:`CellShell` is an ``InteractiveShell`` whose results, displays, errors and
+pager output become Jupyter messages (as ipykernel's ``ZMQInteractiveShell``
+does), sent through :attr:`CellShell.publisher`. The template has no socket, so
+the publisher is ``None`` there and output of the warm-up work is discarded;
+:func:`cellhub.worker.session.run_session` sets it after the fork.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from IPython.core import page
+from IPython.core.completer import provisionalcompleter
+from IPython.core.displayhook import DisplayHook
+from IPython.core.displaypub import DisplayPublisher
+from IPython.core.interactiveshell import InteractiveShell
+from traitlets import Type
+from traitlets.config import Config
+
+from cellhub.worker.outbox import Publisher
+
+#: Environment a session's code and subprocesses see (as ipykernel sets it up).
+SESSION_ENVIRONMENT = {
+    "TERM": "xterm-color",
+    "CLICOLOR": "1",
+    "FORCE_COLOR": "1",
+    "CLICOLOR_FORCE": "1",
+    "PAGER": "cat",
+    "GIT_PAGER": "cat",
+    "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+}
+#: One thread per BLAS library: sessions are many, cores are few.
+SINGLE_THREADED_BLAS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+WARM_UP_CELL = """\
+_cellhub_x = [i * i for i in range(10)]
+f"{_cellhub_x!r}"
+del _cellhub_x
+"""
+
+
+class CellDisplayHook(DisplayHook):
+    """Turns the value of a cell's last expression into an ``execute_result`` message."""
+
+    shell: CellShell
+
+    def start_displayhook(self) -> None:
+        self._is_active = True
+        self.content: dict[str, Any] = {"data": {}, "metadata": {}, "execution_count": 0}
+
+    def write_output_prompt(self) -> None:
+        self.content["execution_count"] = self.prompt_count
+
+    def write_format_data(
+        self, format_dict: dict[str, Any], md_dict: dict[str, Any] | None = None
+    ) -> None:
+        self.content["data"] = format_dict
+        self.content["metadata"] = md_dict or {}
+
+    def finish_displayhook(self) -> None:
+        self._is_active = False
+        publisher = self.shell.publisher
+        if publisher is not None and self.content["data"]:
+            publisher.publish("execute_result", self.content)
+
+
+class CellDisplayPublisher(DisplayPublisher):
+    """Sends ``display_data``, ``update_display_data`` and ``clear_output`` messages."""
+
+    shell: CellShell
+
+    def publish(  # type: ignore[override]
+        self,
+        data: dict[str, Any],
+        metadata: dict[str, Any] | None = None,
+        *,
+        transient: dict[str, Any] | None = None,
+        update: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        self._validate_data(data, metadata)  # type: ignore[no-untyped-call]
+        publisher = self.shell.publisher
+        if publisher is None:
+            return
+        content = {"data": data, "metadata": metadata or {}, "transient": transient or {}}
+        publisher.publish("update_display_data" if update else "display_data", content)
+
+    def clear_output(self, wait: bool = False) -> None:
+        publisher = self.shell.publisher
+        if publisher is not None:
+            publisher.publish("clear_output", {"wait": bool(wait)})
+
+
+class CellShell(InteractiveShell):
+    """An InteractiveShell whose output goes to Jupyter clients (see ipykernel's zmqshell)."""
+
+    displayhook_class = Type(CellDisplayHook)
+    display_pub_class = Type(CellDisplayPublisher)
+    publisher: Publisher | None = None
+    #: The traceback of the last error shown, for the execute_reply (as ipykernel keeps it).
+    last_traceback: list[str] | None = None
+
+    @property
+    def payloads(self) -> Any:
+        return self.payload_manager
+
+    def init_hooks(self) -> None:
+        super().init_hooks()  # type: ignore[no-untyped-call]
+        hook: Any = page.as_hook
+        self.set_hook("show_in_pager", hook(self._page_payload), 99)  # type: ignore[no-untyped-call]
+
+    def _page_payload(
+        self,
+        strg: str | dict[str, Any],
+        start: int = 0,
+        screen_lines: int = 0,
+        pager_cmd: Any = None,
+    ) -> None:
+        """``obj?`` and ``%magic?`` output goes to the execute_reply's payload, as in ipykernel."""
+        data = strg if isinstance(strg, dict) else {"text/plain": strg}
+        self.payloads.write_payload({"source": "page", "data": data, "start": max(0, start)})
+
+    @contextlib.contextmanager
+    def _tee(self, channel: str) -> Iterator[None]:
+        """Do not copy every write into the history's outputs (IPython 9 does).
+
+        That copy wraps ``write`` in Python code for each ``print`` and keeps all
+        output of every cell in memory, which a session that prints 10**6 lines
+        cannot afford; cellhub keeps no history anyway.
+        """
+        yield
+
+    def _showtraceback(
+        self, etype: type[BaseException], evalue: BaseException, stb: list[str]
+    ) -> None:
+        self.last_traceback = stb
+        if self.publisher is not None:
+            content = {"traceback": stb, "ename": etype.__name__, "evalue": str(evalue)}
+            self.publisher.publish("error", content)
+
+    def set_next_input(self, s: str, replace: bool = False) -> None:
+        self.payloads.write_payload({"source": "set_next_input", "text": s, "replace": replace})
+
+    def ask_exit(self) -> None:
+        self.payloads.write_payload({"source": "ask_exit", "keepkernel": False})
+
+    def enable_gui(self, gui: Any = None) -> None:
+        if gui not in (None, "inline"):
+            from IPython.core.error import UsageError
+
+            raise UsageError(f"GUI event loops ({gui}) are not available in cellhub")
+
+
+def build_shell(preload: Sequence[str]) -> CellShell:
+    """Build and warm the shell every session will fork from.
+
+    Imports ``preload`` (raising ``ImportError`` for a missing module), turns on the
+    inline matplotlib backend if matplotlib was preloaded, runs a throwaway cell,
+    completion and inspection so that IPython, jedi and parso are warm, and returns
+    a clean shell: ``execution_count == 1``, no user variables, history kept in
+    memory only. Starts no thread and opens no socket, so it is safe to fork after.
+    """
+    for name in SINGLE_THREADED_BLAS:
+        os.environ.setdefault(name, "1")
+    os.environ.update(SESSION_ENVIRONMENT)
+    config = Config()
+    config.HistoryManager.enabled = False
+    config.HistoryManager.hist_file = ":memory:"
+    config.InteractiveShell.autoindent = False
+    config.InteractiveShell.readline_use = False
+    shell: CellShell = CellShell.instance(config=config)
+    ip: Any = shell  # IPython's own methods are untyped
+    for name in preload:
+        importlib.import_module(name)
+    if "matplotlib" in preload or "matplotlib.pyplot" in preload:
+        ip.enable_matplotlib("inline")
+        _warm_matplotlib()
+    _warm(shell)
+    if threading.active_count() != 1:
+        raise RuntimeError("building the shell started a thread, which a fork would lose")
+    return shell
+
+
+def _warm_matplotlib() -> None:
+    import io
+
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure(figsize=(2, 2))
+    plt.plot([0, 1], [1, 0], label="warm")
+    plt.legend()
+    fig.savefig(io.BytesIO(), format="png")
+    plt.close(fig)
+
+
+def _warm(shell: CellShell) -> None:
+    ip: Any = shell
+    ip.run_cell(WARM_UP_CELL, store_history=False, silent=True)
+    with provisionalcompleter():
+        list(shell.Completer.completions("import o", 8))
+        list(shell.Completer.completions("'abc'.upp", 9))
+    ip.object_inspect_mime("print", detail_level=0)
+    ip.object_inspect_mime("len", detail_level=1)
+    shell.input_transformer_manager.check_complete("for i in range(3):")
+    ip.reset(new_session=False)
+    ip.payload_manager.clear_payload()
+    shell.last_traceback = None
+    shell.execution_count = 1
