@@ -1,0 +1,258 @@
+/**
+ * One live kernel for the page: starts (or re-attaches to) it over REST, speaks the Jupyter
+ * protocol over its channels WebSocket, routes replies and outputs to whoever sent the request,
+ * and reconnects with backoff when the socket drops. Its `state` is what the page shows.
+ */
+import { newId } from "../util/ids";
+import { Signal } from "../util/signal";
+import { type Channel, type Content, type KernelMessage, makeMessage } from "./messages";
+import { KernelsApi } from "./rest";
+
+export type KernelState = "connecting" | "starting" | "idle" | "busy" | "restarting" | "reconnecting" | "dead";
+
+export interface RequestHandlers {
+  onIOPub?(message: KernelMessage): void;
+  onReply?(message: KernelMessage): void;
+  onStdin?(message: KernelMessage): void;
+  /** The kernel restarted or died before this request finished: no more messages will come. */
+  onAbandoned?(): void;
+}
+
+interface Pending {
+  handlers: RequestHandlers;
+  replied: boolean;
+  idle: boolean;
+}
+
+const MAX_BACKOFF_MS = 30_000;
+
+export class KernelConnection {
+  readonly stateChanged = new Signal<KernelState>();
+  /** Every iopub message, whoever asked for it (display updates may come from any cell). */
+  readonly iopub = new Signal<KernelMessage>();
+  /** Human-readable news about the connection ("" clears it). */
+  readonly notice = new Signal<string>();
+  state: KernelState = "connecting";
+  kernelId: string | null = null;
+
+  private socket: WebSocket | null = null;
+  private outbox: string[] = [];
+  private pending = new Map<string, Pending>();
+  private attempts = 0;
+  private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly session = newId();
+
+  constructor(
+    readonly api: KernelsApi,
+    private readonly kernelName: string,
+    private readonly rememberKey: string,
+  ) {
+    window.addEventListener("online", () => {
+      if (this.state === "reconnecting") this.reconnectNow();
+    });
+  }
+
+  /** Attach to the kernel this tab used before a reload, or start a new one. */
+  async start(): Promise<void> {
+    this.setState("starting");
+    try {
+      const remembered = sessionStorage.getItem(this.rememberKey);
+      const model = (remembered && (await this.api.get(remembered))) || (await this.api.start(this.kernelName));
+      this.attach(model.id);
+    } catch (error) {
+      this.markDead(`Could not start a kernel: ${(error as Error).message}`);
+    }
+  }
+
+  async interrupt(): Promise<void> {
+    if (this.kernelId) await this.api.interrupt(this.kernelId);
+  }
+
+  /** Restart the kernel; a kernel the server forgot is replaced by a new one. */
+  async restart(): Promise<void> {
+    this.abandonAll();
+    this.setState("restarting");
+    try {
+      const known = this.kernelId ? await this.api.get(this.kernelId) : null;
+      if (known) {
+        await this.api.restart(known.id);
+        this.attempts = 0;
+        if (this.socket?.readyState === WebSocket.OPEN) this.requestKernelInfo();
+        else this.reconnectNow();
+      } else {
+        this.attach((await this.api.start(this.kernelName)).id);
+      }
+    } catch (error) {
+      this.markDead(`Restart failed: ${(error as Error).message}`);
+    }
+  }
+
+  execute(code: string, handlers: RequestHandlers): string {
+    const content = { code, silent: false, store_history: true, user_expressions: {}, allow_stdin: true, stop_on_error: true };
+    return this.send("shell", "execute_request", content, handlers);
+  }
+
+  /** A shell request answered by one reply (complete, inspect, kernel_info). */
+  request(msgType: string, content: Content, timeoutMs = 10_000): Promise<KernelMessage> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error(`${msgType} timed out`));
+      }, timeoutMs);
+      const id = this.send("shell", msgType, content, {
+        onReply: (reply) => {
+          clearTimeout(timer);
+          resolve(reply);
+        },
+        onAbandoned: () => {
+          clearTimeout(timer);
+          reject(new Error(`${msgType} abandoned`));
+        },
+      });
+    });
+  }
+
+  replyToInput(value: string, request: KernelMessage): void {
+    const message = makeMessage("stdin", "input_reply", { value }, this.session, request.header);
+    this.transmit(JSON.stringify(message));
+  }
+
+  private send(channel: Channel, msgType: string, content: Content, handlers: RequestHandlers): string {
+    const message = makeMessage(channel, msgType, content, this.session);
+    this.pending.set(message.header.msg_id, { handlers, replied: false, idle: false });
+    this.transmit(JSON.stringify(message));
+    return message.header.msg_id;
+  }
+
+  private transmit(data: string): void {
+    if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(data);
+    else this.outbox.push(data);
+  }
+
+  private attach(kernelId: string): void {
+    this.kernelId = kernelId;
+    sessionStorage.setItem(this.rememberKey, kernelId);
+    this.attempts = 0;
+    this.openSocket();
+  }
+
+  private openSocket(): void {
+    if (!this.kernelId) return;
+    const old = this.socket;
+    this.socket = null;
+    old?.close();
+    const socket = new WebSocket(this.api.channelsUrl(this.kernelId, this.session));
+    this.socket = socket;
+    socket.onopen = () => {
+      this.attempts = 0;
+      this.notice.emit("");
+      for (const data of this.outbox.splice(0)) socket.send(data);
+      this.requestKernelInfo();
+    };
+    socket.onmessage = (event) => {
+      if (typeof event.data === "string") this.dispatch(JSON.parse(event.data) as KernelMessage);
+    };
+    socket.onclose = () => {
+      if (this.socket !== socket) return;
+      this.socket = null;
+      if (this.state !== "dead") this.scheduleReconnect();
+    };
+  }
+
+  private requestKernelInfo(): void {
+    this.request("kernel_info_request", {}).then(
+      () => {
+        if (this.state !== "busy") this.setState("idle");
+      },
+      () => undefined,
+    );
+  }
+
+  private scheduleReconnect(): void {
+    this.attempts += 1;
+    const delay = Math.min(MAX_BACKOFF_MS, 500 * 2 ** (this.attempts - 1)) * (0.8 + Math.random() * 0.4);
+    this.setState("reconnecting");
+    this.notice.emit(`Connection to the kernel lost. Reconnecting in ${Math.ceil(delay / 1000)} s (attempt ${this.attempts})…`);
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = setTimeout(() => this.reconnectNow(), delay);
+  }
+
+  private reconnectNow(): void {
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    const id = this.kernelId;
+    if (!id) return;
+    this.notice.emit("Reconnecting to the kernel…");
+    this.api.get(id).then(
+      (model) => {
+        if (model) this.openSocket();
+        else this.markDead("The kernel is gone: it was shut down or the server lost it.");
+      },
+      () => this.scheduleReconnect(),
+    );
+  }
+
+  private markDead(why: string): void {
+    this.abandonAll();
+    const socket = this.socket;
+    this.socket = null;
+    socket?.close();
+    this.setState("dead");
+    this.notice.emit(why);
+  }
+
+  private dispatch(message: KernelMessage): void {
+    const parentId = message.parent_header?.msg_id;
+    const pending = parentId ? this.pending.get(parentId) : undefined;
+    if (message.channel === "iopub") {
+      if (message.header.msg_type === "status") {
+        this.onStatus(message.content.execution_state as string, message.content.reason as string | undefined);
+      }
+      this.iopub.emit(message);
+      if (!pending) return;
+      pending.handlers.onIOPub?.(message);
+      if (message.header.msg_type === "status" && message.content.execution_state === "idle") pending.idle = true;
+    } else if (message.channel === "stdin") {
+      pending?.handlers.onStdin?.(message);
+      return;
+    } else if (pending) {
+      pending.replied = true;
+      pending.handlers.onReply?.(message);
+    }
+    if (pending && parentId && pending.replied && pending.idle) this.pending.delete(parentId);
+  }
+
+  /** ``reason`` is cellhub's account of why a kernel died (out of memory, culled, shut down). */
+  private onStatus(executionState: string, reason?: string): void {
+    switch (executionState) {
+      case "busy":
+      case "idle":
+      case "starting":
+        this.setState(executionState);
+        break;
+      case "restarting":
+        // The server restarts a kernel that died; what was running will not finish.
+        this.abandonAll();
+        this.setState("restarting");
+        break;
+      case "dead":
+        this.markDead(
+          reason ? `The kernel is gone: ${reason}.` : "The kernel died and could not be restarted automatically.",
+        );
+        break;
+    }
+  }
+
+  private abandonAll(): void {
+    const abandoned = [...this.pending.values()];
+    this.pending.clear();
+    this.outbox = [];
+    for (const { handlers } of abandoned) handlers.onAbandoned?.();
+  }
+
+  private setState(state: KernelState): void {
+    if (state === this.state) return;
+    this.state = state;
+    this.stateChanged.emit(state);
+  }
+}

@@ -1,0 +1,85 @@
+/** Boots the worksheet page: model, storage, kernel, views, in that order. */
+import "katex/dist/katex.min.css";
+import "./styles/app.css";
+import { readPageConfig } from "./config";
+import { KernelConnection } from "./kernel/connection";
+import { KernelsApi } from "./kernel/rest";
+import { fromNotebook, notebookFileName, toNotebook } from "./notebook/ipynb";
+import { BrowserStore } from "./notebook/persistence";
+import { KernelBar } from "./view/kernelBar";
+import { Notices } from "./view/notices";
+import { WorksheetView } from "./view/worksheetView";
+import { Runner } from "./worksheet/runner";
+import { Worksheet } from "./worksheet/worksheet";
+
+function boot(): void {
+  const config = readPageConfig();
+  const scope = new URL(config.baseUrl, location.href).href;
+  const worksheet = new Worksheet();
+  const store = new BrowserStore(worksheet, `cellhub:worksheet:${scope}`);
+  store.restore();
+
+  const kernel = new KernelConnection(new KernelsApi(config.baseUrl, config.token), config.kernelName, `cellhub:kernel:${scope}`);
+  const runner = new Runner(kernel, worksheet);
+  const notices = new Notices();
+  const view = new WorksheetView(worksheet, runner, kernel, notices);
+
+  const bar = new KernelBar(
+    kernel,
+    {
+      runAll: () => {
+        view.renderAllMarkdown();
+        runner.runAll();
+      },
+      restartAndRunAll: async () => {
+        await kernel.restart();
+        view.renderAllMarkdown();
+        runner.runAll();
+      },
+      clearOutputs: () => runner.clearAllOutputs(),
+      download: () => {
+        store.saveNow();
+        const blob = new Blob([JSON.stringify(toNotebook(worksheet), null, 1) + "\n"], { type: "application/x-ipynb+json" });
+        const link = document.createElement("a");
+        link.href = URL.createObjectURL(blob);
+        link.download = notebookFileName(worksheet.title);
+        document.body.append(link);
+        link.click();
+        link.remove();
+        setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+      },
+      open: async (file) => {
+        try {
+          const { cells, title } = fromNotebook(JSON.parse(await file.text()));
+          worksheet.replaceAll(cells, title || file.name.replace(/\.ipynb$/i, ""));
+          bar.titleInput.value = worksheet.title;
+          notices.show(`Opened ${file.name} (${cells.length} cells).`);
+          view.focusSelected();
+        } catch (error) {
+          notices.show(`Could not open ${file.name}: ${(error as Error).message}`);
+        }
+      },
+      rename: (title) => {
+        worksheet.title = title;
+        bar.titleInput.value = worksheet.title;
+      },
+    },
+    worksheet.title,
+  );
+
+  kernel.stateChanged.connect((state) => {
+    document.body.dataset.kernelState = state;
+    if (state === "dead" || state === "restarting") notices.announce(`Kernel ${state}.`);
+  });
+
+  const root = document.getElementById("app") ?? document.body;
+  root.replaceChildren(bar.element, bar.banner, view.element, notices.element);
+  view.focusSelected(true);
+  performance.mark("cellhub:ready");
+  void kernel.start();
+  // For tests and benchmarks: the live objects, never used by the page itself.
+  (window as unknown as { cellhub: unknown }).cellhub = { worksheet, kernel, runner, view };
+}
+
+if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", boot);
+else boot();

@@ -1,0 +1,55 @@
+/**
+ * text/html outputs render in a sandboxed iframe: `sandbox="allow-scripts"` WITHOUT
+ * `allow-same-origin` gives the frame an opaque origin, so its scripts cannot reach this page's
+ * DOM, the token in it, localStorage or cookies, nor call the kernels API as the user.
+ *
+ * Why a frame rather than sanitizing: much of the HTML that kernels send (pandas stylers,
+ * plotly, bokeh, altair, ipywidgets fallbacks) only works with its scripts, which a sanitizer
+ * would strip; the frame keeps them working and keeps them away from the page. Markdown, which
+ * needs no scripts and must flow with the page, is sanitized instead (render/markdown.ts).
+ *
+ * Frames report their content height with postMessage; the page checks `event.source` so a
+ * frame can only resize itself.
+ */
+
+const FRAME_STYLE = `
+:root { color-scheme: light dark; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; }
+body { margin: 0; padding: 2px 0; overflow-wrap: anywhere; }
+table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
+th, td { padding: 0.25em 0.6em; border-bottom: 1px solid color-mix(in srgb, currentColor 20%, transparent); text-align: right; }
+th { font-weight: 600; }
+img, svg, canvas { max-width: 100%; height: auto; }
+pre { white-space: pre-wrap; }
+`;
+
+const RESIZE_SCRIPT = `(function(){var last=-1;function send(){var h=Math.ceil(document.documentElement.getBoundingClientRect().height);
+if(h!==last){last=h;parent.postMessage({cellhubFrameHeight:h},"*");}}
+new ResizeObserver(send).observe(document.documentElement);addEventListener("load",send);send();})();`;
+
+const frames = new Set<HTMLIFrameElement>();
+
+window.addEventListener("message", (event: MessageEvent) => {
+  const height = (event.data as { cellhubFrameHeight?: unknown } | null)?.cellhubFrameHeight;
+  if (typeof height !== "number") return;
+  for (const frame of frames) {
+    if (!frame.isConnected) {
+      frames.delete(frame);
+    } else if (frame.contentWindow === event.source) {
+      frame.style.height = `${Math.min(Math.max(height, 16), 20_000)}px`;
+      return;
+    }
+  }
+});
+
+export function htmlFrame(html: string, label: string): HTMLIFrameElement {
+  const frame = document.createElement("iframe");
+  frame.className = "html-output";
+  frame.setAttribute("sandbox", "allow-scripts allow-popups allow-popups-to-escape-sandbox");
+  frame.setAttribute("title", label);
+  frame.setAttribute("referrerpolicy", "no-referrer");
+  frame.srcdoc =
+    `<!doctype html><html><head><meta charset="utf-8"><base target="_blank"><style>${FRAME_STYLE}</style></head>` +
+    `<body>${html}<script>${RESIZE_SCRIPT}</script></body></html>`;
+  frames.add(frame);
+  return frame;
+}

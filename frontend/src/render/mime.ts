@@ -1,0 +1,69 @@
+/** Picks the richest representation of a MIME bundle this page can show, and renders it. */
+import { h } from "../util/dom";
+import { ansiToHtml, hasAnsi } from "./ansi";
+import { htmlFrame } from "./htmlFrame";
+import { latexToHtml, markdownToHtml } from "./markdown";
+
+type Renderer = (value: unknown, metadata: Record<string, unknown>, bundle: Record<string, unknown>) => HTMLElement;
+
+const text = (value: unknown): string => (Array.isArray(value) ? value.join("") : String(value ?? ""));
+
+/** A short text for screen readers, from the plain-text representation when there is one. */
+const altText = (bundle: Record<string, unknown>, fallback: string): string =>
+  text(bundle["text/plain"] ?? fallback).slice(0, 200) || fallback;
+
+function image(mime: string): Renderer {
+  return (value, metadata, bundle) => {
+    const size = (metadata[mime] ?? metadata) as { width?: number; height?: number };
+    const src =
+      mime === "image/svg+xml"
+        ? `data:image/svg+xml;charset=utf-8,${encodeURIComponent(text(value))}` // as <img>: scripts in SVG never run
+        : `data:${mime};base64,${text(value).replace(/\s+/g, "")}`;
+    return h("img", {
+      className: "image-output",
+      src,
+      alt: altText(bundle, "Image output"),
+      width: typeof size.width === "number" ? size.width : null,
+      height: typeof size.height === "number" ? size.height : null,
+    });
+  };
+}
+
+export function plainText(value: string, className = "text-output"): HTMLElement {
+  const pre = h("pre", { className });
+  if (hasAnsi(value)) pre.innerHTML = ansiToHtml(value);
+  else pre.textContent = value;
+  return pre;
+}
+
+function rich(className: string, html: string): HTMLElement {
+  const div = h("div", { className });
+  div.innerHTML = html;
+  return div;
+}
+
+/** Order of preference, richest first (as Jupyter's). */
+const RENDERERS: [string, Renderer][] = [
+  ["text/html", (value, _m, bundle) => htmlFrame(text(value), altText(bundle, "HTML output"))],
+  ["text/markdown", (value) => rich("markdown-output rendered-markdown", markdownToHtml(text(value)))],
+  ["text/latex", (value) => rich("latex-output", latexToHtml(text(value)))],
+  ["image/svg+xml", image("image/svg+xml")],
+  ["image/png", image("image/png")],
+  ["image/jpeg", image("image/jpeg")],
+  ["image/gif", image("image/gif")],
+  ["application/json", (value) => plainText(JSON.stringify(value, null, 2), "json-output")],
+  ["text/plain", (value) => plainText(text(value))],
+];
+
+export function renderMimeBundle(bundle: Record<string, unknown>, metadata: Record<string, unknown>): HTMLElement {
+  for (const [mime, render] of RENDERERS) {
+    if (mime in bundle) {
+      try {
+        return render(bundle[mime], metadata, bundle);
+      } catch (error) {
+        return plainText(`Could not show ${mime}: ${(error as Error).message}`, "text-output render-error");
+      }
+    }
+  }
+  return plainText(`No viewer for: ${Object.keys(bundle).join(", ") || "empty output"}`, "text-output render-error");
+}

@@ -1,0 +1,119 @@
+/**
+ * The page header: worksheet title, the kernel's state, kernel controls, notebook download and
+ * open, the keyboard help, and a banner for a lost connection or a dead kernel.
+ */
+import { COMMAND_MODE_HELP } from "../keyboard/shortcuts";
+import type { KernelConnection, KernelState } from "../kernel/connection";
+import { h } from "../util/dom";
+
+export interface KernelBarActions {
+  runAll(): void;
+  restartAndRunAll(): void;
+  clearOutputs(): void;
+  download(): void;
+  open(file: File): void;
+  rename(title: string): void;
+}
+
+const STATE_TEXT: Record<KernelState, string> = {
+  connecting: "connecting",
+  starting: "starting",
+  idle: "idle",
+  busy: "busy",
+  restarting: "restarting",
+  reconnecting: "reconnecting",
+  dead: "dead",
+};
+
+export class KernelBar {
+  readonly element: HTMLElement;
+  readonly banner: HTMLElement;
+  private readonly state: HTMLElement;
+  private readonly bannerText: HTMLElement;
+  private readonly bannerRestart: HTMLButtonElement;
+  readonly titleInput: HTMLInputElement;
+
+  constructor(
+    private readonly kernel: KernelConnection,
+    actions: KernelBarActions,
+    title: string,
+  ) {
+    const button = (label: string, onClick: () => void, extra: Record<string, string> = {}): HTMLButtonElement =>
+      h("button", { type: "button", onclick: onClick, ...extra }, label);
+    this.state = h("span", { className: "kernel-state", role: "status", "aria-live": "polite", "data-state": kernel.state });
+    this.titleInput = h("input", {
+      className: "title",
+      type: "text",
+      value: title,
+      "aria-label": "Worksheet title",
+      spellcheck: "false",
+      onchange: () => actions.rename(this.titleInput.value),
+    });
+    const fileInput = h("input", {
+      type: "file",
+      accept: ".ipynb,application/x-ipynb+json,application/json",
+      className: "visually-hidden",
+      tabindex: -1,
+      "aria-hidden": "true",
+      onchange: () => {
+        const file = fileInput.files?.[0];
+        if (file) actions.open(file);
+        fileInput.value = "";
+      },
+    });
+    const help = h(
+      "details",
+      { className: "shortcuts" },
+      h("summary", {}, "Keyboard shortcuts"),
+      h("dl", {}, ...COMMAND_MODE_HELP.flatMap(([keys, what]) => [h("dt", {}, keys), h("dd", {}, what)])),
+    );
+    this.element = h(
+      "header",
+      { className: "topbar" },
+      h("div", { className: "brand-row" }, h("span", { className: "brand" }, "cellhub"), this.titleInput, this.state),
+      h(
+        "div",
+        { className: "controls" },
+        h(
+          "div",
+          { role: "toolbar", "aria-label": "Kernel", className: "group" },
+          button("Run all", () => actions.runAll()),
+          button("Interrupt", () => void kernel.interrupt().catch(() => undefined), { "aria-keyshortcuts": "I I" }),
+          button("Restart", () => void kernel.restart(), { "aria-keyshortcuts": "0 0" }),
+          button("Restart & run all", () => actions.restartAndRunAll()),
+          button("Clear outputs", () => actions.clearOutputs()),
+        ),
+        h(
+          "div",
+          { role: "toolbar", "aria-label": "Notebook file", className: "group" },
+          button("Download .ipynb", () => actions.download()),
+          button("Open .ipynb…", () => fileInput.click()),
+          fileInput,
+        ),
+        help,
+      ),
+    );
+    this.bannerText = h("span", {});
+    this.bannerRestart = h("button", { type: "button", hidden: true, onclick: () => void kernel.restart() }, "Restart kernel");
+    this.banner = h("div", { className: "banner", role: "alert", hidden: true }, this.bannerText, this.bannerRestart);
+    kernel.stateChanged.connect(() => this.refresh());
+    kernel.notice.connect((text) => this.showNotice(text));
+    this.refresh();
+  }
+
+  private refresh(): void {
+    const state = this.kernel.state;
+    this.state.dataset.state = state;
+    this.state.textContent = `Kernel: ${STATE_TEXT[state]}`;
+    this.bannerRestart.hidden = state !== "dead";
+    if (state === "dead" && !this.bannerText.textContent) this.showNotice("The kernel is dead.");
+    if (state === "idle" || state === "busy") this.showNotice("");
+  }
+
+  private showNotice(text: string): void {
+    if (!text && this.kernel.state === "dead") return;
+    this.bannerText.textContent = text;
+    this.banner.hidden = !text;
+    this.banner.dataset.state = this.kernel.state;
+  }
+}

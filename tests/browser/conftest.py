@@ -1,0 +1,95 @@
+"""Browser fixtures: Debian's Chromium driven by Playwright, on a real ``cellhub serve``."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import RunningHub
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+
+
+@dataclass
+class UiServer:
+    url: str
+    token: str
+
+
+@pytest.fixture(scope="module")
+def ui_server(cellhub_server: RunningHub) -> UiServer:
+    return UiServer(cellhub_server.url, cellhub_server.token)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        message = f"no Chromium at {CHROMIUM} (apt-get install chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    with playwright_sync.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
+def open_worksheet(context: Any, server: UiServer) -> Any:
+    page = context.new_page()
+    page.goto(f"{server.url}?token={server.token}")
+    page.wait_for_selector(".cell .cm-content")
+    page.wait_for_selector('.kernel-state[data-state="idle"]', timeout=60_000)
+    return page
+
+
+@pytest.fixture
+def context(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A fresh browser profile (empty localStorage) per test; a screenshot when the test fails."""
+    options: dict[str, Any] = {"accept_downloads": True, "viewport": {"width": 1100, "height": 900}}
+    options.update(getattr(request, "param", {}))
+    context = browser.new_context(**options)
+    context.set_default_timeout(20_000)
+    yield context
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        ARTIFACTS.mkdir(exist_ok=True)
+        name = re.sub(r"[^\w.-]+", "_", request.node.nodeid)
+        for index, page in enumerate(context.pages):
+            try:
+                page.screenshot(path=str(ARTIFACTS / f"{name}-{index}.png"), full_page=True)
+            except playwright_sync.Error as error:  # a crashed page; keep the test's own failure
+                print(f"screenshot failed: {error}")
+    context.close()
+
+
+@pytest.fixture
+def page(context: Any, ui_server: UiServer) -> Any:
+    return open_worksheet(context, ui_server)

@@ -1,0 +1,39 @@
+"""The kernel's state is always visible: a dropped connection reconnects, a dead kernel restarts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playwright.sync_api import expect
+
+from tests.browser.worksheet_page import WorksheetPage
+
+
+def test_dropped_websocket_reconnects_and_says_so(page: Any) -> None:
+    sheet = WorksheetPage(page)
+    sheet.run_and_wait(0, "kept = 'still here'")
+    page.evaluate("window.cellhub.kernel.socket.close()")
+    sheet.kernel_state("reconnecting")
+    expect(page.locator(".banner")).to_contain_text("Reconnecting")
+    sheet.kernel_state("idle")
+    expect(page.locator(".banner")).to_be_hidden()
+    outputs = sheet.run_and_wait(0, "kept")
+    expect(outputs).to_contain_text("still here")
+
+
+def test_dead_kernel_offers_restart(page: Any) -> None:
+    sheet = WorksheetPage(page)
+    page.evaluate(
+        """async () => {
+            const kernel = window.cellhub.kernel;
+            await kernel.api.shutdown(kernel.kernelId);
+            kernel.socket?.close();
+        }"""
+    )
+    sheet.kernel_state("dead")
+    banner = page.locator(".banner")
+    expect(banner).to_contain_text("shut down by request")
+    banner.get_by_role("button", name="Restart kernel").click()
+    sheet.kernel_state("idle")
+    outputs = sheet.run_and_wait(0, "1 + 1")
+    expect(outputs).to_contain_text("2")

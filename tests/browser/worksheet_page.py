@@ -1,0 +1,74 @@
+"""What a person sees and does on the worksheet page, for the browser tests."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from playwright.sync_api import Locator, Page, expect
+
+RUN_TIMEOUT = 60_000
+
+
+class WorksheetPage:
+    def __init__(self, page: Page) -> None:
+        self.page = page
+
+    @property
+    def cells(self) -> Locator:
+        return self.page.locator("section.cell")
+
+    def cell(self, index: int) -> Locator:
+        return self.cells.nth(index)
+
+    def editor(self, index: int) -> Locator:
+        return self.cell(index).locator(".cm-content")
+
+    def outputs(self, index: int) -> Locator:
+        return self.cell(index).locator(".outputs")
+
+    def button(self, name: str) -> Locator:
+        return self.page.get_by_role("button", name=name, exact=True)
+
+    def type_code(self, index: int, code: str) -> None:
+        """Replaces the cell's source, inserted as typed text (no auto-indent, no auto-close)."""
+        self.editor(index).click()
+        self.page.keyboard.press("ControlOrMeta+a")
+        self.page.keyboard.press("Backspace")
+        self.page.keyboard.insert_text(code)
+
+    def run(self, index: int, code: str | None = None, key: str = "Control+Enter") -> None:
+        if code is not None:
+            self.type_code(index, code)
+        else:
+            self.editor(index).click()
+        self.page.keyboard.press(key)
+
+    def wait_done(self, index: int, timeout: int = RUN_TIMEOUT) -> None:
+        expect(self.cell(index)).to_have_attribute("data-run-state", "idle", timeout=timeout)
+        expect(self.cell(index).locator(".prompt")).to_have_text(
+            re.compile(r"\[\d+\]:"), timeout=timeout
+        )
+
+    def run_and_wait(self, index: int, code: str, timeout: int = RUN_TIMEOUT) -> Locator:
+        self.run(index, code)
+        self.wait_done(index, timeout)
+        return self.outputs(index)
+
+    def kernel_state(self, state: str, timeout: int = RUN_TIMEOUT) -> None:
+        expect(self.page.locator(".kernel-state")).to_have_attribute(
+            "data-state", state, timeout=timeout
+        )
+
+    def sources(self) -> list[str]:
+        result: Any = self.page.evaluate(
+            "() => window.cellhub.worksheet.cells.map((cell) => cell.source)"
+        )
+        return list(result)
+
+    def focused_cell_index(self) -> int:
+        index: int = self.page.evaluate(
+            """() => [...document.querySelectorAll('section.cell')]
+                  .findIndex((cell) => cell.contains(document.activeElement))"""
+        )
+        return index
