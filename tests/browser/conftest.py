@@ -40,8 +40,10 @@ def ui_server(cellhub_server: RunningHub) -> UiServer:
     return UiServer(cellhub_server.url, cellhub_server.token)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Module-scoped: Playwright's sync API holds an event loop on the main thread while it
+    runs, which the asyncio tests of later modules could not start beside."""
     if not Path(CHROMIUM).exists():
         message = f"no Chromium at {CHROMIUM} (apt-get install chromium)"
         if os.environ.get("CI"):
