@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import struct
 
 import pytest
 import websockets
@@ -151,3 +152,20 @@ async def test_oversized_frame_is_refused(cellhub_server: RunningHub, hub: Hub) 
         "text/plain"
     ] == "4"
     await again.close()
+
+
+async def test_binary_frames(hub: Hub) -> None:
+    """Jupyter's binary framing is accepted; a malformed binary frame gets an error, no harm."""
+    _, kernel = await hub.kernel()
+    await kernel.ws.send(b"\x00\x00\x00\x07garbage")
+    answer = await kernel.recv()
+    assert answer["content"]["ename"] == "InvalidMessage"
+    msg = request_message("execute_request", {"code": "40 + 2", "silent": False})
+    body = json.dumps(msg).encode()
+    await kernel.ws.send(struct.pack(">III", 2, 12, 12 + len(body)) + body + b"\x01\x02")
+    while True:
+        incoming = await kernel.recv()
+        if incoming["header"]["msg_type"] == "execute_result":
+            assert incoming["content"]["data"]["text/plain"] == "42"
+            break
+    await kernel.close()

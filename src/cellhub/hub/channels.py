@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from cellhub.protocol import jupyter
+from cellhub.protocol import jupyter, wsbinary
 
 REPLY_ROUTES = 4096
 #: Acknowledge at least this often while output streams (and whenever the queue drains).
@@ -33,6 +33,29 @@ class Client(Protocol):
     """One attached WebSocket connection."""
 
     async def send_text(self, data: str) -> None: ...
+
+    async def send_bytes(self, data: bytes) -> None: ...
+
+
+#: Sessions mark messages whose ``buffers`` hold (base64) binary data with this key.
+BINARY_MARK = b'"cellhub_binary":true'
+
+
+def for_client(seq: int, data: bytes) -> str | bytes:
+    """What to send: JSON text, or Jupyter's binary framing for a message with buffers."""
+    if BINARY_MARK in data:
+        msg = orjson.loads(data)
+        if isinstance(msg, dict) and msg.pop("cellhub_binary", False) and msg.get("buffers"):
+            msg["cellhub_seq"] = seq
+            return wsbinary.from_json_with_buffers(msg)
+    return numbered(seq, data)
+
+
+async def send(client: Client, payload: str | bytes) -> None:
+    if isinstance(payload, bytes):
+        await client.send_bytes(payload)
+    else:
+        await client.send_text(payload)
 
 
 def numbered(seq: int, data: bytes) -> str:
@@ -84,12 +107,12 @@ class KernelChannels:
             await client.send_text(lost_notice(int(missed["lost"])))
         last = after
         for seq, _channel, data in missed["messages"]:
-            await client.send_text(numbered(seq, data))
+            await send(client, for_client(seq, data))
             last = seq
         while pending:
             seq, _channel, data = pending.pop(0)
             if seq > last:
-                await client.send_text(numbered(seq, data))
+                await send(client, for_client(seq, data))
                 last = seq
         self.catching_up.pop(client, None)
 
@@ -121,14 +144,14 @@ class KernelChannels:
         unacked = 0
         while True:
             seq, channel, data = await self.queue.get()
-            text = numbered(seq, data)
+            payload = for_client(seq, data)
             for client in list(self._recipients(channel, data)):
                 pending = self.catching_up.get(client)
                 if pending is not None:
                     pending.append((seq, channel, data))
                     continue
                 try:
-                    await client.send_text(text)
+                    await send(client, payload)
                 except Exception:  # noqa: BLE001 - a broken client must not stop the others
                     self.remove(client)
             unacked += len(data)

@@ -20,7 +20,7 @@ from cellhub.hub.channels import KernelChannels
 from cellhub.hub.kernels import KernelService, NoSuchKernel
 from cellhub.hub.ratelimit import ClientBudget
 from cellhub.hub.workers import WorkerLink
-from cellhub.protocol import jupyter
+from cellhub.protocol import jupyter, wsbinary
 
 
 class InvalidMessage(Exception):
@@ -105,10 +105,11 @@ async def relay_client_messages(
             return
         text = event.get("text")
         if text is None:
-            await websocket.send_text(
-                error_reply(InvalidMessage("binary frames are not supported"))
-            )
-            continue
+            try:
+                text = wsbinary.to_json_with_buffers(event.get("bytes") or b"").decode()
+            except wsbinary.BinaryFrameError as exc:
+                await websocket.send_text(error_reply(InvalidMessage(str(exc))))
+                continue
         wait = budget.take(client)
         if wait:
             await asyncio.sleep(wait)
