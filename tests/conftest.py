@@ -123,3 +123,9 @@ async def hub(cellhub_server: RunningHub) -> AsyncIterator[Hub]:
     client = Hub(cellhub_server.url, cellhub_server.token)
     yield client
     await client.aclose()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the browser tests last: Playwright's sync API leaves its event loop marked as
+    running on the main thread, and asyncio tests after it could not start their own."""
+    items.sort(key=lambda item: "browser" in item.path.parts)
