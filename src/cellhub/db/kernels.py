@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from cellhub.db.models import Kernel
@@ -23,10 +23,11 @@ class KernelRepository:
         self.engine = engine
 
     def add(self, kernel_id: str, name: str, worker: str, owner: str = "") -> None:
+        """One INSERT, without the ORM's unit of work: this is on the session-start path."""
         stamp = now()
-        with Session(self.engine) as db, db.begin():
-            db.add(
-                Kernel(
+        with self.engine.begin() as connection:
+            connection.execute(
+                insert(Kernel).values(
                     id=kernel_id,
                     name=name,
                     worker=worker,

@@ -114,9 +114,11 @@ class Session:
         }
         self.kernel_info = kernel_info(shell)
         shell.publisher = self.publisher
-        numpy = sys.modules.get("numpy")
-        if numpy is not None:
-            numpy.random.seed()  # the legacy global RandomState was forked from the template
+        # The legacy global RandomState, if the template imported it, was forked with the
+        # template's state. (Touching ``numpy.random`` otherwise would import it: 6 MiB.)
+        numpy_random = sys.modules.get("numpy.random")
+        if numpy_random is not None:
+            numpy_random.seed()
         for thread in (self.outbox, self.sink, self.fds):
             thread.start()
 
