@@ -121,10 +121,11 @@ async def test_sigkill_leaves_no_process_behind(fresh_server: RunningHub, victim
     kernel_id = await hub.start_kernel()
     kernel = await KernelClient.connect(fresh_server.url, fresh_server.token, kernel_id)
     await kernel.execute("import subprocess\nchild = subprocess.Popen(['sleep', '300'])")
-    template, sessions = template_and_sessions(fresh_server)
+    template, _ = template_and_sessions(fresh_server)
     worker = template.parent()
     assert worker is not None
-    doomed = [template.pid, *(s.pid for s in sessions)]
+    doomed = [template.pid, *(p.pid for p in template.children(recursive=True))]
+    assert any(p.name() == "sleep" for p in template.children(recursive=True))
     target = {"serve": fresh_server.process.pid, "worker": worker.pid, "template": template.pid}[
         victim
     ]

@@ -29,8 +29,11 @@ from cellhub.config import Config
 from cellhub.deploy.certificates import ensure_certificates, worker_ssl_context
 from cellhub.protocol import framing, jupyter
 from cellhub.worker.kernels import SessionProcess, WorkerKernel
-from cellhub.worker.prctl import become_subreaper
+from cellhub.worker.prctl import become_subreaper, kill_children
 from cellhub.worker.template_client import TemplateClient
+
+#: Seconds between claiming a spare session and forking its replacement.
+REFILL_DELAY = 0.05
 
 
 class CapacityError(Exception):
@@ -83,6 +86,7 @@ class Worker:
         )
         self.sandbox_description = ""
         self.spare_failures = 0
+        self.refill_handle: asyncio.TimerHandle | None = None
 
     def template_settings(self) -> dict[str, Any]:
         c = self.config
@@ -119,6 +123,18 @@ class Worker:
         while len(self.spares) + self.forks_pending < min(wanted, room):
             self.forks_pending += 1
             self.template.fork()
+
+    def refill_soon(self) -> None:
+        """Replace a claimed spare a moment later, so that the fork does not compete for the
+        CPU with the new kernel's first execution; a start that finds no spare forks at once."""
+        if self.refill_handle is None or self.refill_handle.cancelled():
+            self.refill_handle = asyncio.get_running_loop().call_later(
+                REFILL_DELAY, self._refill_now
+            )
+
+    def _refill_now(self) -> None:
+        self.refill_handle = None
+        self.refill()
 
     def on_forked(self, pid: int, sock: socket.socket) -> None:
         self.forks_pending = max(0, self.forks_pending - 1)
@@ -164,6 +180,7 @@ class Worker:
         print(
             "cellhub-worker: the template process died; restarting it", file=sys.stderr, flush=True
         )
+        kill_children()  # what its sessions left behind was re-parented to us, the subreaper
         for kernel in list(self.kernels.values()):
             self.end(kernel, "the template process died")
         for _pid, sock in self.spares:
@@ -187,7 +204,7 @@ class Worker:
             self.refill()
             pid, sock = await asyncio.wait_for(waiter, timeout)
         self.spare_failures = 0
-        self.refill()
+        self.refill_soon()
         session = await SessionProcess.connect(pid, sock)
         session.exit_code = self.exit_codes.setdefault(
             pid, asyncio.get_running_loop().create_future()
