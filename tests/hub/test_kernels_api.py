@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import httpx
 
 from tests.conftest import RunningHub
@@ -88,3 +92,21 @@ async def test_page_sets_login_cookie(cellhub_server: RunningHub) -> None:
         opened = await browser.get(f"/?token={cellhub_server.token}", follow_redirects=True)
         assert opened.status_code == 200
         assert (await browser.get("/api/kernels")).status_code == 200
+
+
+def test_a_script_with_only_websockets_can_run_code(cellhub_server: RunningHub) -> None:
+    script = Path(__file__).resolve().parents[2] / "examples" / "run_code.py"
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(script),
+            cellhub_server.url,
+            cellhub_server.token,
+            "print('hi'); 6 * 7",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "hi\n42\n"
