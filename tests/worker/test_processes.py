@@ -120,35 +120,36 @@ async def test_sigkill_leaves_no_process_behind(fresh_server: RunningHub, victim
     hub = Hub(fresh_server.url, fresh_server.token)
     kernel_id = await hub.start_kernel()
     kernel = await KernelClient.connect(fresh_server.url, fresh_server.token, kernel_id)
-    await kernel.execute("import subprocess\nchild = subprocess.Popen(['sleep', '300'])")
-    template, _ = template_and_sessions(fresh_server)
-    worker = template.parent()
-    assert worker is not None
-    doomed = [template.pid, *(p.pid for p in template.children(recursive=True))]
-    assert any(p.name() == "sleep" for p in template.children(recursive=True))
-    target = {"serve": fresh_server.process.pid, "worker": worker.pid, "template": template.pid}[
-        victim
-    ]
-    if victim != "template":
-        doomed.append(worker.pid)
-    os.kill(target, signal.SIGKILL)
-    assert wait_until_gone(doomed) == []
-    if victim == "template":
-        status = None
-        for _ in range(50):
-            msg = await kernel.recv(10)
-            if (
-                msg["header"]["msg_type"] == "status"
-                and msg["content"]["execution_state"] == "dead"
-            ):
-                status = msg
-                break
-        assert status is not None and status["content"]["reason"]
-        fresh_template, _ = await asyncio.to_thread(_wait_for_template, fresh_server)
-        assert fresh_template.pid != template.pid
-        assert (await hub.http.post("/api/kernels", json={"name": "python3"})).status_code == 201
-    await kernel.close()
-    await hub.aclose()
+    try:
+        await kernel.execute("import subprocess\nchild = subprocess.Popen(['sleep', '300'])")
+        template, _ = template_and_sessions(fresh_server)
+        worker = template.parent()
+        assert worker is not None
+        doomed = [template.pid, *(p.pid for p in template.children(recursive=True))]
+        assert any(p.name() == "sleep" for p in template.children(recursive=True))
+        pids = {"serve": fresh_server.process.pid, "worker": worker.pid, "template": template.pid}
+        if victim != "template":
+            doomed.append(worker.pid)
+        os.kill(pids[victim], signal.SIGKILL)
+        assert wait_until_gone(doomed) == []
+        if victim == "template":
+            await expect_dead_status(kernel)
+            fresh_template, _ = await asyncio.to_thread(_wait_for_template, fresh_server)
+            assert fresh_template.pid != template.pid
+            started = await hub.http.post("/api/kernels", json={"name": "python3"})
+            assert started.status_code == 201
+    finally:
+        await kernel.close()
+        await hub.aclose()
+
+
+async def expect_dead_status(kernel: KernelClient) -> None:
+    for _ in range(50):
+        msg = await kernel.recv(10)
+        if msg["header"]["msg_type"] == "status" and msg["content"]["execution_state"] == "dead":
+            assert msg["content"]["reason"]
+            return
+    raise AssertionError("no dead status")
 
 
 def _wait_for_template(server: RunningHub) -> tuple[psutil.Process, list[psutil.Process]]:

@@ -3,7 +3,7 @@
 One multiplexed connection per hub carries every kernel's traffic as msgpack frames:
 
 hub → worker   ``[op, ...]``
-    ``["start", req, kernel_id, name]``, ``["shutdown", req, kernel_id, restart]``,
+    ``["start", req, kernel_id, name, options?]``, ``["shutdown", req, kernel_id, restart]``,
     ``["interrupt", req, kernel_id]``, ``["list", req, ids]``,
     ``["replay", req, kernel_id, after]``,
     ``["attach", kernel_id]``, ``["detach", kernel_id]``, ``["ack", kernel_id, nbytes]``,
@@ -11,11 +11,16 @@ hub → worker   ``[op, ...]``
 worker → hub
     ``["reply", req, ok, payload]``, ``["out", kernel_id, seq, channel, msg_type, json, state]``,
     ``["ended", kernel_id, reason]``
+
+A start's optional ``options`` dict may set ``idle_timeout`` and ``max_lifetime`` (seconds,
+0: none) for that kernel alone, as the hub does for anonymous kernels.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import signal
 import socket
 import sys
@@ -86,6 +91,8 @@ class Worker:
         )
         self.sandbox_description = ""
         self.spare_failures = 0
+        #: Per-kernel (idle_timeout, max_lifetime) that differ from the configuration's.
+        self.kernel_limits: dict[str, tuple[float, float]] = {}
         self.refill_handle: asyncio.TimerHandle | None = None
 
     def template_settings(self) -> dict[str, Any]:
@@ -212,7 +219,9 @@ class Worker:
         return session
 
     # -- kernels -------------------------------------------------------------------
-    async def start_kernel(self, kernel_id: str, name: str) -> WorkerKernel:
+    async def start_kernel(
+        self, kernel_id: str, name: str, options: dict[str, Any] | None = None
+    ) -> WorkerKernel:
         if kernel_id in self.kernels:
             raise ValueError(f"kernel {kernel_id} already exists")
         if len(self.kernels) >= self.config.max_sessions:
@@ -229,6 +238,11 @@ class Worker:
             del self.kernels[kernel_id]
             raise
         self.bind(kernel, session)
+        if options:
+            self.kernel_limits[kernel_id] = (
+                float(options.get("idle_timeout", self.config.idle_timeout)),
+                float(options.get("max_lifetime", 0)),
+            )
         return kernel
 
     def bind(self, kernel: WorkerKernel, session: SessionProcess) -> None:
@@ -255,6 +269,7 @@ class Worker:
         if self.kernels.get(kernel.id) is not kernel:
             return
         del self.kernels[kernel.id]
+        self.kernel_limits.pop(kernel.id, None)
         old = kernel.unbind()
         if old is not None:
             self.by_pid.pop(old.pid, None)
@@ -274,12 +289,17 @@ class Worker:
     async def cull_forever(self) -> None:
         while True:
             await asyncio.sleep(self.config.cull_interval)
-            timeout = self.config.idle_timeout
-            if timeout <= 0:
-                continue
-            cutoff = time.time() - timeout
+            now = time.time()
             for kernel in list(self.kernels.values()):
-                if not kernel.links and kernel.state == "idle" and kernel.last_activity < cutoff:
+                timeout, lifetime = self.kernel_limits.get(kernel.id, (self.config.idle_timeout, 0))
+                if lifetime > 0 and now - kernel.created > lifetime:
+                    self.end(kernel, f"ended after its maximum lifetime of {lifetime:g} s")
+                elif (
+                    timeout > 0
+                    and not kernel.links
+                    and kernel.state == "idle"
+                    and kernel.last_activity < now - timeout
+                ):
                     self.end(kernel, f"culled after {timeout:g} s idle")
 
     # -- hub protocol -----------------------------------------------------------------
@@ -323,7 +343,8 @@ class Worker:
             wanted = set(args[0]) if args and args[0] is not None else None
             return [k.model() for k in self.kernels.values() if wanted is None or k.id in wanted]
         if op == "start":
-            return (await self.start_kernel(str(args[0]), str(args[1]))).model()
+            options = args[2] if len(args) > 2 and isinstance(args[2], dict) else None
+            return (await self.start_kernel(str(args[0]), str(args[1]), options)).model()
         kernel = self.kernels[args[0]]
         if op == "replay":
             lost, entries = kernel.replay.since(int(args[1]))
@@ -404,6 +425,13 @@ class Worker:
         await hub.serve()
 
     def stop(self) -> None:
+        """Kill every session at once, then let the template clean up and exit.
+
+        The sessions are the template's unreaped children, so their pids are still theirs.
+        """
+        for pid in [*self.by_pid, *(pid for pid, _ in self.spares)]:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
         self.template.stop()
 
 
