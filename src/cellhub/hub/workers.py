@@ -37,6 +37,7 @@ class WorkerLink:
         self.context = context
         self.on_ended = on_ended
         self.writer: asyncio.StreamWriter | None = None
+        self.out: framing.BatchedWriter | None = None
         self.pending: dict[int, asyncio.Future[Any]] = {}
         self.channels: dict[str, KernelChannels] = {}
         self.ids = itertools.count(1)
@@ -73,6 +74,7 @@ class WorkerLink:
                 continue
             backoff = 0.05
             self.writer = writer
+            self.out = framing.BatchedWriter(writer)
             for kernel_id in self.channels:
                 self.send(["attach", kernel_id])
             self.connected.set()
@@ -83,6 +85,7 @@ class WorkerLink:
             finally:
                 self.connected.clear()
                 self.writer = None
+                self.out = None
                 writer.close()
                 for future in self.pending.values():
                     if not future.done():
@@ -116,8 +119,8 @@ class WorkerLink:
                 self.on_ended(frame[1], frame[2])
 
     def send(self, frame: list[Any]) -> None:
-        if self.writer is not None and not self.writer.is_closing():
-            self.writer.write(framing.encode(frame))
+        if self.out is not None:
+            self.out.send(frame)
 
     async def request(self, op: str, *args: Any, timeout: float = 30.0) -> Any:
         if not self.connected.is_set():

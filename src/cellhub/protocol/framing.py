@@ -70,3 +70,28 @@ def recv_frame(sock: socket.socket, max_frame: int = DEFAULT_MAX_FRAME) -> Any:
 def send_frame(sock: socket.socket, obj: Any) -> None:
     """Blocking write of one frame; blocks while the peer is not reading (flow control)."""
     sock.sendall(encode(obj))
+
+
+class BatchedWriter:
+    """Frames sent in one turn of the event loop leave in one write.
+
+    A kernel's reply is several messages produced together; joining them makes one
+    TLS record and one system call instead of one per message.
+    """
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self.writer = writer
+        self.pending: list[bytes] = []
+
+    def send(self, obj: Any) -> None:
+        if self.writer.is_closing():
+            return
+        if not self.pending:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self.pending.append(encode(obj))
+
+    def _flush(self) -> None:
+        data = b"".join(self.pending)
+        self.pending.clear()
+        if not self.writer.is_closing():
+            self.writer.write(data)

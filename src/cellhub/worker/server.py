@@ -54,10 +54,10 @@ class HubConnection:
         self.worker = worker
         self.reader = reader
         self.writer = writer
+        self.out = framing.BatchedWriter(writer)
 
     def send(self, frame: list[Any]) -> None:
-        if not self.writer.is_closing():
-            self.writer.write(framing.encode(frame))
+        self.out.send(frame)
 
     def reply(self, req: int, ok: bool, payload: Any) -> None:
         self.send(["reply", req, ok, payload])
