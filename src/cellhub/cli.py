@@ -125,7 +125,7 @@ async def serve_hub(config: Config, token: str, workers: list[str]) -> None:
             ws_max_size=config.max_message_size,
             ws_per_message_deflate=False,
             http="httptools",
-            ws="websockets",
+            ws="websockets-sansio",
             loop="none",
         )
     )
