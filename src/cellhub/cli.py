@@ -84,7 +84,9 @@ def worker_process(config: Config) -> Iterator[str]:
             "cellhub",
             "worker",
             "--config-json",
-            orjson.dumps(dataclasses.asdict(config)).decode(),
+            # Not the token or the database URL: the worker needs neither, and any local
+            # user (and, in the rlimit fallback, any session) can read a command line.
+            orjson.dumps({**dataclasses.asdict(config), "token": "", "database_url": ""}).decode(),
             "--parent",
             str(os.getpid()),
         ],

@@ -28,10 +28,12 @@ from typing import Any, NoReturn
 import msgpack
 import orjson
 
-from cellhub.worker.prctl import become_subreaper, die_with_parent, reap_all
+from cellhub.worker.prctl import become_subreaper, die_with_parent, kill_children, reap_all
 from cellhub.worker.sandbox import SandboxLease, SandboxLimits, SessionSandbox, sandbox_for
+from cellhub.worker.sandbox.processes import kill_until_gone
 
 MAX_CONTROL_MESSAGE = 65536
+ORPHAN_KILL_TIMEOUT = 5.0
 
 
 def send_control(sock: socket.socket, message: list[Any], fds: list[int] | None = None) -> None:
@@ -78,11 +80,24 @@ class ForkServer:
 
     def reap(self) -> None:
         """Reap sessions and adopted orphans; release sandboxes; report session exits."""
+        ended = False
         for pid, code in reap_all():
             lease = self.leases.pop(pid, None)
             if lease is not None:
+                ended = True
                 self.sandbox.release(lease)
                 send_control(self.control, ["exited", pid, code])
+        if ended:
+            self.kill_orphans()
+
+    def kill_orphans(self) -> None:
+        """Kill what ended sessions left to us (their SIGCHLDs bring us back to reap them)."""
+
+        def find() -> set[int]:
+            return self.sandbox.orphans(self.leases.keys())
+
+        if not kill_until_gone(find, ORPHAN_KILL_TIMEOUT):
+            print("cellhub-template: orphans of ended sessions survived SIGKILL", file=sys.stderr)
 
     def on_control(self) -> None:
         data = self.control.recv(MAX_CONTROL_MESSAGE)
@@ -147,6 +162,7 @@ class ForkServer:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, 0)
             self.sandbox.release(lease)
+        kill_children()  # the orphans the sessions left us, round after round
         os._exit(code)
 
 

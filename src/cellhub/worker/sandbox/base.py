@@ -21,6 +21,7 @@ import abc
 import os
 import resource
 import signal
+from collections.abc import Collection
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
@@ -126,6 +127,8 @@ class SessionSandbox(abc.ABC):
       the caller must then exit the child without running user code.
     - :meth:`release` → ``None``; in the template. Idempotent. Afterwards no
       process of the session remains and its home is gone.
+    - :meth:`orphans` (optional) → the pids of processes that ended sessions left
+      to the template, if the mechanism cannot find them in :meth:`release`.
     """
 
     name: ClassVar[str]
@@ -145,6 +148,15 @@ class SessionSandbox(abc.ABC):
 
     @abc.abstractmethod
     def release(self, lease: SandboxLease) -> None: ...
+
+    def orphans(self, sessions: Collection[int]) -> set[int]:
+        """Processes the template adopted from sessions that have ended, to be killed.
+
+        Called in the template after it reaped a session, with the pids of the
+        sessions still running. The default finds none: a mechanism that keeps a
+        session's processes elsewhere (a cgroup) kills them in :meth:`release`.
+        """
+        return set()
 
     def describe_rlimits(self) -> str:
         lim = self.limits

@@ -7,7 +7,8 @@ In that view:
 - the home is a private tmpfs of ``disk_quota`` bytes (or, without a quota,
   the host directory prepared for it), at the same path as on the host;
 - "veils" hide directories the session must not see: cellhub's state
-  directory, and every directory the session's uid cannot traverse on the way
+  directory (or the 0700 data directory around it, with the keys and the
+  database), and every directory the session's uid cannot traverse on the way
   to a path it needs, such as a 0700 /root above a pyenv Python. A veil is a
   small read-only tmpfs in which only the needed paths reappear, as read-only
   bind mounts (the Python installation) or as the home. So the session can
@@ -87,7 +88,11 @@ class MountPlan:
             dict.fromkeys(Path(os.path.realpath(d)) for d in SCRATCH_DIRS if os.path.isdir(d))
         )
         needed = sorted(set(readable), key=lambda p: len(p.parts))
-        candidates = [state_dir] + [v for p in needed if (v := self._hidden_ancestor(p))]
+        # The homes live in the state directory, usually inside a 0700 data directory
+        # (beside the keys and the database): the veil must cover the outermost directory
+        # the session cannot traverse, or it could not reach its own home.
+        candidates = [self._hidden_ancestor(state_dir) or state_dir]
+        candidates += [v for p in needed if (v := self._hidden_ancestor(p))]
         veils: list[Path] = []
         for veil in sorted(set(candidates), key=lambda p: len(p.parts)):
             if not _under(veil, [*self.scratch, *veils]):

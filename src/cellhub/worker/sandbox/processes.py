@@ -11,7 +11,7 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 
 
@@ -111,3 +111,19 @@ def session_tree(leader: int) -> Callable[[], set[int]]:
         return found
 
     return find
+
+
+def adopted_by(parent: int, keep: Collection[int]) -> set[int]:
+    """The living children of ``parent`` not in ``keep``, and all their descendants."""
+    procs = [p for p in all_processes() if p.state != "Z"]
+    children: dict[int, list[int]] = {}
+    for p in procs:
+        children.setdefault(p.ppid, []).append(p.pid)
+    found = {pid for pid in children.get(parent, []) if pid not in keep}
+    todo = list(found)
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found

@@ -10,6 +10,7 @@ import pwd
 import secrets
 import shutil
 import struct
+from collections.abc import Collection
 from pathlib import Path
 
 from cellhub.worker.prctl import become_subreaper
@@ -19,7 +20,7 @@ from cellhub.worker.sandbox.base import (
     SessionSandbox,
     finish_entering,
 )
-from cellhub.worker.sandbox.processes import kill_until_gone, session_tree
+from cellhub.worker.sandbox.processes import adopted_by, kill_until_gone, session_tree
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +37,14 @@ class RlimitSandbox(SessionSandbox):
     lives; :meth:`release` kills that tree, the group and the session. It also
     gets a private home directory under ``state_dir``.
 
+    When the session process exits (or is killed), what it leaves behind is
+    re-parented to the template: as every session is a subreaper, a child of the
+    template that is not a session is such an orphan, and :meth:`orphans` names
+    it (and its descendants) for the template to kill.
+
     Not contained: the session shares the worker's uid (it can read the
     worker's files and signal its processes), the network, /tmp and the host
-    memory; RLIMIT_NPROC counts every process of the worker's user; a process
-    that escapes its session's tree *after* the session process itself has
-    exited (re-parented to the template) is not found.
+    memory; RLIMIT_NPROC counts every process of the worker's user.
     """
 
     name = "rlimit"
@@ -87,6 +91,9 @@ class RlimitSandbox(SessionSandbox):
         lease.details[:] = _PID.pack(os.getpid())
         become_subreaper()
         finish_entering(lease, self.limits, template)
+
+    def orphans(self, sessions: Collection[int]) -> set[int]:
+        return adopted_by(os.getpid(), sessions)
 
     def release(self, lease: SandboxLease) -> None:
         if lease.released:
