@@ -59,7 +59,16 @@ class Config:
         2, "Pre-forked sessions kept ready so a new kernel starts in milliseconds."
     )
     preload: list[str] = _setting(
-        ["numpy", "matplotlib", "matplotlib.pyplot"],
+        [
+            "numpy",
+            "scipy",
+            "matplotlib",
+            "matplotlib.pyplot",
+            "pandas",
+            "sympy",
+            "PIL.Image",
+            "ipywidgets",
+        ],
         "Modules the template process imports once, before forking sessions.",
     )
     idle_timeout: float = _setting(

@@ -7,6 +7,8 @@ then speaks the session protocol, so tests can signal it as the worker does.
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import socket
 import struct
@@ -25,9 +27,9 @@ import orjson
 from cellhub.protocol import framing
 
 DRIVER = """
-import os, signal, socket, struct, sys
+import json, os, signal, socket, struct, sys
 from cellhub.worker.session import build_shell, run_session
-shell = build_shell(["numpy", "matplotlib", "matplotlib.pyplot"])
+shell = build_shell(json.loads(sys.argv[2]))
 import gc; gc.collect(); gc.freeze()
 signal.signal(signal.SIGCHLD, signal.SIG_IGN)
 server = socket.socket(socket.AF_UNIX)
@@ -42,6 +44,9 @@ while True:
         run_session(shell, conn)
     conn.close()
 """
+
+#: What the session tests preload: enough for plots, fast to import.
+SMALL_PRELOAD = ["numpy", "matplotlib", "matplotlib.pyplot"]
 
 
 @dataclass
@@ -80,7 +85,14 @@ class SessionClient:
             self.sock, ["init", {"kernel_id": "k", "username": "tester", **settings}]
         )
 
-    def send(self, msg_type: str, content: dict[str, Any], channel: str = "shell") -> str:
+    def send(
+        self,
+        msg_type: str,
+        content: dict[str, Any],
+        channel: str = "shell",
+        buffers: list[bytes] | None = None,
+    ) -> str:
+        """Send a request as the hub does (``buffers`` base64 in the JSON); return its id."""
         msg_id = uuid.uuid4().hex
         header = {
             "msg_id": msg_id,
@@ -90,7 +102,14 @@ class SessionClient:
             "date": "2024-01-01T00:00:00Z",
             "version": "5.3",
         }
-        message = {"header": header, "parent_header": {}, "metadata": {}, "content": content}
+        message: dict[str, Any] = {
+            "header": header,
+            "parent_header": {},
+            "metadata": {},
+            "content": content,
+        }
+        if buffers:
+            message["buffers"] = [base64.b64encode(b).decode() for b in buffers]
         framing.send_frame(self.sock, ["msg", channel, orjson.dumps(message)])
         return msg_id
 
@@ -117,8 +136,14 @@ class SessionClient:
             ):
                 return reply
 
-    def request(self, msg_type: str, content: dict[str, Any], channel: str = "shell") -> Reply:
-        return self.collect(self.send(msg_type, content, channel))
+    def request(
+        self,
+        msg_type: str,
+        content: dict[str, Any],
+        channel: str = "shell",
+        buffers: list[bytes] | None = None,
+    ) -> Reply:
+        return self.collect(self.send(msg_type, content, channel, buffers))
 
     def execute(self, code: str, timeout: float = 30, **content: Any) -> Reply:
         msg_id = self.send("execute_request", {"code": code, "silent": False, **content})
@@ -128,10 +153,11 @@ class SessionClient:
 class SessionServer:
     """The driver process; :meth:`session` forks a fresh session from it."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, preload: list[str] | None = None) -> None:
         self.path = str(tmp / "driver.sock")
+        modules = json.dumps(preload or SMALL_PRELOAD)
         self.process = subprocess.Popen(
-            [sys.executable, "-c", DRIVER, self.path], stdout=subprocess.PIPE, text=True
+            [sys.executable, "-c", DRIVER, self.path, modules], stdout=subprocess.PIPE, text=True
         )
         assert self.process.stdout is not None
         assert self.process.stdout.readline().strip() == "ready"

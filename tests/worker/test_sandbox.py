@@ -567,6 +567,8 @@ def test_uid_pool_never_hands_out_a_uid_in_use(tmp_path: Path) -> None:
         with pytest.raises(SandboxError, match="no free uid"):
             sandbox.prepare()
         stray_of_first = _stray(first.uid)
+        while not _pids_of_uid(first.uid):  # the stray has switched to the uid
+            time.sleep(0.01)
         sandbox.release(first)
         assert wait_gone(stray_of_first, 2), "release kills processes of the uid outside the cgroup"
         os.waitpid(stray_of_first, 0)

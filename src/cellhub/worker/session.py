@@ -13,11 +13,9 @@ flusher and the file-descriptor reader. The main thread runs the cells.
 
 from __future__ import annotations
 
-import builtins
 import contextlib
 import ctypes
 import datetime as dt
-import getpass
 import os
 import sys
 import traceback
@@ -25,18 +23,16 @@ import uuid
 from collections.abc import Callable
 from typing import Any, NoReturn
 
+import comm
 import orjson
-from IPython.core.completer import provisionalcompleter, rectify_completions
-from IPython.core.error import StdinNotImplementedError
-from IPython.utils.tokenutil import token_at_cursor
 
-import cellhub
-from cellhub.worker import inbox, interrupts, messages, outbox, outstream
+from cellhub.worker import comms, inbox, interrupts, introspection, messages, outbox, outstream
 from cellhub.worker.inbox import Inbox
 from cellhub.worker.interrupts import InterruptGate
 from cellhub.worker.outbox import Outbox, Publisher
 from cellhub.worker.outstream import FdCapture, StreamSink
 from cellhub.worker.shell import CellShell, build_shell
+from cellhub.worker.stdin import InputRequests
 
 __all__ = ["build_shell", "run_session"]
 
@@ -94,25 +90,29 @@ class Session:
         )
         self.publisher.flush_streams = self.sink.flush
         self.fds = FdCapture(self.sink)
+        self.stdin = InputRequests(self.publisher, self.sink, frames)
         sys.stdout = self.sink.text_stream("stdout", 1)
         sys.stderr = self.sink.text_stream("stderr", 2)
         self.libc_fflush: Callable[[Any], int] = ctypes.CDLL(None).fflush
         self.allow_stdin = False
         self.abort_waiting = False
         self.reply_metadata: dict[str, Any] = {}
+        manager = comm.get_comm_manager()
         self.handlers: dict[str, Handler] = {
             "execute_request": self.execute_request,
-            "kernel_info_request": self.kernel_info_request,
-            "complete_request": self.complete_request,
-            "inspect_request": self.inspect_request,
-            "is_complete_request": self.is_complete_request,
-            "comm_info_request": lambda msg: {"status": "ok", "comms": {}},
+            "kernel_info_request": lambda msg: self.kernel_info,
+            "complete_request": lambda msg: introspection.complete(shell, msg["content"]),
+            "inspect_request": lambda msg: introspection.inspect(shell, msg["content"]),
+            "is_complete_request": lambda msg: introspection.is_complete(shell, msg["content"]),
+            "comm_info_request": lambda msg: comms.comm_info(manager, msg["content"]),
             "history_request": lambda msg: {"status": "ok", "history": []},
-            "comm_open": lambda msg: None,
-            "comm_msg": lambda msg: None,
-            "comm_close": lambda msg: None,
+            "comm_open": lambda msg: self.run_comm_handler(manager.comm_open, msg),
+            "comm_msg": lambda msg: self.run_comm_handler(
+                manager.comm_msg, comms.coalesce(msg, self.inbox, self.publisher)
+            ),
+            "comm_close": lambda msg: self.run_comm_handler(manager.comm_close, msg),
         }
-        self.kernel_info = kernel_info(shell)
+        self.kernel_info = introspection.kernel_info(shell)
         shell.publisher = self.publisher
         # The legacy global RandomState, if the template imported it, was forked with the
         # template's state. (Touching ``numpy.random`` otherwise would import it: 6 MiB.)
@@ -258,15 +258,13 @@ class Session:
         """Run one cell; return its exception, if it raised one. Output is flushed after."""
         shell: Any = self.shell
         shell.last_traceback = None
-        saved_input, saved_getpass = builtins.input, getpass.getpass
-        builtins.input = self.raw_input
-        getpass.getpass = self.getpass
         self.sink.start_cell()
         error: BaseException | None = None
         try:
             try:
                 self.gate.enter_user_code()
-                result = shell.run_cell(code, store_history=store_history, silent=silent)
+                with self.stdin.installed(self.allow_stdin):
+                    result = shell.run_cell(code, store_history=store_history, silent=silent)
             finally:
                 self.gate.leave_user_code()
             if not result.success:
@@ -275,7 +273,6 @@ class Session:
             shell.showtraceback()
             error = exc
         finally:
-            builtins.input, getpass.getpass = saved_input, saved_getpass
             self.flush_output()
         return error
 
@@ -289,136 +286,25 @@ class Session:
         self.fds.drain()
         self.sink.end_cell()
 
-    # -- stdin --------------------------------------------------------------------
-    def raw_input(self, prompt: object = "") -> str:
-        if not self.allow_stdin:
-            raise StdinNotImplementedError(
-                "raw_input was called, but this frontend does not support input requests."
-            )
-        return self.input_request(str(prompt), password=False)
+    # -- comms --------------------------------------------------------------------
+    def run_comm_handler(self, handler: Callable[..., None], msg: dict[str, Any]) -> None:
+        """Run a comm message's handler (widget callbacks: user code) like a small cell.
 
-    def getpass(self, prompt: str = "Password: ", stream: Any = None) -> str:
-        if not self.allow_stdin:
-            raise StdinNotImplementedError(
-                "getpass was called, but this frontend does not support input requests."
-            )
-        return self.input_request(str(prompt), password=True)
-
-    def input_request(self, prompt: str, password: bool) -> str:
-        """Ask the client for a line of input; other requests meanwhile wait their turn."""
-        self.sink.flush()
+        Its output belongs to the comm message (ipywidgets' Output widget captures
+        by that parent); afterwards output from threads goes to the last cell again.
+        """
         publisher = self.publisher
-        publisher.send(
-            "stdin",
-            "input_request",
-            {"prompt": prompt, "password": password},
-            parent=publisher.output_parent,
-        )
-        while True:
-            try:
-                frame = self.inbox.read(interruptible=True)
-            except KeyboardInterrupt:
-                raise KeyboardInterrupt("Interrupted by user") from None
-            except EOFError:
-                os._exit(0)
-            parsed = self.parse(frame)
-            if parsed is not None and parsed[0] == "stdin":
-                msg = parsed[1]
-                if msg["header"]["msg_type"] == "input_reply":
-                    break
-                continue
-            self.inbox.deferred.append(frame)
-        value = msg.get("content", {}).get("value", "")
-        if value == "\x04":
-            raise EOFError
-        return str(value)
-
-    # -- introspection --------------------------------------------------------------
-    def kernel_info_request(self, msg: dict[str, Any]) -> dict[str, Any]:
-        return self.kernel_info
-
-    def complete_request(self, msg: dict[str, Any]) -> dict[str, Any]:
-        code = str(msg["content"].get("code", ""))
-        cursor_pos = msg["content"].get("cursor_pos")
-        cursor = len(code) if cursor_pos is None else int(cursor_pos)
-        with provisionalcompleter():
-            completions = list(
-                rectify_completions(code, self.shell.Completer.completions(code, cursor))
-            )
-        types = [
-            {
-                "start": c.start,
-                "end": c.end,
-                "text": c.text,
-                "type": c.type,
-                "signature": c.signature,
-            }
-            for c in completions
-        ]
-        start, end = (completions[0].start, completions[0].end) if completions else (cursor, cursor)
-        return {
-            "status": "ok",
-            "matches": [c.text for c in completions],
-            "cursor_start": start,
-            "cursor_end": end,
-            "metadata": {"_jupyter_types_experimental": types},
-        }
-
-    def inspect_request(self, msg: dict[str, Any]) -> dict[str, Any]:
-        content = msg["content"]
-        code = str(content.get("code", ""))
-        cursor_pos = content.get("cursor_pos")
-        name = token_at_cursor(code, len(code) if cursor_pos is None else int(cursor_pos))
-        reply: dict[str, Any] = {"status": "ok", "data": {}, "metadata": {}, "found": False}
+        cell_parent = publisher.output_parent
+        publisher.output_parent = msg["header"]
+        self.sink.start_cell()
         try:
-            bundle = self.shell_any.object_inspect_mime(
-                name,
-                detail_level=int(content.get("detail_level", 0)),
-                omit_sections=tuple(content.get("omit_sections", ())),
-            )
-        except KeyError:
-            return reply
-        if not self.shell.enable_html_pager:
-            bundle.pop("text/html", None)
-        reply["data"] = bundle
-        reply["found"] = True
-        return reply
-
-    def is_complete_request(self, msg: dict[str, Any]) -> dict[str, Any]:
-        code = str(msg["content"].get("code", ""))
-        status, indent = self.shell.input_transformer_manager.check_complete(code)
-        reply: dict[str, Any] = {"status": status}
-        if status == "incomplete":
-            reply["indent"] = " " * (indent or 0)
-        return reply
-
-
-def kernel_info(shell: CellShell) -> dict[str, Any]:
-    """The kernel_info_reply content, as ipykernel gives it (implementation aside)."""
-    version = sys.version_info
-    return {
-        "status": "ok",
-        "protocol_version": messages.PROTOCOL_VERSION,
-        "implementation": "cellhub",
-        "implementation_version": cellhub.__version__,
-        "language_info": {
-            "name": "python",
-            "version": sys.version.split()[0],
-            "mimetype": "text/x-python",
-            "codemirror_mode": {"name": "ipython", "version": version[0]},
-            "pygments_lexer": f"ipython{version[0]}",
-            "nbconvert_exporter": "python",
-            "file_extension": ".py",
-        },
-        "banner": shell.banner,
-        "help_links": [
-            {
-                "text": "Python Reference",
-                "url": f"https://docs.python.org/{version[0]}.{version[1]}",
-            },
-            {"text": "IPython Reference", "url": "https://ipython.readthedocs.io/en/stable/"},
-            {"text": "NumPy Reference", "url": "https://numpy.org/doc/stable/reference/"},
-            {"text": "Matplotlib Reference", "url": "https://matplotlib.org/stable/"},
-        ],
-        "supported_features": [],
-    }
+            self.gate.enter_user_code()
+            try:
+                handler(None, None, comms.with_decoded_buffers(msg))
+            finally:
+                self.gate.leave_user_code()
+        except KeyboardInterrupt:
+            self.shell_any.showtraceback()
+        finally:
+            self.flush_output()
+            publisher.output_parent = cell_parent

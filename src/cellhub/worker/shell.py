@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -24,6 +25,8 @@ from IPython.core.interactiveshell import InteractiveShell
 from traitlets import Type
 from traitlets.config import Config
 
+from cellhub.worker.comms import install_comms
+from cellhub.worker.environment import prepare_environment
 from cellhub.worker.outbox import Publisher
 
 #: Environment a session's code and subprocesses see (as ipykernel sets it up).
@@ -64,11 +67,31 @@ class CellDisplayHook(DisplayHook):
         self.content["data"] = format_dict
         self.content["metadata"] = md_dict or {}
 
+    def update_user_ns(self, result: Any) -> None:
+        """Keep results in ``Out`` and ``_``, except matplotlib artists of shown figures.
+
+        ``plt.plot(...)`` as a cell's last line returns artists whose figure the
+        inline backend has shown and closed; caching them would keep every such
+        figure alive (half a megabyte each), so session memory would grow with
+        every plot.
+        """
+        if not _is_plot_artist(result):
+            super().update_user_ns(result)  # type: ignore[no-untyped-call]
+
     def finish_displayhook(self) -> None:
         self._is_active = False
         publisher = self.shell.publisher
         if publisher is not None and self.content["data"]:
             publisher.publish("execute_result", self.content)
+
+
+def _is_plot_artist(result: Any) -> bool:
+    if "matplotlib" not in sys.modules:
+        return False
+    from matplotlib.artist import Artist
+
+    items = result if isinstance(result, list | tuple) and result else [result]
+    return all(isinstance(item, Artist) for item in items)
 
 
 class CellDisplayPublisher(DisplayPublisher):
@@ -104,8 +127,18 @@ class CellShell(InteractiveShell):
     displayhook_class = Type(CellDisplayHook)
     display_pub_class = Type(CellDisplayPublisher)
     publisher: Publisher | None = None
+    #: What ipykernel-aware libraries (ipywidgets) look for; set by :func:`install_comms`.
+    kernel: Any = None
     #: The traceback of the last error shown, for the execute_reply (as ipykernel keeps it).
     last_traceback: list[str] | None = None
+
+    def get_parent(self) -> dict[str, Any]:
+        """The request current output belongs to, as ipykernel's shell gives it to ipywidgets."""
+        return {"header": self.publisher.output_parent} if self.publisher is not None else {}
+
+    def set_parent(self, parent: dict[str, Any]) -> None:
+        if self.publisher is not None and parent.get("header"):
+            self.publisher.output_parent = parent["header"]
 
     @property
     def payloads(self) -> Any:
@@ -161,11 +194,14 @@ class CellShell(InteractiveShell):
 def build_shell(preload: Sequence[str]) -> CellShell:
     """Build and warm the shell every session will fork from.
 
-    Imports ``preload`` (raising ``ImportError`` for a missing module), turns on the
-    inline matplotlib backend if matplotlib was preloaded, runs a throwaway cell,
+    Wires Jupyter comms (:mod:`cellhub.worker.comms`), imports ``preload`` (raising
+    ``ImportError`` for a missing module), turns on the inline matplotlib backend
+    (retina PNG) if matplotlib was preloaded, runs a throwaway cell,
     completion and inspection so that IPython, jedi and parso are warm, and returns
     a clean shell: ``execution_count == 1``, no user variables, history kept in
-    memory only. Starts no thread and opens no socket, so it is safe to fork after.
+    memory only, and the names of :mod:`cellhub.worker.environment` (Sage-style
+    ``interact``) in the user namespace. Starts no thread and opens no socket, so it
+    is safe to fork after.
     """
     for name in SINGLE_THREADED_BLAS:
         os.environ.setdefault(name, "1")
@@ -175,14 +211,17 @@ def build_shell(preload: Sequence[str]) -> CellShell:
     config.HistoryManager.hist_file = ":memory:"
     config.InteractiveShell.autoindent = False
     config.InteractiveShell.readline_use = False
+    config.InlineBackend.figure_formats = ["retina"]  # PNG at 2x, shown at 1x: sharp on HiDPI
     shell: CellShell = CellShell.instance(config=config)
     ip: Any = shell  # IPython's own methods are untyped
+    install_comms(shell)  # before ipywidgets is imported: it registers its comm targets then
     for name in preload:
         importlib.import_module(name)
     if "matplotlib" in preload or "matplotlib.pyplot" in preload:
         ip.enable_matplotlib("inline")
         _warm_matplotlib()
     _warm(shell)
+    prepare_environment(shell)
     if threading.active_count() != 1:
         raise RuntimeError("building the shell started a thread, which a fork would lose")
     return shell

@@ -1,0 +1,98 @@
+"""The requests that ask about code without running it: completion, inspection, kernel info.
+
+Each function takes the shell and a request's ``content`` and returns the reply's
+content, as ipykernel's handlers of the same names do.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from IPython.core.completer import provisionalcompleter, rectify_completions
+from IPython.utils.tokenutil import token_at_cursor
+
+import cellhub
+from cellhub.worker import messages
+from cellhub.worker.shell import CellShell
+
+
+def complete(shell: CellShell, content: dict[str, Any]) -> dict[str, Any]:
+    code = str(content.get("code", ""))
+    cursor_pos = content.get("cursor_pos")
+    cursor = len(code) if cursor_pos is None else int(cursor_pos)
+    with provisionalcompleter():
+        completions = list(rectify_completions(code, shell.Completer.completions(code, cursor)))
+    types = [
+        {"start": c.start, "end": c.end, "text": c.text, "type": c.type, "signature": c.signature}
+        for c in completions
+    ]
+    start, end = (completions[0].start, completions[0].end) if completions else (cursor, cursor)
+    return {
+        "status": "ok",
+        "matches": [c.text for c in completions],
+        "cursor_start": start,
+        "cursor_end": end,
+        "metadata": {"_jupyter_types_experimental": types},
+    }
+
+
+def inspect(shell: CellShell, content: dict[str, Any]) -> dict[str, Any]:
+    code = str(content.get("code", ""))
+    cursor_pos = content.get("cursor_pos")
+    name = token_at_cursor(code, len(code) if cursor_pos is None else int(cursor_pos))
+    reply: dict[str, Any] = {"status": "ok", "data": {}, "metadata": {}, "found": False}
+    ip: Any = shell  # IPython's own methods are untyped
+    try:
+        bundle = ip.object_inspect_mime(
+            name,
+            detail_level=int(content.get("detail_level", 0)),
+            omit_sections=tuple(content.get("omit_sections", ())),
+        )
+    except KeyError:
+        return reply
+    if not shell.enable_html_pager:
+        bundle.pop("text/html", None)
+    reply["data"] = bundle
+    reply["found"] = True
+    return reply
+
+
+def is_complete(shell: CellShell, content: dict[str, Any]) -> dict[str, Any]:
+    code = str(content.get("code", ""))
+    status, indent = shell.input_transformer_manager.check_complete(code)
+    reply: dict[str, Any] = {"status": status}
+    if status == "incomplete":
+        reply["indent"] = " " * (indent or 0)
+    return reply
+
+
+def kernel_info(shell: CellShell) -> dict[str, Any]:
+    """The kernel_info_reply content, as ipykernel gives it (implementation aside)."""
+    version = sys.version_info
+    return {
+        "status": "ok",
+        "protocol_version": messages.PROTOCOL_VERSION,
+        "implementation": "cellhub",
+        "implementation_version": cellhub.__version__,
+        "language_info": {
+            "name": "python",
+            "version": sys.version.split()[0],
+            "mimetype": "text/x-python",
+            "codemirror_mode": {"name": "ipython", "version": version[0]},
+            "pygments_lexer": f"ipython{version[0]}",
+            "nbconvert_exporter": "python",
+            "file_extension": ".py",
+        },
+        "banner": shell.banner,
+        "help_links": [
+            {
+                "text": "Python Reference",
+                "url": f"https://docs.python.org/{version[0]}.{version[1]}",
+            },
+            {"text": "IPython Reference", "url": "https://ipython.readthedocs.io/en/stable/"},
+            {"text": "NumPy Reference", "url": "https://numpy.org/doc/stable/reference/"},
+            {"text": "Matplotlib Reference", "url": "https://matplotlib.org/stable/"},
+        ],
+        "supported_features": [],
+    }
