@@ -123,6 +123,31 @@ class Config:
         512 * MiB, "Bytes a session may store in its home (root only; 0: none)."
     )
     network: bool = _setting(False, "Whether sessions may use the network (root only).")
+    permalink_max_code: int = _setting(
+        64 * 1024, "Largest code a permalink may hold, in bytes; more gets HTTP 413."
+    )
+    permalink_rate: int = _setting(
+        30, "Permalinks one client may create per minute; more get HTTP 429 (0: unlimited)."
+    )
+    cors_origins: list[str] = _setting(
+        [],
+        "Origins (https://example.org) whose pages may use the API and embed live cells; "
+        "'*' allows any.",
+    )
+    allow_anonymous: bool = _setting(
+        False,
+        "Whether clients without the token may start and use kernels of their own "
+        "(embedded cells, public pages) and create permalinks.",
+    )
+    anonymous_kernels_per_client: int = _setting(
+        2, "Kernels one anonymous client may have running at once; more get HTTP 429."
+    )
+    anonymous_idle_timeout: float = _setting(
+        600.0, "Seconds an anonymous kernel may stay idle with no client attached (0: never)."
+    )
+    anonymous_max_lifetime: float = _setting(
+        3600.0, "Seconds an anonymous kernel may live at most, busy or not (0: no limit)."
+    )
 
     @property
     def data_path(self) -> Path:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from sqlalchemy import DateTime, Index, String
+from sqlalchemy import JSON, DateTime, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -34,3 +35,24 @@ class Kernel(Base):
         Index("ix_kernels_state", "state"),
         Index("ix_kernels_owner_state", "owner", "state"),
     )
+
+
+class Permalink(Base):
+    """A short link to code: ``/s/{id}`` opens it in a cell, ready to run.
+
+    ``content_hash`` (SHA-256 of code, kernel name and interact state) is unique, so
+    sharing the same content twice gives the same link.
+    """
+
+    __tablename__ = "permalinks"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    code: Mapped[str] = mapped_column(Text)
+    kernel_name: Mapped[str] = mapped_column(String(64), default="python3")
+    interact_state: Mapped[Any] = mapped_column(JSON, nullable=True)
+    created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    views: Mapped[int] = mapped_column(Integer, default=0)
+    last_access: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    __table_args__ = (Index("ux_permalinks_content_hash", "content_hash", unique=True),)

@@ -17,9 +17,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from cellhub.config import Config
 from cellhub.db.database import make_engine, upgrade
 from cellhub.db.kernels import KernelRepository
+from cellhub.db.permalinks import PermalinkRepository
 from cellhub.deploy.certificates import ensure_certificates, hub_ssl_context
-from cellhub.hub import kernels_api, pages, websocket
+from cellhub.hub import kernels_api, pages, permalinks, websocket
+from cellhub.hub.anonymous import AnonymousAccess, AnonymousPolicy
 from cellhub.hub.auth import is_authenticated
+from cellhub.hub.cors import cors_middleware
 from cellhub.hub.kernels import KernelService
 from cellhub.hub.limits import BodySizeLimit
 from cellhub.hub.ratelimit import ClientBudget
@@ -77,6 +80,11 @@ def create_app(config: Config, token: str, worker_addresses: list[str]) -> Starl
             config.client_message_rate, 2 * config.client_message_rate
         )
         app.state.token = token
+        app.state.config = config
+        app.state.permalinks = PermalinkRepository(engine)
+        app.state.permalink_creations = ClientBudget(
+            config.permalink_rate / 60, config.permalink_rate
+        )
         for link in links:
             await link.start()
         await service.reconcile()
@@ -87,7 +95,7 @@ def create_app(config: Config, token: str, worker_addresses: list[str]) -> Starl
                 await link.stop()
             engine.dispose()
 
-    routes = [*kernels_api.ROUTES, *websocket.ROUTES, *pages.ROUTES]
+    routes = [*kernels_api.ROUTES, *websocket.ROUTES, *pages.ROUTES, *permalinks.ROUTES]
     if STATIC.is_dir():
         routes.append(Mount("/static", StaticFiles(directory=STATIC), name="static"))
     return Starlette(
@@ -95,6 +103,8 @@ def create_app(config: Config, token: str, worker_addresses: list[str]) -> Starl
         lifespan=lifespan,
         middleware=[
             Middleware(BodySizeLimit, max_body_size=config.max_body_size),
+            *cors_middleware(config),
+            Middleware(AnonymousAccess, token=token, policy=AnonymousPolicy.from_config(config)),
             Middleware(TokenAuth, token=token),
         ],
         exception_handlers={**kernels_api.EXCEPTION_HANDLERS, 404: not_found},

@@ -62,7 +62,10 @@ class KernelService:
                 return link
         raise WorkerError(503, "no worker is connected")
 
-    async def start(self, name: str, owner: str = "") -> dict[str, Any]:
+    async def start(
+        self, name: str, owner: str = "", options: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Start a kernel for ``owner``, with ``options`` (idle_timeout, max_lifetime) for it."""
         if name != KERNEL_NAME:
             raise NoSuchKernel(f"no kernel spec named {name!r}")
         if self.max_per_owner:
@@ -73,8 +76,17 @@ class KernelService:
                 )
         kernel_id = str(uuid.uuid4())
         link = self.place()
-        live = await link.request("start", kernel_id, name)
-        await asyncio.to_thread(self.repository.add, kernel_id, name, link.address, owner)
+        # The record and the session are made at the same time: start-up pays for the slower.
+        record = asyncio.create_task(
+            asyncio.to_thread(self.repository.add, kernel_id, name, link.address, owner)
+        )
+        try:
+            live = await link.request("start", kernel_id, name, *([options] if options else []))
+        except BaseException:
+            await record
+            await asyncio.to_thread(self.repository.end, kernel_id, "failed to start")
+            raise
+        await record
         self.located[kernel_id] = link
         return jupyter_model(live, 0)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import jinja2
 from starlette.requests import Request
@@ -23,29 +24,47 @@ LOGIN_HELP = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <code>cellhub serve</code> printed (it ends in <code>?token=…</code>).</p></main></body></html>"""
 
 
-async def worksheet(request: Request) -> Response:
-    token: str = request.app.state.token
-    if not is_authenticated(request, token):
+def refusal(request: Request) -> Response | None:
+    """How to answer a page request that may not see the worksheet yet; None when it may.
+
+    Without the token only an anonymous deployment shows pages; with ``?token=`` the browser
+    gets the login cookie and is sent to the same address without the token in it.
+    """
+    authenticated = is_authenticated(request, request.app.state.token)
+    if not authenticated and not request.app.state.config.allow_anonymous:
         return HTMLResponse(LOGIN_HELP, status_code=403)
+    if authenticated and "token" in request.query_params:
+        response = RedirectResponse(request.url.remove_query_params("token"), status_code=303)
+        response.set_cookie(COOKIE, request.query_params["token"], httponly=True, samesite="strict")
+        return response
+    return None
+
+
+def worksheet_page(request: Request, shared: dict[str, Any] | None = None) -> Response:
+    """The UI; ``shared`` (a permalink's code and whether to run it) opens in its one cell."""
+    token: str = request.app.state.token
+    authenticated = is_authenticated(request, token)
+    page_config: dict[str, Any] = {
+        "baseUrl": str(request.base_url),
+        "token": token if authenticated else "",
+        "anonymous": not authenticated,
+        "kernelName": shared["kernelName"] if shared else "python3",
+        "version": cellhub.__version__,
+    }
+    if shared is not None:
+        page_config["shared"] = shared
+    html = TEMPLATES.get_template("index.html").render(
+        page_config=page_config, static_url="/static/"
+    )
+    response = HTMLResponse(html)
     presented, from_cookie = presented_token(request)
-    if "token" in request.query_params:
-        response: Response = RedirectResponse(
-            request.url.remove_query_params("token"), status_code=303
-        )
-    else:
-        page_config = {
-            "baseUrl": str(request.base_url),
-            "token": token,
-            "kernelName": "python3",
-            "version": cellhub.__version__,
-        }
-        html = TEMPLATES.get_template("index.html").render(
-            page_config=page_config, static_url="/static/"
-        )
-        response = HTMLResponse(html)
-    if not from_cookie:
+    if authenticated and not from_cookie:
         response.set_cookie(COOKIE, presented, httponly=True, samesite="strict")
     return response
+
+
+async def worksheet(request: Request) -> Response:
+    return refusal(request) or worksheet_page(request)
 
 
 ROUTES = [Route("/", worksheet)]
