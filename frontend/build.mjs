@@ -21,8 +21,17 @@ const woff2Only = {
   },
 };
 
+/** ipywidgets' HTML-description sanitizer, swapped for our DOMPurify-based one (see sanitizeHtml.ts). */
+const sanitizeHtmlShim = {
+  name: "sanitize-html-shim",
+  setup(build) {
+    build.onResolve({ filter: /^sanitize-html$/ }, () => ({ path: resolve(here, "src/widgets/sanitizeHtml.ts") }));
+  },
+};
+
 const options = {
-  entryPoints: { app: resolve(here, "src/main.ts") },
+  // widgets.js (ipywidgets' models and views) is loaded by the page only when a widget appears.
+  entryPoints: { app: resolve(here, "src/main.ts"), widgets: resolve(here, "src/widgets/index.ts") },
   outdir,
   bundle: true,
   minify: true,
@@ -33,16 +42,26 @@ const options = {
   legalComments: "linked",
   charset: "utf8",
   logLevel: "info",
-  plugins: [woff2Only],
+  plugins: [woff2Only, sanitizeHtmlShim],
 };
 
-for (const name of ["app.js", "app.css", "app.js.LEGAL.txt", "app.css.LEGAL.txt", "fonts"]) {
+/** embed.js, for third-party pages: one file, whose style sheets are strings that each embedded
+ * cell puts into its own shadow root (src/embed/embeddedCell.ts). */
+const embedOptions = {
+  ...options,
+  entryPoints: { embed: resolve(here, "src/embed/index.ts") },
+  loader: { ".css": "text" },
+  plugins: [],
+};
+
+const bundles = ["app", "widgets", "embed"].flatMap((name) => [`${name}.js`, `${name}.css`, `${name}.js.LEGAL.txt`, `${name}.css.LEGAL.txt`]);
+for (const name of [...bundles, "fonts"]) {
   rmSync(resolve(outdir, name), { recursive: true, force: true });
 }
 mkdirSync(outdir, { recursive: true });
 if (watch) {
-  const context = await esbuild.context(options);
-  await context.watch();
+  for (const each of [options, embedOptions]) await (await esbuild.context(each)).watch();
 } else {
   await esbuild.build(options);
+  await esbuild.build(embedOptions);
 }

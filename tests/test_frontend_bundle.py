@@ -59,3 +59,9 @@ def test_sources_type_check(rebuilt: Path) -> None:
         timeout=600,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_embed_script_is_part_of_the_bundle(rebuilt: Path) -> None:
+    """embed.js (for third-party pages) is built and compared like the app's own bundle."""
+    assert (rebuilt / "static" / "embed.js").is_file()
+    assert (STATIC / "embed.js").is_file(), REBUILD

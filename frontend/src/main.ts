@@ -6,21 +6,30 @@ import { KernelConnection } from "./kernel/connection";
 import { KernelsApi } from "./kernel/rest";
 import { fromNotebook, notebookFileName, toNotebook } from "./notebook/ipynb";
 import { BrowserStore } from "./notebook/persistence";
+import { codeToShare, linkedCode, openLinked, reopenOnLinkedHash, SHARED_TITLE } from "./share/openLink";
+import { ShareButton } from "./share/shareButton";
 import { KernelBar } from "./view/kernelBar";
 import { Notices } from "./view/notices";
+import { OutputView } from "./view/outputView";
+import { WidgetHost } from "./widgets/host";
 import { WorksheetView } from "./view/worksheetView";
 import { Runner } from "./worksheet/runner";
+import { Cell } from "./worksheet/cell";
 import { Worksheet } from "./worksheet/worksheet";
 
 function boot(): void {
   const config = readPageConfig();
   const scope = new URL(config.baseUrl, location.href).href;
   const worksheet = new Worksheet();
-  const store = new BrowserStore(worksheet, `cellhub:worksheet:${scope}`);
-  store.restore();
+  // A shared link opens in a worksheet of its own, so it never replaces the person's.
+  const linked = linkedCode();
+  const store = new BrowserStore(worksheet, `cellhub:${linked ? "shared" : "worksheet"}:${scope}`);
+  if (linked) worksheet.replaceAll([new Cell("code")], SHARED_TITLE);
+  else store.restore();
 
-  const kernel = new KernelConnection(new KernelsApi(config.baseUrl, config.token), config.kernelName, `cellhub:kernel:${scope}`);
+  const kernel = new KernelConnection(new KernelsApi(config.baseUrl, config.token), config.kernelName, `cellhub:kernel:${scope}${linked ? "#shared" : ""}`);
   const runner = new Runner(kernel, worksheet);
+  const widgets = new WidgetHost(kernel, (outputs) => new OutputView(outputs).element);
   const notices = new Notices();
   const view = new WorksheetView(worksheet, runner, kernel, notices);
 
@@ -74,11 +83,15 @@ function boot(): void {
 
   const root = document.getElementById("app") ?? document.body;
   root.replaceChildren(bar.element, bar.banner, view.element, notices.element);
+  const share = new ShareButton({ ...config, code: () => codeToShare(worksheet, view) });
+  bar.element.querySelector(".controls")?.append(share.element);
+  if (linked) void openLinked(linked, worksheet, view, runner).then((title) => (bar.titleInput.value = title));
+  reopenOnLinkedHash();
   view.focusSelected(true);
   performance.mark("cellhub:ready");
   void kernel.start();
   // For tests and benchmarks: the live objects, never used by the page itself.
-  (window as unknown as { cellhub: unknown }).cellhub = { worksheet, kernel, runner, view };
+  (window as unknown as { cellhub: unknown }).cellhub = { worksheet, kernel, runner, view, widgets };
 }
 
 if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", boot);

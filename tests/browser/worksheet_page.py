@@ -25,7 +25,8 @@ class WorksheetPage:
         return self.cell(index).locator(".cm-content")
 
     def outputs(self, index: int) -> Locator:
-        return self.cell(index).locator(".outputs")
+        # The cell's own output area; Output widgets nest output areas of their own inside it.
+        return self.cell(index).locator(".cell-body > .outputs")
 
     def button(self, name: str) -> Locator:
         return self.page.get_by_role("button", name=name, exact=True)
@@ -72,3 +73,31 @@ class WorksheetPage:
                   .findIndex((cell) => cell.contains(document.activeElement))"""
         )
         return index
+
+    # ---- widgets ---------------------------------------------------------------------------
+
+    def widgets(self, index: int) -> Locator:
+        """The live widget views in the cell's outputs (ipywidgets)."""
+        return self.outputs(index).locator(".widget-area .jupyter-widgets").first
+
+    def slider(self, index: int, name: str) -> Locator:
+        """A slider's handle: keyboard-operable, named after the widget's description."""
+        return self.outputs(index).get_by_role("slider", name=name, exact=True)
+
+    def widget_output(self, index: int) -> Locator:
+        """What an Output widget (interact's output) shows."""
+        return self.outputs(index).locator(".widget-output").first
+
+    def widget_text(self, index: int) -> Locator:
+        """The printed text in an Output widget (interact's output)."""
+        return self.widget_output(index).locator(".stream-text")
+
+    def add_cell(self) -> None:
+        self.page.get_by_role("button", name="+ Add cell").click()
+
+    def slide(self, index: int, name: str, steps: int) -> None:
+        """Moves a slider with the arrow keys, as a keyboard user does."""
+        handle = self.slider(index, name)
+        handle.focus()
+        for _ in range(abs(steps)):
+            self.page.keyboard.press("ArrowRight" if steps > 0 else "ArrowLeft")

@@ -7,6 +7,7 @@ import { newId } from "../util/ids";
 import { Signal } from "../util/signal";
 import { type Channel, type Content, type KernelMessage, makeMessage } from "./messages";
 import { KernelsApi } from "./rest";
+import { type Buffer, decodeBinaryMessage, encodeBinaryMessage, normalizeBuffers } from "./wireFormat";
 
 export type KernelState = "connecting" | "starting" | "idle" | "busy" | "restarting" | "reconnecting" | "dead";
 
@@ -18,6 +19,11 @@ export interface RequestHandlers {
   onAbandoned?(): void;
 }
 
+/** Sees an iopub output message of one request first; returning false keeps it from the requester. */
+export type IOPubHook = (message: KernelMessage) => boolean;
+
+const HOOKED_TYPES = new Set(["stream", "display_data", "execute_result", "error", "clear_output", "update_display_data"]);
+
 interface Pending {
   handlers: RequestHandlers;
   replied: boolean;
@@ -25,6 +31,8 @@ interface Pending {
 }
 
 const MAX_BACKOFF_MS = 30_000;
+/** A hold never stalls the kernel's messages for longer than this. */
+const HOLD_LIMIT_MS = 5_000;
 
 export class KernelConnection {
   readonly stateChanged = new Signal<KernelState>();
@@ -32,11 +40,16 @@ export class KernelConnection {
   readonly iopub = new Signal<KernelMessage>();
   /** Human-readable news about the connection ("" clears it). */
   readonly notice = new Signal<string>();
+  /** The channels socket (re)opened: state held in the kernel (widget comms) may need fetching. */
+  readonly connected = new Signal<void>();
   state: KernelState = "connecting";
   kernelId: string | null = null;
 
   private socket: WebSocket | null = null;
-  private outbox: string[] = [];
+  private outbox: (string | ArrayBuffer)[] = [];
+  private hooks = new Map<string, IOPubHook[]>();
+  private held: KernelMessage[] | null = null;
+  private holds = 0;
   private pending = new Map<string, Pending>();
   private attempts = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
@@ -117,14 +130,75 @@ export class KernelConnection {
     this.transmit(JSON.stringify(message));
   }
 
-  private send(channel: Channel, msgType: string, content: Content, handlers: RequestHandlers): string {
+  /**
+   * A comm message (comm_open, comm_msg, comm_close): no shell reply comes, so its handlers only
+   * see the iopub messages it causes, until its `status: idle`. Buffers go as a binary frame.
+   */
+  sendComm(
+    msgType: string,
+    content: Content,
+    handlers: RequestHandlers,
+    metadata: Record<string, unknown> = {},
+    buffers: readonly Buffer[] = [],
+  ): string {
+    return this.send("shell", msgType, content, handlers, { metadata, buffers, expectReply: false });
+  }
+
+  /**
+   * Routes the output messages of request `parentId` to `hook` first (the newest hook wins), as
+   * an ipywidgets Output widget captures what runs inside `with out:`. Returns the remover.
+   */
+  hookIOPub(parentId: string, hook: IOPubHook): () => void {
+    const list = this.hooks.get(parentId) ?? [];
+    list.push(hook);
+    this.hooks.set(parentId, list);
+    return () => {
+      const current = this.hooks.get(parentId);
+      if (!current) return;
+      const rest = current.filter((h) => h !== hook);
+      if (rest.length) this.hooks.set(parentId, rest);
+      else this.hooks.delete(parentId);
+    };
+  }
+
+  /**
+   * Holds incoming messages, in order, until `until` settles: while the widget code loads, and
+   * while a widget message is being applied (as JupyterLab chains its message handling), so
+   * an output that follows `with out:` waits until the Output widget knows it should capture it.
+   */
+  hold(until: Promise<unknown>): void {
+    this.holds += 1;
+    this.held ??= [];
+    const timeout = new Promise((resolve) => setTimeout(resolve, HOLD_LIMIT_MS));
+    void Promise.race([until, timeout])
+      .catch(() => undefined)
+      .then(() => {
+        this.holds -= 1;
+        this.drainHeld();
+      });
+  }
+
+  private drainHeld(): void {
+    while (this.holds === 0 && this.held?.length) this.dispatch(this.held.shift() as KernelMessage);
+    if (this.holds === 0) this.held = null;
+  }
+
+  private send(
+    channel: Channel,
+    msgType: string,
+    content: Content,
+    handlers: RequestHandlers,
+    options: { metadata?: Record<string, unknown>; buffers?: readonly Buffer[]; expectReply?: boolean } = {},
+  ): string {
     const message = makeMessage(channel, msgType, content, this.session);
-    this.pending.set(message.header.msg_id, { handlers, replied: false, idle: false });
-    this.transmit(JSON.stringify(message));
+    if (options.metadata) message.metadata = options.metadata;
+    this.pending.set(message.header.msg_id, { handlers, replied: options.expectReply === false, idle: false });
+    const buffers = options.buffers ?? [];
+    this.transmit(buffers.length ? encodeBinaryMessage(message, buffers) : JSON.stringify(message));
     return message.header.msg_id;
   }
 
-  private transmit(data: string): void {
+  private transmit(data: string | ArrayBuffer): void {
     if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(data);
     else this.outbox.push(data);
   }
@@ -142,15 +216,28 @@ export class KernelConnection {
     this.socket = null;
     old?.close();
     const socket = new WebSocket(this.api.channelsUrl(this.kernelId, this.session));
+    socket.binaryType = "arraybuffer";
     this.socket = socket;
     socket.onopen = () => {
       this.attempts = 0;
       this.notice.emit("");
       for (const data of this.outbox.splice(0)) socket.send(data);
       this.requestKernelInfo();
+      this.connected.emit();
     };
     socket.onmessage = (event) => {
-      if (typeof event.data === "string") this.dispatch(JSON.parse(event.data) as KernelMessage);
+      let message: KernelMessage;
+      try {
+        message =
+          typeof event.data === "string"
+            ? normalizeBuffers(JSON.parse(event.data) as KernelMessage)
+            : decodeBinaryMessage(event.data as ArrayBuffer);
+      } catch (error) {
+        console.error("cellhub: unreadable kernel message", error);
+        return;
+      }
+      if (this.held) this.held.push(message);
+      else this.dispatch(message);
     };
     socket.onclose = () => {
       if (this.socket !== socket) return;
@@ -209,6 +296,10 @@ export class KernelConnection {
         this.onStatus(message.content.execution_state as string, message.content.reason as string | undefined);
       }
       this.iopub.emit(message);
+      if (parentId && HOOKED_TYPES.has(message.header.msg_type)) {
+        const hooks = this.hooks.get(parentId);
+        if (hooks && !hooks[hooks.length - 1](message)) return;
+      }
       if (!pending) return;
       pending.handlers.onIOPub?.(message);
       if (message.header.msg_type === "status" && message.content.execution_state === "idle") pending.idle = true;

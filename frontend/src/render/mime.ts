@@ -4,7 +4,7 @@ import { ansiToHtml, hasAnsi } from "./ansi";
 import { htmlFrame } from "./htmlFrame";
 import { latexToHtml, markdownToHtml } from "./markdown";
 
-type Renderer = (value: unknown, metadata: Record<string, unknown>, bundle: Record<string, unknown>) => HTMLElement;
+export type Renderer = (value: unknown, metadata: Record<string, unknown>, bundle: Record<string, unknown>) => HTMLElement;
 
 const text = (value: unknown): string => (Array.isArray(value) ? value.join("") : String(value ?? ""));
 
@@ -54,6 +54,11 @@ const RENDERERS: [string, Renderer][] = [
   ["application/json", (value) => plainText(JSON.stringify(value, null, 2), "json-output")],
   ["text/plain", (value) => plainText(text(value))],
 ];
+
+/** A renderer added at boot (widget views) is preferred over the built-in ones. */
+export function addRenderer(mime: string, render: Renderer): void {
+  RENDERERS.unshift([mime, render]);
+}
 
 export function renderMimeBundle(bundle: Record<string, unknown>, metadata: Record<string, unknown>): HTMLElement {
   for (const [mime, render] of RENDERERS) {

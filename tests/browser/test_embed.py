@@ -1,0 +1,140 @@
+"""embed.js on a third-party page (another origin): live cells, linked kernels, no clashes."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.conftest import RunningHub, start_cellhub
+
+PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>A course page</title>
+<style>div { color: red; font-size: 40px; } button { display: none !important; }</style>
+<script>
+  window.jQuery = window.$ = function () { return "the page's jQuery"; };
+  window.MathJax = { version: "the page's MathJax" };
+  window.globalsBefore = Object.keys(window);
+</script>
+</head><body>
+<h1>Variables carry over between linked cells</h1>
+<div class="cellhub" data-cellhub-kernel="lesson">
+  x = 21
+</div>
+<p>Some prose between the cells.</p>
+<div class="cellhub" data-cellhub-kernel="lesson"><script type="text/x-python">
+if x < 100:
+    print(x * 2)
+</script></div>
+<div class="cellhub" data-cellhub-autorun data-cellhub-read-only>print("auto", 1 + 1)</div>
+<div class="cellhub" data-cellhub-hide-editor data-cellhub-autorun>print("hidden editor")</div>
+<script src="HUB/static/embed.js"></script>
+<script src="HUB/static/embed.js"></script>
+</body></html>
+"""
+
+
+class ThirdPartySite:
+    """A static page server on its own port: another origin than the hub's."""
+
+    def __init__(self) -> None:
+        self.page = ""
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = site.page.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.origin = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[ThirdPartySite]:
+    server = ThirdPartySite()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def public_hub(
+    site: ThirdPartySite, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningHub]:
+    env = {
+        "CELLHUB_ALLOW_ANONYMOUS": "true",
+        "CELLHUB_CORS_ORIGINS": site.origin,
+        "CELLHUB_ANONYMOUS_KERNELS_PER_CLIENT": "4",
+    }
+    server = start_cellhub(tmp_path_factory.mktemp("public"), env=env)
+    yield server
+    server.stop()
+
+
+def test_linked_cells_on_a_third_party_page(
+    context: Any, site: ThirdPartySite, public_hub: RunningHub
+) -> None:
+    site.page = PAGE.replace("HUB/", public_hub.url)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(site.origin + "/")
+    cells = page.locator("div.cellhub")
+    expect(cells).to_have_count(4)
+    for index in range(4):
+        expect(cells.nth(index).locator(".cellhub-cell")).to_have_count(1)
+
+    first, second = cells.nth(0), cells.nth(1)
+    expect(first.locator(".cm-content")).to_have_text("x = 21")
+    expect(second.locator(".cm-content")).to_contain_text("if x < 100:")
+    run = first.locator("button.cellhub-run")
+    expect(run).to_be_visible()  # the page's `button {display: none}` does not reach in
+    run.click()
+    expect(first).to_have_attribute("data-cellhub-state", "idle", timeout=60_000)
+    second.locator("button.cellhub-run").click()
+    expect(second.locator(".outputs")).to_contain_text("42", timeout=60_000)
+
+    expect(cells.nth(2).locator(".outputs")).to_contain_text("auto 2", timeout=60_000)
+    assert cells.nth(2).locator(".cm-content").get_attribute("contenteditable") == "false"
+    expect(cells.nth(3).locator(".outputs")).to_contain_text("hidden editor", timeout=60_000)
+    expect(cells.nth(3).locator(".editor")).to_be_hidden()
+
+    added = page.evaluate("Object.keys(window).filter((k) => !window.globalsBefore.includes(k))")
+    assert added == ["globalsBefore", "cellhub"]  # the page's own, and ours
+    assert page.evaluate("window.$()") == "the page's jQuery"
+    assert page.evaluate("window.MathJax.version") == "the page's MathJax"
+    assert page.evaluate("window.cellhub.cells.length") == 4
+    assert errors == []
+
+
+def test_origins_not_configured_get_no_kernel(
+    context: Any, public_hub: RunningHub, tmp_path: Path
+) -> None:
+    other = ThirdPartySite()
+    try:
+        other.page = '<div class="cellhub" data-cellhub-autorun>1</div>' + (
+            f'<script src="{public_hub.url}static/embed.js"></script>'
+        )
+        page = context.new_page()
+        page.goto(other.origin + "/")
+        expect(page.locator(".cellhub-status")).to_have_text("Kernel stopped", timeout=30_000)
+    finally:
+        other.close()
