@@ -56,13 +56,20 @@ def run_session(shell: CellShell, sock: Any) -> NoReturn:
     gate.install()
     frames = Inbox(sock)
     frames.wake_on_signals()
+    # A pre-forked spare does all it can before it is claimed: a kernel start then
+    # costs only the init frame.
+    session = Session(shell, sock, frames, gate, DEFAULT_INIT)
+    session.warm()
     try:
         init = frames.next()
     except EOFError:
         os._exit(0)
-    if not (isinstance(init, list) and len(init) == 2 and init[0] == "init"):
+    if not (isinstance(init, list) and len(init) == 2 and isinstance(init[1], dict)):
         os._exit(1)
-    Session(shell, sock, frames, gate, {**DEFAULT_INIT, **init[1]}).serve_forever()
+    if init[0] != "init":
+        os._exit(1)
+    session.configure({**DEFAULT_INIT, **init[1]})
+    session.serve_forever()
 
 
 class Session:
@@ -121,6 +128,20 @@ class Session:
             numpy_random.seed()
         for thread in (self.outbox, self.sink, self.fds):
             thread.start()
+
+    def configure(self, init: dict[str, Any]) -> None:
+        """Apply the worker's settings from the init frame that claims this session."""
+        self.publisher.factory.username = str(init["username"])
+        self.sink.flush_interval = float(init["flush_interval"])
+        self.sink.max_chunk = int(init["max_stream_chunk"])
+        self.sink.cap = int(init["output_cap"])
+
+    def warm(self) -> None:
+        """Run a throwaway cell and format a result while still a spare, so that the first
+        real cell does not pay, while someone waits, for first-use work (copy-on-write
+        faults in the shell's objects, formatter set-up)."""
+        self.shell_any.run_cell("None", store_history=False, silent=True)
+        self.shell_any.display_formatter.format(0)
 
     def log(self, text: str) -> None:
         os.write(self.log_fd, f"cellhub session {os.getpid()}: {text}\n".encode(errors="replace"))
