@@ -9,19 +9,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import dataclasses
 import os
 import secrets
 import signal
-import subprocess
-import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import orjson
 
 from cellhub.config import SETTINGS, Config, ConfigError, load_config
+from cellhub.deploy.supervisor import WorkerProcess
 
 SERVE_FLAGS = ("host", "port", "data_dir")
 
@@ -73,45 +70,13 @@ def prepare_data_dir(config: Config) -> None:
     config.data_path.chmod(0o700)
 
 
-@contextlib.contextmanager
-def worker_process(config: Config) -> Iterator[str]:
-    """Start a worker as a child that dies with us; yield its address once it is ready."""
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-P",
-            "-m",
-            "cellhub",
-            "worker",
-            "--config-json",
-            # Not the token or the database URL: the worker needs neither, and any local
-            # user (and, in the rlimit fallback, any session) can read a command line.
-            orjson.dumps({**dataclasses.asdict(config), "token": "", "database_url": ""}).decode(),
-            "--parent",
-            str(os.getpid()),
-        ],
-        stdout=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        cwd="/",
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        if not line:
-            raise SystemExit(f"cellhub: the worker failed to start (exit code {process.wait()})")
-        ready: dict[str, Any] = orjson.loads(line)
-        print(f"cellhub: worker at {ready['address']}; sandbox: {ready['sandbox']}", flush=True)
-        yield str(ready["address"])
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-async def serve_hub(config: Config, token: str, workers: list[str]) -> None:
+async def serve_hub(
+    config: Config,
+    token: str,
+    workers: list[str],
+    beside: Callable[[], Coroutine[Any, Any, None]] | None = None,
+) -> None:
+    """Run the hub until it is stopped, and ``beside()`` (say, a worker supervisor) with it."""
     import uvicorn
 
     from cellhub.hub.app import create_app
@@ -138,7 +103,12 @@ async def serve_hub(config: Config, token: str, workers: list[str]) -> None:
         host, port = server.servers[0].sockets[0].getsockname()[:2]
         shown = f"[{host}]" if ":" in host else host
         print(f"cellhub: serving at http://{shown}:{port}/?token={token}", flush=True)
-    await task
+    helper = asyncio.create_task(beside()) if beside is not None else None
+    try:
+        await task
+    finally:
+        if helper is not None:
+            helper.cancel()
 
 
 def serve(config: Config) -> None:
@@ -147,8 +117,12 @@ def serve(config: Config) -> None:
     from cellhub.deploy.certificates import ensure_certificates
 
     ensure_certificates(config.data_path / "certs")
-    with worker_process(config) as worker:
-        run(serve_hub(config, token, [worker]))
+    worker = WorkerProcess(config)
+    try:
+        address = worker.start()
+        run(serve_hub(config, token, [address], worker.watch))
+    finally:
+        worker.stop()
 
 
 def hub(config: Config) -> None:

@@ -23,7 +23,7 @@ from cellhub.hub import kernels_api, pages, permalinks, websocket
 from cellhub.hub.anonymous import AnonymousAccess, AnonymousPolicy
 from cellhub.hub.auth import is_authenticated
 from cellhub.hub.cors import cors_middleware
-from cellhub.hub.kernels import KernelService
+from cellhub.hub.kernels import KernelService, in_background
 from cellhub.hub.limits import BodySizeLimit
 from cellhub.hub.ratelimit import ClientBudget
 from cellhub.hub.workers import WorkerLink
@@ -68,7 +68,12 @@ def create_app(config: Config, token: str, worker_addresses: list[str]) -> Starl
         context = hub_ssl_context(certs)
         service: KernelService
         links = [
-            WorkerLink(a, context, lambda kid, why: service.ended(kid, why))
+            WorkerLink(
+                a,
+                context,
+                lambda kid, why: service.ended(kid, why),
+                lambda link: in_background(service.reconcile([link])),
+            )
             for a in worker_addresses
         ]
         service = KernelService(KernelRepository(engine), links, config.client_max_kernels)

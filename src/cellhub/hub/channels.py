@@ -61,7 +61,7 @@ async def send(client: Client, payload: str | bytes) -> None:
 def numbered(seq: int, data: bytes) -> str:
     """The message as text with ``cellhub_seq`` spliced in (the JSON is never re-encoded)."""
     text = data.decode("utf-8", "replace")
-    if not text.startswith("{"):
+    if seq <= 0 or not text.startswith("{"):  # the hub's own messages carry no number
         return text
     return f'{{"cellhub_seq":{seq},{text[1:]}' if len(text) > 2 else text
 
@@ -121,6 +121,11 @@ class KernelChannels:
         self.routes[msg_id] = client
         if len(self.routes) > REPLY_ROUTES:
             self.routes.popitem(last=False)
+
+    def kernel_gone(self, reason: str) -> None:
+        """Tell the clients, unless the kernel's own ``dead`` status already did."""
+        if self.state != "dead":
+            self.put(0, "iopub", jupyter.status("dead", reason=reason), "dead")
 
     def put(self, seq: int, channel: str, data: bytes, state: str | None) -> None:
         if state is not None:

@@ -11,6 +11,7 @@ import datetime as dt
 import itertools
 import sys
 import uuid
+from collections.abc import Coroutine, Iterable
 from typing import Any
 
 from cellhub.db.kernels import KernelRepository
@@ -141,27 +142,23 @@ class KernelService:
         for link in self.links.values():
             channels = link.channels.get(kernel_id)
             if channels is not None:
-                channels.state = "dead"
-        task = asyncio.get_running_loop().create_task(
-            asyncio.to_thread(self.repository.end, kernel_id, reason)
-        )
-        task.add_done_callback(_log_failure)
+                channels.kernel_gone(reason)
+        in_background(asyncio.to_thread(self.repository.end, kernel_id, reason))
 
-    async def reconcile(self) -> None:
-        """After a (re)start, mark kernels that their worker no longer runs as dead."""
-        for link in self.links.values():
+    async def reconcile(self, links: Iterable[WorkerLink] | None = None) -> None:
+        """After a (re)start or a reconnect, mark kernels their worker no longer runs as dead."""
+        for link in links or list(self.links.values()):
             alive = {k["id"] for k in await link.request("list", None)}
             for record in await asyncio.to_thread(self.repository.live):
                 if record.worker == link.address and record.id not in alive:
-                    await asyncio.to_thread(
-                        self.repository.end, record.id, "lost while the hub was down"
-                    )
+                    self.ended(record.id, "its worker no longer runs it (the worker restarted)")
 
 
-def _log_failure(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        print(
-            f"cellhub-hub: database update failed: {task.exception()!r}",
-            file=sys.stderr,
-            flush=True,
-        )
+def in_background(work: Coroutine[Any, Any, None]) -> None:
+    """Run ``work`` without waiting for it; report, not raise, what goes wrong."""
+
+    def report(task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            print(f"cellhub-hub: {task.exception()!r}", file=sys.stderr, flush=True)
+
+    asyncio.get_running_loop().create_task(work).add_done_callback(report)

@@ -29,13 +29,18 @@ class WorkerLink:
     """
 
     def __init__(
-        self, address: str, context: ssl.SSLContext, on_ended: Callable[[str, str], None]
+        self,
+        address: str,
+        context: ssl.SSLContext,
+        on_ended: Callable[[str, str], None],
+        on_reconnected: Callable[[WorkerLink], None] | None = None,
     ) -> None:
         self.address = address
         self.host, _, port = address.rpartition(":")
         self.port = int(port)
         self.context = context
         self.on_ended = on_ended
+        self.on_reconnected = on_reconnected
         self.writer: asyncio.StreamWriter | None = None
         self.out: framing.BatchedWriter | None = None
         self.pending: dict[int, asyncio.Future[Any]] = {}
@@ -43,6 +48,7 @@ class WorkerLink:
         self.ids = itertools.count(1)
         self.connected = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
+        self.connections = 0
 
     async def start(self, timeout: float = 10.0) -> None:
         self.task = asyncio.get_running_loop().create_task(
@@ -77,6 +83,9 @@ class WorkerLink:
             self.out = framing.BatchedWriter(writer)
             for kernel_id in self.channels:
                 self.send(["attach", kernel_id])
+            if self.task is not None and self.connections and self.on_reconnected is not None:
+                self.on_reconnected(self)
+            self.connections += 1
             self.connected.set()
             try:
                 await self._read(reader)

@@ -1,0 +1,89 @@
+"""The worker of ``cellhub serve``: a child process, restarted if it dies, stopped with us.
+
+A restarted worker listens on the same address, so the hub reconnects to it by
+itself; kernels of the dead worker are gone, and the hub tells their clients so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import socket
+import subprocess
+import sys
+from typing import Any
+
+import orjson
+
+from cellhub.config import Config
+
+#: Seconds between looks at whether the worker is still alive.
+WATCH_INTERVAL = 0.5
+
+
+def free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+class WorkerProcess:
+    def __init__(self, config: Config) -> None:
+        port = config.worker_port or free_port(config.worker_host)
+        self.config = config.replace(worker_port=port)
+        self.process: subprocess.Popen[bytes] | None = None
+        self.stopping = False
+
+    def command(self) -> list[str]:
+        # Not the token or the database URL: the worker needs neither, and any local
+        # user (and, in the rlimit fallback, any session) can read a command line.
+        settings = {**dataclasses.asdict(self.config), "token": "", "database_url": ""}
+        return [
+            sys.executable,
+            "-P",
+            "-m",
+            "cellhub",
+            "worker",
+            "--config-json",
+            orjson.dumps(settings).decode(),
+            "--parent",
+            str(os.getpid()),
+        ]
+
+    def start(self) -> str:
+        """Start the worker; return its address once it is ready."""
+        self.process = subprocess.Popen(
+            self.command(), stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, cwd="/"
+        )
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            raise SystemExit(
+                f"cellhub: the worker failed to start (exit code {self.process.wait()})"
+            )
+        ready: dict[str, Any] = orjson.loads(line)
+        print(f"cellhub: worker at {ready['address']}; sandbox: {ready['sandbox']}", flush=True)
+        return str(ready["address"])
+
+    async def watch(self) -> None:
+        """Restart the worker whenever it dies, until :meth:`stop`."""
+        while not self.stopping:
+            await asyncio.sleep(WATCH_INTERVAL)
+            if self.process is not None and self.process.poll() is not None and not self.stopping:
+                code = self.process.returncode
+                print(f"cellhub: the worker died (exit code {code}); restarting it", flush=True)
+                await asyncio.to_thread(self.start)
+
+    def stop(self) -> None:
+        self.stopping = True
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
