@@ -3,27 +3,12 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
-from tests.worker.session_client import SMALL_PRELOAD, Reply, SessionClient, SessionServer
+from tests.worker.session_client import SMALL_PRELOAD, Reply, SessionClient
 
 WIDGETS_PRELOAD = [*SMALL_PRELOAD, "ipywidgets"]
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SessionServer]:
-    driver = SessionServer(tmp_path_factory.mktemp("comms"), WIDGETS_PRELOAD)
-    yield driver
-    driver.close()
-
-
-@pytest.fixture
-def kernel(server: SessionServer) -> Iterator[SessionClient]:
-    with server.session() as client:
-        yield client
+PRELOAD = WIDGETS_PRELOAD
 
 
 def model_id(run: Reply, model_name: str) -> str:

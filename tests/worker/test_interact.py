@@ -2,25 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
-from tests.worker.session_client import Reply, SessionClient, SessionServer
+from tests.worker.session_client import Reply, SessionClient
 from tests.worker.test_comms import WIDGETS_PRELOAD, model_id, update
 
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SessionServer]:
-    driver = SessionServer(tmp_path_factory.mktemp("interact"), WIDGETS_PRELOAD)
-    yield driver
-    driver.close()
-
-
-@pytest.fixture
-def kernel(server: SessionServer) -> Iterator[SessionClient]:
-    with server.session() as client:
-        yield client
+PRELOAD = WIDGETS_PRELOAD
 
 
 def value(kernel: SessionClient, expression: str) -> str:

@@ -4,27 +4,14 @@ from __future__ import annotations
 
 import base64
 import struct
-from collections.abc import Iterator
 from typing import Any
 
 import psutil
-import pytest
 
 from cellhub.config import Config
-from tests.worker.session_client import Reply, SessionClient, SessionServer
+from tests.worker.session_client import Reply, SessionClient
 
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SessionServer]:
-    driver = SessionServer(tmp_path_factory.mktemp("display"), list(Config().preload))
-    yield driver
-    driver.close()
-
-
-@pytest.fixture
-def kernel(server: SessionServer) -> Iterator[SessionClient]:
-    with server.session() as client:
-        yield client
+PRELOAD = list(Config().preload)
 
 
 def outputs(run: Reply) -> list[dict[str, Any]]:

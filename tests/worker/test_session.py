@@ -10,7 +10,6 @@ import datetime as dt
 import os
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,19 +20,6 @@ from cellhub.protocol import framing
 from tests.worker.session_client import Reply, SessionClient, SessionServer
 
 TEN_THOUSAND = "".join(f"{i}\n" for i in range(10**4))
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SessionServer]:
-    driver = SessionServer(tmp_path_factory.mktemp("session"))
-    yield driver
-    driver.close()
-
-
-@pytest.fixture
-def kernel(server: SessionServer) -> Iterator[SessionClient]:
-    with server.session() as client:
-        yield client
 
 
 def test_execute_sends_busy_input_result_reply_idle(kernel: SessionClient) -> None:

@@ -19,12 +19,9 @@ scope (``auth.ADMITTED_ANONYMOUS``), which the token checks then accept.
 from __future__ import annotations
 
 import asyncio
-import math
 import re
 from dataclasses import dataclass
-from typing import Any
 
-import orjson
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -32,8 +29,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from cellhub.config import Config
 from cellhub.hub.auth import ADMITTED_ANONYMOUS, client_address, is_authenticated
 from cellhub.hub.cors import origin_allowed
-from cellhub.hub.kernels import KERNEL_NAME, KernelService, NoSuchKernel, TooManyKernels
-from cellhub.hub.workers import WorkerError
+from cellhub.hub.kernels import KernelService
+from cellhub.hub.kernels_api import error, start_for
 
 OWNER_PREFIX = "anonymous:"
 KERNEL_PATH = re.compile(r"^/api/kernels/([^/]+)(?:/interrupt|/restart|/channels)?$")
@@ -65,10 +62,6 @@ class AnonymousPolicy:
 
 def owner(conn: HTTPConnection) -> str:
     return OWNER_PREFIX + client_address(conn)
-
-
-def refuse(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"message": message, "reason": None}, status_code=status, headers=headers)
 
 
 class AnonymousAccess:
@@ -116,7 +109,7 @@ class AnonymousAccess:
         record = await asyncio.to_thread(kernels.repository.get, match.group(1))
         if record is not None and record.owner == owner(conn):
             return True
-        return refuse(403, "anonymous clients may only use kernels they started")
+        return error(403, "anonymous clients may only use kernels they started")
 
     async def own_kernels(self, conn: HTTPConnection, kernels: KernelService) -> Response:
         mine = {
@@ -127,39 +120,12 @@ class AnonymousAccess:
         return JSONResponse([model for model in await kernels.list() if model["id"] in mine])
 
     async def start(self, request: Request, kernels: KernelService) -> Response:
-        body: Any = {}
-        raw = await request.body()
-        if raw.strip():
-            try:
-                body = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                return refuse(400, "request body is not valid JSON")
-        if not isinstance(body, dict):
-            return refuse(400, "request body must be a JSON object")
-        wait = request.app.state.kernel_starts.take(client_address(request))
-        if wait:
-            return refuse(
-                429,
-                "too many kernel starts from this client; try again later",
-                {"Retry-After": str(math.ceil(wait))},
-            )
         who = owner(request)
         running = await asyncio.to_thread(kernels.repository.count_live, who)
         if running >= self.policy.kernels_per_client:
-            return refuse(
+            return error(
                 429,
                 f"anonymous clients may run {self.policy.kernels_per_client} kernels at once; "
                 "shut one down",
             )
-        try:
-            model = await kernels.start(
-                str(body.get("name") or KERNEL_NAME), who, self.policy.kernel_options()
-            )
-        except NoSuchKernel as exc:
-            return refuse(404, f"Kernel does not exist: {exc}")
-        except TooManyKernels as exc:
-            return refuse(429, str(exc))
-        except WorkerError as exc:
-            return refuse(exc.status, exc.message)
-        location = {"Location": f"/api/kernels/{model['id']}"}
-        return JSONResponse(model, status_code=201, headers=location)
+        return await start_for(request, who, self.policy.kernel_options())

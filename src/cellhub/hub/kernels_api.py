@@ -17,8 +17,8 @@ from cellhub.hub.kernels import KERNEL_NAME, KernelService, NoSuchKernel, TooMan
 from cellhub.hub.workers import WorkerError
 
 
-def error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"message": message, "reason": None}, status_code=status)
+def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"message": message, "reason": None}, status_code=status, headers=headers)
 
 
 def service(request: Request) -> KernelService:
@@ -52,6 +52,13 @@ async def list_kernels(request: Request) -> Response:
 
 
 async def start_kernel(request: Request) -> Response:
+    return await start_for(request, client_address(request))
+
+
+async def start_for(
+    request: Request, owner: str, options: dict[str, Any] | None = None
+) -> Response:
+    """The one way a kernel is started: check the body and the client's budget, then start."""
     body: Any = {}
     raw = await request.body()
     if raw.strip():
@@ -61,16 +68,17 @@ async def start_kernel(request: Request) -> Response:
             return error(400, "request body is not valid JSON")
     if not isinstance(body, dict):
         return error(400, "request body must be a JSON object")
-    name = body.get("name") or KERNEL_NAME
-    client = client_address(request)
-    wait = request.app.state.kernel_starts.take(client)
+    wait = request.app.state.kernel_starts.take(client_address(request))
     if wait:
-        return JSONResponse(
-            {"message": "too many kernel starts from this client; try again later", "reason": None},
-            status_code=429,
-            headers={"Retry-After": str(math.ceil(wait))},
+        return error(
+            429,
+            "too many kernel starts from this client; try again later",
+            {"Retry-After": str(math.ceil(wait))},
         )
-    model = await service(request).start(str(name), client)
+    try:
+        model = await service(request).start(str(body.get("name") or KERNEL_NAME), owner, options)
+    except (NoSuchKernel, TooManyKernels, WorkerError) as exc:
+        return await EXCEPTION_HANDLERS[type(exc)](request, exc)
     return JSONResponse(model, status_code=201, headers={"Location": f"/api/kernels/{model['id']}"})
 
 
