@@ -123,6 +123,12 @@ class Config:
         512 * MiB, "Bytes a session may store in its home (root only; 0: none)."
     )
     network: bool = _setting(False, "Whether sessions may use the network (root only).")
+    uid_pool_start: int = _setting(
+        200_000, "First uid (and gid) of the pool sessions run as (root only; no passwd entries)."
+    )
+    uid_pool_size: int = _setting(
+        4096, "Number of uids in the pool: the most sessions one host can run at once (root only)."
+    )
     permalink_max_code: int = _setting(
         64 * 1024, "Largest code a permalink may hold, in bytes; more gets HTTP 413."
     )
@@ -197,6 +203,8 @@ def _validate(cfg: Config) -> Config:
         raise ConfigError("ports must be between 0 and 65535")
     if cfg.max_sessions < 1:
         raise ConfigError("max_sessions must be at least 1")
+    if cfg.uid_pool_start < 1000 or cfg.uid_pool_size < 1:
+        raise ConfigError("uid_pool_start must be at least 1000 and uid_pool_size at least 1")
     if cfg.spare_sessions < 0:
         raise ConfigError("spare_sessions must not be negative")
     if cfg.sandbox not in {"auto", "linux", "rlimit"}:

@@ -180,3 +180,24 @@ async def test_session_crash_is_reported(hub: Hub) -> None:
     await asyncio.sleep(0.2)
     assert (await hub.http.get(f"/api/kernels/{kernel_id}")).status_code == 404
     await kernel.close()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="sessions get uids from the pool only as root")
+async def test_sessions_run_as_uids_from_the_configured_pool(tmp_path: Path) -> None:
+    env = {"CELLHUB_UID_POOL_START": "230000", "CELLHUB_UID_POOL_SIZE": "8"}
+    server = start_cellhub(tmp_path / "data", env=env)
+    hub = Hub(server.url, server.token)
+    try:
+        uids = set()
+        for _ in range(2):
+            kernel = await KernelClient.connect(server.url, server.token, await hub.start_kernel())
+            run = await kernel.execute("import os; os.getuid(), os.getgid()")
+            uids.add(run.first("execute_result")["content"]["data"]["text/plain"])
+            await kernel.close()
+        assert len(uids) == 2, "each session has a uid of its own"
+        for pair in uids:
+            uid, gid = (int(x) for x in pair.strip("()").split(","))
+            assert 230000 <= uid < 230008 and gid == uid
+    finally:
+        await hub.aclose()
+        server.stop()

@@ -101,6 +101,7 @@ class Worker:
             "preload": c.preload,
             "sandbox": c.sandbox,
             "state_dir": str(c.data_path / "sessions"),
+            "uids": [c.uid_pool_start, c.uid_pool_size],
             "limits": {
                 "cpu_seconds": c.cpu_seconds or None,
                 "address_space": c.address_space or None,

@@ -179,8 +179,12 @@ def main(argv: list[str] | None = None) -> NoReturn:
     become_subreaper()
     settings = orjson.loads(args.settings)
     control = socket.socket(fileno=args.control_fd)
+    first_uid, uid_count = settings["uids"]
     sandbox = sandbox_for(
-        settings["sandbox"], SandboxLimits(**settings["limits"]), Path(settings["state_dir"])
+        settings["sandbox"],
+        SandboxLimits(**settings["limits"]),
+        Path(settings["state_dir"]),
+        uid_range=range(first_uid, first_uid + uid_count),
     )
     from cellhub.worker.session import build_shell
 
