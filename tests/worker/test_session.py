@@ -32,10 +32,11 @@ def test_execute_sends_busy_input_result_reply_idle(kernel: SessionClient) -> No
         assert message["parent_header"]["msg_id"] == msg_id
         header = message["header"]
         assert header["version"] == "5.3" and header["username"] == "tester"
-        assert len(header["msg_id"]) == 32
+        assert header["msg_id"].startswith(header["session"] + "_")
         assert dt.datetime.fromisoformat(header["date"]).tzinfo is not None
         assert message["buffers"] == []
     assert len({m["header"]["session"] for m in run.messages}) == 1
+    assert len({m["header"]["msg_id"] for m in run.messages}) == len(run.messages)
     assert run.of_type("execute_input")[0]["content"] == {"code": "1+1", "execution_count": 1}
     result = run.of_type("execute_result")[0]["content"]
     assert result == {"data": {"text/plain": "2"}, "metadata": {}, "execution_count": 1}
