@@ -16,17 +16,10 @@ from tests.conftest import RunningHub
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
+
+from bench.ui_bench import CHROMIUM_ARGS  # noqa: E402 - only once Playwright is known to exist
 
 
 @dataclass
