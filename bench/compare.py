@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import os
 import shutil
 import signal
 import sys
@@ -22,7 +24,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bench import report
+from bench import memory, report
 from bench.client import KernelsClient
 from bench.servers import BenchServer, CellhubServer, JupyterServer, ServerFailed
 from bench.workloads import (
@@ -186,6 +188,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help="memory budget of the capacity figure in GiB (default 4, or 1 with --quick)",
     )
+    parser.add_argument(
+        "--ksm",
+        action="store_true",
+        help="run the host's ksmd (kernel same-page merging; root only) during the benchmark "
+        "and restore its settings after; memory is read once pages are merged",
+    )
     parser.add_argument("--clients", type=int, default=None, help="concurrent clients (default 8)")
     parser.add_argument(
         "--cellhub-setting",
@@ -218,6 +226,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     if unknown:
         parser.error(f"unknown servers: {', '.join(sorted(unknown))}")
     arguments.servers = names
+    if arguments.ksm and (os.geteuid() != 0 or not memory.KSM.is_dir()):
+        parser.error("--ksm needs root and a kernel with KSM (/sys/kernel/mm/ksm)")
     return arguments
 
 
@@ -267,7 +277,9 @@ def main(argv: list[str] | None = None) -> int:
             runner = uvloop.run
         except ImportError:
             pass
-        results = runner(run(servers, plan, arguments.figures))
+        with memory.ksmd() if arguments.ksm else contextlib.nullcontext():
+            machine["ksmd"] = "running" if memory.ksmd_running() else "stopped"
+            results = runner(run(servers, plan, arguments.figures))
     finally:
         for server in servers:
             server.stop()

@@ -3,9 +3,20 @@
 PSS charges each shared page to the processes mapping it in equal parts, so the PSS of a
 set of processes adds up to the memory they really cost together: a forked session that
 shares its template's pages copy-on-write is charged only its share of them.
+
+Pages that kernel same-page merging (KSM) has merged count the same way: shared by
+every process that maps them. cellhub marks its sessions' template memory mergeable;
+whether pages are merged depends on the host running ``ksmd``, which ``--ksm`` turns on
+for the benchmark's run.
 """
 
 from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import psutil
 
@@ -31,3 +42,49 @@ def subtree_pss(process: psutil.Process) -> int:
     except psutil.NoSuchProcess:
         return 0
     return sum(pss_bytes(member.pid) for member in members)
+
+
+KSM = Path("/sys/kernel/mm/ksm")
+#: ksmd settings while the benchmark runs it: fast enough that 20 sessions are merged
+#: within seconds (a host would scan more gently; the merged result is the same).
+BENCH_KSMD = {"pages_to_scan": "10000", "sleep_millisecs": "10"}
+
+
+def ksmd_running() -> bool:
+    try:
+        return (KSM / "run").read_text().strip() == "1"
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def ksmd() -> Iterator[None]:
+    """Run ksmd (root only) for the duration, then put back the host's settings.
+
+    Stopping it again with ``run = 2`` unmerges every page, so the host is left as found.
+    """
+    names = ["run", *BENCH_KSMD]
+    saved = {name: (KSM / name).read_text().strip() for name in names}
+    try:
+        for name, value in BENCH_KSMD.items():
+            (KSM / name).write_text(value)
+        (KSM / "run").write_text("1")
+        yield
+    finally:
+        (KSM / "run").write_text("2" if saved["run"] != "1" else "1")
+        for name in names:
+            (KSM / name).write_text(saved[name])
+
+
+async def merged(timeout: float = 300.0) -> float:
+    """If ksmd runs, wait for two full scans, after which every page that can be merged is;
+    return the seconds waited."""
+    if not ksmd_running():
+        return 0.0
+    started = time.monotonic()
+    first = int((KSM / "full_scans").read_text())
+    while int((KSM / "full_scans").read_text()) < first + 2:
+        if time.monotonic() - started > timeout:
+            break
+        await asyncio.sleep(0.25)
+    return time.monotonic() - started

@@ -227,6 +227,8 @@ def table(document: dict[str, Any]) -> str:
         if index == 0:
             lines.append("  ".join("-" * width for width in widths))
     notes = [f"{name}: {text}" for name, text in document["servers"].items()]
+    if "ksmd" in document["machine"]:
+        notes.append(f"host ksmd (same-page merging): {document['machine']['ksmd']}")
     if "cellhub" in servers and others:
         notes.append(
             "x = cellhub's advantage (>1: cellhub better): Jupyter/cellhub for times and memory, "

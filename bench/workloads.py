@@ -19,7 +19,7 @@ import psutil
 from websockets.exceptions import WebSocketException
 
 from bench.client import Execution, ExecutionTimeout, KernelChannel, KernelsClient
-from bench.memory import MiB, pss_bytes, subtree_pss
+from bench.memory import MiB, merged, pss_bytes, subtree_pss
 from bench.servers import BenchServer, ServerFailed
 
 IMPORTS = "import numpy, matplotlib.pyplot"
@@ -239,6 +239,8 @@ async def fill_memory(
             break
         await asyncio.sleep(settle)
         count = len(alive)
+        if count == memory_at:
+            samples.details["ksm_wait_seconds"] = await merged()
         processes = target.server.session_processes([pid for _, pid in alive])
         tree = subtree_pss(root)
         if count == 1:

@@ -71,6 +71,11 @@ class Config:
         ],
         "Modules the template process imports once, before forking sessions.",
     )
+    merge_pages: bool = _setting(
+        True,
+        "Mark the template's memory for kernel same-page merging, so that identical pages "
+        "sessions copied are shared again (needs ksmd running on the host).",
+    )
     idle_timeout: float = _setting(
         3600.0,
         "Seconds a kernel may stay idle with no client attached before it is culled (0: never).",

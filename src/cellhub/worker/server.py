@@ -99,6 +99,7 @@ class Worker:
         c = self.config
         return {
             "preload": c.preload,
+            "merge_pages": c.merge_pages,
             "sandbox": c.sandbox,
             "state_dir": str(c.data_path / "sessions"),
             "uids": [c.uid_pool_start, c.uid_pool_size],

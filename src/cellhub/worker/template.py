@@ -28,6 +28,7 @@ from typing import Any, NoReturn
 import msgpack
 import orjson
 
+from cellhub.worker import pagemerge
 from cellhub.worker.prctl import become_subreaper, die_with_parent, kill_children, reap_all
 from cellhub.worker.sandbox import SandboxLease, SandboxLimits, SessionSandbox, sandbox_for
 from cellhub.worker.sandbox.processes import kill_until_gone
@@ -47,10 +48,13 @@ def send_control(sock: socket.socket, message: list[Any], fds: list[int] | None 
 class ForkServer:
     """Forks sandboxed sessions on request and reaps them."""
 
-    def __init__(self, control: socket.socket, sandbox: SessionSandbox, shell: Any) -> None:
+    def __init__(
+        self, control: socket.socket, sandbox: SessionSandbox, shell: Any, merging: str
+    ) -> None:
         self.control = control
         self.sandbox = sandbox
         self.shell = shell
+        self.merging = merging
         self.leases: dict[int, SandboxLease] = {}
         self.selector: selectors.BaseSelector | None = None
         self.wake_r, self.wake_w = os.pipe()
@@ -65,7 +69,7 @@ class ForkServer:
         self.selector = selector = selectors.DefaultSelector()
         selector.register(self.control, selectors.EVENT_READ, self.on_control)
         selector.register(self.wake_r, selectors.EVENT_READ, self.on_signal)
-        send_control(self.control, ["ready", self.sandbox.describe()])
+        send_control(self.control, ["ready", f"{self.sandbox.describe()}; {self.merging}"])
         while True:
             for key, _ in selector.select():
                 key.data()
@@ -191,7 +195,8 @@ def main(argv: list[str] | None = None) -> NoReturn:
     shell = build_shell(settings["preload"])
     gc.collect()
     gc.freeze()
-    ForkServer(control, sandbox, shell).serve_forever()
+    merging = pagemerge.enable(settings["merge_pages"])
+    ForkServer(control, sandbox, shell, merging).serve_forever()
 
 
 if __name__ == "__main__":
