@@ -49,7 +49,8 @@ class Plan:
     """How much of each workload to run: rounds times samples per round."""
 
     start_rounds: int = 10
-    starts_per_round: int = 2
+    starts_per_round: int = 5
+    start_pause: float = 0.2
     roundtrip_rounds: int = 5
     roundtrips_per_round: int = 100
     clients: int = 8
@@ -87,7 +88,11 @@ def rounds(plan: Plan, figures: list[str]) -> list[tuple[str, int, Workload]]:
     chosen: list[tuple[str, int, Workload]] = []
     if "start" in figures:
         chosen.append(
-            ("start", plan.start_rounds, lambda t: session_start(t, plan.starts_per_round))
+            (
+                "start",
+                plan.start_rounds,
+                lambda t: session_start(t, plan.starts_per_round, plan.start_pause),
+            )
         )
     if "roundtrip" in figures:
         chosen.append(
@@ -296,6 +301,7 @@ def main(argv: list[str] | None = None) -> int:
         "bigprint": f"{plan.bigprint / 1e6:g} MB",
         "budget": f"{plan.budget / GiB:g} GiB",
         "memory_at": str(plan.memory_at),
+        "start_pause": f"{plan.start_pause:g} s",
     }
     document = report.build(
         results,

@@ -107,15 +107,26 @@ async def close_kernel(target: Target, kernel_id: str, channel: KernelChannel) -
     await target.client.shutdown_kernel(kernel_id)
 
 
-async def session_start(target: Target, count: int) -> Samples:
-    """``POST /api/kernels`` → WebSocket open → (imports) → result of ``1+1``, in ms."""
+async def session_start(target: Target, count: int, pause: float) -> Samples:
+    """``POST /api/kernels`` → WebSocket open → (imports) → result of ``1+1``, in ms.
+
+    ``start_ms`` and ``start_bare_ms`` (with and without the imports cell) leave ``pause``
+    seconds after each kernel is closed, as when people start kernels at a few per
+    second: each sample is one start's latency. ``start_burst_ms`` starts the bare kernels
+    back to back, which measures how fast the server can keep starting them.
+    """
     samples = Samples()
-    for imports, key in ((True, "start_ms"), (False, "start_bare_ms")):
+    for imports, key, wait in (
+        (True, "start_ms", pause),
+        (False, "start_bare_ms", pause),
+        (False, "start_burst_ms", 0.0),
+    ):
         for _ in range(count):
             started = time.perf_counter()
             kernel_id, channel = await open_kernel(target, imports)
             samples.add(key, (time.perf_counter() - started) * 1000)
             await close_kernel(target, kernel_id, channel)
+            await asyncio.sleep(wait)
     return samples
 
 

@@ -50,8 +50,11 @@ def test_quick_start_and_roundtrip_against_cellhub(tmp_path: Path) -> None:
     assert bench.returncode == 0, stderr[-4000:]
     assert "1+1 round trip" in stdout
     figures = json.loads(output.read_text())["figures"]
-    assert {"start", "start_p95", "start_bare", "roundtrip", "roundtrip_p95"} <= set(figures)
+    assert {"start", "start_p95", "start_bare", "start_burst", "roundtrip", "roundtrip_p95"} <= set(
+        figures
+    )
     for figure in figures.values():
         assert 0 < figure["values"]["cellhub"] < 10_000
     assert figures["roundtrip"]["samples"]["cellhub"] == 100
     assert figures["start"]["samples"]["cellhub"] == 3
+    assert figures["start_burst"]["samples"]["cellhub"] == 3

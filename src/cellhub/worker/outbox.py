@@ -35,12 +35,16 @@ class Outbox:
         self._queued = 0
         self._cond = threading.Condition(threading.Lock())
         self._thread = threading.Thread(target=self._run, name="cellhub-outbox", daemon=True)
+        #: While set, frames are dropped: a spare session rehearses a request unheard.
+        self.muted = False
 
     def start(self) -> None:
         self._thread.start()
 
     def put(self, frame: bytes) -> None:
         """Queue one encoded frame; blocks while the queue is full (backpressure)."""
+        if self.muted:
+            return
         with self._cond:
             while self._queued >= self.max_queued:
                 self._cond.wait()

@@ -33,6 +33,7 @@ import orjson
 from cellhub.config import Config
 from cellhub.deploy.certificates import ensure_certificates, worker_ssl_context
 from cellhub.protocol import framing, jupyter
+from cellhub.worker import scheduling
 from cellhub.worker.kernels import SessionProcess, WorkerKernel
 from cellhub.worker.prctl import become_subreaper, kill_children
 from cellhub.worker.template_client import TemplateClient
@@ -90,6 +91,7 @@ class Worker:
             self.template_settings(), self.on_forked, self.on_exited, self.on_template_lost
         )
         self.sandbox_description = ""
+        self.promote_spares = scheduling.can_promote()
         self.spare_failures = 0
         #: Per-kernel (idle_timeout, max_lifetime) that differ from the configuration's.
         self.kernel_limits: dict[str, tuple[float, float]] = {}
@@ -248,6 +250,8 @@ class Worker:
         return kernel
 
     def bind(self, kernel: WorkerKernel, session: SessionProcess) -> None:
+        if self.promote_spares:
+            scheduling.promote(session.pid)
         kernel.bind(session, self.session_init())
         self.by_pid[session.pid] = kernel
 

@@ -42,6 +42,15 @@ DEFAULT_INIT: dict[str, Any] = {
     "flush_interval": 0.01,
     "max_stream_chunk": 65536,
 }
+#: What a spare rehearses (see Session.warm): an execution that leaves no trace in the shell.
+WARM_REQUEST = orjson.dumps(
+    {
+        "header": {"msg_id": "warm", "msg_type": "execute_request", "session": "warm"},
+        "parent_header": {},
+        "metadata": {},
+        "content": {"code": "None", "silent": False, "store_history": False},
+    }
+)
 #: Modules whose code an interrupt must not cut through (see cellhub.worker.interrupts).
 CRITICAL_MODULES = (inbox, interrupts, messages, outbox, outstream)
 
@@ -137,11 +146,17 @@ class Session:
         self.sink.cap = int(init["output_cap"])
 
     def warm(self) -> None:
-        """Run a throwaway cell and format a result while still a spare, so that the first
-        real cell does not pay, while someone waits, for first-use work (copy-on-write
-        faults in the shell's objects, formatter set-up)."""
-        self.shell_any.run_cell("None", store_history=False, silent=True)
-        self.shell_any.display_formatter.format(0)
+        """Handle a throwaway execute_request, unheard, and format a result while still a
+        spare, so that the first real cell does not pay, while someone waits, for
+        first-use work: copy-on-write faults in every object the request path touches,
+        the first run of this process's threads, formatter set-up."""
+        self.outbox.muted = True
+        try:
+            self.dispatch(["msg", "shell", WARM_REQUEST])
+            self.shell_any.display_formatter.format(0)
+        finally:
+            self.outbox.muted = False
+            self.publisher.parent = self.publisher.output_parent = {}
 
     def log(self, text: str) -> None:
         os.write(self.log_fd, f"cellhub session {os.getpid()}: {text}\n".encode(errors="replace"))

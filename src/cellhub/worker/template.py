@@ -28,7 +28,7 @@ from typing import Any, NoReturn
 import msgpack
 import orjson
 
-from cellhub.worker import pagemerge
+from cellhub.worker import pagemerge, scheduling
 from cellhub.worker.prctl import become_subreaper, die_with_parent, kill_children, reap_all
 from cellhub.worker.sandbox import SandboxLease, SandboxLimits, SessionSandbox, sandbox_for
 from cellhub.worker.sandbox.processes import kill_until_gone
@@ -140,6 +140,8 @@ class ForkServer:
 
     def become_session(self, lease: SandboxLease, sock: socket.socket, parent: int) -> NoReturn:
         try:
+            if scheduling.can_promote():
+                scheduling.demote_self()
             signal.set_wakeup_fd(-1)
             for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
                 signal.signal(signum, signal.SIG_DFL)

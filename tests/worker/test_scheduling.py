@@ -1,0 +1,66 @@
+"""Spares wait under SCHED_IDLE (as root); a claimed session runs every thread normally."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+
+import psutil
+import pytest
+
+from tests.conftest import RunningHub
+from tests.kernel_client import Hub
+
+POLICIES = """\
+import json, os
+threads = os.listdir("/proc/self/task")
+print(json.dumps([os.getpid(), [os.sched_getscheduler(int(t)) for t in threads]]))
+"""
+
+
+def thread_policies(pid: int) -> set[int]:
+    return {os.sched_getscheduler(int(tid)) for tid in os.listdir(f"/proc/{pid}/task")}
+
+
+def template_children(server: RunningHub) -> list[psutil.Process]:
+    template = next(
+        p for p in server.descendants() if any("cellhub.worker.template" in a for a in p.cmdline())
+    )
+    return template.children()
+
+
+async def test_a_claimed_session_runs_every_thread_at_normal_policy(hub: Hub) -> None:
+    _, client = await hub.kernel()
+    try:
+        run = await client.execute(POLICIES)
+    finally:
+        await client.close()
+    pid, policies = json.loads(run.stream_text())
+    assert pid > 0 and len(policies) >= 2  # the main thread and the session's helpers
+    assert set(policies) == {os.SCHED_OTHER}
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="leaving SCHED_IDLE needs CAP_SYS_NICE")
+async def test_spares_wait_under_sched_idle_until_claimed(
+    cellhub_server: RunningHub, hub: Hub
+) -> None:
+    idle: list[int] = []
+    for _ in range(100):  # the pool is refilled in the background after each claim
+        idle = [
+            child.pid
+            for child in template_children(cellhub_server)
+            if thread_policies(child.pid) == {os.SCHED_IDLE}
+        ]
+        if idle:
+            break
+        await asyncio.sleep(0.05)
+    assert idle, "no spare session waits under SCHED_IDLE"
+    _, client = await hub.kernel()
+    try:
+        run = await client.execute(POLICIES)
+    finally:
+        await client.close()
+    pid, _ = json.loads(run.stream_text())
+    assert pid in idle  # the oldest spare was claimed, and promoted
+    assert thread_policies(pid) == {os.SCHED_OTHER}
