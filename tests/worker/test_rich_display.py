@@ -161,3 +161,29 @@ def test_memory_stays_flat_over_200_plots(kernel: SessionClient) -> None:
     plots(18)
     after_200 = session.memory_info().rss
     assert after_200 - after_20 < 10 * 2**20, (after_20 / 2**20, after_200 / 2**20)
+
+
+def test_plain_values_format_as_ipython_formats_them(kernel: SessionClient) -> None:
+    """The short cut for numbers and strings gives what IPython's full formatting gives,
+    and steps aside once any other formatter has a printer for the type."""
+    values = "[2, 2.5, 1j, True, 'x', b'y', None, 10**30]"
+    run = kernel.execute(
+        "from IPython.core.formatters import DisplayFormatter\n"
+        "full = DisplayFormatter(parent=get_ipython())\n"
+        f"same = [get_ipython().display_formatter.format(v) == full.format(v) for v in {values}]\n"
+        "print(all(same), type(get_ipython().display_formatter).__name__)"
+    )
+    assert run.reply["content"]["status"] == "ok", run.of_type("error")
+    assert run.stream_text() == "True CellDisplayFormatter\n"
+    assert outputs(kernel.execute("1 + 1"))[0]["data"] == {"text/plain": "2"}
+    kernel.execute("%precision 2")
+    assert outputs(kernel.execute("1 / 3"))[0]["data"] == {"text/plain": "0.33"}
+    kernel.execute(
+        "get_ipython().display_formatter.formatters['text/html']"
+        ".for_type(int, lambda n: f'<b>{n}</b>')"
+    )
+    assert outputs(kernel.execute("3"))[0]["data"] == {"text/plain": "3", "text/html": "<b>3</b>"}
+    assert outputs(kernel.execute("True"))[0]["data"] == {
+        "text/plain": "True",
+        "text/html": "<b>True</b>",
+    }

@@ -21,6 +21,7 @@ from IPython.core import page
 from IPython.core.completer import provisionalcompleter
 from IPython.core.displayhook import DisplayHook
 from IPython.core.displaypub import DisplayPublisher
+from IPython.core.formatters import DisplayFormatter
 from IPython.core.interactiveshell import InteractiveShell
 from traitlets import Type
 from traitlets.config import Config
@@ -126,6 +127,45 @@ class CellDisplayPublisher(DisplayPublisher):
             publisher.publish("clear_output", {"wait": bool(wait)})
 
 
+#: Exact types that nothing but text/plain represents, unless someone registers a printer.
+PLAIN_TYPES = frozenset({int, float, complex, bool, str, bytes, type(None)})
+
+
+class CellDisplayFormatter(DisplayFormatter):
+    """IPython's display formatter with a short cut for plain values such as ``2``.
+
+    The full way asks every MIME formatter in turn, each walking the type's bases for a
+    printer; for ``1+1`` that is a third of the cell's run time. For an exact builtin
+    type that no formatter but text/plain has a printer for (a user may register one
+    at any time, so this is checked on every call), no other formatter can produce
+    anything, and only text/plain runs.
+    """
+
+    def format(
+        self, obj: Any, include: Any = None, exclude: Any = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        kind = type(obj)
+        if kind in PLAIN_TYPES and not include and not exclude and self._plain_only(obj):
+            data = self.formatters["text/plain"](obj)
+            return ({} if data is None else {"text/plain": data}), {}
+        formatted: tuple[dict[str, Any], dict[str, Any]]
+        formatted = super().format(obj, include, exclude)  # type: ignore[no-untyped-call]
+        return formatted
+
+    def _plain_only(self, obj: Any) -> bool:
+        others: list[Any] = [self.ipython_display_formatter, self.mimebundle_formatter]
+        others += [f for mime, f in self.formatters.items() if mime != "text/plain"]
+        bases = type(obj).__mro__
+        for formatter in others:
+            printers, deferred = formatter.type_printers, formatter.deferred_printers
+            if id(obj) in formatter.singleton_printers:
+                return False
+            for base in bases:
+                if base in printers or (base.__module__, base.__name__) in deferred:
+                    return False
+        return True
+
+
 class CellShell(InteractiveShell):
     """An InteractiveShell whose output goes to Jupyter clients (see ipykernel's zmqshell)."""
 
@@ -148,6 +188,10 @@ class CellShell(InteractiveShell):
     @property
     def payloads(self) -> Any:
         return self.payload_manager
+
+    def init_display_formatter(self) -> None:
+        self.display_formatter = CellDisplayFormatter(parent=self)
+        self.configurables.append(self.display_formatter)  # type: ignore[arg-type]
 
     def init_hooks(self) -> None:
         super().init_hooks()  # type: ignore[no-untyped-call]
