@@ -47,6 +47,17 @@ def test_execute_sends_busy_input_result_reply_idle(kernel: SessionClient) -> No
     assert counts == [2, 3, 4]
 
 
+def test_top_level_await_runs_and_plain_cells_need_no_event_loop(kernel: SessionClient) -> None:
+    run = kernel.execute("import asyncio\nawait asyncio.sleep(0)\n'awaited'")
+    assert run.of_type("execute_result")[0]["content"]["data"] == {"text/plain": "'awaited'"}
+    run = kernel.execute("async def f():\n    return 6\nawait f() * 7")
+    assert run.of_type("execute_result")[0]["content"]["data"] == {"text/plain": "42"}
+    run = kernel.execute("import asyncio\nasyncio.run(asyncio.sleep(0, 'no loop running'))")
+    assert run.of_type("execute_result")[0]["content"]["data"] == {
+        "text/plain": "'no loop running'"
+    }
+
+
 def test_silent_user_expressions_and_no_result_after_semicolon(kernel: SessionClient) -> None:
     run = kernel.execute("y = 6", silent=True, user_expressions={"twice": "y * 2"})
     assert run.msg_types == ["status", "execute_reply", "status"]

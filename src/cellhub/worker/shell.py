@@ -189,6 +189,26 @@ class CellShell(InteractiveShell):
     def payloads(self) -> Any:
         return self.payload_manager
 
+    def should_run_async(
+        self,
+        raw_cell: str,
+        *,
+        transformed_cell: str | None = None,
+        preprocessing_exc_tuple: Any = None,
+    ) -> bool:
+        """IPython compiles every cell an extra time to look for top-level ``await``;
+        a cell without the words ``await`` or ``async`` cannot have any."""
+        if transformed_cell is not None and not (
+            "await" in transformed_cell or "async" in transformed_cell
+        ):
+            return False
+        answer: bool = super().should_run_async(
+            raw_cell,
+            transformed_cell=transformed_cell,
+            preprocessing_exc_tuple=preprocessing_exc_tuple,
+        )
+        return answer
+
     def init_display_formatter(self) -> None:
         self.display_formatter = CellDisplayFormatter(parent=self)
         self.configurables.append(self.display_formatter)  # type: ignore[arg-type]
