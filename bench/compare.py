@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import shutil
@@ -63,6 +62,7 @@ class Plan:
     memory_at: int = 20
     budget: int = 4 * GiB
     output_timeout: float = 300.0
+    ksm: bool = False
 
 
 FULL = Plan()
@@ -125,7 +125,7 @@ def rounds(plan: Plan, figures: list[str]) -> list[tuple[str, int, Workload]]:
     if "memory" in figures or "capacity" in figures:
         memory_at = plan.memory_at if "memory" in figures else 0
         budget = plan.budget if "capacity" in figures else 0
-        chosen.append(("memory", 1, lambda t: fill_memory(t, memory_at, budget)))
+        chosen.append(("memory", 1, lambda t: fill_memory(t, memory_at, budget, plan.ksm)))
     return chosen
 
 
@@ -196,8 +196,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--ksm",
         action="store_true",
-        help="run the host's ksmd (kernel same-page merging; root only) during the benchmark "
-        "and restore its settings after; memory is read once pages are merged",
+        help="run the host's ksmd (kernel same-page merging; root only) during the memory "
+        "and capacity figures, restoring its settings after; memory is read once pages are merged",
     )
     parser.add_argument("--clients", type=int, default=None, help="concurrent clients (default 8)")
     parser.add_argument(
@@ -262,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     plan = QUICK if arguments.quick else FULL
     if arguments.budget is not None:
         plan = replace(plan, budget=int(arguments.budget * GiB))
+    if arguments.ksm:
+        plan = replace(plan, ksm=True)
     if arguments.clients is not None:
         plan = replace(plan, clients=arguments.clients)
     workdir = arguments.workdir or Path(tempfile.mkdtemp(prefix="cellhub-bench-"))
@@ -282,9 +284,12 @@ def main(argv: list[str] | None = None) -> int:
             runner = uvloop.run
         except ImportError:
             pass
-        with memory.ksmd() if arguments.ksm else contextlib.nullcontext():
-            machine["ksmd"] = "running" if memory.ksmd_running() else "stopped"
-            results = runner(run(servers, plan, arguments.figures))
+        machine["ksmd"] = (
+            "run by the benchmark during the memory and capacity figures"
+            if arguments.ksm
+            else ("running" if memory.ksmd_running() else "stopped")
+        )
+        results = runner(run(servers, plan, arguments.figures))
     finally:
         for server in servers:
             server.stop()

@@ -8,6 +8,7 @@ kernel. What each one does, step by step, is in ``docs/performance.md``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -19,7 +20,7 @@ import psutil
 from websockets.exceptions import WebSocketException
 
 from bench.client import Execution, ExecutionTimeout, KernelChannel, KernelsClient
-from bench.memory import MiB, merged, pss_bytes, subtree_pss
+from bench.memory import MiB, ksmd, merged, pss_bytes, subtree_pss
 from bench.servers import BenchServer, ServerFailed
 
 IMPORTS = "import numpy, matplotlib.pyplot"
@@ -212,7 +213,14 @@ async def idle_kernel(target: Target) -> tuple[str, int]:
     return kernel_id, int(pid)
 
 
-async def fill_memory(
+async def fill_memory(target: Target, memory_at: int, budget: int, ksm: bool = False) -> Samples:
+    """The memory and capacity ramp (:func:`ramp_kernels`); with ``ksm``, the host's ksmd
+    runs meanwhile, and memory is read once it has merged what it can."""
+    with ksmd() if ksm else contextlib.nullcontext():
+        return await ramp_kernels(target, memory_at, budget)
+
+
+async def ramp_kernels(
     target: Target,
     memory_at: int,
     budget: int,
