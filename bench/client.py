@@ -147,6 +147,18 @@ class KernelChannel:
         await self.websocket.close()
 
 
+def checked(response: httpx.Response) -> httpx.Response:
+    """The response, or ``HTTPStatusError`` with what the server said (not only its status)."""
+    if response.is_error:
+        raise httpx.HTTPStatusError(
+            f"{response.request.method} {response.request.url.path}: "
+            f"{response.status_code} {response.text[:500]}",
+            request=response.request,
+            response=response,
+        )
+    return response
+
+
 class KernelsClient:
     """REST calls of the kernels API plus opening kernel WebSockets, for one server."""
 
@@ -162,19 +174,17 @@ class KernelsClient:
         )
 
     async def start_kernel(self) -> str:
-        response = await self.http.post("/api/kernels", json={"name": "python3"})
-        response.raise_for_status()
+        response = checked(await self.http.post("/api/kernels", json={"name": "python3"}))
         kernel_id: str = response.json()["id"]
         return kernel_id
 
     async def shutdown_kernel(self, kernel_id: str) -> None:
         response = await self.http.delete(f"/api/kernels/{kernel_id}")
-        if response.status_code not in (204, 404):
-            response.raise_for_status()
+        if response.status_code != 404:
+            checked(response)
 
     async def kernel_ids(self) -> list[str]:
-        response = await self.http.get("/api/kernels")
-        response.raise_for_status()
+        response = checked(await self.http.get("/api/kernels"))
         return [kernel["id"] for kernel in response.json()]
 
     async def shutdown_all(self, parallel: int = 8) -> None:

@@ -77,14 +77,20 @@ def ksmd() -> Iterator[None]:
 
 
 async def merged(timeout: float = 300.0) -> float:
-    """If ksmd runs, wait for two full scans, after which every page that can be merged is;
-    return the seconds waited."""
+    """If ksmd runs, wait until a full scan merges (almost) nothing more; return the seconds
+    waited. A page is merged only once it has stayed the same for a whole scan, so pages
+    of sessions that just started take a few scans."""
     if not ksmd_running():
         return 0.0
     started = time.monotonic()
-    first = int((KSM / "full_scans").read_text())
-    while int((KSM / "full_scans").read_text()) < first + 2:
-        if time.monotonic() - started > timeout:
+    scans = int((KSM / "full_scans").read_text())
+    sharing = -1
+    while time.monotonic() - started < timeout:
+        while int((KSM / "full_scans").read_text()) == scans:
+            await asyncio.sleep(0.1)
+        scans = int((KSM / "full_scans").read_text())
+        now_sharing = int((KSM / "pages_sharing").read_text())
+        if now_sharing <= sharing + max(64, sharing // 100):
             break
-        await asyncio.sleep(0.25)
+        sharing = now_sharing
     return time.monotonic() - started

@@ -25,6 +25,7 @@ import signal
 import socket
 import sys
 import time
+import traceback
 from collections import deque
 from typing import Any
 
@@ -342,6 +343,7 @@ class Worker:
                 req, False, {"status": 404, "message": f"no kernel {exc.args[0]} on this worker"}
             )
         except Exception as exc:  # noqa: BLE001 - the hub shows the message; the worker stays up
+            traceback.print_exc(file=sys.stderr)
             hub.reply(req, False, {"status": 500, "message": f"{type(exc).__name__}: {exc}"})
 
     async def answer(self, op: str, args: list[Any]) -> Any:

@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -43,6 +44,9 @@ class TemplateClient:
         self.control: socket.socket | None = None
         self.description = ""
         self._ready: asyncio.Future[str] | None = None
+        #: Messages the socket had no room for yet (a burst of kills while the template is
+        #: busy reaping), sent in order as it drains.
+        self._unsent: deque[bytes] = deque()
 
     async def start(self, timeout: float = 60.0) -> str:
         """Spawn the template and wait until it has imported everything; return its sandbox line."""
@@ -109,13 +113,35 @@ class TemplateClient:
 
     def _detach(self) -> None:
         if self.control is not None:
-            asyncio.get_running_loop().remove_reader(self.control.fileno())
+            loop = asyncio.get_running_loop()
+            loop.remove_reader(self.control.fileno())
+            loop.remove_writer(self.control.fileno())
             self.control.close()
             self.control = None
+        self._unsent.clear()
 
     def send(self, *message: Any) -> None:
-        if self.control is not None:
-            self.control.send(msgpack.packb(list(message), use_bin_type=True))
+        """Send now, or as soon as the socket has room: never drop, never block the loop."""
+        if self.control is None:
+            return
+        self._unsent.append(msgpack.packb(list(message), use_bin_type=True))
+        if len(self._unsent) == 1:
+            self._flush()
+
+    def _flush(self) -> None:
+        assert self.control is not None
+        loop = asyncio.get_running_loop()
+        while self._unsent:
+            try:
+                self.control.send(self._unsent[0])
+            except BlockingIOError:
+                loop.add_writer(self.control.fileno(), self._flush)
+                return
+            except OSError:
+                self._lost()
+                return
+            self._unsent.popleft()
+        loop.remove_writer(self.control.fileno())
 
     def fork(self) -> None:
         self.send("fork")
@@ -131,8 +157,10 @@ class TemplateClient:
         if self.control is not None:
             with contextlib.suppress(RuntimeError):
                 asyncio.get_running_loop().remove_reader(self.control.fileno())
+                asyncio.get_running_loop().remove_writer(self.control.fileno())
             self.control.close()
             self.control = None
+        self._unsent.clear()
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
