@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from cellhub.worker.pagemerge import private_anonymous_ranges
+from cellhub.worker.pagemerge import private_writable_ranges
 from tests.conftest import RunningHub
 from tests.kernel_client import Hub
 
@@ -40,8 +40,9 @@ print(json.dumps({"heap": heap, "fresh": fresh, "marked": sum(flags.values())}))
 """
 
 
-def test_only_writable_private_anonymous_mappings_are_chosen() -> None:
-    assert private_anonymous_ranges(MAPS) == [
+def test_only_private_writable_mappings_but_the_stack_are_chosen() -> None:
+    assert private_writable_ranges(MAPS) == [
+        (0x55D0C0221000, 0x55D0C0400000),  # the interpreter's data section
         (0x55D0C1000000, 0x55D0C2000000),
         (0x7F0000000000, 0x7F0000100000),
     ]

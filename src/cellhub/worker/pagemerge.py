@@ -8,7 +8,7 @@ the same heap and runs the same code. Linux's kernel same-page merging (KSM) fin
 identical pages in regions marked ``MADV_MERGEABLE`` and shares them again,
 copy-on-write.
 
-The template marks its own writable anonymous memory before forking; children
+The template marks its own private writable memory before forking; children
 inherit the marking, so memory a session allocates later for the user's data is
 never merged. Merging happens only while the host runs ``ksmd``
 (``/sys/kernel/mm/ksm/run`` is 1): a host-wide setting cellhub reports but does not
@@ -28,27 +28,31 @@ _libc = ctypes.CDLL(None, use_errno=True)
 _libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
 
 
-def private_anonymous_ranges(maps: str) -> list[tuple[int, int]]:
-    """The writable private anonymous mappings (the heap included) of a ``/proc/PID/maps`` text."""
+def private_writable_ranges(maps: str) -> list[tuple[int, int]]:
+    """The private writable mappings of a ``/proc/PID/maps`` text: anonymous memory, the
+    heap, and the data sections of the interpreter and extension modules, whose pages
+    become anonymous copies once written."""
     ranges = []
     for line in maps.splitlines():
         fields = line.split()
         name = fields[5] if len(fields) > 5 else ""
         permissions = fields[1]
-        if name not in ("", "[heap]") or not permissions.startswith("rw") or permissions[3] != "p":
+        if not permissions.startswith("rw") or permissions[3] != "p":
             continue
+        if name.startswith("[") and name != "[heap]":
+            continue  # the stack, vvar and the like
         start, end = (int(address, 16) for address in fields[0].split("-"))
         ranges.append((start, end))
     return ranges
 
 
 def mark_mergeable() -> int:
-    """Mark this process's anonymous memory mergeable; return the bytes marked.
+    """Mark this process's private writable memory mergeable; return the bytes marked.
 
     Raises ``OSError`` where the kernel has no KSM (``EINVAL``).
     """
     marked = 0
-    for start, end in private_anonymous_ranges(Path("/proc/self/maps").read_text()):
+    for start, end in private_writable_ranges(Path("/proc/self/maps").read_text()):
         if _libc.madvise(start, end - start, MADV_MERGEABLE) != 0:
             err = ctypes.get_errno()
             raise OSError(err, f"madvise(MADV_MERGEABLE): {os.strerror(err)}")
