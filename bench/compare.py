@@ -63,6 +63,7 @@ class Plan:
     budget: int = 4 * GiB
     output_timeout: float = 300.0
     ksm: bool = False
+    merge_wait: float = 300.0
 
 
 FULL = Plan()
@@ -78,6 +79,7 @@ QUICK = Plan(
     memory_at=10,
     budget=1 * GiB,
     output_timeout=120.0,
+    merge_wait=20.0,
 )
 
 Workload = Callable[[Target], Awaitable[Samples]]
@@ -125,7 +127,9 @@ def rounds(plan: Plan, figures: list[str]) -> list[tuple[str, int, Workload]]:
     if "memory" in figures or "capacity" in figures:
         memory_at = plan.memory_at if "memory" in figures else 0
         budget = plan.budget if "capacity" in figures else 0
-        chosen.append(("memory", 1, lambda t: fill_memory(t, memory_at, budget, plan.ksm)))
+        chosen.append(
+            ("memory", 1, lambda t: fill_memory(t, memory_at, budget, plan.ksm, plan.merge_wait))
+        )
     return chosen
 
 

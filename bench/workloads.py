@@ -213,17 +213,21 @@ async def idle_kernel(target: Target) -> tuple[str, int]:
     return kernel_id, int(pid)
 
 
-async def fill_memory(target: Target, memory_at: int, budget: int, ksm: bool = False) -> Samples:
+async def fill_memory(
+    target: Target, memory_at: int, budget: int, ksm: bool = False, merge_wait: float = 300.0
+) -> Samples:
     """The memory and capacity ramp (:func:`ramp_kernels`); with ``ksm``, the host's ksmd
-    runs meanwhile, and memory is read once it has merged what it can."""
+    runs meanwhile, fast. Whenever ksmd runs, memory is read once it has merged what it
+    can, or after ``merge_wait`` seconds."""
     with ksmd() if ksm else contextlib.nullcontext():
-        return await ramp_kernels(target, memory_at, budget)
+        return await ramp_kernels(target, memory_at, budget, merge_wait)
 
 
 async def ramp_kernels(
     target: Target,
     memory_at: int,
     budget: int,
+    merge_wait: float,
     parallel: int = 4,
     settle: float = 0.5,
     max_kernels: int = 20000,
@@ -259,7 +263,7 @@ async def ramp_kernels(
         await asyncio.sleep(settle)
         count = len(alive)
         if count == memory_at:
-            samples.details["ksm_wait_seconds"] = await merged()
+            samples.details["ksm_wait_seconds"] = await merged(merge_wait)
         processes = target.server.session_processes([pid for _, pid in alive])
         tree = subtree_pss(root)
         if count == 1:

@@ -76,6 +76,11 @@ class Config:
         "Mark the template's memory for kernel same-page merging, so that identical pages "
         "sessions copied are shared again (needs ksmd running on the host).",
     )
+    ksmd_pages_to_scan: int = _setting(
+        1000,
+        "Pages per 20 ms the host's ksmd scans when a worker running as root starts it because "
+        "it was stopped (0: leave ksmd alone); the worker stops it again when it exits.",
+    )
     idle_timeout: float = _setting(
         3600.0,
         "Seconds a kernel may stay idle with no client attached before it is culled (0: never).",

@@ -4,8 +4,12 @@ what a session allocates for the user's data is never marked."""
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterator
 
-from cellhub.worker.pagemerge import private_writable_ranges
+import pytest
+
+from cellhub.worker.pagemerge import KSM, private_writable_ranges, restore_ksmd, run_ksmd
 from tests.conftest import RunningHub
 from tests.kernel_client import Hub
 
@@ -62,3 +66,40 @@ async def test_sessions_inherit_the_marking_but_not_for_new_memory(
         await client.close()
     assert found["heap"] is True and found["marked"] > 1
     assert found["fresh"] == [False]
+
+
+@pytest.fixture
+def host_ksmd() -> Iterator[None]:
+    """Stop the host's ksmd for the test and put its settings back afterwards."""
+    if os.geteuid() != 0 or not (KSM / "run").exists():
+        pytest.skip("starting ksmd needs root and a kernel with KSM")
+    names = ("pages_to_scan", "run")
+    saved = {name: (KSM / name).read_text().strip() for name in names}
+    (KSM / "run").write_text("0")  # stopped; what it merged stays merged
+    (KSM / "pages_to_scan").write_text("100")
+    yield
+    for name in names:
+        (KSM / name).write_text(saved[name])
+
+
+def read(name: str) -> str:
+    return (KSM / name).read_text().strip()
+
+
+def test_a_stopped_ksmd_is_started_and_put_back(host_ksmd: None) -> None:
+    assert run_ksmd(0) == {}  # 0: leave it alone
+    assert read("run") == "0"
+    changed = run_ksmd(1234)
+    assert (read("run"), read("pages_to_scan")) == ("1", "1234")
+    assert run_ksmd(999) == {}  # running already: someone else's, left as it is
+    assert read("pages_to_scan") == "1234"
+    restore_ksmd(changed)
+    assert (read("run"), read("pages_to_scan")) == ("0", "100")
+
+
+def test_without_root_ksmd_is_left_alone() -> None:
+    if os.geteuid() == 0:
+        pytest.skip("as root the worker may start ksmd (the test above)")
+    before = (KSM / "run").read_text() if (KSM / "run").exists() else None
+    assert run_ksmd(1000) == {}
+    assert ((KSM / "run").read_text() if (KSM / "run").exists() else None) == before

@@ -11,12 +11,15 @@ copy-on-write.
 The template marks its own private writable memory before forking; children
 inherit the marking, so memory a session allocates later for the user's data is
 never merged. Merging happens only while the host runs ``ksmd``
-(``/sys/kernel/mm/ksm/run`` is 1): a host-wide setting cellhub reports but does not
-change. docs/threat-model.md discusses what merging reveals between sessions.
+(``/sys/kernel/mm/ksm/run`` is 1). A worker running as root starts a stopped ``ksmd``
+(setting ``ksmd_pages_to_scan``), as it sets up cgroups and uids for its sessions, and
+puts the host's settings back when it stops. docs/threat-model.md discusses what
+merging reveals between sessions.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 from pathlib import Path
@@ -67,6 +70,28 @@ def ksmd_running() -> bool:
         return False
 
 
+def run_ksmd(pages_to_scan: int) -> dict[str, str]:
+    """Start the host's ksmd, scanning ``pages_to_scan`` pages per wake-up, if it is stopped
+    and this process may (root); return the settings to put back with
+    :func:`restore_ksmd` (empty when nothing was changed)."""
+    if pages_to_scan <= 0 or ksmd_running():
+        return {}
+    try:
+        saved = {name: (KSM / name).read_text().strip() for name in ("pages_to_scan", "run")}
+        (KSM / "pages_to_scan").write_text(str(pages_to_scan))
+        (KSM / "run").write_text("1")
+    except OSError:
+        return {}
+    return saved
+
+
+def restore_ksmd(saved: dict[str, str]) -> None:
+    """Put back what :func:`run_ksmd` changed. Pages merged so far stay merged."""
+    for name, value in saved.items():
+        with contextlib.suppress(OSError):
+            (KSM / name).write_text(value)
+
+
 def enable(wanted: bool) -> str:
     """Mark the template's memory if ``wanted``; say what that achieves on this host."""
     if not wanted:
@@ -78,6 +103,7 @@ def enable(wanted: bool) -> str:
     state = (
         "ksmd running"
         if ksmd_running()
-        else "ksmd stopped on this host, so nothing is merged (echo 1 > /sys/kernel/mm/ksm/run)"
+        else "ksmd stopped on this host, so nothing is merged (run the worker as root, "
+        "or echo 1 > /sys/kernel/mm/ksm/run)"
     )
     return f"page merging: {marked / 2**20:.0f} MiB of template memory marked; {state}"

@@ -34,7 +34,7 @@ import orjson
 from cellhub.config import Config
 from cellhub.deploy.certificates import ensure_certificates, worker_ssl_context
 from cellhub.protocol import framing, jupyter
-from cellhub.worker import scheduling
+from cellhub.worker import pagemerge, scheduling
 from cellhub.worker.kernels import SessionProcess, WorkerKernel
 from cellhub.worker.prctl import become_subreaper, kill_children
 from cellhub.worker.template_client import TemplateClient
@@ -445,6 +445,14 @@ class Worker:
 
 async def run_worker(config: Config, ready: asyncio.Future[str] | None = None) -> None:
     """Run a worker until SIGTERM/SIGINT; print one JSON line to stdout once it is ready."""
+    ksmd_settings = pagemerge.run_ksmd(config.ksmd_pages_to_scan if config.merge_pages else 0)
+    try:
+        await serve(config, ready)
+    finally:
+        pagemerge.restore_ksmd(ksmd_settings)
+
+
+async def serve(config: Config, ready: asyncio.Future[str] | None) -> None:
     certs = ensure_certificates(config.data_path / "certs")
     become_subreaper()
     (config.data_path / "sessions").mkdir(parents=True, exist_ok=True)
