@@ -80,9 +80,10 @@ async def serve_hub(
     import uvicorn
 
     from cellhub.hub.app import create_app
+    from cellhub.hub.uvicorn_server import HubServer
 
     app = create_app(config, token, workers)
-    server = uvicorn.Server(
+    server = HubServer(
         uvicorn.Config(
             app,
             host=config.host,
