@@ -216,6 +216,10 @@ class FdCapture:
             os.set_blocking(r, False)
             self.pipes[r] = name
         self._thread = threading.Thread(target=self._run, name="cellhub-fds", daemon=True)
+        #: For :meth:`drain`: the reader thread's own poll object cannot be shared with it.
+        self._pending = select.poll()
+        for r in self.pipes:
+            self._pending.register(r, select.POLLIN)
 
     def start(self) -> None:
         self._thread.start()
@@ -240,8 +244,12 @@ class FdCapture:
         return bool(data)
 
     def drain(self) -> None:
-        """Move everything already written to fds 1 and 2 into the sink."""
+        """Move everything already written to fds 1 and 2 into the sink.
+
+        Asked after every cell: one zero-timeout poll finds the pipes with data, where a
+        read of each pipe would mostly raise (and build) a BlockingIOError.
+        """
         with self.lock:
-            for r in self.pipes:
+            for r, _ in self._pending.poll(0):
                 while self._read(r):
                     pass
