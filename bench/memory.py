@@ -16,9 +16,10 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import psutil
+
+from cellhub.worker.pagemerge import KSM, ksmd_running
 
 MiB = 2**20
 
@@ -44,17 +45,9 @@ def subtree_pss(process: psutil.Process) -> int:
     return sum(pss_bytes(member.pid) for member in members)
 
 
-KSM = Path("/sys/kernel/mm/ksm")
 #: ksmd settings while the benchmark runs it: fast enough that 20 sessions are merged
 #: within seconds (a host would scan more gently; the merged result is the same).
 BENCH_KSMD = {"pages_to_scan": "10000", "sleep_millisecs": "10"}
-
-
-def ksmd_running() -> bool:
-    try:
-        return (KSM / "run").read_text().strip() == "1"
-    except OSError:
-        return False
 
 
 @contextlib.contextmanager

@@ -30,13 +30,19 @@ def template_children(server: RunningHub) -> list[psutil.Process]:
     return template.children()
 
 
-async def test_a_claimed_session_runs_every_thread_at_normal_policy(hub: Hub) -> None:
+async def new_kernel_policies(hub: Hub) -> tuple[int, list[int]]:
+    """Start a kernel; return its session's pid and the scheduling policy of each thread."""
     _, client = await hub.kernel()
     try:
         run = await client.execute(POLICIES)
     finally:
         await client.close()
     pid, policies = json.loads(run.stream_text())
+    return int(pid), list(policies)
+
+
+async def test_a_claimed_session_runs_every_thread_at_normal_policy(hub: Hub) -> None:
+    pid, policies = await new_kernel_policies(hub)
     assert pid > 0 and len(policies) >= 2  # the main thread and the session's helpers
     assert set(policies) == {os.SCHED_OTHER}
 
@@ -56,11 +62,6 @@ async def test_spares_wait_under_sched_idle_until_claimed(
             break
         await asyncio.sleep(0.05)
     assert idle, "no spare session waits under SCHED_IDLE"
-    _, client = await hub.kernel()
-    try:
-        run = await client.execute(POLICIES)
-    finally:
-        await client.close()
-    pid, _ = json.loads(run.stream_text())
+    pid, _ = await new_kernel_policies(hub)
     assert pid in idle  # the oldest spare was claimed, and promoted
     assert thread_policies(pid) == {os.SCHED_OTHER}
