@@ -26,13 +26,22 @@ MAX_BATCH = 256 * 1024
 
 
 class Outbox:
-    """A bounded frame queue drained by one writer thread; a broken socket ends the process."""
+    """A bounded frame queue drained by one writer thread; a broken socket ends the process.
+
+    A frame put while nothing is queued or being written goes out at once from the
+    caller's thread, with a non-blocking send: handing it to the writer would cost a
+    thread switch and a fight for the GIL with the cell's own thread. While the
+    outbox is *held* (see :meth:`hold`), frames wait so that a short request's
+    messages leave together, in one write.
+    """
 
     def __init__(self, sock: socket.socket, max_queued: int = DEFAULT_MAX_QUEUED) -> None:
         self.sock = sock
         self.max_queued = max_queued
         self._frames: deque[bytes] = deque()
         self._queued = 0
+        self._held = False
+        self._writing = False
         self._cond = threading.Condition(threading.Lock())
         self._thread = threading.Thread(target=self._run, name="cellhub-outbox", daemon=True)
         #: While set, frames are dropped: a spare session rehearses a request unheard.
@@ -42,20 +51,54 @@ class Outbox:
         self._thread.start()
 
     def put(self, frame: bytes) -> None:
-        """Queue one encoded frame; blocks while the queue is full (backpressure)."""
+        """Send or queue one encoded frame; blocks while the queue is full (backpressure)."""
         if self.muted:
             return
         with self._cond:
             while self._queued >= self.max_queued:
+                self._held = False
+                self._cond.notify_all()
                 self._cond.wait()
+            if not (self._frames or self._writing or self._held):
+                frame = self._send_now(frame)
+                if not frame:
+                    return
             self._frames.append(frame)
             self._queued += len(frame)
-            if len(self._frames) == 1:
+            if not self._held:
                 self._cond.notify_all()
+
+    def hold(self) -> None:
+        """Keep frames back until :meth:`release`, or until the queue fills up."""
+        with self._cond:
+            self._held = True
+
+    def release(self) -> None:
+        """Send what was held back; cheap when nothing was."""
+        with self._cond:
+            self._held = False
+            if not self._frames or self._writing:
+                return
+            rest = self._send_now(b"".join(self._frames))
+            self._frames.clear()
+            self._queued = len(rest)
+            if rest:
+                self._frames.append(rest)
+                self._cond.notify_all()
+
+    def _send_now(self, data: bytes) -> bytes:
+        """Write what the socket takes without blocking; return the rest."""
+        try:
+            sent = self.sock.send(data, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return data
+        except OSError:
+            os._exit(0)  # the worker closed our socket: nobody can see this session any more
+        return data[sent:]
 
     def _take_batch(self) -> bytes:
         with self._cond:
-            while not self._frames:
+            while not self._frames or self._held:
                 self._cond.wait()
             frames = self._frames
             parts = [frames.popleft()]
@@ -64,6 +107,7 @@ class Outbox:
                 size += len(frames[0])
                 parts.append(frames.popleft())
             self._queued -= size
+            self._writing = True
             self._cond.notify_all()
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
@@ -72,6 +116,8 @@ class Outbox:
         try:
             while True:
                 self.sock.sendall(self._take_batch())
+                with self._cond:
+                    self._writing = False
         except OSError:
             # The worker closed our socket: nobody can see this session any more.
             os._exit(0)

@@ -176,6 +176,7 @@ class StreamSink:
             time.sleep(self.flush_interval)
             self.gate.retry()
             self.flush()
+            self.publisher.outbox.release()
 
 
 class StreamRaw(io.RawIOBase):

@@ -206,6 +206,7 @@ class Session:
         finally:
             self.abort_waiting = False
             publisher.status("idle")
+            self.outbox.release()
         if waiting:
             self.abort_executions(waiting)
 
@@ -263,6 +264,7 @@ class Session:
             publisher.send(
                 "iopub", "execute_input", {"code": code, "execution_count": shell.execution_count}
             )
+        self.outbox.hold()
         self.allow_stdin = bool(content.get("allow_stdin", False))
         error = self.run_cell(code, store_history, silent)
         reply: dict[str, Any] = {"execution_count": shell.execution_count - 1}

@@ -66,6 +66,7 @@ class InputRequests:
             {"prompt": prompt, "password": password},
             parent=publisher.output_parent,
         )
+        publisher.outbox.release()
         while True:
             try:
                 frame = self.inbox.read(interruptible=True)
