@@ -23,8 +23,12 @@ import orjson
 from cellhub.protocol import jupyter, wsbinary
 
 REPLY_ROUTES = 4096
-#: Acknowledge at least this often while output streams (and whenever the queue drains).
-ACK_BATCH = 256 * 1024
+#: Bytes delivered that are acknowledged at once: a quarter of the smallest flow window
+#: allowed, so the worker never waits for an acknowledgement that is held back.
+ACK_BATCH = 16 * 1024
+#: Seconds a smaller acknowledgement waits for more output to join it (one frame to
+#: the worker per few executions instead of one per message).
+ACK_DELAY = 0.05
 
 Entry = tuple[int, str, bytes]
 
@@ -83,6 +87,8 @@ class KernelChannels:
         self.queue: asyncio.Queue[tuple[int, str, bytes]] = asyncio.Queue()
         self.routes: OrderedDict[str, Client] = OrderedDict()
         self.state = "idle"
+        self.unacked = 0
+        self.ack_timer: asyncio.TimerHandle | None = None
         self.task = asyncio.get_running_loop().create_task(
             self._deliver(), name=f"deliver-{kernel_id}"
         )
@@ -134,6 +140,8 @@ class KernelChannels:
 
     def close(self) -> None:
         self.task.cancel()
+        if self.ack_timer is not None:
+            self.ack_timer.cancel()
 
     def _recipients(self, channel: str, data: bytes) -> list[Client]:
         if channel == "iopub" or len(self.clients) < 2:
@@ -145,8 +153,16 @@ class KernelChannels:
         client = self.routes.get(parent) if isinstance(parent, str) else None
         return [client] if client in self.clients else self.clients
 
+    def _acknowledge(self) -> None:
+        if self.ack_timer is not None:
+            self.ack_timer.cancel()
+            self.ack_timer = None
+        if self.unacked:
+            self.ack(self.unacked)
+            self.unacked = 0
+
     async def _deliver(self) -> None:
-        unacked = 0
+        loop = asyncio.get_running_loop()
         while True:
             seq, channel, data = await self.queue.get()
             payload = for_client(seq, data)
@@ -159,7 +175,8 @@ class KernelChannels:
                     await send(client, payload)
                 except Exception:  # noqa: BLE001 - a broken client must not stop the others
                     self.remove(client)
-            unacked += len(data)
-            if unacked >= ACK_BATCH or self.queue.empty():
-                self.ack(unacked)
-                unacked = 0
+            self.unacked += len(data)
+            if self.unacked >= ACK_BATCH:
+                self._acknowledge()
+            elif self.ack_timer is None:
+                self.ack_timer = loop.call_later(ACK_DELAY, self._acknowledge)
