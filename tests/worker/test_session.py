@@ -64,7 +64,17 @@ def test_silent_user_expressions_and_no_result_after_semicolon(kernel: SessionCl
     expr = run.reply["content"]["user_expressions"]["twice"]
     assert expr["status"] == "ok" and expr["data"]["text/plain"] == "12"
     assert kernel.execute("y;").msg_types == ["status", "execute_input", "execute_reply", "status"]
-    assert kernel.execute("y").reply["content"]["execution_count"] == 2
+    assert kernel.execute("y # ;").of_type("execute_result")[0]["content"]["data"] == {
+        "text/plain": "6"
+    }
+    assert kernel.execute("y").reply["content"]["execution_count"] == 3
+
+
+def test_results_are_not_copied_into_the_history(kernel: SessionClient) -> None:
+    for _ in range(3):
+        assert kernel.execute("'x' * 100_000").of_type("execute_result")
+    run = kernel.execute("hm = get_ipython().history_manager; len(hm.outputs), len(Out)")
+    assert run.of_type("execute_result")[0]["content"]["data"]["text/plain"] == "(0, 3)"
 
 
 def test_error_traceback_and_stop_on_error(kernel: SessionClient) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import re
 import sys
 import threading
 from collections.abc import Iterator, Sequence
@@ -22,8 +23,9 @@ from IPython.core.completer import provisionalcompleter
 from IPython.core.displayhook import DisplayHook
 from IPython.core.displaypub import DisplayPublisher
 from IPython.core.formatters import DisplayFormatter
+from IPython.core.inputtransformer2 import TransformerManager
 from IPython.core.interactiveshell import InteractiveShell
-from traitlets import Type
+from traitlets import Instance, Type, default
 from traitlets.config import Config
 
 from cellhub.worker.comms import install_comms
@@ -83,6 +85,20 @@ class CellDisplayHook(DisplayHook):
         """
         if not _is_plot_artist(result):
             super().update_user_ns(result)  # type: ignore[no-untyped-call]
+
+    def quiet(self) -> bool:
+        """Whether the cell ends in ``;``; IPython tokenizes every cell to know, but a cell
+        without a semicolon anywhere cannot end in one."""
+        parsed = self.shell.history_manager.input_hist_parsed  # type: ignore[union-attr]
+        if not parsed or ";" not in parsed[-1]:
+            return False
+        return bool(self.semicolon_at_end_of_expression(parsed[-1]))  # type: ignore[no-untyped-call]
+
+    def log_output(self, format_dict: dict[str, Any]) -> None:
+        """Keep no copy of results in the history (IPython keeps every repr, forever).
+
+        ``Out`` and ``_`` still hold the results, within IPython's cache size.
+        """
 
     def finish_displayhook(self) -> None:
         self._is_active = False
@@ -166,16 +182,49 @@ class CellDisplayFormatter(DisplayFormatter):
         return True
 
 
+#: IPython syntax that a token transform rewrites starts with one of these characters,
+#: or with one of ``,;/`` as the first thing on a line (the autocall escapes).
+IPYTHON_SYNTAX = re.compile(r"[%!?]|^[^\S\n]*[,;/]", re.MULTILINE)
+
+
+class CellTransformerManager(TransformerManager):
+    """IPython's input transformer with a short cut for cells of plain Python.
+
+    Finding ``%magic``, ``!cmd``, ``a = %x``, ``obj?`` and the autocall escapes means
+    tokenizing the whole cell, again after each rewrite; a cell with none of the
+    characters they start with has none of them. Transforms added by the user (or
+    an extension) always run. A badly indented cell, which IPython's tokenizer would
+    refuse here, goes on to Python's compiler and gets its IndentationError there.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.builtin_token_transformers = tuple(self.token_transformers)
+
+    def do_token_transforms(self, lines: list[str]) -> list[str]:
+        if tuple(self.token_transformers) == self.builtin_token_transformers and not (
+            IPYTHON_SYNTAX.search("".join(lines))
+        ):
+            return lines
+        transformed: list[str] = super().do_token_transforms(lines)  # type: ignore[no-untyped-call]
+        return transformed
+
+
 class CellShell(InteractiveShell):
     """An InteractiveShell whose output goes to Jupyter clients (see ipykernel's zmqshell)."""
 
     displayhook_class = Type(CellDisplayHook)
+    input_transformer_manager = Instance(TransformerManager)
     display_pub_class = Type(CellDisplayPublisher)
     publisher: Publisher | None = None
     #: What ipykernel-aware libraries (ipywidgets) look for; set by :func:`install_comms`.
     kernel: Any = None
     #: The traceback of the last error shown, for the execute_reply (as ipykernel keeps it).
     last_traceback: list[str] | None = None
+
+    @default("input_transformer_manager")
+    def _cell_transformer_manager(self) -> TransformerManager:
+        return CellTransformerManager()
 
     def get_parent(self) -> dict[str, Any]:
         """The request current output belongs to, as ipykernel's shell gives it to ipywidgets."""
