@@ -77,9 +77,10 @@ class Config:
         "sessions copied are shared again (needs ksmd running on the host).",
     )
     ksmd_pages_to_scan: int = _setting(
-        1000,
-        "Pages per 20 ms the host's ksmd scans when a worker running as root starts it because "
-        "it was stopped (0: leave ksmd alone); the worker stops it again when it exits.",
+        250,
+        "Pages the host's ksmd scans every 5 ms when a worker running as root starts it because "
+        "it was stopped (0: leave ksmd alone); the worker puts the host's settings back when it "
+        "exits.",
     )
     idle_timeout: float = _setting(
         3600.0,

@@ -445,11 +445,14 @@ class Worker:
 
 async def run_worker(config: Config, ready: asyncio.Future[str] | None = None) -> None:
     """Run a worker until SIGTERM/SIGINT; print one JSON line to stdout once it is ready."""
-    ksmd_settings = pagemerge.run_ksmd(config.ksmd_pages_to_scan if config.merge_pages else 0)
+    record = config.data_path / "ksmd-settings.json"
+    ksmd_settings = pagemerge.run_ksmd(
+        config.ksmd_pages_to_scan if config.merge_pages else 0, record
+    )
     try:
         await serve(config, ready)
     finally:
-        pagemerge.restore_ksmd(ksmd_settings)
+        pagemerge.restore_ksmd(ksmd_settings, record)
 
 
 async def serve(config: Config, ready: asyncio.Future[str] | None) -> None:
