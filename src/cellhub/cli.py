@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     hub = commands.add_parser("hub", help="run a hub that connects to running workers")
     add_setting_flags(hub, (*SERVE_FLAGS, "workers"))
     worker = commands.add_parser("worker", help="run a worker daemon")
-    add_setting_flags(worker, ("data_dir", "worker_host", "worker_port"))
+    add_setting_flags(worker, ("data_dir", "worker_host", "worker_port", "worker_socket"))
     worker.add_argument("--config-json", help=argparse.SUPPRESS)
     worker.add_argument("--parent", type=int, help=argparse.SUPPRESS)
     db = commands.add_parser("db", help="database maintenance")

@@ -52,6 +52,11 @@ class Config:
     )
     worker_host: str = _setting("127.0.0.1", "Address the worker listens on for hubs (mutual TLS).")
     worker_port: int = _setting(0, "TCP port of the worker (0 picks a free port).")
+    worker_socket: str = _setting(
+        "",
+        "Unix socket the worker listens on instead of TCP, for a hub on the same host "
+        "(address unix:PATH); `cellhub serve` uses worker.sock in the data dir.",
+    )
     max_sessions: int = _setting(
         64, "Most simultaneous sessions per worker; the next kernel start gets HTTP 503."
     )

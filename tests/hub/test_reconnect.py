@@ -22,10 +22,15 @@ from tests.kernel_client import Hub, KernelClient, request_message
 READY = re.compile(r'"address":"([^"]+)"')
 
 
-@pytest.fixture
-def worker_address(tmp_path: Path) -> Iterator[str]:
-    """A worker of its own, outliving the hubs the test starts and kills."""
-    process, match, _ = launch(["worker", "--data-dir", str(tmp_path)], READY, {})
+@pytest.fixture(params=["tls", "unix"])
+def worker_address(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A worker of its own, outliving the hubs the test starts and kills; hubs reach it over
+    TCP with mutual TLS, or through its Unix socket."""
+    argv = ["worker", "--data-dir", str(tmp_path)]
+    if request.param == "unix":
+        argv += ["--worker-socket", str(tmp_path / "w.sock")]
+    process, match, _ = launch(argv, READY, {})
+    assert match.group(1).startswith("unix:") == (request.param == "unix")
     yield match.group(1)
     process.terminate()
     process.wait(15)

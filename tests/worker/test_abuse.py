@@ -637,11 +637,14 @@ CONNECT = """
 import errno, json, socket
 outcome = {{}}
 for host, port in {targets!r}:
-    family = socket.AF_INET6 if ':' in host else socket.AF_INET
+    if port is None:
+        family = socket.AF_UNIX
+    else:
+        family = socket.AF_INET6 if ':' in host else socket.AF_INET
     s = socket.socket(family, socket.SOCK_STREAM)
     s.settimeout(3)
     try:
-        s.connect((host, port))
+        s.connect(host if port is None else (host, port))
         outcome[f'{{host}}:{{port}}'] = 'connected'
     except OSError as exc:
         outcome[f'{{host}}:{{port}}'] = errno.errorcode.get(exc.errno or 0, type(exc).__name__)
@@ -665,10 +668,10 @@ async def test_no_network_not_even_the_hub_or_the_worker(
 ) -> None:
     hub_port = int(server.url.rstrip("/").rsplit(":", 1)[1])
     worker_line = next(line for line in server.output if "worker at" in line)
-    worker_port = int(re.search(r"worker at [\d.]+:(\d+)", worker_line).group(1))  # type: ignore[union-attr]
+    worker_socket = re.search(r"worker at unix:(\S+);", worker_line).group(1)  # type: ignore[union-attr]
     targets = [
         ("127.0.0.1", hub_port),
-        ("127.0.0.1", worker_port),
+        (worker_socket, None),
         ("::1", hub_port),
         ("1.1.1.1", 443),
         ("8.8.8.8", 53),

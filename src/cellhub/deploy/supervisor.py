@@ -1,7 +1,8 @@
 """The worker of ``cellhub serve``: a child process, restarted if it dies, stopped with us.
 
-A restarted worker listens on the same address, so the hub reconnects to it by
-itself; kernels of the dead worker are gone, and the hub tells their clients so.
+A restarted worker listens on the same address (its Unix socket, or its TCP port), so
+the hub reconnects to it by itself; kernels of the dead worker are gone, and the hub
+tells their clients so.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import orjson
 
 from cellhub.config import Config
+from cellhub.protocol.addresses import fits_unix_socket
 
 #: Seconds between looks at whether the worker is still alive.
 WATCH_INTERVAL = 0.5
@@ -28,10 +30,20 @@ def free_port(host: str) -> int:
         return int(probe.getsockname()[1])
 
 
+def local_worker(config: Config) -> Config:
+    """Settings for the worker of ``cellhub serve``: a Unix socket in the data dir when the
+    path fits one (see :mod:`cellhub.protocol.addresses`), else a fixed TCP port."""
+    if config.worker_socket:
+        return config
+    path = config.data_path / "worker.sock"
+    if fits_unix_socket(path):
+        return config.replace(worker_socket=str(path))
+    return config.replace(worker_port=config.worker_port or free_port(config.worker_host))
+
+
 class WorkerProcess:
     def __init__(self, config: Config) -> None:
-        port = config.worker_port or free_port(config.worker_host)
-        self.config = config.replace(worker_port=port)
+        self.config = local_worker(config)
         self.process: subprocess.Popen[bytes] | None = None
         self.stopping = False
 

@@ -1,4 +1,5 @@
-"""The hub's connections to workers: one multiplexed mutual-TLS connection per worker."""
+"""The hub's connections to workers: one multiplexed connection per worker (mutual TLS, or
+a Unix socket for a worker on the same host; see :mod:`cellhub.protocol.addresses`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cellhub.hub.channels import KernelChannels
-from cellhub.protocol import framing
+from cellhub.protocol import addresses, framing
 
 
 class WorkerError(Exception):
@@ -36,8 +37,6 @@ class WorkerLink:
         on_reconnected: Callable[[WorkerLink], None] | None = None,
     ) -> None:
         self.address = address
-        self.host, _, port = address.rpartition(":")
-        self.port = int(port)
         self.context = context
         self.on_ended = on_ended
         self.on_reconnected = on_reconnected
@@ -66,9 +65,7 @@ class WorkerLink:
         backoff = 0.05
         while True:
             try:
-                reader, writer = await asyncio.open_connection(
-                    self.host, self.port, ssl=self.context, server_hostname=self.host
-                )
+                reader, writer = await addresses.connect(self.address, self.context)
             except OSError as exc:
                 print(
                     f"cellhub-hub: worker {self.address} unreachable: {exc}",

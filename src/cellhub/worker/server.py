@@ -1,4 +1,5 @@
-"""The worker daemon: accepts hubs over mutual TLS and runs their kernels in forked sessions.
+"""The worker daemon: accepts hubs (mutual TLS, or a Unix socket for a hub on the same host)
+and runs their kernels in forked sessions.
 
 One multiplexed connection per hub carries every kernel's traffic as msgpack frames:
 
@@ -27,13 +28,14 @@ import sys
 import time
 import traceback
 from collections import deque
+from pathlib import Path
 from typing import Any
 
 import orjson
 
 from cellhub.config import Config
 from cellhub.deploy.certificates import ensure_certificates, worker_ssl_context
-from cellhub.protocol import framing, jupyter
+from cellhub.protocol import addresses, framing, jupyter
 from cellhub.worker import pagemerge, scheduling
 from cellhub.worker.kernels import SessionProcess, WorkerKernel
 from cellhub.worker.prctl import become_subreaper, kill_children
@@ -462,11 +464,12 @@ async def serve(config: Config, ready: asyncio.Future[str] | None) -> None:
     worker = Worker(config)
     worker.sandbox_description = await worker.template.start()
     worker.refill()
-    server = await asyncio.start_server(
-        worker.on_hub, config.worker_host, config.worker_port, ssl=worker_ssl_context(certs)
-    )
-    host, port = server.sockets[0].getsockname()[:2]
-    address = f"{host}:{port}"
+    if config.worker_socket:
+        server, address = await addresses.listen_unix(worker.on_hub, Path(config.worker_socket))
+    else:
+        server, address = await addresses.listen_tcp(
+            worker.on_hub, config.worker_host, config.worker_port, worker_ssl_context(certs)
+        )
     print(
         orjson.dumps(
             {"event": "ready", "address": address, "sandbox": worker.sandbox_description}
@@ -485,4 +488,6 @@ async def serve(config: Config, ready: asyncio.Future[str] | None) -> None:
     finally:
         culler.cancel()
         server.close()
+        if config.worker_socket:
+            Path(config.worker_socket).unlink(missing_ok=True)
         worker.stop()
