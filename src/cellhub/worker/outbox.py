@@ -1,9 +1,12 @@
-"""The one way out of a session: a writer thread behind a bounded queue, and the publisher.
+"""The one way out of a session: a bounded queue with a writer thread, and the publisher.
 
-Every frame the session emits goes through :class:`Outbox`, whose single thread is
-the only caller of ``sendall``. A KeyboardInterrupt raised in the main thread can
-therefore never cut a frame in half, and because :meth:`Outbox.put` blocks while
-``max_bytes`` are queued, a worker that reads slowly slows the code that prints
+Every frame the session emits goes through :class:`Outbox`. A frame either leaves at
+once in one non-blocking ``send`` from the thread that made it, or waits in order in
+the queue, whose single thread is the only caller of the blocking ``sendall``. A
+KeyboardInterrupt can never cut a frame in half: the main thread only writes in this
+module, where the interrupt gate defers it (:mod:`cellhub.worker.interrupts`), and a
+non-blocking send is never interrupted half way. Because :meth:`Outbox.put` blocks
+while ``max_queued`` bytes wait, a worker that reads slowly slows the code that prints
 instead of growing the session's memory.
 """
 
@@ -26,7 +29,7 @@ MAX_BATCH = 256 * 1024
 
 
 class Outbox:
-    """A bounded frame queue drained by one writer thread; a broken socket ends the process.
+    """A bounded frame queue with one writer thread; a broken socket ends the process.
 
     A frame put while nothing is queued or being written goes out at once from the
     caller's thread, with a non-blocking send: handing it to the writer would cost a
