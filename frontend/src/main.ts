@@ -10,7 +10,6 @@ import { codeToShare, linkedCode, openLinked, reopenOnLinkedHash, SHARED_TITLE }
 import { ShareButton } from "./share/shareButton";
 import { KernelBar } from "./view/kernelBar";
 import { Notices } from "./view/notices";
-import { OutputView } from "./view/outputView";
 import { WidgetHost } from "./widgets/host";
 import { WorksheetView } from "./view/worksheetView";
 import { Runner } from "./worksheet/runner";
@@ -29,7 +28,7 @@ function boot(): void {
 
   const kernel = new KernelConnection(new KernelsApi(config.baseUrl, config.token), config.kernelName, `cellhub:kernel:${scope}${linked ? "#shared" : ""}`);
   const runner = new Runner(kernel, worksheet);
-  const widgets = new WidgetHost(kernel, (outputs) => new OutputView(outputs).element);
+  const widgets = new WidgetHost(kernel);
   const notices = new Notices();
   const view = new WorksheetView(worksheet, runner, kernel, notices);
 

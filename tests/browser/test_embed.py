@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -82,7 +83,7 @@ def public_hub(
     env = {
         "CELLHUB_ALLOW_ANONYMOUS": "true",
         "CELLHUB_CORS_ORIGINS": site.origin,
-        "CELLHUB_ANONYMOUS_KERNELS_PER_CLIENT": "4",
+        "CELLHUB_ANONYMOUS_KERNELS_PER_CLIENT": "8",
     }
     server = start_cellhub(tmp_path_factory.mktemp("public"), env=env)
     yield server
@@ -138,3 +139,96 @@ def test_origins_not_configured_get_no_kernel(
         expect(page.locator(".cellhub-status")).to_have_text("Kernel stopped", timeout=30_000)
     finally:
         other.close()
+
+
+WIDGETS_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>Widgets on a course page</title>
+<script>window.globalsBefore = Object.keys(window);</script>
+</head><body>
+<div class="cellhub" data-cellhub-autorun><script type="text/x-python">
+from ipywidgets import interact
+interact(lambda x: print(x * 2), x=(0, 10))
+</script></div>
+<div class="cellhub" data-cellhub-autorun><script type="text/x-python">
+@interact
+def shout(n=(1, 9)):
+    print("n is", n)
+</script></div>
+<script src="HUB/static/embed.js"></script>
+</body></html>
+"""
+
+
+def slide(page: Any, handle: Any, steps: int) -> None:
+    """Moves a slider with the arrow keys, as a keyboard user does."""
+    handle.focus()
+    for _ in range(steps):
+        page.keyboard.press("ArrowRight")
+
+
+def test_interact_in_cells_with_their_own_kernels(
+    context: Any, site: ThirdPartySite, public_hub: RunningHub
+) -> None:
+    site.page = WIDGETS_PAGE.replace("HUB/", public_hub.url)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(site.origin + "/")
+    doubled, shouted = page.locator("div.cellhub").nth(0), page.locator("div.cellhub").nth(1)
+
+    x = doubled.get_by_role("slider", name="x", exact=True)
+    expect(x).to_have_attribute("aria-valuenow", re.compile(r"^5(\.0)?$"), timeout=60_000)
+    printed = doubled.locator(".widget-output .stream-text")
+    expect(printed).to_have_text("10")
+    n = shouted.get_by_role("slider", name="n", exact=True)
+    # Sage's interact starts a range at its lower end.
+    expect(n).to_have_attribute("aria-valuenow", re.compile(r"^1(\.0)?$"), timeout=60_000)
+    expect(shouted.locator(".widget-output .stream-text")).to_have_text("n is 1")
+
+    slide(page, x, 3)
+    expect(printed).to_have_text("16")
+    slide(page, n, 2)
+    expect(shouted.locator(".widget-output .stream-text")).to_have_text("n is 3")
+    expect(printed).to_have_text("16")  # each kernel drives only its own widgets
+    # The printed value lives in interact's Output widget, not beside it in the cell.
+    expect(doubled.locator(".cellhub-cell > .outputs > .output.stream")).to_have_count(0)
+
+    # widgets.css applies inside each cell's shadow root, and never to the page itself.
+    margin = "(e) => getComputedStyle(e).getPropertyValue('--jp-widgets-margin').trim()"
+    for cell in (doubled, shouted):
+        track = cell.locator(".noUi-target").first
+        assert track.evaluate("(e) => getComputedStyle(e).position") == "relative"
+        assert track.evaluate(margin) == "2px"
+    assert page.locator("body").evaluate(margin) == ""
+    assert page.locator("head link, head style").count() == 0
+    added = page.evaluate("Object.keys(window).filter((k) => !window.globalsBefore.includes(k))")
+    assert added == ["globalsBefore", "cellhub"]
+    assert errors == []
+
+
+COMPLETION_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>Completion</title></head><body>
+<div class="cellhub">pri</div>
+<script src="HUB/static/embed.js"></script>
+</body></html>
+"""
+
+
+def test_tab_completes_from_the_cells_kernel(
+    context: Any, site: ThirdPartySite, public_hub: RunningHub
+) -> None:
+    site.page = COMPLETION_PAGE.replace("HUB/", public_hub.url)
+    page = context.new_page()
+    page.goto(site.origin + "/")
+    cell = page.locator("div.cellhub")
+    editor = cell.locator(".cm-content")
+    expect(editor).to_have_text("pri")
+    editor.click()
+    page.keyboard.press("End")
+    # No cell has run: Tab starts the kernel, and the completions come once it is up.
+    page.keyboard.press("Tab")
+    options = cell.locator(".cm-tooltip-autocomplete li")
+    expect(options.filter(has_text=re.compile(r"^print$"))).to_have_count(1, timeout=60_000)
+    page.keyboard.press("Tab")  # accepts the selected completion, as in the worksheet
+    expect(editor).to_have_text(re.compile(r"^print"))
+    expect(cell.locator(".cellhub-status")).to_have_attribute("data-state", "idle")

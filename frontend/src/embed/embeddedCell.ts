@@ -6,6 +6,7 @@ import { EditorState, StateEffect } from "@codemirror/state";
 import { EditorView } from "@codemirror/view";
 import appCss from "../styles/app.css";
 import { h } from "../util/dom";
+import { forShadowRoot } from "../util/shadowCss";
 import { CellEditor } from "../view/editor";
 import { OutputView } from "../view/outputView";
 import { Cell } from "../worksheet/cell";
@@ -13,8 +14,7 @@ import embedCss from "./embed.css";
 import type { KernelGroup } from "./kernelGroup";
 import type { EmbedOptions } from "./options";
 
-/** app.css's variables are declared on :root, which inside a shadow root is the host. */
-const STYLE = `${appCss.replace(/:root\b/g, ":host")}\n${embedCss}`;
+const STYLE = `${forShadowRoot(appCss)}\n${embedCss}`;
 
 export class EmbeddedCell {
   readonly cell: Cell;
@@ -37,7 +37,7 @@ export class EmbeddedCell {
     this.runButton = h("button", { type: "button", className: "cellhub-run", onclick: () => this.run() }, "Run");
     this.status = h("span", { className: "cellhub-status", role: "status", "aria-live": "polite" });
     const editorBox = h("div", { className: `editor${options.readOnly ? " read-only" : ""}`, hidden: options.hideEditor });
-    const outputs = new OutputView(this.cell.outputs);
+    const outputs = new OutputView(this.cell.outputs, group.renderers);
     const powered = h("a", { className: "cellhub-powered", href: new URL(".", options.hubUrl).href, target: "_blank", rel: "noopener" }, "cellhub");
     this.root.append(
       style,
@@ -64,8 +64,8 @@ export class EmbeddedCell {
       onEscape: () => editor.view.contentDOM.blur(),
       onFocus: () => undefined,
       onArrowOut: () => false,
-      complete: async () => null,
-      inspect: async () => null,
+      complete: (source, cursor) => this.group.complete(source, cursor),
+      inspect: (source, cursor) => this.group.inspect(source, cursor),
     });
     if (this.options.readOnly) {
       editor.view.dispatch({ effects: StateEffect.appendConfig.of([EditorState.readOnly.of(true), EditorView.editable.of(false)]) });

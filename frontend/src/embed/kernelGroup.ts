@@ -1,20 +1,34 @@
-/** The cells of a page that share one kernel: started on the first run, then reused. */
+/**
+ * The cells of a page that share one kernel: started on the first run (or the first Tab
+ * completion), then reused. Each group has its own widget manager and output renderers, so a
+ * widget is shown and driven by the kernel that made it, however many kernels the page holds.
+ */
 import { KernelConnection } from "../kernel/connection";
 import { KernelsApi } from "../kernel/rest";
+import { MimeRenderers } from "../render/mime";
+import type { CompletionReply } from "../view/editor";
+import { KernelHints } from "../view/kernelHints";
+import { WidgetHost } from "../widgets/host";
 import type { Cell } from "../worksheet/cell";
 import { Runner } from "../worksheet/runner";
 import { Worksheet } from "../worksheet/worksheet";
 
 export class KernelGroup {
   readonly kernel: KernelConnection;
+  readonly renderers = new MimeRenderers();
+  readonly widgets: WidgetHost;
   private readonly worksheet = new Worksheet();
   private readonly runner: Runner;
+  private readonly hints: KernelHints;
   private started = false;
 
   /** `rememberKey` lets a reloaded page re-attach to its kernel (sessionStorage, this tab only). */
   constructor(hubUrl: string, token: string, kernelName: string, rememberKey: string) {
     this.kernel = new KernelConnection(new KernelsApi(hubUrl, token), kernelName, rememberKey);
     this.runner = new Runner(this.kernel, this.worksheet);
+    this.hints = new KernelHints(this.kernel);
+    // widgets.js and widgets.css come from the hub, as embed.js did, not from the page's site.
+    this.widgets = new WidgetHost(this.kernel, { renderers: this.renderers, bundleBase: new URL("static/", new URL(hubUrl, location.href)).href });
   }
 
   add(cell: Cell): void {
@@ -22,14 +36,28 @@ export class KernelGroup {
   }
 
   run(cell: Cell): void {
-    if (!this.started) {
-      this.started = true;
-      void this.kernel.start();
-    }
+    this.start();
     this.runner.run(cell);
   }
 
   answerInput(cell: Cell, value: string): void {
     this.runner.answerInput(cell, value);
+  }
+
+  /** Tab asks the kernel, starting it if no cell has run yet: the reply waits for the start. */
+  complete(code: string, cursor: number): Promise<CompletionReply | null> {
+    this.start();
+    return this.hints.complete(code, cursor);
+  }
+
+  inspect(code: string, cursor: number): Promise<string | null> {
+    this.start();
+    return this.hints.inspect(code, cursor);
+  }
+
+  private start(): void {
+    if (this.started) return;
+    this.started = true;
+    void this.kernel.start();
   }
 }

@@ -43,7 +43,7 @@ function rich(className: string, html: string): HTMLElement {
 }
 
 /** Order of preference, richest first (as Jupyter's). */
-const RENDERERS: [string, Renderer][] = [
+const BUILT_IN: readonly [string, Renderer][] = [
   ["text/html", (value, _m, bundle) => htmlFrame(text(value), altText(bundle, "HTML output"))],
   ["text/markdown", (value) => rich("markdown-output rendered-markdown", markdownToHtml(text(value)))],
   ["text/latex", (value) => rich("latex-output", latexToHtml(text(value)))],
@@ -55,20 +55,32 @@ const RENDERERS: [string, Renderer][] = [
   ["text/plain", (value) => plainText(text(value))],
 ];
 
-/** A renderer added at boot (widget views) is preferred over the built-in ones. */
-export function addRenderer(mime: string, render: Renderer): void {
-  RENDERERS.unshift([mime, render]);
-}
+/**
+ * The built-in renderers plus those added for one kernel's outputs (its widget views). A page
+ * with several kernels (embedded cells) keeps one set per kernel, so an output is rendered by
+ * the widget manager of the kernel that produced it.
+ */
+export class MimeRenderers {
+  private added: [string, Renderer][] = [];
 
-export function renderMimeBundle(bundle: Record<string, unknown>, metadata: Record<string, unknown>): HTMLElement {
-  for (const [mime, render] of RENDERERS) {
-    if (mime in bundle) {
-      try {
-        return render(bundle[mime], metadata, bundle);
-      } catch (error) {
-        return plainText(`Could not show ${mime}: ${(error as Error).message}`, "text-output render-error");
+  /** An added renderer is preferred over the built-in ones. */
+  add(mime: string, render: Renderer): void {
+    this.added.unshift([mime, render]);
+  }
+
+  render(bundle: Record<string, unknown>, metadata: Record<string, unknown>): HTMLElement {
+    for (const [mime, render] of [...this.added, ...BUILT_IN]) {
+      if (mime in bundle) {
+        try {
+          return render(bundle[mime], metadata, bundle);
+        } catch (error) {
+          return plainText(`Could not show ${mime}: ${(error as Error).message}`, "text-output render-error");
+        }
       }
     }
+    return plainText(`No viewer for: ${Object.keys(bundle).join(", ") || "empty output"}`, "text-output render-error");
   }
-  return plainText(`No viewer for: ${Object.keys(bundle).join(", ") || "empty output"}`, "text-output render-error");
 }
+
+/** The worksheet's renderers: the page has one kernel. */
+export const pageRenderers = new MimeRenderers();

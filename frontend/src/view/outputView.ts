@@ -2,7 +2,7 @@
  * The output area of a code cell. Model changes only mark outputs dirty; the DOM is brought up
  * to date once per animation frame, so streaming output never floods the page with layouts.
  */
-import { renderMimeBundle, plainText } from "../render/mime";
+import { type MimeRenderers, pageRenderers, plainText } from "../render/mime";
 import { ansiToHtml } from "../render/ansi";
 import { h } from "../util/dom";
 import { onNextFrame } from "../util/frame";
@@ -20,7 +20,10 @@ export class OutputView {
   private dirty = new Set<number>();
   private needsReset = true;
 
-  constructor(private readonly outputs: OutputList) {
+  constructor(
+    private readonly outputs: OutputList,
+    private readonly renderers: MimeRenderers = pageRenderers,
+  ) {
     this.element = h("div", { className: "outputs", role: "group", "aria-label": "Output" });
     outputs.changed.connect((change) => {
       if (change.kind === "reset") {
@@ -49,7 +52,7 @@ export class OutputView {
         existing.stream.update(output);
         continue;
       }
-      const item = renderOutput(output);
+      const item = renderOutput(output, this.renderers);
       if (existing) existing.element.replaceWith(item.element);
       else this.element.append(item.element);
       this.items[index] = item;
@@ -59,7 +62,7 @@ export class OutputView {
   };
 }
 
-function renderOutput(output: Output): ItemView {
+function renderOutput(output: Output, renderers: MimeRenderers): ItemView {
   switch (output.output_type) {
     case "stream": {
       const stream = new StreamView(output);
@@ -73,7 +76,7 @@ function renderOutput(output: Output): ItemView {
     default: {
       let body: HTMLElement;
       try {
-        body = renderMimeBundle(output.data, output.metadata);
+        body = renderers.render(output.data, output.metadata);
       } catch (error) {
         body = plainText(String(error));
       }

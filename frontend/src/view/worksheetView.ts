@@ -4,13 +4,13 @@
  */
 import { installCommandMode, type Commands } from "../keyboard/shortcuts";
 import type { KernelConnection } from "../kernel/connection";
-import { fromCodePoints, toCodePoints } from "../kernel/messages";
 import { Cell, type CellType } from "../worksheet/cell";
 import type { Runner } from "../worksheet/runner";
 import type { Worksheet, WorksheetChange } from "../worksheet/worksheet";
 import { h } from "../util/dom";
 import type { CompletionReply, RunMode } from "./editor";
 import { CellView, type CellActions } from "./cellView";
+import { KernelHints } from "./kernelHints";
 import type { Notices } from "./notices";
 
 export class WorksheetView implements CellActions {
@@ -19,6 +19,7 @@ export class WorksheetView implements CellActions {
   private views = new Map<Cell, CellView>();
   private selected: Cell | null = null;
   private clipboard: { type: CellType; source: string } | null = null;
+  private readonly hints: KernelHints;
 
   constructor(
     private readonly worksheet: Worksheet,
@@ -26,6 +27,7 @@ export class WorksheetView implements CellActions {
     private readonly kernel: KernelConnection,
     private readonly notices: Notices,
   ) {
+    this.hints = new KernelHints(kernel);
     this.list = h("div", { className: "cells" });
     const addCell = h(
       "button",
@@ -146,24 +148,12 @@ export class WorksheetView implements CellActions {
     this.views.get(cell)?.edit();
   }
 
-  async complete(code: string, cursor: number): Promise<CompletionReply | null> {
-    const reply = await this.kernel.request("complete_request", { code, cursor_pos: toCodePoints(code, cursor) });
-    const content = reply.content;
-    if (content.status !== "ok") return null;
-    const types = (content.metadata?._jupyter_types_experimental ?? []) as { text: string; type?: string }[];
-    const typeOf = new Map(types.map((t) => [t.text, t.type]));
-    return {
-      from: fromCodePoints(code, content.cursor_start),
-      to: fromCodePoints(code, content.cursor_end),
-      options: (content.matches as string[]).map((label) => ({ label, type: typeOf.get(label) })),
-    };
+  complete(code: string, cursor: number): Promise<CompletionReply | null> {
+    return this.hints.complete(code, cursor);
   }
 
-  async inspect(code: string, cursor: number): Promise<string | null> {
-    const reply = await this.kernel.request("inspect_request", { code, cursor_pos: toCodePoints(code, cursor), detail_level: 0 });
-    const content = reply.content;
-    if (content.status !== "ok" || !content.found) return null;
-    return String(content.data?.["text/plain"] ?? "");
+  inspect(code: string, cursor: number): Promise<string | null> {
+    return this.hints.inspect(code, cursor);
   }
 
   // ---- keyboard command mode --------------------------------------------------------------

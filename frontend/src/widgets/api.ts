@@ -9,8 +9,11 @@ import type { OutputList } from "../worksheet/outputs";
 
 export const WIDGET_VIEW_MIME = "application/vnd.jupyter.widget-view+json";
 
-/** The global the widget bundle sets when it has loaded. */
-export const WIDGET_MODULE_GLOBAL = "cellhubWidgets";
+/**
+ * The event widgets.js dispatches on its own script element as it runs, carrying its
+ * WidgetModule: no global, since an embedding page's globals are the page's own.
+ */
+export const WIDGET_MODULE_EVENT = "cellhub:widgets";
 
 export interface HostServices {
   kernel: KernelConnection;

@@ -3,43 +3,63 @@
  * gzipped) is a separate bundle, widgets.js, loaded the first time a widget shows up: a
  * `comm_open` for `jupyter.widget`, a widget-view output, or widget comms found in the kernel
  * on connect. While it loads, the kernel connection holds incoming messages, so no output meant
- * for an Output widget reaches a cell first.
+ * for an Output widget reaches a cell first. There is one host per kernel: the worksheet has
+ * one, a page of embedded cells one per kernel group; widgets.css goes wherever a view is shown
+ * (styles.ts), the document or an embedded cell's shadow root.
  */
 import type { KernelConnection } from "../kernel/connection";
 import type { KernelMessage } from "../kernel/messages";
-import { addRenderer } from "../render/mime";
+import { type MimeRenderers, pageRenderers } from "../render/mime";
 import { h } from "../util/dom";
+import { OutputView } from "../view/outputView";
 import type { OutputList } from "../worksheet/outputs";
-import { type WidgetManagerApi, type WidgetModule, WIDGET_MODULE_GLOBAL, WIDGET_VIEW_MIME } from "./api";
+import { type WidgetManagerApi, type WidgetModule, WIDGET_MODULE_EVENT, WIDGET_VIEW_MIME } from "./api";
+import { applyWidgetStyles } from "./styles";
 
 const TARGET = "jupyter.widget";
 const COMM_TYPES = new Set(["comm_open", "comm_msg", "comm_close"]);
 
-/** widgets.js and widgets.css sit next to the script that loaded this page. */
-const BUNDLE_BASE = (document.currentScript as HTMLScriptElement | null)?.src || location.href;
+/** By default widgets.js and widgets.css sit next to the script that loaded this page. */
+const SCRIPT_BASE = (document.currentScript as HTMLScriptElement | null)?.src || location.href;
 
+export interface WidgetHostOptions {
+  /**
+   * Where this kernel's outputs are rendered: the widget-view renderer is added there, and
+   * Output widgets render their outputs with them, so each view reaches its own kernel's manager.
+   */
+  renderers?: MimeRenderers;
+  /** The URL widgets.js and widgets.css are resolved against (an embedding page's hub). */
+  bundleBase?: string;
+}
+
+/** One kernel's widgets: its comm messages, its widget manager, its widget views. */
 export class WidgetHost {
   private manager: Promise<WidgetManagerApi> | null = null;
   private loaded: WidgetManagerApi | null = null;
   private queued: KernelMessage[] = [];
+  private readonly renderers: MimeRenderers;
+  private readonly bundleBase: string;
 
   constructor(
     private readonly kernel: KernelConnection,
-    private readonly renderOutputs: (outputs: OutputList) => HTMLElement,
+    { renderers = pageRenderers, bundleBase = SCRIPT_BASE }: WidgetHostOptions = {},
   ) {
+    this.renderers = renderers;
+    this.bundleBase = bundleBase;
     kernel.iopub.connect((message) => this.onIOPub(message));
     kernel.connected.connect(() => void this.checkKernelComms());
     kernel.stateChanged.connect((state) => {
       if (state === "restarting" || state === "dead") this.loaded?.reset();
     });
-    addRenderer(WIDGET_VIEW_MIME, (value, _metadata, bundle) => this.renderView(value, bundle));
+    renderers.add(WIDGET_VIEW_MIME, (value, _metadata, bundle) => this.renderView(value, bundle));
   }
 
   /** The manager, loading the widget bundle on first use. */
   load(): Promise<WidgetManagerApi> {
     if (!this.manager) {
-      this.manager = loadWidgetModule().then((module) => {
-        const manager = module.createManager({ kernel: this.kernel, renderOutputs: this.renderOutputs });
+      this.manager = loadWidgetModule(this.bundleUrl("widgets.js")).then((module) => {
+        const renderOutputs = (outputs: OutputList): HTMLElement => new OutputView(outputs, this.renderers).element;
+        const manager = module.createManager({ kernel: this.kernel, renderOutputs });
         this.loaded = manager;
         for (const message of this.queued.splice(0)) this.apply(manager, message);
         return manager;
@@ -85,7 +105,10 @@ export class WidgetHost {
     const element = h("div", { className: "widget-area", "aria-busy": "true" });
     if (typeof modelId !== "string") return showFallback(element, fallback);
     this.load()
-      .then((manager) => manager.display(modelId, element))
+      .then(async (manager) => {
+        await this.styleRootOf(element);
+        return manager.display(modelId, element);
+      })
       .then(
         (shown) => {
           if (!shown) showFallback(element, fallback);
@@ -94,6 +117,19 @@ export class WidgetHost {
       )
       .finally(() => element.removeAttribute("aria-busy"));
     return element;
+  }
+
+  /** A style sheet that fails to load leaves the widget working, if plain. */
+  private async styleRootOf(element: HTMLElement): Promise<void> {
+    try {
+      await applyWidgetStyles(element.getRootNode(), this.bundleUrl("widgets.css"));
+    } catch (error) {
+      console.warn("cellhub: could not load the widget styles", error);
+    }
+  }
+
+  private bundleUrl(name: string): string {
+    return new URL(name, this.bundleBase).href;
   }
 }
 
@@ -104,22 +140,17 @@ function showFallback(element: HTMLElement, text: string): HTMLElement {
   return element;
 }
 
-function loadWidgetModule(): Promise<WidgetModule> {
-  const registry = window as unknown as Record<string, WidgetModule | undefined>;
-  const existing = registry[WIDGET_MODULE_GLOBAL];
-  if (existing) return Promise.resolve(existing);
-  const url = (name: string): string => new URL(name, BUNDLE_BASE).href;
-  const load = (element: HTMLLinkElement | HTMLScriptElement): Promise<void> =>
-    new Promise((resolve, reject) => {
-      element.onload = () => resolve();
-      element.onerror = () => reject(new Error(`could not load ${"src" in element ? element.src : element.href}`));
-      document.head.append(element);
-    });
-  const style = h("link", { rel: "stylesheet", href: url("widgets.css") });
-  const script = h("script", { src: url("widgets.js"), async: true });
-  return Promise.all([load(style), load(script)]).then(() => {
-    const module = registry[WIDGET_MODULE_GLOBAL];
-    if (!module) throw new Error("widgets.js did not register itself");
-    return module;
+/** widgets.js, once per page: every kernel's host creates its own manager from it. */
+let widgetModule: Promise<WidgetModule> | null = null;
+
+function loadWidgetModule(url: string): Promise<WidgetModule> {
+  widgetModule ??= new Promise((resolve, reject) => {
+    const script = h("script", { src: url, async: true });
+    script.addEventListener(WIDGET_MODULE_EVENT, (event) => resolve((event as CustomEvent<WidgetModule>).detail));
+    // Fires after the script ran, so only when it did not hand over its module.
+    script.onload = () => reject(new Error(`${url} did not register itself`));
+    script.onerror = () => reject(new Error(`could not load ${url}`));
+    document.head.append(script);
   });
+  return widgetModule;
 }

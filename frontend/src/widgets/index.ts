@@ -1,7 +1,7 @@
-/** Entry of widgets.js, the lazily loaded widget bundle: registers itself for the page (host.ts). */
+/** Entry of widgets.js, the lazily loaded widget bundle: hands itself to the page (host.ts). */
 import "./widgets.css";
-import { type WidgetModule, WIDGET_MODULE_GLOBAL } from "./api";
+import { type WidgetModule, WIDGET_MODULE_EVENT } from "./api";
 import { CellhubWidgetManager } from "./manager";
 
 const module: WidgetModule = { createManager: (services) => new CellhubWidgetManager(services) };
-(window as unknown as Record<string, WidgetModule>)[WIDGET_MODULE_GLOBAL] = module;
+document.currentScript?.dispatchEvent(new CustomEvent<WidgetModule>(WIDGET_MODULE_EVENT, { detail: module }));
