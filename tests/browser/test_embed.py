@@ -90,14 +90,20 @@ def public_hub(
     server.stop()
 
 
-def test_linked_cells_on_a_third_party_page(
-    context: Any, site: ThirdPartySite, public_hub: RunningHub
-) -> None:
-    site.page = PAGE.replace("HUB/", public_hub.url)
+def open_page(context: Any, site: ThirdPartySite, html: str) -> tuple[Any, list[str]]:
+    """Serve ``html`` as the third-party site's page and open it; also return its errors."""
+    site.page = html
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(site.origin + "/")
+    return page, errors
+
+
+def test_linked_cells_on_a_third_party_page(
+    context: Any, site: ThirdPartySite, public_hub: RunningHub
+) -> None:
+    page, errors = open_page(context, site, PAGE.replace("HUB/", public_hub.url))
     cells = page.locator("div.cellhub")
     expect(cells).to_have_count(4)
     for index in range(4):
@@ -169,11 +175,7 @@ def slide(page: Any, handle: Any, steps: int) -> None:
 def test_interact_in_cells_with_their_own_kernels(
     context: Any, site: ThirdPartySite, public_hub: RunningHub
 ) -> None:
-    site.page = WIDGETS_PAGE.replace("HUB/", public_hub.url)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(site.origin + "/")
+    page, errors = open_page(context, site, WIDGETS_PAGE.replace("HUB/", public_hub.url))
     doubled, shouted = page.locator("div.cellhub").nth(0), page.locator("div.cellhub").nth(1)
 
     x = doubled.get_by_role("slider", name="x", exact=True)
@@ -217,9 +219,7 @@ COMPLETION_PAGE = """<!doctype html>
 def test_tab_completes_from_the_cells_kernel(
     context: Any, site: ThirdPartySite, public_hub: RunningHub
 ) -> None:
-    site.page = COMPLETION_PAGE.replace("HUB/", public_hub.url)
-    page = context.new_page()
-    page.goto(site.origin + "/")
+    page, errors = open_page(context, site, COMPLETION_PAGE.replace("HUB/", public_hub.url))
     cell = page.locator("div.cellhub")
     editor = cell.locator(".cm-content")
     expect(editor).to_have_text("pri")
@@ -232,3 +232,4 @@ def test_tab_completes_from_the_cells_kernel(
     page.keyboard.press("Tab")  # accepts the selected completion, as in the worksheet
     expect(editor).to_have_text(re.compile(r"^print"))
     expect(cell.locator(".cellhub-status")).to_have_attribute("data-state", "idle")
+    assert errors == []
