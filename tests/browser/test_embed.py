@@ -216,7 +216,7 @@ COMPLETION_PAGE = """<!doctype html>
 """
 
 
-def test_tab_completes_from_the_cells_kernel(
+def test_tab_completes_and_shift_tab_documents_from_the_cells_kernel(
     context: Any, site: ThirdPartySite, public_hub: RunningHub
 ) -> None:
     page, errors = open_page(context, site, COMPLETION_PAGE.replace("HUB/", public_hub.url))
@@ -232,4 +232,6 @@ def test_tab_completes_from_the_cells_kernel(
     page.keyboard.press("Tab")  # accepts the selected completion, as in the worksheet
     expect(editor).to_have_text(re.compile(r"^print"))
     expect(cell.locator(".cellhub-status")).to_have_attribute("data-state", "idle")
+    page.keyboard.press("Shift+Tab")  # the kernel's documentation of the name
+    expect(cell.locator(".inspect-tooltip")).to_contain_text("Prints the values")
     assert errors == []
