@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from cellhub.worker.outbox import Outbox
+from cellhub.worker.outbox import DEFAULT_MAX_QUEUED, Outbox
 
 
 @pytest.fixture
@@ -77,13 +77,19 @@ def test_muted_frames_are_dropped(pair: tuple[socket.socket, socket.socket]) -> 
     assert available(theirs) == b"real"
 
 
+def started_on_a_small_buffer(sock: socket.socket, max_queued: int = DEFAULT_MAX_QUEUED) -> Outbox:
+    """An outbox with its writer running, on a socket that takes only 4 KiB at a time."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    outbox = Outbox(sock, max_queued)
+    outbox.start()
+    return outbox
+
+
 def test_what_the_socket_cannot_take_goes_through_the_writer_in_order(
     pair: tuple[socket.socket, socket.socket],
 ) -> None:
     ours, theirs = pair
-    ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
-    outbox = Outbox(ours)
-    outbox.start()
+    outbox = started_on_a_small_buffer(ours)
     frames = [bytes([i]) * 100_000 for i in range(20)]  # far more than the socket buffer
     for frame in frames:
         outbox.put(frame)
@@ -94,9 +100,7 @@ def test_a_full_queue_lets_held_frames_go_instead_of_blocking_forever(
     pair: tuple[socket.socket, socket.socket],
 ) -> None:
     ours, theirs = pair
-    ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
-    outbox = Outbox(ours, max_queued=64 * 1024)
-    outbox.start()
+    outbox = started_on_a_small_buffer(ours, max_queued=64 * 1024)
     outbox.hold()
     frames = [bytes([i]) * 10_000 for i in range(50)]  # 500 kB through a 64 kB queue
 
