@@ -77,26 +77,11 @@ async def serve_hub(
     beside: Callable[[], Coroutine[Any, Any, None]] | None = None,
 ) -> None:
     """Run the hub until it is stopped, and ``beside()`` (say, a worker supervisor) with it."""
-    import uvicorn
-
     from cellhub.hub.app import create_app
-    from cellhub.hub.uvicorn_server import HubServer
+    from cellhub.hub.uvicorn_server import HubConfig, HubServer
 
     app = create_app(config, token, workers)
-    server = HubServer(
-        uvicorn.Config(
-            app,
-            host=config.host,
-            port=config.port,
-            log_level="warning",
-            lifespan="on",
-            ws_max_size=config.max_message_size,
-            ws_per_message_deflate=False,
-            http="httptools",
-            ws="websockets-sansio",
-            loop="none",
-        )
-    )
+    server = HubServer(HubConfig(app, config))
     task = asyncio.create_task(server.serve())
     while not server.started and not task.done():
         await asyncio.sleep(0.01)

@@ -123,6 +123,21 @@ class Config:
     max_body_size: int = _setting(
         1 * MiB, "Largest HTTP request body the REST API accepts, in bytes."
     )
+    max_header_size: int = _setting(
+        64 * 1024,
+        "Largest request line and headers of an HTTP request (WebSocket upgrades included), "
+        "in bytes; more gets HTTP 431 and the connection is closed.",
+    )
+    header_timeout: float = _setting(
+        10.0,
+        "Seconds a client has, from connecting or from the first byte of its next request, "
+        "to send the complete request line and headers; then the connection is closed.",
+    )
+    forwarded_allow_ips: list[str] = _setting(
+        [],
+        "Addresses of the proxies (HAProxy) whose X-Forwarded-For and X-Forwarded-Proto the "
+        "hub believes; empty: trust no proxy, every client is its own peer address.",
+    )
     sandbox: str = _setting(
         "auto", "Session sandbox: 'auto' (linux when root, else rlimit), 'linux' or 'rlimit'."
     )
@@ -227,6 +242,8 @@ def _validate(cfg: Config) -> Config:
         raise ConfigError(f"sandbox must be 'auto', 'linux' or 'rlimit', not {cfg.sandbox!r}")
     if cfg.output_cap < 1024 or cfg.max_stream_chunk < 1024 or cfg.flow_window < 64 * 1024:
         raise ConfigError("output_cap, max_stream_chunk and flow_window are too small")
+    if cfg.max_header_size < 1024 or cfg.header_timeout <= 0:
+        raise ConfigError("max_header_size must be at least 1024 and header_timeout positive")
     return cfg.replace(data_dir=os.path.abspath(cfg.data_dir)) if cfg.data_dir else cfg
 
 
