@@ -61,6 +61,18 @@ async def test_introspection_requests(hub: Hub) -> None:
     assert info.reply["content"]["language_info"]["name"] == "python"
     complete = await kernel.request("complete_request", {"code": "some_va", "cursor_pos": 7})
     assert complete.reply is not None and "some_variable" in complete.reply["content"]["matches"]
+    # After a module name: what ipykernel answers. In the root sandbox this needs jedi's
+    # and parso's caches in a place the session may write (introspection.use_private_caches).
+    expected = {
+        "os.pa": (["pardir", "path", "pathconf", "pathconf_names", "pathsep"], 3),
+        "os.path.jo": (["join"], 8),
+    }
+    for code, (matches, start) in expected.items():
+        complete = await kernel.request("complete_request", {"code": code, "cursor_pos": len(code)})
+        assert complete.reply is not None
+        content = complete.reply["content"]
+        assert (content["matches"], content["cursor_start"]) == (matches, start), code
+        assert content["metadata"]["_jupyter_types_experimental"][0]["type"]
     inspect = await kernel.request(
         "inspect_request", {"code": "os.path.join", "cursor_pos": 12, "detail_level": 0}
     )

@@ -283,8 +283,37 @@ def test_complete_inspect_is_complete(kernel: SessionClient) -> None:
     content = kernel.request("is_complete_request", {"code": "for i in range(3):"}).reply
     assert content["content"]["indent"] == "    "
     assert kernel.request("comm_info_request", {}).reply["content"] == {"status": "ok", "comms": {}}
-    history = kernel.request("history_request", {"hist_access_type": "tail", "n": 3})
-    assert history.reply["content"] == {"status": "ok", "history": []}
+
+
+def test_history_answers_as_ipykernel_does(kernel: SessionClient) -> None:
+    for code in ("a = 1", "b = 2", "a = 1", "print(In[1])"):
+        kernel.execute(code)
+    first_cell = kernel.execute("In[1], _i2").of_type("execute_result")[0]["content"]["data"]
+    assert first_cell["text/plain"] == "('a = 1', 'b = 2')"
+
+    def history(**content: Any) -> Any:
+        reply = kernel.request("history_request", {"output": False, "raw": True, **content})
+        return reply.reply["content"]
+
+    tail = history(hist_access_type="tail", n=2)
+    assert tail["status"] == "ok"
+    session = tail["history"][0][0]
+    assert session >= 1
+    assert tail["history"] == [[session, 4, "print(In[1])"], [session, 5, "In[1], _i2"]]
+    assert history(hist_access_type="range", start=1, stop=3)["history"] == [
+        [0, 1, "a = 1"],
+        [0, 2, "b = 2"],
+    ]
+    found = history(hist_access_type="search", pattern="a = *")["history"]
+    assert found == [[session, 1, "a = 1"], [session, 3, "a = 1"]]
+    unique = history(hist_access_type="search", pattern="a = *", unique=True)["history"]
+    assert unique == [[session, 3, "a = 1"]]
+    assert history(hist_access_type="tail", n=1, output=True)["history"] == [
+        [session, 5, ["In[1], _i2", None]]
+    ]
+    broken = history(hist_access_type="tail", n="three")
+    assert broken["status"] == "error" and "'n'" in broken["evalue"]
+    assert history(hist_access_type="unknown")["history"] == []
 
 
 def test_pager_payload(kernel: SessionClient) -> None:

@@ -1,12 +1,16 @@
-"""The requests that ask about code without running it: completion, inspection, kernel info.
+"""The requests that ask about code without running it: completion, inspection, history,
+kernel info.
 
 Each function takes the shell and a request's ``content`` and returns the reply's
-content, as ipykernel's handlers of the same names do.
+content, as ipykernel's handlers of the same names do. A request whose fields have the
+wrong types gets a ``status: error`` reply naming the field, not a traceback in the log.
 """
 
 from __future__ import annotations
 
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from IPython.core.completer import provisionalcompleter, rectify_completions
@@ -35,6 +39,66 @@ def complete(shell: CellShell, content: dict[str, Any]) -> dict[str, Any]:
         "cursor_end": end,
         "metadata": {"_jupyter_types_experimental": types},
     }
+
+
+def use_private_caches() -> None:
+    """Point jedi's and parso's on-disk caches at a directory of this session's own.
+
+    Both fixed their cache paths when the template imported them, under the template's
+    home, which a sandboxed session cannot write: every completion that needed a module's
+    source then failed (``os.pa`` found nothing). A directory shared between sessions
+    would also let one plant pickles that another loads.
+    """
+    import jedi  # type: ignore[import-untyped]  # jedi ships no type information
+    import parso.cache
+
+    directory = Path(tempfile.mkdtemp(prefix="cellhub-completion-"))
+    parso.cache._default_cache_path = directory / "parso"
+    jedi.settings.cache_directory = str(directory / "jedi")
+
+
+#: Each ``history_request`` field: its type and its default, as ipykernel's ``do_history``.
+HISTORY_FIELDS: dict[str, tuple[Any, Any]] = {
+    "hist_access_type": (str, "tail"),
+    "output": (bool, False),
+    "raw": (bool, True),
+    "session": (int, 0),
+    "start": (int, 0),
+    "stop": (int | None, None),
+    "n": (int | None, None),
+    "pattern": (str, "*"),
+    "unique": (bool, False),
+}
+
+
+def history(shell: CellShell, content: dict[str, Any]) -> dict[str, Any]:
+    """The input history, as ipykernel answers: ``[session, line, input]`` rows (with
+    ``output``, ``[session, line, [input, None]]``: results are not kept, see shell.py)."""
+    args: dict[str, Any] = {}
+    for name, (kind, default) in HISTORY_FIELDS.items():
+        value = content.get(name, default)
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+            return {
+                "status": "error",
+                "ename": "TypeError",
+                "evalue": f"bad {name!r}",
+                "traceback": [],
+                "history": [],
+            }
+        args[name] = value
+    manager: Any = shell.history_manager
+    access, raw, output = args["hist_access_type"], args["raw"], args["output"]
+    if access == "tail":
+        rows = manager.get_tail(args["n"], raw=raw, output=output, include_latest=True)
+    elif access == "range":
+        rows = manager.get_range(args["session"], args["start"], args["stop"], raw, output)
+    elif access == "search":
+        rows = manager.search(
+            args["pattern"], raw=raw, output=output, n=args["n"], unique=args["unique"]
+        )
+    else:
+        rows = []
+    return {"status": "ok", "history": [list(row) for row in rows]}
 
 
 def inspect(shell: CellShell, content: dict[str, Any]) -> dict[str, Any]:

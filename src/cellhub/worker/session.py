@@ -121,7 +121,7 @@ class Session:
             "inspect_request": lambda msg: introspection.inspect(shell, msg["content"]),
             "is_complete_request": lambda msg: introspection.is_complete(shell, msg["content"]),
             "comm_info_request": lambda msg: comms.comm_info(manager, msg["content"]),
-            "history_request": lambda msg: {"status": "ok", "history": []},
+            "history_request": lambda msg: introspection.history(shell, msg["content"]),
             "comm_open": lambda msg: self.run_comm_handler(manager.comm_open, msg),
             "comm_msg": lambda msg: self.run_comm_handler(
                 manager.comm_msg, comms.coalesce(msg, self.inbox, self.publisher)
@@ -129,6 +129,7 @@ class Session:
             "comm_close": lambda msg: self.run_comm_handler(manager.comm_close, msg),
         }
         self.kernel_info = introspection.kernel_info(shell)
+        introspection.use_private_caches()
         shell.publisher = self.publisher
         # The legacy global RandomState, if the template imported it, was forked with the
         # template's state. (Touching ``numpy.random`` otherwise would import it: 6 MiB.)

@@ -284,7 +284,7 @@ class CellShell(InteractiveShell):
 
         That copy wraps ``write`` in Python code for each ``print`` and keeps all
         output of every cell in memory, which a session that prints 10**6 lines
-        cannot afford; cellhub keeps no history anyway.
+        cannot afford; cellhub's history keeps inputs only.
         """
         yield
 
@@ -316,16 +316,17 @@ def build_shell(preload: Sequence[str]) -> CellShell:
     ``ImportError`` for a missing module), turns on the inline matplotlib backend
     (retina PNG) if matplotlib was preloaded, runs a throwaway cell,
     completion and inspection so that IPython, jedi and parso are warm, and returns
-    a clean shell: ``execution_count == 1``, no user variables, history kept in
-    memory only, and the names of :mod:`cellhub.worker.environment` (Sage-style
-    ``interact``) in the user namespace. Starts no thread and opens no socket, so it
-    is safe to fork after.
+    a clean shell: ``execution_count == 1``, no user variables, input history in an
+    in-memory database (``In[1]`` is the first cell a session runs), and the names of
+    :mod:`cellhub.worker.environment` (Sage-style ``interact``) in the user namespace.
+    Starts no thread and opens no socket, so it is safe to fork after.
     """
     for name in SINGLE_THREADED_BLAS:
         os.environ.setdefault(name, "1")
     os.environ.update(SESSION_ENVIRONMENT)
     config = Config()
-    config.HistoryManager.enabled = False
+    # An in-memory database: no file, no saving thread (which a fork would lose), and
+    # inputs reach it only when a history_request asks (see introspection.history).
     config.HistoryManager.hist_file = ":memory:"
     config.InteractiveShell.autoindent = False
     config.InteractiveShell.readline_use = False
@@ -369,7 +370,17 @@ def _warm(shell: CellShell) -> None:
     ip.object_inspect_mime("print", detail_level=0)
     ip.object_inspect_mime("len", detail_level=1)
     shell.input_transformer_manager.check_complete("for i in range(3):")
-    ip.reset(new_session=False)
+    _forget_warm_up_history(shell)
     ip.payload_manager.clear_payload()
     shell.last_traceback = None
     shell.execution_count = 1
+
+
+def _forget_warm_up_history(shell: CellShell) -> None:
+    """Start history anew, as a fresh kernel's: session 1, no warm-up cells in ``In``."""
+    history: Any = shell.history_manager
+    history.db.close()
+    history.init_db()
+    history.db_input_cache.clear()
+    ip: Any = shell
+    ip.reset(new_session=True)
