@@ -14,6 +14,7 @@ no message twice and none out of order.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
@@ -46,12 +47,14 @@ BINARY_MARK = b'"cellhub_binary":true'
 
 
 def for_client(seq: int, data: bytes) -> str | bytes:
-    """What to send: JSON text, or Jupyter's binary framing for a message with buffers."""
+    """What to send: JSON text, or Jupyter's binary framing for a message with buffers
+    (as text if its buffers cannot be framed: a session's output is not to be trusted)."""
     if BINARY_MARK in data:
-        msg = orjson.loads(data)
-        if isinstance(msg, dict) and msg.pop("cellhub_binary", False) and msg.get("buffers"):
-            msg["cellhub_seq"] = seq
-            return wsbinary.from_json_with_buffers(msg)
+        with contextlib.suppress(orjson.JSONDecodeError, wsbinary.BinaryFrameError):
+            msg = orjson.loads(data)
+            if isinstance(msg, dict) and msg.pop("cellhub_binary", False) and msg.get("buffers"):
+                msg["cellhub_seq"] = seq
+                return wsbinary.from_json_with_buffers(msg)
     return numbered(seq, data)
 
 

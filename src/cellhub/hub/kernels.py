@@ -35,6 +35,14 @@ def jupyter_model(live: dict[str, Any], connections: int) -> dict[str, Any]:
     }
 
 
+def is_kernel_id(candidate: str) -> bool:
+    """Kernel ids are UUIDs: anything else is no kernel, and never reaches the database."""
+    try:
+        return str(uuid.UUID(candidate)) == candidate
+    except ValueError:
+        return False
+
+
 class NoSuchKernel(Exception):
     pass
 
@@ -95,6 +103,8 @@ class KernelService:
         link = self.located.get(kernel_id)
         if link is not None:
             return link
+        if not is_kernel_id(kernel_id):
+            raise NoSuchKernel(kernel_id)
         record = await asyncio.to_thread(self.repository.get, kernel_id)
         if record is None or record.state == "dead" or record.worker not in self.links:
             raise NoSuchKernel(kernel_id)

@@ -68,6 +68,9 @@ async def start_for(
             return error(400, "request body is not valid JSON")
     if not isinstance(body, dict):
         return error(400, "request body must be a JSON object")
+    name = body.get("name") or KERNEL_NAME
+    if not isinstance(name, str):
+        return error(400, "'name' must be a string")
     wait = request.app.state.kernel_starts.take(client_address(request))
     if wait:
         return error(
@@ -76,7 +79,7 @@ async def start_for(
             {"Retry-After": str(math.ceil(wait))},
         )
     try:
-        model = await service(request).start(str(body.get("name") or KERNEL_NAME), owner, options)
+        model = await service(request).start(name, owner, options)
     except (NoSuchKernel, TooManyKernels, WorkerError) as exc:
         return await EXCEPTION_HANDLERS[type(exc)](request, exc)
     return JSONResponse(model, status_code=201, headers={"Location": f"/api/kernels/{model['id']}"})

@@ -22,6 +22,7 @@ from cellhub.db.permalinks import PermalinkRepository, SharedCode
 from cellhub.hub import pages
 from cellhub.hub.auth import client_address
 from cellhub.hub.kernels import KERNEL_NAME
+from cellhub.protocol import jupyter
 
 NOT_FOUND_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>cellhub: no such link</title></head>
@@ -66,6 +67,11 @@ async def create(request: Request) -> Response:
     kernel_name = body.get("kernel_name") or KERNEL_NAME
     if not isinstance(kernel_name, str) or len(kernel_name) > 64:
         return error(400, "'kernel_name' must be a string of at most 64 characters")
+    if "\x00" in code or "\x00" in kernel_name:
+        return error(400, "'code' and 'kernel_name' must not contain NUL characters")
+    interact_state = body.get("interact_state")
+    if not jupyter.fits_in_a_message(interact_state):
+        return error(400, "'interact_state' is nested too deeply")
     limit: int = request.app.state.config.permalink_max_code
     if len(code.encode()) > limit:
         return error(413, f"the code is larger than the {limit}-byte limit for shared code")
@@ -77,7 +83,7 @@ async def create(request: Request) -> Response:
             {"Retry-After": str(math.ceil(wait))},
         )
     permalink_id = await asyncio.to_thread(
-        repository(request).store, code, kernel_name, body.get("interact_state")
+        repository(request).store, code, kernel_name, interact_state
     )
     return JSONResponse(
         {"id": permalink_id, "url": link_url(request, permalink_id)},

@@ -40,6 +40,8 @@ def parse_client_message(text: str) -> tuple[str, str, dict[str, Any]]:
         raise InvalidMessage(f"message is not valid JSON: {exc}") from exc
     if not isinstance(msg, dict):
         raise InvalidMessage("message must be a JSON object")
+    if not jupyter.fits_in_a_message(msg):
+        raise InvalidMessage("message is nested too deeply")
     header = msg.get("header")
     if not isinstance(header, dict):
         raise InvalidMessage("message has no header object")

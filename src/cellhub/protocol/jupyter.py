@@ -15,6 +15,10 @@ from typing import Any
 import orjson
 
 PROTOCOL_VERSION = "5.3"
+#: orjson encodes at most 255 levels of nesting. What a client sends must leave room for
+#: the levels that the hub, worker and session put around it (a reply's ``parent_header``,
+#: a widget's echoed state, a page's configuration), or encoding those fails.
+NESTING_MARGIN = 16
 CHANNELS = frozenset({"shell", "control", "stdin", "iopub"})
 CLIENT_CHANNELS = frozenset({"shell", "control", "stdin"})
 
@@ -38,6 +42,17 @@ CLIENT_MSG_TYPES = frozenset(
         "input_reply",
     }
 )
+
+
+def fits_in_a_message(value: Any) -> bool:
+    """Whether ``value`` (decoded JSON) still encodes with ``NESTING_MARGIN`` levels around it."""
+    for _ in range(NESTING_MARGIN):
+        value = [value]
+    try:
+        orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        return False
+    return True
 
 
 def header(msg_type: str, session: str = "cellhub") -> dict[str, Any]:

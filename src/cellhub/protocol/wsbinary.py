@@ -47,13 +47,19 @@ def to_json_with_buffers(frame: bytes) -> bytes:
     if not isinstance(msg, dict):
         raise BinaryFrameError("binary frame's JSON part is not an object")
     msg["buffers"] = [base64.b64encode(b).decode() for b in buffers]
-    return orjson.dumps(msg)
+    try:
+        return orjson.dumps(msg)
+    except orjson.JSONEncodeError as exc:
+        raise BinaryFrameError(f"binary frame's JSON part cannot be re-encoded: {exc}") from exc
 
 
 def from_json_with_buffers(msg: dict[str, Any]) -> bytes:
     """The binary frame for a message whose ``buffers`` are base64 strings."""
-    buffers = [base64.b64decode(b) for b in msg.pop("buffers", [])]
-    parts = [orjson.dumps(msg), *buffers]
+    try:
+        buffers = [base64.b64decode(b) for b in msg.pop("buffers", [])]
+        parts = [orjson.dumps(msg), *buffers]
+    except (TypeError, ValueError) as exc:  # binascii.Error and orjson's errors among them
+        raise BinaryFrameError(f"message cannot be framed: {exc}") from exc
     offsets = [4 * (len(parts) + 1)]
     for part in parts[:-1]:
         offsets.append(offsets[-1] + len(part))
