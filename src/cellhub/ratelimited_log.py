@@ -11,8 +11,8 @@ how many more there were. Contract:
 - at most ``max_new_kinds`` first occurrences are written per interval; the rest are
   counted under ``OTHER``; at most ``max_kinds`` kinds are remembered;
 - each entry is cut to ``max_entry`` characters;
-- counts are written when a later report arrives after the interval or when ``flush()``
-  is called, so nothing is lost at a quiet moment if the owner flushes on a timer.
+- counts are written at the end of their interval (a timer on the running event loop,
+  when there is one), when a later report arrives after the interval, or on ``flush()``.
 
 Used by the hub (uvicorn's error log, see ``cellhub.hub.uvicorn_server``) and the worker
 (failed requests, see ``cellhub.worker.server``), and meant for the sessions' diagnostics
@@ -21,7 +21,9 @@ the worker passes on.
 
 from __future__ import annotations
 
+import asyncio
 import time
+import types
 from collections import OrderedDict
 from collections.abc import Callable
 
@@ -51,6 +53,7 @@ class RateLimitedLog:
         self.total: dict[str, int] = {}
         self.window_start = clock()
         self.new_in_window = 0
+        self.flush_timer: asyncio.TimerHandle | None = None
 
     def report(self, kind: str, entry: str) -> bool:
         """Count one occurrence of ``kind``; return whether ``entry`` was written."""
@@ -68,10 +71,25 @@ class RateLimitedLog:
         if written:
             self.new_in_window += 1
             self.write(self.cut(entry))
+        else:
+            self.flush_later()
         return written
+
+    def flush_later(self) -> None:
+        if self.flush_timer is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        delay = max(0.0, self.window_start + self.interval - self.clock())
+        self.flush_timer = loop.call_later(delay, self.flush)
 
     def flush(self) -> None:
         """Write the counts of repeats not yet written, and start a new interval."""
+        if self.flush_timer is not None:
+            self.flush_timer.cancel()
+            self.flush_timer = None
         for kind, count in self.pending.items():
             if count:
                 self.write(
@@ -86,3 +104,13 @@ class RateLimitedLog:
         if len(entry) <= self.max_entry:
             return entry
         return f"{entry[: self.max_entry]}… ({len(entry) - self.max_entry} characters cut)"
+
+
+def exception_kind(exc: BaseException) -> str:
+    """A kind for ``exc``: its type and the line that raised it (not its message, which may
+    hold what a client sent)."""
+    tb: types.TracebackType | None = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    where = f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}" if tb is not None else "?"
+    return f"{type(exc).__name__} at {where}"

@@ -34,7 +34,7 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from cellhub.config import Config
-from cellhub.ratelimited_log import RateLimitedLog
+from cellhub.ratelimited_log import RateLimitedLog, exception_kind
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 #: Loggers whose records a client can cause: uvicorn's, and asyncio's for unretrieved errors.
@@ -98,12 +98,7 @@ class RateLimitedRecords(logging.Filter):
     def kind(record: logging.LogRecord) -> str:
         kind = f"{record.name}: {record.msg}"
         if record.exc_info and record.exc_info[1] is not None:
-            exc = record.exc_info[1]
-            tb = exc.__traceback__
-            while tb is not None and tb.tb_next is not None:
-                tb = tb.tb_next
-            where = f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}" if tb else "?"
-            kind += f" {type(exc).__name__} at {where}"
+            kind += f" {exception_kind(record.exc_info[1])}"
         return kind
 
     def filter(self, record: logging.LogRecord) -> bool:

@@ -36,6 +36,7 @@ import orjson
 from cellhub.config import Config
 from cellhub.deploy.certificates import ensure_certificates, worker_ssl_context
 from cellhub.protocol import addresses, framing, jupyter
+from cellhub.ratelimited_log import RateLimitedLog, exception_kind
 from cellhub.worker import pagemerge, scheduling
 from cellhub.worker.kernels import SessionProcess, WorkerKernel
 from cellhub.worker.prctl import become_subreaper, kill_children
@@ -43,6 +44,10 @@ from cellhub.worker.template_client import TemplateClient
 
 #: Seconds between claiming a spare session and forking its replacement.
 REFILL_DELAY = 0.05
+
+
+def log_failure(text: str) -> None:
+    print(f"cellhub-worker: {text}", file=sys.stderr, flush=True)
 
 
 class CapacityError(Exception):
@@ -99,6 +104,8 @@ class Worker:
         #: Per-kernel (idle_timeout, max_lifetime) that differ from the configuration's.
         self.kernel_limits: dict[str, tuple[float, float]] = {}
         self.refill_handle: asyncio.TimerHandle | None = None
+        #: Requests that failed: a hub (and through it a client) can repeat one at will.
+        self.failures = RateLimitedLog(log_failure)
 
     def template_settings(self) -> dict[str, Any]:
         c = self.config
@@ -345,7 +352,7 @@ class Worker:
                 req, False, {"status": 404, "message": f"no kernel {exc.args[0]} on this worker"}
             )
         except Exception as exc:  # noqa: BLE001 - the hub shows the message; the worker stays up
-            traceback.print_exc(file=sys.stderr)
+            self.failures.report(exception_kind(exc), f"{op} failed:\n{traceback.format_exc()}")
             hub.reply(req, False, {"status": 500, "message": f"{type(exc).__name__}: {exc}"})
 
     async def answer(self, op: str, args: list[Any]) -> Any:
@@ -378,9 +385,10 @@ class Worker:
             return
         kernel.last_activity = time.time()
         if msg_type in ("interrupt_request", "shutdown_request"):
-            asyncio.get_running_loop().create_task(
+            task = asyncio.get_running_loop().create_task(
                 self.control_request(kernel, channel, msg_type, data)
             )
+            task.add_done_callback(self.report_failure)
         elif not kernel.session.send(["msg", channel, data]):
             parent = orjson.loads(data).get("header", {})
             reply = jupyter.reply_type(msg_type)
@@ -423,6 +431,11 @@ class Worker:
         kernel.broadcast(
             channel, reply, jupyter.message(channel, reply, content, parent), None, counted=False
         )
+
+    def report_failure(self, task: asyncio.Task[None]) -> None:
+        exc = None if task.cancelled() else task.exception()
+        if exc is not None:
+            self.failures.report(exception_kind(exc), "".join(traceback.format_exception(exc)))
 
     def hub_gone(self, hub: HubConnection) -> None:
         self.hubs.discard(hub)

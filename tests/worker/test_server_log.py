@@ -1,0 +1,41 @@
+"""The worker answers every failed request, and logs each kind of failure once, not per request."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+
+from cellhub.config import load_config
+from cellhub.worker.server import HubConnection, Worker
+
+
+class RecordingHub:
+    def __init__(self) -> None:
+        self.replies: list[tuple[int, bool, Any]] = []
+
+    def reply(self, req: int, ok: bool, payload: Any) -> None:
+        self.replies.append((req, ok, payload))
+
+
+async def test_a_repeated_failure_is_logged_once_and_counted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    worker = Worker(load_config(environ={}, overrides={"data_dir": str(tmp_path)}))
+    worker.failures.interval = 0.2
+
+    async def failing(op: str, args: list[Any]) -> Any:
+        raise RuntimeError(f"client-chosen text {args}")
+
+    monkeypatch.setattr(worker, "answer", failing)
+    hub = RecordingHub()
+    for req in range(1000):
+        await worker.request(cast(HubConnection, hub), "start", req, [req])
+    assert len(hub.replies) == 1000 and all(not ok for _, ok, _ in hub.replies)
+    assert hub.replies[-1][2]["message"] == "RuntimeError: client-chosen text [999]"
+    await asyncio.sleep(0.4)  # the count is written at the end of the interval
+    logged = capsys.readouterr().err
+    assert logged.count("Traceback") == 1
+    assert "999 more in the last 0.2 s" in logged and len(logged) < 4000
