@@ -21,6 +21,7 @@ import selectors
 import signal
 import socket
 import sys
+import time
 import traceback
 from pathlib import Path
 from typing import Any, NoReturn
@@ -35,6 +36,9 @@ from cellhub.worker.sandbox.processes import kill_until_gone
 
 MAX_CONTROL_MESSAGE = 65536
 ORPHAN_KILL_TIMEOUT = 5.0
+#: Seconds the template waits, when it stops, for killed sessions to exit before it
+#: releases their sandboxes anyway; the worker kills it 5 s after asking it to stop.
+SHUTDOWN_REAP_TIMEOUT = 1.0
 
 
 def send_control(sock: socket.socket, message: list[Any], fds: list[int] | None = None) -> None:
@@ -116,10 +120,19 @@ class ForkServer:
             self.signal(int(args[0]), signal.SIGKILL)
 
     def signal(self, pid: int, signum: int) -> None:
-        """Signal a session's whole process group, if it is still one of ours."""
-        if pid in self.leases:
+        """Signal a session's whole process group, if it is still one of ours.
+
+        SIGKILL also goes to the session itself: one forked a moment ago may not have
+        called ``setsid`` yet (a spare starts under ``SCHED_IDLE`` and can wait long for
+        a CPU), and then it has no group of its own to be reached through.
+        """
+        if pid not in self.leases:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signum)
+        if signum == signal.SIGKILL:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signum)
+                os.kill(pid, signum)  # an unreaped child: the pid is still the session's
 
     def fork(self) -> None:
         try:
@@ -140,6 +153,9 @@ class ForkServer:
 
     def become_session(self, lease: SandboxLease, sock: socket.socket, parent: int) -> NoReturn:
         try:
+            # Die with the template from the first instruction on, not only once enter()
+            # is done: a spare may wait seconds for a CPU under SCHED_IDLE before that.
+            die_with_parent(parent)
             if scheduling.can_promote():
                 scheduling.demote_self()
             signal.set_wakeup_fd(-1)
@@ -162,11 +178,22 @@ class ForkServer:
         os._exit(1)
 
     def shutdown(self, code: int) -> NoReturn:
-        for pid in list(self.leases):
+        """Kill every session and what it left, and exit, all within a bounded time.
+
+        Runs in the SIGTERM handler, whatever the loop was doing: it only reads the
+        leases, and never returns. Sessions are reaped with a deadline, not a blocking
+        ``waitpid``, so one that does not die cannot hold the template (and so the
+        worker, which waits for the template) alive.
+        """
+        sessions = dict(self.leases)
+        for pid in sessions:
             self.signal(pid, signal.SIGKILL)
-        for pid, lease in list(self.leases.items()):
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, 0)
+        running = set(sessions)
+        deadline = time.monotonic() + SHUTDOWN_REAP_TIMEOUT
+        while running and time.monotonic() < deadline:
+            running.difference_update(pid for pid, _ in reap_all())
+            time.sleep(0.002)
+        for lease in sessions.values():
             self.sandbox.release(lease)
         kill_children()  # the orphans the sessions left us, round after round
         os._exit(code)
