@@ -56,3 +56,20 @@ class Permalink(Base):
     last_access: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
     __table_args__ = (Index("ux_permalinks_content_hash", "content_hash", unique=True),)
+
+
+class LoginSession(Base):
+    """A browser's login: the cookie holds a random value, the row only a keyed hash of it.
+
+    ``key`` is HMAC-SHA256 of the cookie value under the access token (hub/login.py), so a
+    copy of this table gives no usable cookie, and a hub started with another token finds
+    none of the old rows: changing the token logs every browser out.
+    """
+
+    __tablename__ = "login_sessions"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    expires: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_login_sessions_expires", "expires"),)
