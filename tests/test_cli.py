@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import start_cellhub
+import httpx
+
+from cellhub.config import SETTINGS
+from tests.conftest import UNLIMITED_CLIENTS, URL_LINE, RunningHub, launch, start_cellhub
 from tests.kernel_client import Hub, KernelClient
 
 
@@ -39,3 +43,58 @@ def test_bad_configuration_is_a_clear_error(tmp_path: Path) -> None:
         text=True,
     )
     assert done.returncode != 0 and "port" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_help_lists_every_setting_as_a_flag() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "cellhub", "serve", "--help"], capture_output=True, text=True
+    )
+    assert done.returncode == 0
+    missing = [n for n in SETTINGS if f"--{n.replace('_', '-')}" not in done.stdout]
+    assert missing == []
+    assert "--no-allow-anonymous" in done.stdout and "[default: 8888]" in done.stdout
+
+
+def serve_once(data_dir: Path, *args: str, env: dict[str, str] | None = None) -> RunningHub:
+    """Start serve with the given flags, without a configured token, and stop it again."""
+    process, match, output = launch(
+        ["serve", "--port", "0", "--data-dir", str(data_dir), "--spare-sessions", "0", *args],
+        URL_LINE,
+        {**UNLIMITED_CLIENTS, "CELLHUB_PRELOAD": "", **(env or {})},
+    )
+    return RunningHub(process, match.group(1) + "/", match.group(2), data_dir, output)
+
+
+async def test_config_file_after_the_command_and_flags_for_any_setting(tmp_path: Path) -> None:
+    config = tmp_path / "cellhub.toml"
+    config.write_text("max_sessions = 1\npermalink_rate = 7\n")
+    server = serve_once(tmp_path / "data", "--config", str(config), "--no-merge-pages")
+    try:
+        hub = Hub(server.url, server.token)
+        await hub.start_kernel()
+        refused = await hub.http.post("/api/kernels", json={"name": "python3"})
+        assert refused.status_code == 503, refused.text
+        await hub.aclose()
+    finally:
+        server.stop()
+
+
+def test_the_token_survives_a_restart_until_renewed(tmp_path: Path) -> None:
+    assert "CELLHUB_TOKEN" not in os.environ
+    first = serve_once(tmp_path / "data")
+    first.stop()
+    second = serve_once(tmp_path / "data")
+    second.stop()
+    assert second.token == first.token
+    assert ((tmp_path / "data" / "token").stat().st_mode & 0o777) == 0o600
+    renewed = serve_once(tmp_path / "data", "--new-token")
+    try:
+        assert renewed.token != first.token
+        headers = {"Authorization": f"token {first.token}"}
+        assert httpx.get(renewed.url + "api/kernels", headers=headers).status_code == 403
+        headers = {"Authorization": f"token {renewed.token}"}
+        assert httpx.get(renewed.url + "api/kernels", headers=headers).status_code == 200
+    finally:
+        renewed.stop()
+    assert renewed.process.returncode == 0
+    assert "cellhub: stopped" in renewed.output[-1]

@@ -10,44 +10,69 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import secrets
 import signal
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
 import orjson
 
 from cellhub.config import SETTINGS, Config, ConfigError, load_config
+from cellhub.deploy.access_token import access_token
 from cellhub.deploy.supervisor import WorkerProcess
 
-SERVE_FLAGS = ("host", "port", "data_dir")
+#: Every setting's default, for the flags' help.
+DEFAULTS = Config()
+#: The settings ``cellhub db`` reads: where the database is.
+DATABASE_SETTINGS = ("data_dir", "database_url")
 
 
-def add_setting_flags(parser: argparse.ArgumentParser, names: tuple[str, ...]) -> None:
+def add_setting_flags(parser: argparse.ArgumentParser, names: Iterable[str] = SETTINGS) -> None:
+    """A flag for each setting, with its help text from the settings table, and ``--config``
+    (which may come before or after the command)."""
+    parser.add_argument(
+        "--config", metavar="FILE", default=argparse.SUPPRESS, help="TOML configuration file"
+    )
+    group = parser.add_argument_group(
+        "settings", "each also a TOML key or CELLHUB_<NAME> (see docs/configuration.md)"
+    )
     for name in names:
-        f = SETTINGS[name]
-        parser.add_argument(
-            f"--{name.replace('_', '-')}", dest=name, default=None, help=f.metadata["help"]
-        )
+        f, default = SETTINGS[name], getattr(DEFAULTS, name)
+        shown = ", ".join(default) if isinstance(default, list) else str(default)
+        text = f.metadata["help"] + (f" [default: {shown}]" if shown else "")
+        text = text.replace("%", "%%")  # argparse formats help texts with %
+        flag = f"--{name.replace('_', '-')}"
+        if f.type == "bool":
+            group.add_argument(
+                flag, dest=name, default=None, action=argparse.BooleanOptionalAction, help=text
+            )
+        else:
+            metavar = "A,B,…" if f.type == "list[str]" else str(f.type).upper()
+            group.add_argument(flag, dest=name, default=None, metavar=metavar, help=text)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cellhub", description="Run Python from a web browser.")
     parser.add_argument(
-        "--config", help="TOML configuration file", default=os.environ.get("CELLHUB_CONFIG")
+        "--config",
+        metavar="FILE",
+        help="TOML configuration file (default: $CELLHUB_CONFIG)",
+        default=os.environ.get("CELLHUB_CONFIG"),
     )
     commands = parser.add_subparsers(dest="command", required=True)
+    renew = "make a new access token: addresses and logins made with the old one stop working"
     serve = commands.add_parser("serve", help="run hub, worker and sessions on this machine")
-    add_setting_flags(serve, SERVE_FLAGS)
+    serve.add_argument("--new-token", action="store_true", help=renew)
+    add_setting_flags(serve)
     hub = commands.add_parser("hub", help="run a hub that connects to running workers")
-    add_setting_flags(hub, (*SERVE_FLAGS, "workers"))
+    hub.add_argument("--new-token", action="store_true", help=renew)
+    add_setting_flags(hub)
     worker = commands.add_parser("worker", help="run a worker daemon")
-    add_setting_flags(worker, ("data_dir", "worker_host", "worker_port", "worker_socket"))
+    add_setting_flags(worker)
     worker.add_argument("--config-json", help=argparse.SUPPRESS)
     worker.add_argument("--parent", type=int, help=argparse.SUPPRESS)
     db = commands.add_parser("db", help="database maintenance")
     db.add_argument("action", choices=["upgrade"])
-    add_setting_flags(db, ("data_dir",))
+    add_setting_flags(db, DATABASE_SETTINGS)
     return parser
 
 
@@ -97,9 +122,9 @@ async def serve_hub(
             helper.cancel()
 
 
-def serve(config: Config) -> None:
+def serve(config: Config, new_token: bool = False) -> None:
     prepare_data_dir(config)
-    token = config.token or secrets.token_urlsafe(24)
+    token = access_token(config.data_path, config.token, renew=new_token)
     from cellhub.deploy.certificates import ensure_certificates
 
     ensure_certificates(config.data_path / "certs")
@@ -109,13 +134,15 @@ def serve(config: Config) -> None:
         run(serve_hub(config, token, [address], worker.watch))
     finally:
         worker.stop()
+        print("cellhub: stopped; the worker and every session have ended", flush=True)
 
 
-def hub(config: Config) -> None:
+def hub(config: Config, new_token: bool = False) -> None:
     if not config.workers:
         raise SystemExit("cellhub: `cellhub hub` needs --workers host:port[,host:port...]")
     prepare_data_dir(config)
-    run(serve_hub(config, config.token or secrets.token_urlsafe(24), config.workers))
+    token = access_token(config.data_path, config.token, renew=new_token)
+    run(serve_hub(config, token, config.workers))
 
 
 def run(coro: Any) -> None:
@@ -153,9 +180,9 @@ def main(argv: list[str] | None = None) -> None:
     except (ConfigError, OSError) as exc:
         raise SystemExit(f"cellhub: {exc}") from exc
     if args.command == "serve":
-        serve(config)
+        serve(config, args.new_token)
     elif args.command == "hub":
-        hub(config)
+        hub(config, args.new_token)
     elif args.command == "worker":
         worker(config, args.parent)
     elif args.command == "db":

@@ -42,7 +42,9 @@ class Config:
         "", "Directory for the database, certificates and session homes (default: XDG data dir)."
     )
     token: str = _setting(
-        "", "Access token for the API and UI; generated and printed at start when empty."
+        "",
+        "Access token for the API and UI; when empty, one is generated on first start and kept "
+        "in the data dir (`cellhub serve --new-token` replaces it).",
     )
     database_url: str = _setting(
         "", "SQLAlchemy database URL (default: a SQLite file in the data dir)."

@@ -139,8 +139,12 @@ class Worker:
 
     # -- spare sessions ----------------------------------------------------------
     def refill(self) -> None:
+        """Fork until the spares and the starts waiting for one are covered, within room for
+        ``max_sessions`` kernels' sessions and the spares; a kernel that waits for its
+        session holds none yet, so it does not take room from its own fork."""
         wanted = self.config.spare_sessions + len(self.waiters)
-        room = self.config.max_sessions + self.config.spare_sessions - len(self.kernels)
+        in_sessions = len(self.kernels) - len(self.waiters)
+        room = self.config.max_sessions + self.config.spare_sessions - in_sessions
         while len(self.spares) + self.forks_pending < min(wanted, room):
             self.forks_pending += 1
             self.template.fork()
