@@ -29,7 +29,7 @@ from cellhub.hub.ratelimit import ClientBudget
 from cellhub.hub.workers import WorkerLink
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
-PUBLIC_API = {"/api", "/api/"}
+PUBLIC_API = {"/api", "/api/", "/api/openapi.json"}
 
 
 class TokenAuth:

@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 import cellhub
+from cellhub.hub import openapi
 from cellhub.hub.auth import client_address
 from cellhub.hub.kernels import KERNEL_NAME, KernelService, NoSuchKernel, TooManyKernels
 from cellhub.hub.workers import WorkerError
@@ -124,6 +125,7 @@ EXCEPTION_HANDLERS = {
 
 ROUTES = [
     Route("/api", api_root),
+    Route("/api/openapi.json", openapi.openapi_json, methods=["GET"]),
     Route("/api/kernelspecs", kernelspecs),
     Route("/api/kernels", list_kernels, methods=["GET"]),
     Route("/api/kernels", start_kernel, methods=["POST"]),

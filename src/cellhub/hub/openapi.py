@@ -1,0 +1,252 @@
+"""The OpenAPI 3 description of the hub's REST API, served at ``GET /api/openapi.json``.
+
+It describes what the hub answers, errors included — the kernels API with Jupyter
+Server's paths and models, and permalinks — so that clients can be generated from it and
+a fuzzer (schemathesis, in tests/hub/test_fuzz_rest.py) can check every answer against
+it. It is public, like ``GET /api``: it holds nothing about this deployment. Every error
+is ``{"message": …, "reason": null}``, as Jupyter Server sends them. The WebSocket
+channels (``/api/kernels/{kernel_id}/channels``) are Jupyter's messaging protocol, which
+OpenAPI cannot describe: see docs/protocol.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+import cellhub
+
+JSON = "application/json"
+
+
+def ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def answer(description: str, schema: str | None = None, **headers: str) -> dict[str, Any]:
+    """A response: its description, JSON ``schema`` (none for 204) and documented headers."""
+    response: dict[str, Any] = {"description": description}
+    if schema is not None:
+        response["content"] = {JSON: {"schema": ref(schema)}}
+    if headers:
+        response["headers"] = {
+            name.replace("_", "-"): {"description": text, "schema": {"type": "string"}}
+            for name, text in headers.items()
+        }
+    return response
+
+
+def errors(*statuses: int) -> dict[str, Any]:
+    return {str(status): answer(ERRORS[status], "Error") for status in statuses}
+
+
+ERRORS = {
+    400: "The request body is not JSON, or not the JSON this operation takes.",
+    403: "No token, a wrong one, or (anonymous access) someone else's kernel.",
+    404: "No such kernel or permalink.",
+    413: "The request body, or the shared code, is over its size limit.",
+    429: "Over this client's budget (kernel starts, running kernels, permalinks).",
+    503: "No worker can take the kernel (all full or unreachable).",
+}
+KERNEL_ID = {
+    "name": "kernel_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string"},
+    "description": "The kernel's id (a UUID).",
+}
+RETRY = {"Retry_After": "Seconds to wait before trying again (kernel starts, permalinks)."}
+
+
+def operation(summary: str, responses: dict[str, Any], **more: Any) -> dict[str, Any]:
+    return {"summary": summary, "responses": responses, **more}
+
+
+def json_body(schema: str, required: bool) -> dict[str, Any]:
+    return {"required": required, "content": {JSON: {"schema": ref(schema)}}}
+
+
+def kernel_paths() -> dict[str, Any]:
+    kernel_op = {"parameters": [KERNEL_ID]}
+    return {
+        "/api/kernels": {
+            "get": operation("The running kernels.", {"200": answer("Kernels.", "KernelList")}),
+            "post": operation(
+                "Start a kernel.",
+                {
+                    "201": answer("Started.", "Kernel", Location="The new kernel's URL."),
+                    **errors(400, 404, 413),
+                    "429": answer(ERRORS[429], "Error", **RETRY),
+                    **errors(503),
+                },
+                requestBody=json_body("StartKernel", required=False),
+            ),
+        },
+        "/api/kernels/{kernel_id}": {
+            **kernel_op,
+            "get": operation("One kernel.", {"200": answer("Its model.", "Kernel"), **errors(404)}),
+            "delete": operation(
+                "Shut a kernel down.", {"204": answer("Shut down."), **errors(404)}
+            ),
+        },
+        "/api/kernels/{kernel_id}/interrupt": {
+            **kernel_op,
+            "post": operation(
+                "Interrupt the running code (SIGINT).", {"204": answer("Sent."), **errors(404)}
+            ),
+        },
+        "/api/kernels/{kernel_id}/restart": {
+            **kernel_op,
+            "post": operation(
+                "A fresh session under the same id.",
+                {"200": answer("Restarted.", "Kernel"), **errors(404, 503)},
+            ),
+        },
+    }
+
+
+def permalink_paths() -> dict[str, Any]:
+    return {
+        "/api/permalinks": {
+            "post": operation(
+                "Share code under a short link (the same content always gets the same id).",
+                {
+                    "201": answer(
+                        "Stored.", "PermalinkCreated", Location="The permalink's API URL."
+                    ),
+                    **errors(400, 413),
+                    "429": answer(ERRORS[429], "Error", **RETRY),
+                },
+                requestBody=json_body("NewPermalink", required=True),
+            )
+        },
+        "/api/permalinks/{permalink_id}": {
+            "get": operation(
+                "The shared code (counts a view).",
+                {"200": answer("The permalink.", "Permalink"), **errors(404)},
+                parameters=[
+                    {
+                        "name": "permalink_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    }
+                ],
+            )
+        },
+    }
+
+
+def document() -> dict[str, Any]:
+    public: dict[str, Any] = {"security": []}
+    paths: dict[str, Any] = {
+        "/api": {
+            "get": operation(
+                "The server's version (no token needed).",
+                {"200": answer("Version.", "Version")},
+                **public,
+            )
+        },
+        "/api/openapi.json": {
+            "get": operation(
+                "This description (no token needed).",
+                {"200": {"description": "OpenAPI 3.0", "content": {JSON: {"schema": {}}}}},
+                **public,
+            )
+        },
+        "/api/kernelspecs": {
+            "get": operation("The kernel specs.", {"200": answer("Specs.", "KernelSpecs")})
+        },
+        **kernel_paths(),
+        **permalink_paths(),
+    }
+    for item in paths.values():
+        for method, op in item.items():
+            if method != "parameters" and "security" not in op:
+                op["responses"]["403"] = answer(ERRORS[403], "Error")
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "cellhub", "version": cellhub.__version__},
+        "paths": paths,
+        "components": {"schemas": SCHEMAS, "securitySchemes": SECURITY},
+        "security": [{"token": []}, {"token_query": []}],
+    }
+
+
+def obj(required: list[str], **properties: Any) -> dict[str, Any]:
+    return {"type": "object", "required": required, "properties": properties}
+
+
+STRING = {"type": "string"}
+ANY_OBJECT = {"type": "object"}
+NULLABLE_TIME = {"type": "string", "format": "date-time", "nullable": True}
+SCHEMAS: dict[str, Any] = {
+    "Error": obj(["message"], message=STRING, reason={"type": "string", "nullable": True}),
+    "Version": obj(["version"], version=STRING),
+    "Kernel": obj(
+        ["id", "name", "last_activity", "execution_state", "connections"],
+        id={"type": "string", "format": "uuid"},
+        name=STRING,
+        last_activity={"type": "string", "format": "date-time"},
+        execution_state=STRING,
+        connections={"type": "integer", "minimum": 0},
+    ),
+    "KernelList": {"type": "array", "items": ref("Kernel")},
+    "StartKernel": {
+        "type": "object",
+        "properties": {"name": {"type": "string", "description": "Default: python3."}},
+    },
+    "KernelSpec": obj(
+        ["name", "spec", "resources"],
+        name=STRING,
+        resources=ANY_OBJECT,
+        spec=obj(
+            ["argv", "display_name", "language"],
+            argv={"type": "array", "items": STRING},
+            display_name=STRING,
+            language=STRING,
+            interrupt_mode=STRING,
+            env=ANY_OBJECT,
+            metadata=ANY_OBJECT,
+        ),
+    ),
+    "KernelSpecs": obj(
+        ["default", "kernelspecs"],
+        default=STRING,
+        kernelspecs={"type": "object", "additionalProperties": ref("KernelSpec")},
+    ),
+    "NewPermalink": obj(
+        ["code"],
+        code=STRING,
+        kernel_name={"type": "string", "maxLength": 64},
+        interact_state={"description": "Any JSON: the interact controls' values."},
+    ),
+    "PermalinkCreated": obj(["id", "url"], id=STRING, url=STRING),
+    "Permalink": obj(
+        ["id", "url", "code", "kernel_name", "interact_state", "created", "views"],
+        id=STRING,
+        url=STRING,
+        code=STRING,
+        kernel_name=STRING,
+        interact_state={"nullable": True},
+        created={"type": "string", "format": "date-time"},
+        views={"type": "integer", "minimum": 0},
+        last_access=NULLABLE_TIME,
+    ),
+}
+SECURITY = {
+    "token": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "description": "`token <TOKEN>` (or `Bearer <TOKEN>`).",
+    },
+    "token_query": {"type": "apiKey", "in": "query", "name": "token"},
+}
+DOCUMENT = document()
+
+
+async def openapi_json(request: Request) -> Response:
+    return JSONResponse(DOCUMENT)

@@ -1,0 +1,95 @@
+"""Fuzz the REST API with schemathesis against the OpenAPI description the hub serves.
+
+Every operation of ``/api/openapi.json`` gets a bounded number of generated requests,
+valid and invalid (wrong types, odd strings, missing and extra fields), sent with the
+token to a real ``cellhub serve``. Every answer must conform to the description (status,
+content type, schema, documented headers) and none may be a 5xx; the server prints no
+traceback, and a kernel started before the run still computes ``1 + 1`` after it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from tests.conftest import RunningHub, start_cellhub
+from tests.kernel_client import KernelClient
+
+#: Generated requests per operation.
+EXAMPLES = 25
+#: Every operation but the description's own URL, which schemathesis leaves out.
+OPERATIONS = {
+    "GET /api",
+    "GET /api/kernelspecs",
+    "GET /api/kernels",
+    "POST /api/kernels",
+    "GET /api/kernels/{kernel_id}",
+    "DELETE /api/kernels/{kernel_id}",
+    "POST /api/kernels/{kernel_id}/interrupt",
+    "POST /api/kernels/{kernel_id}/restart",
+    "POST /api/permalinks",
+    "GET /api/permalinks/{permalink_id}",
+}
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+]
+
+
+@pytest.fixture(scope="module")
+def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
+    """A hub where the fuzzer's kernel starts are soon refused (429), not run by the dozen."""
+    env = {"CELLHUB_CLIENT_MAX_KERNELS": "3"}
+    running = start_cellhub(tmp_path_factory.mktemp("fuzzed"), env=env)
+    yield running
+    running.stop()
+
+
+def fuzz_operation(strategy: st.SearchStrategy[schemathesis.Case], base: str, token: str) -> None:
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=strategy)
+    def check(case: schemathesis.Case) -> None:
+        case.call_and_validate(
+            base_url=base, headers={"Authorization": f"token {token}"}, checks=CHECKS, timeout=30
+        )
+
+    check()
+
+
+async def test_rest_api_conforms_and_survives(fuzzed: RunningHub) -> None:
+    base = fuzzed.url.rstrip("/")
+    auth = {"Authorization": f"token {fuzzed.token}"}
+    async with httpx.AsyncClient(base_url=base, headers=auth) as http:
+        kernel_id = (await http.post("/api/kernels")).json()["id"]
+    schema = schemathesis.openapi.from_url(f"{base}/api/openapi.json")  # public: no token
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert {op.label for op in operations} == OPERATIONS
+    for operation in operations:
+        fuzz_operation(operation.as_strategy(), base, fuzzed.token)
+    output = "".join(fuzzed.output)
+    assert "Traceback" not in output, output[-3000:]
+    kernel = await KernelClient.connect(fuzzed.url, fuzzed.token, kernel_id)
+    result = await kernel.execute("1 + 1")
+    assert result.first("execute_result")["content"]["data"]["text/plain"] == "2"
+    await kernel.close()
