@@ -157,3 +157,18 @@ def test_tab_completion_and_shift_tab_docs(page: Any) -> None:
     expect(sheet.editor(1)).to_have_text("math.sqrt")
     page.keyboard.press("Shift+Tab")
     expect(page.locator(".inspect-tooltip")).to_contain_text("square root")
+
+
+def test_the_page_loads_with_no_failed_request_and_has_an_icon(
+    context: Any, ui_server: Any
+) -> None:
+    page = context.new_page()
+    failed: list[str] = []
+    page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    page.goto(f"{ui_server.url}?token={ui_server.token}")
+    page.wait_for_selector('.kernel-state[data-state="idle"]', timeout=60_000)
+    icon = page.locator('link[rel="icon"]').get_attribute("href")
+    assert icon is not None
+    response = page.request.get(ui_server.url + icon.lstrip("/"))
+    assert response.ok and response.headers["content-type"].startswith("image/svg+xml")
+    assert failed == []
