@@ -112,7 +112,9 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     Two counts, each held to ``max_header_size``: the parts the parser has handed over
     (URL, header names and values), and the bytes of every read that ended with the headers
     still incomplete (httptools keeps an unfinished header to itself, so only the reads
-    show it growing).
+    show it growing). The deadline is one timer per connection that looks at when the
+    current request began, not a timer per request: starting and cancelling a timer costs
+    uvloop about 9 µs, an eighth of a whole request's round trip.
     """
 
     def __init__(self, config: uvicorn.Config, *args: Any, **kwargs: Any) -> None:
@@ -124,15 +126,20 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self.message_began = False
         self.parsed_bytes = self.read_bytes = 0
         self.oversized = False
-        self.header_deadline: asyncio.TimerHandle | None = None
+        self.headers_began = self.loop.time()
+        self.header_check: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self.start_header_deadline()
+        self.check_headers_at(self.headers_began + self.header_timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.stop_header_deadline()
+        self.stop_header_checks()
         super().connection_lost(exc)
+
+    def handle_websocket_upgrade(self) -> None:
+        self.stop_header_checks()
+        super().handle_websocket_upgrade()
 
     def data_received(self, data: bytes) -> None:
         self.message_began = False
@@ -149,7 +156,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_begin()
         self.in_headers = self.message_began = True
         self.parsed_bytes = self.read_bytes = 0
-        self.start_header_deadline()
+        self.headers_began = self.loop.time()
 
     def on_url(self, url: bytes) -> None:
         super().on_url(url)
@@ -169,7 +176,6 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self.in_headers = False
-        self.stop_header_deadline()
         super().on_headers_complete()
 
     def send_400_response(self, msg: str) -> None:
@@ -187,18 +193,24 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         )
         self.transport.close()
 
-    def start_header_deadline(self) -> None:
-        if self.header_deadline is None:
-            self.header_deadline = self.loop.call_later(self.header_timeout, self.headers_late)
+    def check_headers_at(self, when: float) -> None:
+        self.header_check = self.loop.call_at(when, self.check_headers)
 
-    def stop_header_deadline(self) -> None:
-        if self.header_deadline is not None:
-            self.header_deadline.cancel()
-            self.header_deadline = None
+    def stop_header_checks(self) -> None:
+        if self.header_check is not None:
+            self.header_check.cancel()
+            self.header_check = None
 
-    def headers_late(self) -> None:
-        self.header_deadline = None
-        if self.in_headers:
+    def check_headers(self) -> None:
+        """Close the connection if the current request's headers are late; else look again
+        when they would be (or, between requests, one ``header_timeout`` later)."""
+        deadline = self.headers_began + self.header_timeout
+        if not self.in_headers:
+            self.check_headers_at(self.loop.time() + self.header_timeout)
+        elif self.loop.time() < deadline:
+            self.check_headers_at(deadline)
+        else:
+            self.header_check = None
             self.transport.close()
 
 
