@@ -1,13 +1,8 @@
 /**
- * ANSI SGR escapes (colours, bold, italic, underline) to HTML spans, as in IPython tracebacks
- * and coloured program output. Everything else is escaped; other control sequences are dropped.
+ * ANSI SGR escapes (colours, bold, italic, underline) as styled spans, as in IPython tracebacks
+ * and coloured program output; other control sequences are dropped. The text is put into nodes
+ * as text, never parsed as HTML, so nothing in a stream or a traceback can become markup.
  */
-const ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
-
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ESCAPES[c]);
-}
-
 interface Style {
   fg: string | null;
   bg: string | null;
@@ -27,15 +22,15 @@ export function hasAnsi(text: string): boolean {
   return text.includes("\x1b");
 }
 
-export function ansiToHtml(text: string): string {
-  let html = "";
+/** `text` as text nodes and styled spans. */
+export function renderAnsi(text: string): DocumentFragment {
+  const fragment = document.createDocumentFragment();
   let style = plain();
   let last = 0;
   const flush = (end: number): void => {
     if (end <= last) return;
-    const chunk = escapeHtml(text.slice(last, end));
-    const span = spanFor(style);
-    html += span ? `${span}${chunk}</span>` : chunk;
+    const chunk = text.slice(last, end);
+    fragment.append(styled(style) ? spanFor(style, chunk) : chunk);
   };
   SEQUENCE.lastIndex = 0;
   for (let match = SEQUENCE.exec(text); match; match = SEQUENCE.exec(text)) {
@@ -44,12 +39,16 @@ export function ansiToHtml(text: string): string {
     if (match[2] === "m") style = applySgr(style, match[1]);
   }
   flush(text.length);
-  return html;
+  return fragment;
 }
 
-function spanFor(style: Style): string {
-  const classes: string[] = [];
-  const css: string[] = [];
+function styled(style: Style): boolean {
+  return Object.values(style).some(Boolean);
+}
+
+function spanFor(style: Style, chunk: string): HTMLSpanElement {
+  const span = document.createElement("span");
+  span.textContent = chunk;
   let fg = style.fg;
   let bg = style.bg;
   if (style.inverse) [fg, bg] = [bg ?? "default-bg", fg ?? "default-fg"];
@@ -58,15 +57,13 @@ function spanFor(style: Style): string {
     [bg, "ansi-bg-", "background-color"],
   ] as const) {
     if (!value) continue;
-    if (value.startsWith("#")) css.push(`${prop}:${value}`);
-    else classes.push(prefix + value);
+    if (value.startsWith("#")) span.style.setProperty(prop, value);
+    else span.classList.add(prefix + value);
   }
-  if (style.bold) classes.push("ansi-bold");
-  if (style.faint) classes.push("ansi-faint");
-  if (style.italic) classes.push("ansi-italic");
-  if (style.underline) classes.push("ansi-underline");
-  if (classes.length === 0 && css.length === 0) return "";
-  return `<span${classes.length ? ` class="${classes.join(" ")}"` : ""}${css.length ? ` style="${css.join(";")}"` : ""}>`;
+  for (const flag of ["bold", "faint", "italic", "underline"] as const) {
+    if (style[flag]) span.classList.add(`ansi-${flag}`);
+  }
+  return span;
 }
 
 const NAMES = ["black", "red", "green", "yellow", "blue", "magenta", "cyan", "white"];

@@ -1,12 +1,14 @@
 /**
- * text/html outputs render in a sandboxed iframe: `sandbox="allow-scripts"` WITHOUT
- * `allow-same-origin` gives the frame an opaque origin, so its scripts cannot reach this page's
- * DOM, the token in it, localStorage or cookies, nor call the kernels API as the user.
+ * text/html outputs render in a sandboxed iframe: `sandbox="allow-scripts"` and nothing else.
+ * Without `allow-same-origin` the frame has an opaque origin, so its scripts cannot reach this
+ * page's DOM, localStorage or cookies, nor call the kernels API as the user; without
+ * `allow-popups` (and so `allow-popups-to-escape-sandbox`) it cannot open an unsandboxed window
+ * either, nor navigate the page (no `allow-top-navigation`).
  *
  * Why a frame rather than sanitizing: much of the HTML that kernels send (pandas stylers,
  * plotly, bokeh, altair, ipywidgets fallbacks) only works with its scripts, which a sanitizer
  * would strip; the frame keeps them working and keeps them away from the page. Markdown, which
- * needs no scripts and must flow with the page, is sanitized instead (render/markdown.ts).
+ * needs no scripts and must flow with the page, is sanitized instead (render/sanitizer.ts).
  *
  * Frames report their content height with postMessage; the page checks `event.source` so a
  * frame can only resize itself.
@@ -44,11 +46,11 @@ window.addEventListener("message", (event: MessageEvent) => {
 export function htmlFrame(html: string, label: string): HTMLIFrameElement {
   const frame = document.createElement("iframe");
   frame.className = "html-output";
-  frame.setAttribute("sandbox", "allow-scripts allow-popups allow-popups-to-escape-sandbox");
+  frame.setAttribute("sandbox", "allow-scripts");
   frame.setAttribute("title", label);
   frame.setAttribute("referrerpolicy", "no-referrer");
   frame.srcdoc =
-    `<!doctype html><html><head><meta charset="utf-8"><base target="_blank"><style>${FRAME_STYLE}</style></head>` +
+    `<!doctype html><html><head><meta charset="utf-8"><style>${FRAME_STYLE}</style></head>` +
     `<body>${html}<script>${RESIZE_SCRIPT}</script></body></html>`;
   frames.add(frame);
   return frame;

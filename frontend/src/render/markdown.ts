@@ -1,11 +1,11 @@
 /**
- * Markdown (cells and text/markdown outputs) and LaTeX (text/latex outputs) to HTML.
- * Math between `$…$` / `$$…$$` is typeset by KaTeX; the result is sanitized with DOMPurify
- * because it is inserted into the page itself, next to the token.
+ * Markdown (cells and text/markdown outputs) and LaTeX (text/latex outputs), rendered for the
+ * page. Math between `$…$` / `$$…$$` is typeset by KaTeX; the result goes through the page's
+ * sanitizer (sanitizer.ts) because it is inserted into the page itself.
  */
-import DOMPurify from "dompurify";
 import katex from "katex";
 import { Marked, type TokenizerAndRendererExtension } from "marked";
+import { sanitizedFragment } from "./sanitizer";
 
 function typeset(tex: string, displayMode: boolean): string {
   return katex.renderToString(tex, { displayMode, throwOnError: false, output: "htmlAndMathml", trust: false });
@@ -31,21 +31,14 @@ const math: TokenizerAndRendererExtension = {
 const marked = new Marked({ gfm: true, breaks: false, async: false });
 marked.use({ extensions: [math] });
 
-DOMPurify.addHook("afterSanitizeAttributes", (node) => {
-  if (node.tagName === "A" && node.getAttribute("href")) {
-    node.setAttribute("target", "_blank");
-    node.setAttribute("rel", "noopener noreferrer");
-  }
-});
-
-export function markdownToHtml(source: string): string {
-  return DOMPurify.sanitize(marked.parse(source) as string);
+export function renderMarkdown(source: string): DocumentFragment {
+  return sanitizedFragment(marked.parse(source) as string);
 }
 
-export function latexToHtml(source: string): string {
+export function renderLatex(source: string): DocumentFragment {
   const text = source.trim();
   const delimited = /^\$\$([\s\S]*)\$\$$/.exec(text) ?? /^\$([\s\S]*)\$$/.exec(text) ?? /^\\\[([\s\S]*)\\\]$/.exec(text);
-  if (delimited) return DOMPurify.sanitize(typeset(delimited[1], true));
-  if (text.startsWith("\\begin")) return DOMPurify.sanitize(typeset(text, true));
-  return markdownToHtml(text);
+  if (delimited) return sanitizedFragment(typeset(delimited[1], true));
+  if (text.startsWith("\\begin")) return sanitizedFragment(typeset(text, true));
+  return renderMarkdown(text);
 }

@@ -1,8 +1,12 @@
-/** Picks the richest representation of a MIME bundle this page can show, and renders it. */
+/**
+ * Picks the richest representation of a MIME bundle this page can show, and renders it. No
+ * output runs script in the page: text/html goes to the sandboxed frame, Markdown and LaTeX
+ * through the sanitizer, SVG becomes an image, and text (ANSI included) stays text.
+ */
 import { h } from "../util/dom";
-import { ansiToHtml, hasAnsi } from "./ansi";
+import { hasAnsi, renderAnsi } from "./ansi";
 import { htmlFrame } from "./htmlFrame";
-import { latexToHtml, markdownToHtml } from "./markdown";
+import { renderLatex, renderMarkdown } from "./markdown";
 
 export type Renderer = (value: unknown, metadata: Record<string, unknown>, bundle: Record<string, unknown>) => HTMLElement;
 
@@ -31,22 +35,20 @@ function image(mime: string): Renderer {
 
 export function plainText(value: string, className = "text-output"): HTMLElement {
   const pre = h("pre", { className });
-  if (hasAnsi(value)) pre.innerHTML = ansiToHtml(value);
+  if (hasAnsi(value)) pre.append(renderAnsi(value));
   else pre.textContent = value;
   return pre;
 }
 
-function rich(className: string, html: string): HTMLElement {
-  const div = h("div", { className });
-  div.innerHTML = html;
-  return div;
+function rich(className: string, content: DocumentFragment): HTMLElement {
+  return h("div", { className }, content);
 }
 
 /** Order of preference, richest first (as Jupyter's). */
 const BUILT_IN: readonly [string, Renderer][] = [
   ["text/html", (value, _m, bundle) => htmlFrame(text(value), altText(bundle, "HTML output"))],
-  ["text/markdown", (value) => rich("markdown-output rendered-markdown", markdownToHtml(text(value)))],
-  ["text/latex", (value) => rich("latex-output", latexToHtml(text(value)))],
+  ["text/markdown", (value) => rich("markdown-output rendered-markdown", renderMarkdown(text(value)))],
+  ["text/latex", (value) => rich("latex-output", renderLatex(text(value)))],
   ["image/svg+xml", image("image/svg+xml")],
   ["image/png", image("image/png")],
   ["image/jpeg", image("image/jpeg")],

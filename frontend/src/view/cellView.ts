@@ -2,7 +2,7 @@
  * One cell on the page: prompt, toolbar, editor, rendered markdown, outputs and the input()
  * box. It shows the Cell model and forwards what the person does to CellActions.
  */
-import { markdownToHtml } from "../render/markdown";
+import { renderMarkdown } from "../render/markdown";
 import { h, iconButton } from "../util/dom";
 import type { Cell, CellType } from "../worksheet/cell";
 import { CellEditor, type CompletionReply, type RunMode } from "./editor";
@@ -157,7 +157,7 @@ export class CellView {
     this.outputs.element.hidden = markdown;
     if (showRendered) {
       const source = this.cell.source.trim();
-      this.rendered.innerHTML = source ? markdownToHtml(source) : "";
+      this.rendered.replaceChildren(source ? renderMarkdown(source) : "");
       if (!source) this.rendered.append(h("p", { className: "placeholder" }, "Empty markdown cell — double-click or press Enter to edit."));
     }
     this.refreshLabels();

@@ -20,7 +20,7 @@ import { HighlightStyle, bracketMatching, indentOnInput, indentUnit, syntaxHighl
 import { Compartment, EditorState, Prec, StateEffect, StateField } from "@codemirror/state";
 import { EditorView, drawSelection, keymap, placeholder, showTooltip, type Tooltip } from "@codemirror/view";
 import { tags } from "@lezer/highlight";
-import { ansiToHtml } from "../render/ansi";
+import { renderAnsi } from "../render/ansi";
 
 export type RunMode = "next" | "stay" | "insert";
 
@@ -75,7 +75,7 @@ function inspectionTooltip(pos: number, text: string): Tooltip {
       dom.className = "inspect-tooltip";
       dom.setAttribute("role", "tooltip");
       const pre = document.createElement("pre");
-      pre.innerHTML = ansiToHtml(text);
+      pre.append(renderAnsi(text));
       dom.append(pre);
       return { dom };
     },

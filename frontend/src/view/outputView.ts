@@ -3,7 +3,7 @@
  * to date once per animation frame, so streaming output never floods the page with layouts.
  */
 import { type MimeRenderers, pageRenderers, plainText } from "../render/mime";
-import { ansiToHtml } from "../render/ansi";
+import { renderAnsi } from "../render/ansi";
 import { h } from "../util/dom";
 import { onNextFrame } from "../util/frame";
 import type { Output, OutputList } from "../worksheet/outputs";
@@ -69,8 +69,8 @@ function renderOutput(output: Output, renderers: MimeRenderers): ItemView {
       return { element: stream.element, stream };
     }
     case "error": {
-      const pre = h("pre", { className: "traceback" });
-      pre.innerHTML = ansiToHtml(output.traceback.length ? output.traceback.join("\n") : `${output.ename}: ${output.evalue}`);
+      const text = output.traceback.length ? output.traceback.join("\n") : `${output.ename}: ${output.evalue}`;
+      const pre = h("pre", { className: "traceback" }, renderAnsi(text));
       return { element: h("div", { className: "output error" }, pre) };
     }
     default: {

@@ -3,7 +3,7 @@
  * put in the DOM (with a button to show everything); past COLLAPSE_LINES the text sits in a
  * scroll box that follows the end while the person has not scrolled up, and can be expanded.
  */
-import { ansiToHtml, hasAnsi } from "../render/ansi";
+import { hasAnsi, renderAnsi } from "../render/ansi";
 import { h } from "../util/dom";
 import type { StreamOutput } from "../worksheet/outputs";
 
@@ -41,7 +41,7 @@ export class StreamView {
   update(stream: StreamOutput): void {
     this.stream = stream;
     const { shown, hiddenLines } = this.showAll ? { shown: stream.text, hiddenLines: 0 } : tail(stream.text, stream.lines ?? 0);
-    if (hasAnsi(shown)) this.pre.innerHTML = ansiToHtml(shown);
+    if (hasAnsi(shown)) this.pre.replaceChildren(renderAnsi(shown));
     else this.pre.textContent = shown;
 
     this.notice.hidden = hiddenLines === 0;

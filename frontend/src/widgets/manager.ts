@@ -3,6 +3,10 @@
  * the `update`/`echo_update`/`request_state` protocol and its one-message-in-flight throttle)
  * over cellhub's kernel connection. It knows the built-in modules (base, controls, output);
  * third-party widget modules would need their code served, which cellhub does not do.
+ *
+ * No widget state a kernel sends runs script in the page: views that show a value as HTML are
+ * cellhub's sanitizing ones (htmlViews.ts), HTML descriptions pass the page's sanitizer, TeX is
+ * never handed to an embedding page's MathJax, and error views show no kernel text as HTML.
  */
 import * as base from "@jupyter-widgets/base";
 import { ManagerBase } from "@jupyter-widgets/base-manager";
@@ -12,12 +16,14 @@ import type { KernelMessage } from "../kernel/messages";
 import type { Buffer } from "../kernel/wireFormat";
 import { labelControls } from "./accessibility";
 import type { HostServices, WidgetManagerApi } from "./api";
+import { sanitizeHtml } from "../render/sanitizer";
 import { KernelComm } from "./comm";
+import { HTMLMathView, HTMLView } from "./htmlViews";
 import { OUTPUT_MODULE, OutputModel, OutputView } from "./output";
 
 const MODULES: Record<string, Record<string, unknown>> = {
   "@jupyter-widgets/base": base,
-  "@jupyter-widgets/controls": controls,
+  "@jupyter-widgets/controls": { ...controls, HTMLView, HTMLMathView },
   [OUTPUT_MODULE]: { OutputModel, OutputView },
 };
 
@@ -28,6 +34,11 @@ export class CellhubWidgetManager extends ManagerBase implements WidgetManagerAp
   private comms = new Map<string, KernelComm>();
   private modelWaiters = new Map<string, (() => void)[]>();
   private shown: { view: base.DOMWidgetView; host: HTMLElement }[] = [];
+  /**
+   * Read by DescriptionView.typeset before it tries `window.MathJax`: TeX in widget text stays
+   * text, rather than going to whatever MathJax (and configuration) an embedding page has.
+   */
+  readonly _rendermime = { latexTypesetter: { typeset: (): void => undefined } };
 
   constructor(readonly services: HostServices) {
     super();
@@ -84,8 +95,17 @@ export class CellhubWidgetManager extends ManagerBase implements WidgetManagerAp
   async create_view<VT extends base.WidgetView = base.WidgetView>(model: base.WidgetModel, options?: unknown): Promise<VT>;
   async create_view(model: base.WidgetModel, options = {}): Promise<base.WidgetView> {
     const view = await super.create_view(model, options);
-    if (view instanceof base.DOMWidgetView) labelControls(view);
+    if (view instanceof base.ErrorWidgetView) keepErrorAsText(view);
+    else if (view instanceof base.DOMWidgetView) labelControls(view);
     return view;
+  }
+
+  /**
+   * ManagerBase sanitizes the text around the math it set aside, then puts the math back; the
+   * whole description passes the sanitizer once more.
+   */
+  inline_sanitize(source: string): string {
+    return sanitizeHtml(super.inline_sanitize(source));
   }
 
   async restoreFromKernel(): Promise<void> {
@@ -159,4 +179,14 @@ export class CellhubWidgetManager extends ManagerBase implements WidgetManagerAp
       return false;
     });
   }
+}
+
+/**
+ * ipywidgets' error view shows its message and stack, which name the kernel's module and class
+ * names, as HTML when clicked. cellhub keeps its icon and puts the message in its tooltip, as text.
+ */
+function keepErrorAsText(view: base.ErrorWidgetView): void {
+  view.el.onclick = null;
+  view.el.ondblclick = null;
+  view.el.title = view.generateErrorMessage().msg ?? "This widget could not be shown.";
 }
