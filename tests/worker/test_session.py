@@ -193,7 +193,10 @@ def test_sigint_interrupts_a_loop_and_variables_survive(kernel: SessionClient) -
     run = run_and_interrupt(kernel, "print('start')\nwhile True: pass")
     assert run.reply["content"]["status"] == "error"
     assert run.reply["content"]["ename"] == "KeyboardInterrupt"
-    assert run.of_type("error")[0]["content"]["ename"] == "KeyboardInterrupt"
+    error = run.of_type("error")[0]["content"]
+    assert error["ename"] == "KeyboardInterrupt"
+    assert "cellhub" not in "".join(error["traceback"]), "the SIGINT handler's frame shows"
+    assert "cellhub" not in "".join(run.reply["content"]["traceback"])
     assert kernel.execute("kept").of_type("execute_result")[0]["content"]["data"] == {
         "text/plain": "42"
     }

@@ -16,6 +16,7 @@ import re
 import sys
 import threading
 from collections.abc import Iterator, Sequence
+from types import TracebackType
 from typing import Any
 
 from IPython.core import page
@@ -288,6 +289,14 @@ class CellShell(InteractiveShell):
         """
         yield
 
+    def _get_exc_info(self, exc_tuple: Any = None) -> tuple[Any, Any, Any]:
+        """The exception to show, without the frames of cellhub's own code at its end: the
+        SIGINT handler that raised a KeyboardInterrupt (cellhub.worker.interrupts) is not
+        the user's code, and its server path means nothing to them (nor to a Jupyter
+        client resolving the frames' paths)."""
+        etype, value, tb = super()._get_exc_info(exc_tuple)  # type: ignore[no-untyped-call]
+        return etype, value, without_own_frames(tb)
+
     def _showtraceback(
         self, etype: type[BaseException], evalue: BaseException, stb: list[str]
     ) -> None:
@@ -307,6 +316,23 @@ class CellShell(InteractiveShell):
             from IPython.core.error import UsageError
 
             raise UsageError(f"GUI event loops ({gui}) are not available in cellhub")
+
+
+#: Where cellhub's own modules live: frames from here are the service's, not the user's.
+OWN_CODE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def without_own_frames(tb: TracebackType | None) -> TracebackType | None:
+    """``tb`` cut before the run of cellhub frames it ends with (unchanged if none)."""
+    last_foreign: TracebackType | None = None
+    entry = tb
+    while entry is not None:
+        if not entry.tb_frame.f_code.co_filename.startswith(OWN_CODE):
+            last_foreign = entry
+        entry = entry.tb_next
+    if last_foreign is not None:
+        last_foreign.tb_next = None
+    return tb
 
 
 def build_shell(preload: Sequence[str]) -> CellShell:
