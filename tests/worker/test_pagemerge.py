@@ -4,20 +4,8 @@ what a session allocates for the user's data is never marked."""
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
-
-from cellhub.worker.pagemerge import (
-    KSM,
-    KSMD_SETTINGS,
-    KSMD_SLEEP_MS,
-    private_writable_ranges,
-    restore_ksmd,
-    run_ksmd,
-)
+from cellhub.worker.pagemerge import private_writable_ranges
 from tests.conftest import RunningHub
 from tests.kernel_client import Hub
 
@@ -74,64 +62,3 @@ async def test_sessions_inherit_the_marking_but_not_for_new_memory(
         await client.close()
     assert found["heap"] is True and found["marked"] > 1
     assert found["fresh"] == [False]
-
-
-@pytest.fixture
-def host_ksmd() -> Iterator[None]:
-    """Stop the host's ksmd for the test and put its settings back afterwards."""
-    if os.geteuid() != 0 or not (KSM / "run").exists():
-        pytest.skip("starting ksmd needs root and a kernel with KSM")
-    saved = {name: (KSM / name).read_text().strip() for name in KSMD_SETTINGS}
-    (KSM / "run").write_text("0")  # stopped; what it merged stays merged
-    (KSM / "pages_to_scan").write_text("100")
-    (KSM / "sleep_millisecs").write_text("20")
-    yield
-    for name in KSMD_SETTINGS:
-        (KSM / name).write_text(saved[name])
-
-
-def read(name: str) -> str:
-    return (KSM / name).read_text().strip()
-
-
-def host_settings() -> tuple[str, str, str]:
-    return read("run"), read("pages_to_scan"), read("sleep_millisecs")
-
-
-def test_a_stopped_ksmd_is_started_and_put_back(host_ksmd: None, tmp_path: Path) -> None:
-    record = tmp_path / "ksmd.json"
-    assert run_ksmd(0, record) == {}  # 0: leave it alone
-    assert read("run") == "0" and not record.exists()
-    changed = run_ksmd(1234, record)
-    assert host_settings() == ("1", "1234", str(KSMD_SLEEP_MS))
-    assert json.loads(record.read_text()) == changed
-    assert run_ksmd(999, tmp_path / "other.json") == {}  # running: someone else's, left alone
-    assert read("pages_to_scan") == "1234"
-    restore_ksmd(changed, record)
-    assert host_settings() == ("0", "100", "20")
-    assert not record.exists()
-
-
-def test_the_next_worker_puts_back_what_a_killed_one_changed(
-    host_ksmd: None, tmp_path: Path
-) -> None:
-    record = tmp_path / "ksmd.json"
-    run_ksmd(1234, record)  # ... and the worker is killed: nothing is put back
-    assert host_settings() == ("1", "1234", str(KSMD_SLEEP_MS))
-    taken_over = run_ksmd(500, record)
-    assert read("pages_to_scan") == "500"
-    restore_ksmd(taken_over, record)
-    assert host_settings() == ("0", "100", "20") and not record.exists()
-
-    run_ksmd(1234, record)  # killed again; the next worker leaves ksmd to the host
-    assert run_ksmd(0, record) == {}
-    assert host_settings() == ("0", "100", "20") and not record.exists()
-
-
-def test_without_root_ksmd_is_left_alone(tmp_path: Path) -> None:
-    if os.geteuid() == 0:
-        pytest.skip("as root the worker may start ksmd (the test above)")
-    before = (KSM / "run").read_text() if (KSM / "run").exists() else None
-    assert run_ksmd(1000, tmp_path / "ksmd.json") == {}
-    assert ((KSM / "run").read_text() if (KSM / "run").exists() else None) == before
-    assert not (tmp_path / "ksmd.json").exists()

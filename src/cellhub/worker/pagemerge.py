@@ -11,31 +11,19 @@ copy-on-write.
 The template marks its own private writable memory before forking; children
 inherit the marking, so memory a session allocates later for the user's data is
 never merged. Merging happens only while the host runs ``ksmd``
-(``/sys/kernel/mm/ksm/run`` is 1). A worker running as root starts a stopped ``ksmd``
-(setting ``ksmd_pages_to_scan``), as it sets up cgroups and uids for its sessions, and
-puts the host's settings back when it stops. It writes down what it changed first,
-so that after a worker killed with SIGKILL the next one puts them back instead.
+(``/sys/kernel/mm/ksm/run`` is 1); a worker running as root starts a stopped one,
+together with every other worker on the host (:mod:`cellhub.worker.ksmd`).
 docs/threat-model.md discusses what merging reveals between sessions.
 """
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
-import json
 import os
 from pathlib import Path
 
 MADV_MERGEABLE = 12
 KSM = Path("/sys/kernel/mm/ksm")
-#: Milliseconds ksmd sleeps between scans while a worker runs it. Each scan holds a
-#: core for a few microseconds per page; frequent short scans keep a cell's round trip
-#: steady, where the kernel's 20 ms between 1,000-page scans stalled one in thirty by
-#: 3 ms or more.
-KSMD_SLEEP_MS = 5
-#: What a worker changes when it starts ksmd.
-KSMD_SETTINGS = ("pages_to_scan", "sleep_millisecs", "run")
-
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
 
@@ -77,52 +65,6 @@ def ksmd_running() -> bool:
         return (KSM / "run").read_text().strip() == "1"
     except OSError:
         return False
-
-
-def run_ksmd(pages_to_scan: int, record: Path) -> dict[str, str]:
-    """Start the host's ksmd, scanning ``pages_to_scan`` pages every ``KSMD_SLEEP_MS``, if
-    it is stopped and this process may (root); return the settings to put back with
-    :func:`restore_ksmd` (empty when nothing was changed).
-
-    ``record`` keeps those settings until they are put back. A record left by a worker
-    that could not put them back means ksmd runs because of it: this worker takes
-    over, and will put back what the record says.
-    """
-    recorded = _recorded(record)
-    if pages_to_scan <= 0:
-        restore_ksmd(recorded, record)
-        return {}
-    if ksmd_running() and not recorded:
-        return {}  # the host's own: left as it is
-    try:
-        saved = recorded or {name: (KSM / name).read_text().strip() for name in KSMD_SETTINGS}
-        record.write_text(json.dumps(saved))
-        (KSM / "pages_to_scan").write_text(str(pages_to_scan))
-        (KSM / "sleep_millisecs").write_text(str(KSMD_SLEEP_MS))
-        (KSM / "run").write_text("1")
-    except OSError:  # not root: nothing was changed
-        if not recorded:
-            record.unlink(missing_ok=True)
-        return recorded
-    return saved
-
-
-def _recorded(record: Path) -> dict[str, str]:
-    try:
-        saved = json.loads(record.read_text())
-    except (OSError, ValueError):
-        return {}
-    return {name: str(saved[name]) for name in KSMD_SETTINGS if name in saved}
-
-
-def restore_ksmd(saved: dict[str, str], record: Path) -> None:
-    """Put back what :func:`run_ksmd` changed. Pages merged so far stay merged."""
-    for name in KSMD_SETTINGS:
-        if name in saved:
-            with contextlib.suppress(OSError):
-                (KSM / name).write_text(saved[name])
-    if saved:
-        record.unlink(missing_ok=True)
 
 
 def enable(wanted: bool) -> str:

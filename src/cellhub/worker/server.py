@@ -37,8 +37,9 @@ from cellhub.config import Config
 from cellhub.deploy.certificates import ensure_certificates, worker_ssl_context
 from cellhub.protocol import addresses, framing, jupyter
 from cellhub.ratelimited_log import RateLimitedLog, exception_kind
-from cellhub.worker import pagemerge, scheduling
+from cellhub.worker import scheduling
 from cellhub.worker.kernels import SessionProcess, WorkerKernel
+from cellhub.worker.ksmd import KsmdShare
 from cellhub.worker.prctl import become_subreaper, kill_children
 from cellhub.worker.template_client import TemplateClient
 
@@ -464,14 +465,15 @@ class Worker:
 
 async def run_worker(config: Config, ready: asyncio.Future[str] | None = None) -> None:
     """Run a worker until SIGTERM/SIGINT; print one JSON line to stdout once it is ready."""
-    record = config.data_path / "ksmd-settings.json"
-    ksmd_settings = pagemerge.run_ksmd(
-        config.ksmd_pages_to_scan if config.merge_pages else 0, record
+    ksmd = KsmdShare()
+    ksmd.join(
+        config.ksmd_pages_to_scan if config.merge_pages else 0,
+        legacy_record=config.data_path / "ksmd-settings.json",
     )
     try:
         await serve(config, ready)
     finally:
-        pagemerge.restore_ksmd(ksmd_settings, record)
+        ksmd.leave()
 
 
 async def serve(config: Config, ready: asyncio.Future[str] | None) -> None:
