@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from cellhub.config import Config
 from cellhub.db.database import make_engine, upgrade
 from cellhub.db.kernels import KernelRepository
+from cellhub.db.login_sessions import LoginSessionRepository
 from cellhub.db.permalinks import PermalinkRepository
 from cellhub.deploy.certificates import ensure_certificates, hub_ssl_context
 from cellhub.hub import kernels_api, pages, permalinks, websocket
@@ -25,6 +26,7 @@ from cellhub.hub.auth import is_authenticated
 from cellhub.hub.cors import cors_middleware
 from cellhub.hub.kernels import KernelService, in_background
 from cellhub.hub.limits import BodySizeLimit
+from cellhub.hub.login import LoginSessions
 from cellhub.hub.ratelimit import ClientBudget
 from cellhub.hub.workers import WorkerLink
 
@@ -33,7 +35,7 @@ PUBLIC_API = {"/api", "/api/", "/api/openapi.json"}
 
 
 class TokenAuth:
-    """Every ``/api/`` HTTP request needs the token; pages and static files check for themselves."""
+    """Every ``/api/`` HTTP request needs the token or a login; pages check for themselves."""
 
     def __init__(self, app: ASGIApp, token: str) -> None:
         self.app = app
@@ -87,6 +89,7 @@ def create_app(config: Config, token: str, worker_addresses: list[str]) -> Starl
         app.state.token = token
         app.state.config = config
         app.state.permalinks = PermalinkRepository(engine)
+        app.state.login_sessions = LoginSessionRepository(engine)
         app.state.permalink_creations = ClientBudget(
             config.permalink_rate / 60, config.permalink_rate
         )
@@ -109,6 +112,7 @@ def create_app(config: Config, token: str, worker_addresses: list[str]) -> Starl
         middleware=[
             Middleware(BodySizeLimit, max_body_size=config.max_body_size),
             *cors_middleware(config),
+            Middleware(LoginSessions, token=token, lifetime=config.login_lifetime),
             Middleware(AnonymousAccess, token=token, policy=AnonymousPolicy.from_config(config)),
             Middleware(TokenAuth, token=token),
         ],

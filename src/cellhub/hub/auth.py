@@ -1,9 +1,10 @@
-"""Token authentication, as Jupyter Server does it.
+"""Who is asking: the token, as Jupyter Server takes it, or a login session.
 
 A request is authenticated by ``Authorization: token <t>`` (or ``Bearer <t>``), by
-``?token=<t>``, or by the login cookie the UI receives when it is opened with the
-token. Cookie-authenticated WebSockets must come from the hub's own origin, so a
-third-party page cannot ride on a user's cookie.
+``?token=<t>`` — both exactly as Jupyter clients send them — or by the login cookie of a
+browser that opened the UI with the token once (hub/login.py resolves the cookie and marks
+the scope with ``LOGGED_IN``, only for requests from the hub's own pages). The anonymous
+policy may admit the rest (hub/anonymous.py marks those with ``ADMITTED_ANONYMOUS``).
 """
 
 from __future__ import annotations
@@ -13,20 +14,24 @@ from urllib.parse import urlsplit
 
 from starlette.requests import HTTPConnection
 
-COOKIE = "cellhub_token"
 #: Scope key set on a request the anonymous policy admitted (see hub/anonymous.py).
 ADMITTED_ANONYMOUS = "cellhub.anonymous"
+#: Scope key set on a request a live login session vouches for (see hub/login.py).
+LOGGED_IN = "cellhub.login"
 
 
-def presented_token(conn: HTTPConnection) -> tuple[str, bool]:
-    """Return the token the client presented and whether it came from the cookie."""
+def presented_token(conn: HTTPConnection) -> str:
+    """The token the client presented in a header or the query ("" when none)."""
     header = conn.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() in ("token", "bearer") and value.strip():
-        return value.strip(), False
-    if "token" in conn.query_params:
-        return conn.query_params["token"], False
-    return conn.cookies.get(COOKIE, ""), True
+        return value.strip()
+    return conn.query_params.get("token", "")
+
+
+def is_token(presented: str, token: str) -> bool:
+    """Whether a presented value is the token, compared in constant time."""
+    return bool(presented) and hmac.compare_digest(presented.encode(), token.encode())
 
 
 def client_address(conn: HTTPConnection) -> str:
@@ -35,6 +40,7 @@ def client_address(conn: HTTPConnection) -> str:
 
 
 def same_origin(conn: HTTPConnection) -> bool:
+    """No ``Origin`` (not a browser), or the hub's own."""
     origin = conn.headers.get("origin")
     if origin is None:
         return True
@@ -46,10 +52,9 @@ def is_anonymous(conn: HTTPConnection) -> bool:
 
 
 def is_authenticated(conn: HTTPConnection, token: str) -> bool:
-    """The request presented the token, or the anonymous policy admitted it."""
-    if is_anonymous(conn):
-        return True
-    presented, from_cookie = presented_token(conn)
-    if not presented or not hmac.compare_digest(presented.encode(), token.encode()):
-        return False
-    return not from_cookie or conn.scope["type"] != "websocket" or same_origin(conn)
+    """The request presented the token, a login session, or the anonymous policy admitted it."""
+    return (
+        is_anonymous(conn)
+        or bool(conn.scope.get(LOGGED_IN))
+        or is_token(presented_token(conn), token)
+    )

@@ -1,4 +1,10 @@
-"""HTML pages: the worksheet UI. Opening it with ``?token=`` logs the browser in with a cookie."""
+"""HTML pages: the worksheet UI.
+
+A page never carries the token: a browser opens it logged in (hub/login.py turns
+``?token=`` into a login cookie and redirects here without it), or, in an anonymous
+deployment, as an anonymous client. The page config is a JSON data block, which the page's
+Content-Security-Policy (hub/security_headers.py) lets through since it never runs.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +13,11 @@ from typing import Any
 
 import jinja2
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 import cellhub
-from cellhub.hub.auth import COOKIE, is_authenticated, presented_token
+from cellhub.hub.auth import is_authenticated
 
 TEMPLATES = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
@@ -25,29 +31,22 @@ LOGIN_HELP = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 
 
 def refusal(request: Request) -> Response | None:
-    """How to answer a page request that may not see the worksheet yet; None when it may.
+    """How to answer a page request that may not see the worksheet; None when it may.
 
-    Without the token only an anonymous deployment shows pages; with ``?token=`` the browser
-    gets the login cookie and is sent to the same address without the token in it.
+    Without a login (or the token) only an anonymous deployment shows pages.
     """
-    authenticated = is_authenticated(request, request.app.state.token)
-    if not authenticated and not request.app.state.config.allow_anonymous:
-        return HTMLResponse(LOGIN_HELP, status_code=403)
-    if authenticated and "token" in request.query_params:
-        response = RedirectResponse(request.url.remove_query_params("token"), status_code=303)
-        response.set_cookie(COOKIE, request.query_params["token"], httponly=True, samesite="strict")
-        return response
-    return None
+    if is_authenticated(request, request.app.state.token):
+        return None
+    if request.app.state.config.allow_anonymous:
+        return None
+    return HTMLResponse(LOGIN_HELP, status_code=403)
 
 
 def worksheet_page(request: Request, shared: dict[str, Any] | None = None) -> Response:
     """The UI; ``shared`` (a permalink's code and whether to run it) opens in its one cell."""
-    token: str = request.app.state.token
-    authenticated = is_authenticated(request, token)
     page_config: dict[str, Any] = {
         "baseUrl": str(request.base_url),
-        "token": token if authenticated else "",
-        "anonymous": not authenticated,
+        "anonymous": not is_authenticated(request, request.app.state.token),
         "kernelName": shared["kernelName"] if shared else "python3",
         "version": cellhub.__version__,
     }
@@ -56,11 +55,7 @@ def worksheet_page(request: Request, shared: dict[str, Any] | None = None) -> Re
     html = TEMPLATES.get_template("index.html").render(
         page_config=page_config, static_url="/static/"
     )
-    response = HTMLResponse(html)
-    presented, from_cookie = presented_token(request)
-    if authenticated and not from_cookie:
-        response.set_cookie(COOKIE, presented, httponly=True, samesite="strict")
-    return response
+    return HTMLResponse(html)
 
 
 async def worksheet(request: Request) -> Response:
