@@ -187,6 +187,11 @@ class Config:
     anonymous_max_lifetime: float = _setting(
         3600.0, "Seconds an anonymous kernel may live at most, busy or not (0: no limit)."
     )
+    login_lifetime: float = _setting(
+        14 * 24 * 3600.0,
+        "Seconds a browser stays logged in after opening the UI with ?token= (its session "
+        "cookie and the login both expire then); a new token logs every browser out at once.",
+    )
 
     @property
     def data_path(self) -> Path:
@@ -246,6 +251,8 @@ def _validate(cfg: Config) -> Config:
         raise ConfigError("output_cap, max_stream_chunk and flow_window are too small")
     if cfg.max_header_size < 1024 or cfg.header_timeout <= 0:
         raise ConfigError("max_header_size must be at least 1024 and header_timeout positive")
+    if cfg.login_lifetime <= 0:
+        raise ConfigError("login_lifetime must be positive")
     return cfg.replace(data_dir=os.path.abspath(cfg.data_dir)) if cfg.data_dir else cfg
 
 
