@@ -95,9 +95,17 @@ def test_error_traceback_and_stop_on_error(kernel: SessionClient) -> None:
     assert any("\x1b[" in line for line in error["traceback"])
     reply = run.reply["content"]
     assert reply["status"] == "error" and reply["traceback"] == error["traceback"]
+    assert reply["engine_info"] == {
+        "engine_uuid": run.reply["metadata"]["engine"],
+        "engine_id": -1,
+        "method": "execute",
+    }
     aborted = kernel.collect(queued)
     assert aborted.msg_types == ["status", "execute_reply", "status"]
     assert aborted.reply["content"]["status"] == "aborted"
+    metadata = aborted.reply["metadata"]
+    assert metadata["status"] == "aborted" and metadata["dependencies_met"] is True
+    assert dt.datetime.fromisoformat(metadata["started"]).tzinfo is not None
     assert kernel.collect(info).reply["content"]["status"] == "ok"
     assert kernel.execute("print('after')").stream_text() == "after\n"
     syntax = kernel.execute("1 +").of_type("error")[0]["content"]
@@ -255,7 +263,11 @@ def test_kernel_info_on_shell_and_control(kernel: SessionClient) -> None:
         assert content["protocol_version"] == "5.3" and content["status"] == "ok"
         assert content["language_info"]["codemirror_mode"] == {"name": "ipython", "version": 3}
         assert content["language_info"]["pygments_lexer"] == "ipython3"
-        assert content["banner"] and content["help_links"]
+        assert content["banner"]
+        assert [link["text"] for link in content["help_links"]] == [
+            f"{name} Reference"
+            for name in ("Python", "IPython", "NumPy", "SciPy", "Matplotlib", "SymPy", "pandas")
+        ]
 
 
 def test_complete_inspect_is_complete(kernel: SessionClient) -> None:

@@ -131,6 +131,21 @@ def is_complete(shell: CellShell, content: dict[str, Any]) -> dict[str, Any]:
     return reply
 
 
+#: What ipykernel's kernel_info_reply lists, so that clients show the same Help menu.
+HELP_LINKS = [
+    {
+        "text": "Python Reference",
+        "url": f"https://docs.python.org/{sys.version_info[0]}.{sys.version_info[1]}",
+    },
+    {"text": "IPython Reference", "url": "https://ipython.readthedocs.io/en/stable/"},
+    {"text": "NumPy Reference", "url": "https://docs.scipy.org/doc/numpy/reference/"},
+    {"text": "SciPy Reference", "url": "https://docs.scipy.org/doc/scipy/reference/"},
+    {"text": "Matplotlib Reference", "url": "https://matplotlib.org/contents.html"},
+    {"text": "SymPy Reference", "url": "http://docs.sympy.org/latest/index.html"},
+    {"text": "pandas Reference", "url": "https://pandas.pydata.org/pandas-docs/stable/"},
+]
+
+
 def kernel_info(shell: CellShell) -> dict[str, Any]:
     """The kernel_info_reply content, as ipykernel gives it (implementation aside)."""
     version = sys.version_info
@@ -149,14 +164,6 @@ def kernel_info(shell: CellShell) -> dict[str, Any]:
             "file_extension": ".py",
         },
         "banner": shell.banner,
-        "help_links": [
-            {
-                "text": "Python Reference",
-                "url": f"https://docs.python.org/{version[0]}.{version[1]}",
-            },
-            {"text": "IPython Reference", "url": "https://ipython.readthedocs.io/en/stable/"},
-            {"text": "NumPy Reference", "url": "https://numpy.org/doc/stable/reference/"},
-            {"text": "Matplotlib Reference", "url": "https://matplotlib.org/stable/"},
-        ],
+        "help_links": HELP_LINKS,
         "supported_features": [],
     }

@@ -247,7 +247,7 @@ class Session:
             channel, msg = parsed
             publisher.parent = msg["header"]
             publisher.status("busy")
-            metadata = {"status": "aborted", "dependencies_met": True, "engine": self.session_id}
+            metadata = {**self.metadata_now(), "status": "aborted"}
             publisher.send(channel, "execute_reply", {"status": "aborted"}, metadata)
             publisher.status("idle")
 
@@ -260,7 +260,7 @@ class Session:
         shell: Any = self.shell
         publisher = self.publisher
         publisher.output_parent = publisher.parent
-        started = dt.datetime.now(dt.UTC).isoformat()
+        metadata = self.metadata_now()
         if not silent:
             publisher.send(
                 "iopub", "execute_input", {"code": code, "execution_count": shell.execution_count}
@@ -281,17 +281,19 @@ class Session:
                 evalue=str(error),
                 traceback=shell.last_traceback or [],
                 user_expressions={},
+                # ipykernel still sends this (for ipyparallel); clients may read it.
+                engine_info={"engine_uuid": self.session_id, "engine_id": -1, "method": "execute"},
             )
             self.abort_waiting = not silent and bool(content.get("stop_on_error", True))
         reply["payload"] = shell.payload_manager.read_payload()
         shell.payload_manager.clear_payload()
-        self.reply_metadata = {
-            "started": started,
-            "dependencies_met": True,
-            "engine": self.session_id,
-            "status": reply["status"],
-        }
+        self.reply_metadata = {**metadata, "status": reply["status"]}
         return reply
+
+    def metadata_now(self) -> dict[str, Any]:
+        """An execute_reply's metadata as ipykernel starts it, when a request is taken up."""
+        started = dt.datetime.now(dt.UTC).isoformat()
+        return {"started": started, "dependencies_met": True, "engine": self.session_id}
 
     def run_cell(self, code: str, store_history: bool, silent: bool) -> BaseException | None:
         """Run one cell; return its exception, if it raised one. Output is flushed after."""
