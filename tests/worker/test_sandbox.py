@@ -296,28 +296,26 @@ def test_linux_network_namespace(tmp_path: Path, network: bool) -> None:
 
 @needs_root
 def test_linux_cgroup_holds_the_limits(tmp_path: Path) -> None:
-    def cgroup(send: Send) -> dict[str, str]:
-        found = {}
-        for line in Path("/proc/self/cgroup").read_text().splitlines():
-            _, controllers, path = line.split(":", 2)
-            for name, file in (("memory", "memory.limit_in_bytes"), ("pids", "pids.max")):
-                if name in controllers.split(","):
-                    found[name] = (
-                        Path("/sys/fs/cgroup", name) / path.lstrip("/") / file
-                    ).read_text()
-            if controllers == "" and Path("/sys/fs/cgroup/cgroup.controllers").exists():
-                base = Path("/sys/fs/cgroup") / path.lstrip("/")
-                found = {"memory": (base / "memory.max").read_text()}
-                found["pids"] = (base / "pids.max").read_text()
-        return found
+    """The session is in its cgroup, which has the limits and is the root of what it sees."""
+
+    def cgroup(send: Send) -> None:
+        paths = {line.split(":", 2)[2] for line in Path("/proc/self/cgroup").read_text().split()}
+        send({"pid": os.getpid(), "paths": sorted(paths)})
+        time.sleep(60)  # until the test is done looking: release() kills it
 
     sandbox = make_sandbox("linux", tmp_path, memory=300 * MiB, processes=40)
+    found = {}
     with session(sandbox, cgroup) as forked:
-        found = forked.result()
-    assert {k: v.strip() for k, v in found.items()} == {
-        "memory": str(300 * MiB),
-        "pids": "40",
-    }
+        seen = forked.receive()
+        assert seen["pid"] in forked.lease.details.processes()
+        for directory in forked.lease.details.directories:
+            for name, file in (("memory", "memory.max"), ("memory", "memory.limit_in_bytes")):
+                if (directory / file).exists():
+                    found[name] = (directory / file).read_text()
+            if (directory / "pids.max").exists():
+                found["pids"] = (directory / "pids.max").read_text()
+    assert {k: v.strip() for k, v in found.items()} == {"memory": str(300 * MiB), "pids": "40"}
+    assert seen["paths"] == ["/"], "the session's cgroup is the root of its cgroup namespace"
 
 
 @needs_root

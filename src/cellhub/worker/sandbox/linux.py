@@ -20,11 +20,15 @@ from cellhub.worker.sandbox.cgroups import CgroupBusy, CgroupTree, SessionCgroup
 from cellhub.worker.sandbox.mounts import MountPlan, python_paths
 from cellhub.worker.sandbox.processes import kill_until_gone, living_with_uid, uids_in_use
 from cellhub.worker.sandbox.syscalls import (
+    CLONE_NEWCGROUP,
+    CLONE_NEWIPC,
     CLONE_NEWNET,
     CLONE_NEWNS,
+    CLONE_NEWUTS,
     PR_SET_DUMPABLE,
     has_mount_api,
     prctl,
+    sethostname,
     unshare,
 )
 from cellhub.worker.sandbox.uids import DEFAULT_UID_RANGE, UidPool
@@ -32,6 +36,10 @@ from cellhub.worker.sandbox.uids import DEFAULT_UID_RANGE, UidPool
 log = logging.getLogger(__name__)
 
 KILL_TIMEOUT = 5.0
+HOSTNAME = "cellhub"
+#: The namespaces every session gets besides its network one. The
+#: cgroup namespace is made after the session joined its cgroup, which becomes its root.
+NAMESPACES = CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP
 
 
 class LinuxSandbox(SessionSandbox):
@@ -45,6 +53,11 @@ class LinuxSandbox(SessionSandbox):
       the session's own processes (see :mod:`.mounts`).
     - **network namespace** with nothing in it (not even a loopback that is
       up), unless ``limits.network``; this also separates abstract Unix sockets.
+    - **IPC namespace**: SysV shared memory, semaphores and message queues and
+      POSIX message queues are the session's own, and vanish with it.
+    - **UTS namespace** (hostname ``cellhub``) and **cgroup namespace**: the
+      session's cgroup is the root of what it sees of cgroups; /sys/fs/cgroup
+      shows that cgroup alone (cgroup v2), or nothing (v1).
     - **cgroup** (v2, or v1 memory/pids/cpu) with the memory, process and CPU
       limits; :meth:`release` kills everything in it, so a double-forked,
       ``setsid``'d process cannot outlive its session.
@@ -74,10 +87,10 @@ class LinuxSandbox(SessionSandbox):
         for path in (state_dir, self.homes):
             os.chown(path, 0, 0)
             os.chmod(path, 0o700)
-        self.plan = MountPlan(state_dir, python_paths())
         deployment = hashlib.sha1(str(state_dir.resolve()).encode()).hexdigest()[:10]
         self.cgroups = CgroupTree.detect(limits, f"cellhub-{deployment}")
         self.cgroups.remove_stale()
+        self.plan = MountPlan(state_dir, python_paths(), cgroup2=self.cgroups.version == 2)
 
     def describe(self) -> str:
         lim = self.limits
@@ -87,6 +100,7 @@ class LinuxSandbox(SessionSandbox):
         return (
             f"linux sandbox: uid/gid from {self.pool.ids.start}-{self.pool.ids.stop - 1}, "
             f"no supplementary groups, no_new_privs; {network}; "
+            f"own ipc, uts (hostname {HOSTNAME}) and cgroup namespaces; "
             f"{self.cgroups.describe()}: memory {_fmt_bytes(lim.memory)}, "
             f"pids {lim.processes}, cpu {f'{cores:g} cores' if cores else 'unlimited'}; "
             f"mount namespace: home and /tmp on tmpfs of {_fmt_bytes(quota)} each"
@@ -130,7 +144,8 @@ class LinuxSandbox(SessionSandbox):
         cgroup: SessionCgroup = lease.details
         cgroup.join()
         os.setsid()
-        unshare(CLONE_NEWNS | (0 if self.limits.network else CLONE_NEWNET))
+        unshare(NAMESPACES | (0 if self.limits.network else CLONE_NEWNET))
+        sethostname(HOSTNAME)
         self.plan.apply(lease.home, lease.uid, lease.gid, self.limits.disk_quota or None)
         os.setgroups([])
         os.setresgid(lease.gid, lease.gid, lease.gid)

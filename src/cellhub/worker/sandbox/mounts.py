@@ -15,7 +15,12 @@ In that view:
   import from an interpreter under /root without /root being opened to it,
   and sees nothing of cellhub's data directory but its own home;
 - /proc is a fresh instance with ``hidepid=invisible``: the session sees only
-  its own processes, not the worker's command line or other sessions.
+  its own processes, not the worker's command line or other sessions;
+- /sys/fs/cgroup shows the session's own cgroup alone (a cgroup2 instance
+  mounted from inside its cgroup namespace), or, on a cgroup v1 host, nothing (an
+  empty read-only tmpfs): never the cgroups of other sessions and deployments;
+- every POSIX message queue filesystem of the host (/dev/mqueue) is replaced by
+  the instance of the session's own IPC namespace.
 
 tmpfs rather than filesystem quotas: it needs no quota-enabled host
 filesystem, costs microseconds, is wiped by the kernel the moment the last
@@ -23,7 +28,8 @@ process of the session exits, and is charged to the session's memory cgroup,
 so disk use can never exceed the session's memory limit.
 
 The plan is computed once (:class:`MountPlan`); :meth:`MountPlan.apply` runs
-in each forked child and makes about a dozen system calls.
+in each forked child, after it unshared its namespaces, and makes about a dozen
+system calls.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
+from cellhub.worker.sandbox.cgroups import CGROUP_ROOT
 from cellhub.worker.sandbox.syscalls import (
     MOUNT_ATTR_NODEV,
     MOUNT_ATTR_NOEXEC,
@@ -44,6 +51,7 @@ from cellhub.worker.sandbox.syscalls import (
     MS_NOEXEC,
     MS_NOSUID,
     MS_PRIVATE,
+    MS_RDONLY,
     MS_REC,
     mount,
     mount_setattr,
@@ -53,6 +61,18 @@ from cellhub.worker.sandbox.syscalls import (
 
 SCRATCH_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
 VEIL_OPTIONS = "mode=0755,size=64k,nr_inodes=256"
+KERNEL_FS_FLAGS = MS_NOSUID | MS_NODEV | MS_NOEXEC
+
+
+def mount_points(fstype: str) -> list[Path]:
+    """Where this mount namespace has filesystems of type ``fstype``."""
+    found: list[Path] = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            before, _, after = line.partition(" - ")
+            if after.split()[0] == fstype:
+                found.append(Path(before.split()[4]))
+    return found
 
 
 def python_paths() -> set[Path]:
@@ -82,7 +102,10 @@ def _under(path: Path, roots: Iterable[Path]) -> Path | None:
 class MountPlan:
     """Which directories to veil, which to expose, and where the scratch tmpfs goes."""
 
-    def __init__(self, state_dir: Path, readable: Iterable[Path]) -> None:
+    def __init__(self, state_dir: Path, readable: Iterable[Path], *, cgroup2: bool) -> None:
+        self.cgroup2 = cgroup2
+        self.cgroups = CGROUP_ROOT.is_dir()
+        self.mqueues = mount_points("mqueue")
         state_dir = Path(os.path.realpath(state_dir))
         self.scratch = list(
             dict.fromkeys(Path(os.path.realpath(d)) for d in SCRATCH_DIRS if os.path.isdir(d))
@@ -118,7 +141,12 @@ class MountPlan:
     def describe(self) -> str:
         veils = ", ".join(map(str, self.veils)) or "nothing"
         exposed = ", ".join(map(str, self.exposed)) or "nothing"
-        return f"read-only root; hidden: {veils}; re-exposed read-only: {exposed}"
+        cgroups = "own cgroup only" if self.cgroup2 else "empty (cgroup v1)"
+        return (
+            f"read-only root; hidden: {veils}; re-exposed read-only: {exposed}; own /proc; "
+            f"{CGROUP_ROOT}: {cgroups if self.cgroups else 'absent'}; "
+            f"message queues: {'own' if self.mqueues else 'no /dev/mqueue on the host'}"
+        )
 
     def apply(self, home: Path, uid: int, gid: int, disk_quota: int | None) -> None:
         """Build the view; in the child, after ``unshare(CLONE_NEWNS)``, as root."""
@@ -152,9 +180,19 @@ class MountPlan:
             sealed = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC
             for veil in self.veils:
                 mount_setattr(veil, sealed)
-            mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=invisible")
+            self._mount_kernel_filesystems()
         finally:
             for tree in trees.values():
                 os.close(tree)
             if home_tree is not None:
                 os.close(home_tree)
+
+    def _mount_kernel_filesystems(self) -> None:
+        """Fresh instances of /proc, the cgroup tree and message queues: the namespaces' own."""
+        mount("proc", "/proc", "proc", KERNEL_FS_FLAGS, "hidepid=invisible")
+        if self.cgroups and self.cgroup2:
+            mount("cgroup2", CGROUP_ROOT, "cgroup2", KERNEL_FS_FLAGS | MS_RDONLY)
+        elif self.cgroups:
+            mount("tmpfs", CGROUP_ROOT, "tmpfs", KERNEL_FS_FLAGS | MS_RDONLY, VEIL_OPTIONS)
+        for mqueue in self.mqueues:
+            mount("mqueue", mqueue, "mqueue", KERNEL_FS_FLAGS)

@@ -1,0 +1,189 @@
+"""Each session has IPC, UTS and cgroup namespaces of its own: tests through cellhub serve.
+
+Two kernels of one server play attacker and victim: what one creates (a SysV
+shared memory segment, a POSIX message queue) the other cannot open, the host
+does not hold, and nothing of it is left once the kernel is deleted; a session
+has a hostname of its own, and sees no other session's cgroup.
+
+These namespaces need the linux sandbox (root). The rlimit fallback has none,
+and its start-up line says so; that much is tested as an ordinary user too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from cellhub.worker.sandbox import RlimitSandbox, SandboxLimits
+from tests.conftest import RunningHub, start_cellhub
+from tests.kernel_client import Hub, KernelClient
+
+ROOT = os.geteuid() == 0
+LINUX = ROOT and os.environ.get("CELLHUB_SANDBOX", "auto") != "rlimit"
+needs_linux_sandbox = pytest.mark.skipif(
+    not LINUX,
+    reason="namespaces need the linux sandbox (root); the rlimit fallback has none "
+    "and says so (test_the_fallback_says_it_has_no_namespaces)",
+)
+pytestmark = pytest.mark.timeout(180)
+RESULT = re.compile(r"^RESULT (.*)$", re.MULTILINE)
+IPC_CREAT = 0o1000
+IPC_RMID = 0
+
+LIBC = """
+import ctypes, errno, json, os
+libc = ctypes.CDLL(None, use_errno=True)
+libc.shmat.restype = ctypes.c_ssize_t
+libc.mq_open.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
+def fails(result):
+    return errno.errorcode[ctypes.get_errno()] if result in (-1, None) else None
+"""
+CREATE = (
+    LIBC
+    + """
+segment = libc.shmget({key}, 1 << 20, 0o1000 | 0o666)
+queue = libc.mq_open({queue!r}.encode(), os.O_CREAT | os.O_RDWR, 0o666, None)
+print('RESULT', json.dumps({{'segment': segment, 'queue': queue, 'uid': os.getuid()}}))
+"""
+)
+OPEN = (
+    LIBC
+    + """
+segment = libc.shmget({key}, 0, 0o666)
+attached = fails(libc.shmat({segment}, None, 0))
+queue = fails(libc.mq_open({queue!r}.encode(), os.O_RDWR, 0, None))
+with open('/proc/sysvipc/shm') as f:
+    listed = len(f.read().splitlines()) - 1
+print('RESULT', json.dumps({{'shmget': fails(segment), 'shmat': attached, 'mq_open': queue,
+                            'listed': listed}}))
+"""
+)
+CGROUPS = """
+import json, os, socket
+names = []
+for top, dirs, _ in os.walk('/sys/fs/cgroup'):
+    names += dirs
+    if len(names) > 10000:
+        break
+with open('/proc/self/cgroup') as f:
+    own = [line.rstrip('\\n').split(':', 2)[2] for line in f]
+print('RESULT', json.dumps({'names': names, 'own': own, 'hostname': socket.gethostname()}))
+"""
+
+
+def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 0700 directory outside /tmp, as in production (see test_abuse.data_root)."""
+    if ROOT:
+        with contextlib.suppress(OSError):
+            return Path(tempfile.mkdtemp(prefix="cellhub-ns-", dir="/run"))
+    return tmp_path_factory.mktemp("namespaces")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
+    root = data_root(tmp_path_factory)
+    running = start_cellhub(root / "data", env={"CELLHUB_SPARE_SESSIONS": "1"})
+    yield running
+    running.stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+async def hub(server: RunningHub) -> AsyncIterator[Hub]:
+    client = Hub(server.url, server.token)
+    yield client
+    await client.aclose()
+
+
+async def result(kernel: KernelClient, code: str) -> Any:
+    execution = await kernel.execute(code, timeout=60)
+    match = RESULT.search(execution.stream_text())
+    assert match, f"no result: {execution.stream_text()[-2000:]!r} {execution.iopub!r:.2000}"
+    return json.loads(match.group(1))
+
+
+def host_segments() -> dict[int, int]:
+    """Key → id of the SysV shared memory segments the host's IPC namespace holds."""
+    lines = Path("/proc/sysvipc/shm").read_text().splitlines()[1:]
+    return {int(fields[0]): int(fields[1]) for fields in (line.split() for line in lines)}
+
+
+def with_uid(uid: int) -> list[int]:
+    found = []
+    for proc in psutil.process_iter(["uids", "status"]):
+        with contextlib.suppress(psutil.Error):
+            if uid in proc.info["uids"] and proc.info["status"] != psutil.STATUS_ZOMBIE:
+                found.append(proc.pid)
+    return found
+
+
+def wait_until_gone(uid: int, timeout: float = 10) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while (left := with_uid(uid)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
+
+
+@needs_linux_sandbox
+async def test_shared_memory_and_message_queues_are_the_sessions_own(
+    server: RunningHub, hub: Hub
+) -> None:
+    key, queue = secrets.randbelow(2**30) + 1, f"/cellhub-test-{secrets.token_hex(4)}"
+    owner_id, owner = await hub.kernel()
+    _, other = await hub.kernel()
+    try:
+        created = await result(owner, CREATE.format(key=key, queue=queue))
+        assert created["segment"] >= 0 and created["queue"] >= 0, created
+        assert key not in host_segments(), "the segment is in the host's IPC namespace"
+        seen = await result(other, OPEN.format(key=key, segment=created["segment"], queue=queue))
+        assert seen == {"shmget": "ENOENT", "shmat": "EINVAL", "mq_open": "ENOENT", "listed": 0}
+        assert (await hub.http.delete(f"/api/kernels/{owner_id}")).status_code == 204
+        assert wait_until_gone(created["uid"]) == []
+        assert key not in host_segments(), "the segment outlived its session"
+    finally:
+        await owner.close()
+        await other.close()
+        remove_leaks(key, queue)
+
+
+def remove_leaks(key: int, queue: str) -> None:
+    """Remove from the host what a session without its own IPC namespace left there."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if key in host_segments():
+        libc.shmctl(host_segments()[key], IPC_RMID, None)
+    libc.mq_unlink(queue.encode())
+
+
+@needs_linux_sandbox
+async def test_a_session_has_its_own_hostname_and_sees_only_its_own_cgroup(
+    server: RunningHub, hub: Hub
+) -> None:
+    _, other = await hub.kernel()
+    _, kernel = await hub.kernel()
+    try:
+        seen = await result(kernel, CGROUPS)
+    finally:
+        await other.close()
+        await kernel.close()
+    assert seen["hostname"] != socket.gethostname()
+    assert [name for name in seen["names"] if "session-" in name or "cellhub" in name] == []
+    assert set(seen["own"]) == {"/"}, "the session's cgroup is the root of its cgroup namespace"
+
+
+def test_the_fallback_says_it_has_no_namespaces(tmp_path: Path) -> None:
+    line = RlimitSandbox(SandboxLimits(), tmp_path).describe()
+    assert "REDUCED ISOLATION" in line and "pid, ipc, network, uts and cgroup namespaces" in line
