@@ -34,6 +34,8 @@ def test_precedence_file_then_environment_then_flags(tmp_path: Path) -> None:
         ({"CELLHUB_MAX_SESSIONS": "0"}, "max_sessions"),
         ({"CELLHUB_SANDBOX": "chroot"}, "sandbox"),
         ({"CELLHUB_NETWORK": "maybe"}, "network"),
+        ({"CELLHUB_SESSION_ENVIRONMENT": "CELLHUB_TOKEN"}, "never reach sessions"),
+        ({"CELLHUB_SESSION_ENVIRONMENT": "A=1,2B=3"}, "session_environment"),
     ],
 )
 def test_bad_values_are_refused(environ: dict[str, str], message: str) -> None:

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cellhub.worker.sandbox.environment import parse_entries
+
 ENV_PREFIX = "CELLHUB_"
 MiB = 2**20
 GiB = 2**30
@@ -156,6 +158,13 @@ class Config:
         512 * MiB, "Bytes a session may store in its home (root only; 0: none)."
     )
     network: bool = _setting(False, "Whether sessions may use the network (root only).")
+    session_environment: list[str] = _setting(
+        [],
+        "Environment variables sessions get besides the locale, PATH, TERM, TZ, HOME and a few "
+        "PYTHON* ones: NAME (passed on from the service's environment) or NAME=VALUE. Nothing "
+        "else of the service's environment reaches the worker, the template or a session; "
+        "CELLHUB_* names are refused.",
+    )
     uid_pool_start: int = _setting(
         200_000, "First uid (and gid) of the pool sessions run as (root only; no passwd entries)."
     )
@@ -249,6 +258,10 @@ def _validate(cfg: Config) -> Config:
         raise ConfigError(f"sandbox must be 'auto', 'linux' or 'rlimit', not {cfg.sandbox!r}")
     if cfg.output_cap < 1024 or cfg.max_stream_chunk < 1024 or cfg.flow_window < 64 * 1024:
         raise ConfigError("output_cap, max_stream_chunk and flow_window are too small")
+    try:
+        parse_entries(cfg.session_environment)
+    except ValueError as exc:
+        raise ConfigError(f"session_environment: {exc}") from exc
     if cfg.max_header_size < 1024 or cfg.header_timeout <= 0:
         raise ConfigError("max_header_size must be at least 1024 and header_timeout positive")
     if cfg.login_lifetime <= 0:

@@ -18,7 +18,7 @@ async def test_a_burst_waits_for_room_and_arrives_whole_and_in_order() -> None:
     theirs.setblocking(False)
     lost: list[bool] = []
     client = TemplateClient(
-        {}, lambda pid, sock: None, lambda pid, code: None, lambda: lost.append(True)
+        {}, lambda pid, sock: None, lambda pid, code: None, lambda: lost.append(True), {}
     )
     client.control = ours
     try:

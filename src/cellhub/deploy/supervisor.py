@@ -3,6 +3,11 @@
 A restarted worker listens on the same address (its Unix socket, or its TCP port), so
 the hub reconnects to it by itself; kernels of the dead worker are gone, and the hub
 tells their clients so.
+
+The worker is executed with the sessions' environment (see
+:mod:`cellhub.worker.sandbox.environment`), not ours: it needs none of our secrets, and
+what it has, its template and every session could inherit. Its settings come on its
+command line, the data directory resolved, without the token and the database URL.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import orjson
 
 from cellhub.config import Config
 from cellhub.protocol.addresses import fits_unix_socket
+from cellhub.worker.sandbox.environment import session_environment
 
 #: Seconds between looks at whether the worker is still alive.
 WATCH_INTERVAL = 0.5
@@ -50,7 +56,12 @@ class WorkerProcess:
     def command(self) -> list[str]:
         # Not the token or the database URL: the worker needs neither, and any local
         # user (and, in the rlimit fallback, any session) can read a command line.
-        settings = {**dataclasses.asdict(self.config), "token": "", "database_url": ""}
+        settings = {
+            **dataclasses.asdict(self.config),
+            "token": "",
+            "database_url": "",
+            "data_dir": str(self.config.data_path),
+        }
         return [
             sys.executable,
             "-P",
@@ -66,7 +77,11 @@ class WorkerProcess:
     def start(self) -> str:
         """Start the worker; return its address once it is ready."""
         self.process = subprocess.Popen(
-            self.command(), stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, cwd="/"
+            self.command(),
+            stdout=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            cwd="/",
+            env=session_environment(os.environ, self.config.session_environment),
         )
         assert self.process.stdout is not None
         line = self.process.stdout.readline()

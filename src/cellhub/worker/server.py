@@ -41,6 +41,7 @@ from cellhub.worker import scheduling
 from cellhub.worker.kernels import SessionProcess, WorkerKernel
 from cellhub.worker.ksmd import KsmdShare
 from cellhub.worker.prctl import become_subreaper, kill_children
+from cellhub.worker.sandbox.environment import session_environment
 from cellhub.worker.template_client import TemplateClient
 
 #: Seconds between claiming a spare session and forking its replacement.
@@ -97,7 +98,11 @@ class Worker:
         self.exit_codes: dict[int, asyncio.Future[int]] = {}
         self.hubs: set[HubConnection] = set()
         self.template = TemplateClient(
-            self.template_settings(), self.on_forked, self.on_exited, self.on_template_lost
+            self.template_settings(),
+            self.on_forked,
+            self.on_exited,
+            self.on_template_lost,
+            session_environment(os.environ, config.session_environment),
         )
         self.sandbox_description = ""
         self.promote_spares = scheduling.can_promote()

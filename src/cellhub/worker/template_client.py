@@ -35,8 +35,12 @@ class TemplateClient:
         on_forked: Callable[[int, socket.socket], None],
         on_exited: Callable[[int, int], None],
         on_lost: Callable[[], None],
+        environment: dict[str, str],
     ) -> None:
         self.settings = settings
+        #: What the template is executed with, and so what every session's /proc/self/environ
+        #: shows (see cellhub.worker.sandbox.environment).
+        self.environment = environment
         self.on_forked = on_forked
         self.on_exited = on_exited
         self.on_lost = on_lost
@@ -68,6 +72,7 @@ class TemplateClient:
             pass_fds=[theirs.fileno()],
             stdin=subprocess.DEVNULL,
             cwd="/",
+            env=self.environment,
         )
         theirs.close()
         ours.setblocking(False)
