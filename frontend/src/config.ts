@@ -1,7 +1,9 @@
-/** The page configuration the hub renders into index.html (see hub/templates/index.html). */
+/**
+ * The page configuration the hub renders into index.html (see hub/templates/index.html).
+ * It holds no token: the page's requests carry the HttpOnly login cookie (hub/login.py).
+ */
 export interface PageConfig {
   baseUrl: string;
-  token: string;
   kernelName: string;
   version: string;
 }
@@ -12,7 +14,6 @@ export function readPageConfig(): PageConfig {
   const baseUrl = raw.baseUrl || "/";
   return {
     baseUrl: baseUrl.endsWith("/") ? baseUrl : `${baseUrl}/`,
-    token: raw.token ?? "",
     kernelName: raw.kernelName || "python3",
     version: raw.version ?? "",
   };

@@ -4,6 +4,7 @@ import "./styles/app.css";
 import { readPageConfig } from "./config";
 import { KernelConnection } from "./kernel/connection";
 import { KernelsApi } from "./kernel/rest";
+import { serveFramesFrom } from "./render/htmlFrame";
 import { fromNotebook, notebookFileName, toNotebook } from "./notebook/ipynb";
 import { BrowserStore } from "./notebook/persistence";
 import { codeToShare, linkedCode, openLinked, reopenOnLinkedHash, SHARED_TITLE } from "./share/openLink";
@@ -18,6 +19,7 @@ import { Worksheet } from "./worksheet/worksheet";
 
 function boot(): void {
   const config = readPageConfig();
+  serveFramesFrom(config.baseUrl);
   const scope = new URL(config.baseUrl, location.href).href;
   const worksheet = new Worksheet();
   // A shared link opens in a worksheet of its own, so it never replaces the person's.
@@ -26,7 +28,7 @@ function boot(): void {
   if (linked) worksheet.replaceAll([new Cell("code")], SHARED_TITLE);
   else store.restore();
 
-  const kernel = new KernelConnection(new KernelsApi(config.baseUrl, config.token), config.kernelName, `cellhub:kernel:${scope}${linked ? "#shared" : ""}`);
+  const kernel = new KernelConnection(new KernelsApi(config.baseUrl), config.kernelName, `cellhub:kernel:${scope}${linked ? "#shared" : ""}`);
   const runner = new Runner(kernel, worksheet);
   const widgets = new WidgetHost(kernel);
   const notices = new Notices();

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ from typing import Any
 from cellhub.worker.sandbox.environment import parse_entries
 
 ENV_PREFIX = "CELLHUB_"
+#: One source of a CSP frame-ancestors list: a host or scheme source, or the keyword 'self'.
+FRAME_SOURCE = re.compile(r"'self'|[^\s;,']+")
 MiB = 2**20
 GiB = 2**30
 
@@ -201,6 +204,11 @@ class Config:
         "Seconds a browser stays logged in after opening the UI with ?token= (its session "
         "cookie and the login both expire then); a new token logs every browser out at once.",
     )
+    frame_ancestors: list[str] = _setting(
+        [],
+        "Sources (https://lms.example.org, 'self') whose pages may show the hub's pages in a "
+        "frame (the CSP frame-ancestors); empty: none may. Embedded cells need none of this.",
+    )
 
     @property
     def data_path(self) -> Path:
@@ -266,6 +274,8 @@ def _validate(cfg: Config) -> Config:
         raise ConfigError("max_header_size must be at least 1024 and header_timeout positive")
     if cfg.login_lifetime <= 0:
         raise ConfigError("login_lifetime must be positive")
+    if not all(FRAME_SOURCE.fullmatch(source) for source in cfg.frame_ancestors):
+        raise ConfigError("frame_ancestors takes origins (https://example.org) or 'self' only")
     return cfg.replace(data_dir=os.path.abspath(cfg.data_dir)) if cfg.data_dir else cfg
 
 

@@ -15,10 +15,14 @@ export class KernelsApiError extends Error {
   }
 }
 
+/**
+ * Without a token (the worksheet page) requests go out with the page's login cookie; with one
+ * (an embedding page that was given a token) it is sent as Jupyter clients send it.
+ */
 export class KernelsApi {
   constructor(
     readonly baseUrl: string,
-    readonly token: string,
+    readonly token = "",
   ) {}
 
   async start(name: string): Promise<KernelModel> {

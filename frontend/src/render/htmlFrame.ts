@@ -28,16 +28,30 @@ const RESIZE_SCRIPT = `(function(){var last=-1;function send(){var h=Math.ceil(d
 if(h!==last){last=h;parent.postMessage({cellhubFrameHeight:h},"*");}}
 new ResizeObserver(send).observe(document.documentElement);addEventListener("load",send);send();})();`;
 
-const frames = new Set<HTMLIFrameElement>();
+/** Each frame's document: a frame served by the hub asks for it whenever it (re)loads. */
+const frames = new Map<HTMLIFrameElement, string>();
+let shellUrl: string | null = null;
+
+/**
+ * Frames load the hub's shell (hub/output_frame.py) instead of a `srcdoc`: a srcdoc document
+ * inherits the page's Content-Security-Policy, which runs no inline script, while the shell
+ * brings a policy of its own that lets the output's scripts run — still in an opaque origin.
+ * Pages that never call this (embedded cells, under their host page's policy) keep srcdoc.
+ */
+export function serveFramesFrom(baseUrl: string): void {
+  shellUrl = new URL("output-frame", new URL(baseUrl, location.href)).href;
+}
 
 window.addEventListener("message", (event: MessageEvent) => {
-  const height = (event.data as { cellhubFrameHeight?: unknown } | null)?.cellhubFrameHeight;
-  if (typeof height !== "number") return;
-  for (const frame of frames) {
+  const data = event.data as { cellhubFrameHeight?: unknown; cellhubFrameReady?: unknown } | null;
+  const height = data?.cellhubFrameHeight;
+  if (typeof height !== "number" && data?.cellhubFrameReady !== true) return;
+  for (const [frame, doc] of frames) {
     if (!frame.isConnected) {
       frames.delete(frame);
     } else if (frame.contentWindow === event.source) {
-      frame.style.height = `${Math.min(Math.max(height, 16), 20_000)}px`;
+      if (typeof height === "number") frame.style.height = `${Math.min(Math.max(height, 16), 20_000)}px`;
+      else frame.contentWindow?.postMessage({ cellhubFrameHtml: doc }, "*");
       return;
     }
   }
@@ -49,9 +63,11 @@ export function htmlFrame(html: string, label: string): HTMLIFrameElement {
   frame.setAttribute("sandbox", "allow-scripts");
   frame.setAttribute("title", label);
   frame.setAttribute("referrerpolicy", "no-referrer");
-  frame.srcdoc =
+  const doc =
     `<!doctype html><html><head><meta charset="utf-8"><style>${FRAME_STYLE}</style></head>` +
     `<body>${html}<script>${RESIZE_SCRIPT}</script></body></html>`;
-  frames.add(frame);
+  if (shellUrl) frame.src = shellUrl;
+  else frame.srcdoc = doc;
+  frames.set(frame, doc);
   return frame;
 }

@@ -12,12 +12,11 @@ export interface Permalink {
   url: string;
 }
 
-export async function createPermalink(baseUrl: string, token: string, code: string, kernelName: string): Promise<Permalink> {
-  const headers: Record<string, string> = { "Content-Type": "application/json" };
-  if (token) headers.Authorization = `token ${token}`;
+/** Sent with the page's login cookie (or as an anonymous client's), never with a token. */
+export async function createPermalink(baseUrl: string, code: string, kernelName: string): Promise<Permalink> {
   const response = await fetch(new URL("api/permalinks", new URL(baseUrl, location.href)), {
     method: "POST",
-    headers,
+    headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ code, kernel_name: kernelName }),
     credentials: "same-origin",
   });

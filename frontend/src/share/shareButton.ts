@@ -9,7 +9,6 @@ import { createPermalink } from "./permalinks";
 
 export interface ShareSource {
   baseUrl: string;
-  token: string;
   kernelName: string;
   /** The code to share (the selected cell's, say). */
   code(): string;
@@ -71,7 +70,7 @@ export class ShareButton {
     this.status.textContent = "Making the short link…";
     this.longLink.value = await selfContainedLink(this.source.baseUrl, code);
     try {
-      const link = await createPermalink(this.source.baseUrl, this.source.token, code, this.source.kernelName);
+      const link = await createPermalink(this.source.baseUrl, code, this.source.kernelName);
       this.shortLink.value = link.url;
       this.status.textContent = "";
       this.shortLink.focus();

@@ -20,7 +20,7 @@ from cellhub.db.kernels import KernelRepository
 from cellhub.db.login_sessions import LoginSessionRepository
 from cellhub.db.permalinks import PermalinkRepository
 from cellhub.deploy.certificates import ensure_certificates, hub_ssl_context
-from cellhub.hub import kernels_api, pages, permalinks, websocket
+from cellhub.hub import kernels_api, output_frame, pages, permalinks, websocket
 from cellhub.hub.anonymous import AnonymousAccess, AnonymousPolicy
 from cellhub.hub.auth import is_authenticated
 from cellhub.hub.cors import cors_middleware
@@ -28,6 +28,7 @@ from cellhub.hub.kernels import KernelService, in_background
 from cellhub.hub.limits import BodySizeLimit
 from cellhub.hub.login import LoginSessions
 from cellhub.hub.ratelimit import ClientBudget
+from cellhub.hub.security_headers import SecurityHeaders
 from cellhub.hub.workers import WorkerLink
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -103,13 +104,20 @@ def create_app(config: Config, token: str, worker_addresses: list[str]) -> Starl
                 await link.stop()
             engine.dispose()
 
-    routes = [*kernels_api.ROUTES, *websocket.ROUTES, *pages.ROUTES, *permalinks.ROUTES]
+    routes = [
+        *kernels_api.ROUTES,
+        *websocket.ROUTES,
+        *pages.ROUTES,
+        *permalinks.ROUTES,
+        *output_frame.ROUTES,
+    ]
     if STATIC.is_dir():
         routes.append(Mount("/static", StaticFiles(directory=STATIC), name="static"))
     return Starlette(
         routes=routes,
         lifespan=lifespan,
         middleware=[
+            Middleware(SecurityHeaders, frame_ancestors=config.frame_ancestors),
             Middleware(BodySizeLimit, max_body_size=config.max_body_size),
             *cors_middleware(config),
             Middleware(LoginSessions, token=token, lifetime=config.login_lifetime),
