@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 
 from cellhub.protocol import framing
+from cellhub.protocol.diagnostics import log_text
 
 DRIVER = """
 import json, os, signal, socket, struct, sys
@@ -79,6 +80,8 @@ class SessionClient:
     def __init__(self, sock: socket.socket, pid: int) -> None:
         self.sock = sock
         self.pid = pid
+        #: What the session sent for the service's log (cellhub.protocol.diagnostics).
+        self.diagnostics: list[str] = []
 
     def init(self, **settings: Any) -> None:
         framing.send_frame(
@@ -114,7 +117,11 @@ class SessionClient:
         return msg_id
 
     def recv(self) -> tuple[list[Any], dict[str, Any]]:
+        """The next Jupyter message; log frames on the way are kept in :attr:`diagnostics`."""
         frame = framing.recv_frame(self.sock)
+        while (text := log_text(frame)) is not None:
+            self.diagnostics.append(text)
+            frame = framing.recv_frame(self.sock)
         assert frame[0] == "msg" and len(frame) == 5, frame
         message = orjson.loads(frame[3])
         assert message["header"]["msg_type"] == frame[2]

@@ -386,6 +386,8 @@ def test_bad_messages_do_not_kill_the_session(kernel: SessionClient) -> None:
     assert broken.reply["content"]["status"] == "error"
     assert broken.reply["content"]["ename"] == "ValueError"
     assert kernel.execute("print('still here')").stream_text() == "still here\n"
+    logged = "\n".join(kernel.diagnostics)
+    assert "discarding a malformed frame" in logged and "unknown message type" in logged
 
 
 def test_session_exits_when_the_worker_closes_the_socket(

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from cellhub.protocol import framing
+from cellhub.protocol import diagnostics, framing
 from cellhub.protocol.jupyter import CHANNELS
 from cellhub.worker.replay import ReplayBuffer
 
@@ -85,12 +85,15 @@ class WorkerKernel:
         window: int,
         replay_bytes: int,
         on_end: Callable[[WorkerKernel, str], None],
+        on_diagnostic: Callable[[WorkerKernel, str], None],
     ) -> None:
         self.id = kernel_id
         self.replay = ReplayBuffer(replay_bytes)
         self.name = name
         self.window = window
         self.on_end = on_end
+        #: Called with each log line the session sends (cellhub.protocol.diagnostics).
+        self.on_diagnostic = on_diagnostic
         self.session: SessionProcess | None = None
         self.pump_task: asyncio.Task[None] | None = None
         self.links: dict[HubLink, int] = {}
@@ -168,6 +171,10 @@ class WorkerKernel:
             while True:
                 await self.window_open.wait()
                 frame = await framing.read_frame(session.reader, MAX_SESSION_FRAME)
+                text = diagnostics.log_text(frame)
+                if text is not None:
+                    self.on_diagnostic(self, text)
+                    continue
                 channel, msg_type, data, state = check_output_frame(frame)
                 self.last_activity = time.time()
                 if state is not None:

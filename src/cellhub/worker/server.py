@@ -35,13 +35,14 @@ import orjson
 
 from cellhub.config import Config
 from cellhub.deploy.certificates import ensure_certificates, worker_ssl_context
-from cellhub.protocol import addresses, framing, jupyter
+from cellhub.protocol import addresses, diagnostics, framing, jupyter
 from cellhub.ratelimited_log import RateLimitedLog, exception_kind
 from cellhub.worker import scheduling
 from cellhub.worker.kernels import SessionProcess, WorkerKernel
 from cellhub.worker.ksmd import KsmdShare
 from cellhub.worker.prctl import become_subreaper, kill_children
 from cellhub.worker.sandbox.environment import session_environment
+from cellhub.worker.session_log import SessionLog
 from cellhub.worker.template_client import TemplateClient
 
 #: Seconds between claiming a spare session and forking its replacement.
@@ -110,6 +111,7 @@ class Worker:
         #: Per-kernel (idle_timeout, max_lifetime) that differ from the configuration's.
         self.kernel_limits: dict[str, tuple[float, float]] = {}
         self.refill_handle: asyncio.TimerHandle | None = None
+        self.session_log = SessionLog()
         #: Requests that failed: a hub (and through it a client) can repeat one at will.
         self.failures = RateLimitedLog(log_failure)
 
@@ -186,8 +188,14 @@ class Worker:
             self.refill()
             return
         self.spares.remove(spare)
+        for text in diagnostics.unread_log_texts(spare[1]):
+            self.session_log.report("new sessions", f"new session {pid}", text)
         spare[1].close()
         self.spare_failed(code)
+
+    def session_diagnostic(self, kernel: WorkerKernel, text: str) -> None:
+        pid = kernel.session.pid if kernel.session is not None else 0
+        self.session_log.report(f"kernel {kernel.id}", f"kernel {kernel.id} (pid {pid})", text)
 
     def spare_failed(self, code: int) -> None:
         """A session died before it was used: retry with backoff, not in a tight fork loop."""
@@ -253,7 +261,12 @@ class Worker:
                 f"this worker already runs its maximum of {self.config.max_sessions} sessions"
             )
         kernel = WorkerKernel(
-            kernel_id, name, self.config.flow_window, self.config.replay_buffer, self.end
+            kernel_id,
+            name,
+            self.config.flow_window,
+            self.config.replay_buffer,
+            self.end,
+            self.session_diagnostic,
         )
         self.kernels[kernel_id] = kernel
         try:
@@ -315,6 +328,7 @@ class Worker:
     async def cull_forever(self) -> None:
         while True:
             await asyncio.sleep(self.config.cull_interval)
+            self.session_log.flush()
             now = time.time()
             for kernel in list(self.kernels.values()):
                 timeout, lifetime = self.kernel_limits.get(kernel.id, (self.config.idle_timeout, 0))

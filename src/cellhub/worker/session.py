@@ -26,6 +26,7 @@ from typing import Any, NoReturn
 import comm
 import orjson
 
+from cellhub.protocol import diagnostics
 from cellhub.worker import comms, inbox, interrupts, introspection, messages, outbox, outstream
 from cellhub.worker.inbox import Inbox
 from cellhub.worker.interrupts import InterruptGate
@@ -91,7 +92,6 @@ class Session:
         self.shell_any: Any = shell  # IPython's own methods are untyped
         self.inbox = frames
         self.gate = gate
-        self.log_fd = os.dup(2)
         self.session_id = uuid.uuid4().hex
         self.outbox = Outbox(sock)
         self.publisher = Publisher(
@@ -160,7 +160,8 @@ class Session:
             self.publisher.parent = self.publisher.output_parent = {}
 
     def log(self, text: str) -> None:
-        os.write(self.log_fd, f"cellhub session {os.getpid()}: {text}\n".encode(errors="replace"))
+        """Tell the service's log, through the worker (which marks and rate-limits it)."""
+        self.outbox.put(diagnostics.log_frame(text))
 
     def serve_forever(self) -> NoReturn:
         while True:

@@ -1,6 +1,8 @@
 """The template process: imports IPython and the preload modules once, then forks sessions.
 
-It never runs user code. It is a subreaper, so processes that sessions leave
+It never runs user code. A forked session keeps no file descriptor of the host but
+its socket (:func:`keep_only`) and reports a failure to start on that socket, for the
+worker to log. The template is a subreaper, so processes that sessions leave
 behind become its children and die with it. The worker asks it, over a
 SOCK_SEQPACKET control socket, to fork sessions, to signal them and to kill
 them; it answers with each new session's pid and one end of a socketpair
@@ -29,16 +31,35 @@ from typing import Any, NoReturn
 import msgpack
 import orjson
 
+from cellhub.protocol.diagnostics import log_frame
 from cellhub.worker import pagemerge, scheduling
 from cellhub.worker.prctl import become_subreaper, die_with_parent, kill_children, reap_all
 from cellhub.worker.sandbox import SandboxLease, SandboxLimits, SessionSandbox, sandbox_for
 from cellhub.worker.sandbox.processes import kill_until_gone
 
 MAX_CONTROL_MESSAGE = 65536
+#: Above any descriptor a process can hold (close_range(2) takes the bound as it is).
+MAX_FD = 2**31 - 1
 ORPHAN_KILL_TIMEOUT = 5.0
 #: Seconds the template waits, when it stops, for killed sessions to exit before it
 #: releases their sandboxes anyway; the worker kills it 5 s after asking it to stop.
 SHUTDOWN_REAP_TIMEOUT = 1.0
+
+
+def keep_only(sock_fd: int) -> None:
+    """Leave a forked session no file descriptor of the host but its socket.
+
+    Stdin, stdout and stderr (the service's log, inherited from the worker) become
+    /dev/null; the session puts its own output pipes on 1 and 2. Everything else is
+    closed: the template holds no file object of its own at fork time (its control
+    socket, selector and wake-up pipe are closed first), so no Python object is left
+    pointing at a closed descriptor.
+    """
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.closerange(3, sock_fd)
+    os.closerange(sock_fd + 1, MAX_FD)
 
 
 def send_control(sock: socket.socket, message: list[Any], fds: list[int] | None = None) -> None:
@@ -166,6 +187,7 @@ class ForkServer:
                 self.selector.close()
             os.close(self.wake_r)
             os.close(self.wake_w)
+            keep_only(sock.fileno())
             self.sandbox.enter(lease)
             if os.getppid() != parent:
                 os._exit(1)
@@ -174,7 +196,8 @@ class ForkServer:
             run_session(self.shell, sock)
         except BaseException as exc:  # noqa: BLE001 - a session must never return into the template
             detail = "".join(traceback.format_exception(exc))
-            print(f"cellhub session {os.getpid()} failed to start: {detail}", file=sys.stderr)
+            with contextlib.suppress(OSError):  # the worker logs it: we hold no log of the host
+                sock.send(log_frame(f"failed to start: {detail}"), socket.MSG_DONTWAIT)
         os._exit(1)
 
     def shutdown(self, code: int) -> NoReturn:

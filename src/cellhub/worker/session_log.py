@@ -1,0 +1,44 @@
+"""What sessions tell the service's log: marked with their kernel, escaped, cut, rate-limited.
+
+A session holds no descriptor of the log (:mod:`cellhub.protocol.diagnostics`); it
+sends its diagnostics to the worker, which writes them here. Their text is the
+session's own, so hostile: every line written carries the worker's mark of where it
+came from (a session cannot forge a line of the service, "serving at …?token=…"),
+control characters are escaped (no terminal escapes, no carriage returns), and
+:class:`~cellhub.ratelimited_log.RateLimitedLog` bounds what a flood costs: the first
+diagnostic of each kernel in full (at most 8 KiB), then a count per minute.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+from cellhub.ratelimited_log import RateLimitedLog
+
+#: Control characters other than tab, shown escaped (line breaks split lines instead).
+_ESCAPED = {code: f"\\x{code:02x}" for code in [*range(9), *range(11, 32), 127]}
+
+
+def _to_stderr(entry: str) -> None:
+    lines = entry.splitlines() or [""]
+    print("\n".join(f"cellhub-worker: {line}" for line in lines), file=sys.stderr, flush=True)
+
+
+class SessionLog:
+    """The worker's one channel from sessions to its log."""
+
+    def __init__(self, write: Callable[[str], None] = _to_stderr) -> None:
+        self.limited = RateLimitedLog(write)
+
+    def report(self, kind: str, mark: str, text: str) -> None:
+        """Log ``text`` with ``mark`` on each of its lines, counted under ``kind``.
+
+        ``kind`` and ``mark`` are the worker's words ("kernel <id>"), never the session's.
+        """
+        lines = text.translate(_ESCAPED).splitlines() or [""]
+        self.limited.report(kind, "\n".join(f"{mark}: {line}" for line in lines))
+
+    def flush(self) -> None:
+        """Write the counts of what was not written; the worker calls it now and then."""
+        self.limited.flush()
