@@ -175,3 +175,19 @@ async def test_real_hub_restarted_with_a_new_token_refuses_old_cookies(tmp_path:
             assert (await client.get("/api/kernels")).status_code == 403
     finally:
         server.stop()
+
+
+async def test_real_hub_cookie_is_secure_behind_a_trusted_https_proxy(
+    cellhub_server: RunningHub, tmp_path: Path
+) -> None:
+    https = {"X-Forwarded-Proto": "https"}
+    async with httpx.AsyncClient(base_url=cellhub_server.url, headers=https) as client:
+        opened = await client.get(f"/?token={cellhub_server.token}")
+        assert not set_cookie(opened)[COOKIE]["secure"], "X-Forwarded-Proto from no proxy"
+    proxied = start_cellhub(tmp_path / "data", env={"CELLHUB_FORWARDED_ALLOW_IPS": "127.0.0.1"})
+    try:
+        async with httpx.AsyncClient(base_url=proxied.url, headers=https) as client:
+            opened = await client.get(f"/?token={proxied.token}")
+            assert set_cookie(opened)[COOKIE]["secure"]
+    finally:
+        proxied.stop()
