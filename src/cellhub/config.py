@@ -161,6 +161,12 @@ class Config:
         512 * MiB, "Bytes a session may store in its home (root only; 0: none)."
     )
     network: bool = _setting(False, "Whether sessions may use the network (root only).")
+    seccomp: bool = _setting(
+        True,
+        "Refuse sessions the system calls they have no use for (new namespaces, keyrings, "
+        "mount, ptrace, bpf, kernel modules…; a seccomp filter, see docs/threat-model.md). "
+        "Needs libseccomp.so.2 and an x86_64 or aarch64 host; false only where it cannot load.",
+    )
     session_environment: list[str] = _setting(
         [],
         "Environment variables sessions get besides the locale, PATH, TERM, TZ, HOME and a few "

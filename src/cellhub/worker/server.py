@@ -133,6 +133,7 @@ class Worker:
                 "cpu_quota": c.cpu_quota or None,
                 "disk_quota": c.disk_quota or None,
                 "network": c.network,
+                "seccomp": c.seccomp,
             },
         }
 

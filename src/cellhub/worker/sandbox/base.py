@@ -27,7 +27,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from cellhub.worker.prctl import PR_SET_PDEATHSIG, forbid_new_privileges
+from cellhub.worker.sandbox import seccomp
+from cellhub.worker.sandbox.errors import SandboxError
 from cellhub.worker.sandbox.syscalls import prctl
+
+__all__ = ["SandboxError", "SandboxLease", "SandboxLimits", "SessionSandbox", "finish_entering"]
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -35,10 +39,6 @@ GiB = 1024 * MiB
 
 CPU_GRACE_SECONDS = 5
 """RLIMIT_CPU sends SIGXCPU at the soft limit; the hard limit (SIGKILL) follows this much later."""
-
-
-class SandboxError(Exception):
-    """The sandbox cannot be set up, or a session cannot be placed in it."""
 
 
 def _limit(default: Any, help: str) -> Any:
@@ -79,6 +79,9 @@ class SandboxLimits:
         "mounts, charged to the session's memory (root only).",
     )
     network: bool = _limit(False, "Whether sessions may use the network (root only).")
+    seccomp: bool = _limit(
+        True, "Whether sessions load the seccomp filter of cellhub.worker.sandbox.seccomp."
+    )
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -136,6 +139,8 @@ class SessionSandbox(abc.ABC):
     def __init__(self, limits: SandboxLimits, state_dir: Path) -> None:
         self.limits = limits
         self.state_dir = state_dir
+        if limits.seccomp:
+            seccomp.session_filter()  # compiled here, once, before any fork; or fail now
 
     @abc.abstractmethod
     def describe(self) -> str: ...
@@ -168,6 +173,9 @@ class SessionSandbox(abc.ABC):
             f"fsize {_fmt_bytes(lim.file_size)}",
         ]
         return "rlimits " + ", ".join(parts)
+
+    def describe_syscalls(self) -> str:
+        return seccomp.describe() if self.limits.seccomp else "no seccomp filter (seccomp = false)"
 
 
 def _fmt(value: float | None, unit: str) -> str:
@@ -227,8 +235,13 @@ def settle_in_home(lease: SandboxLease) -> None:
 
 
 def finish_entering(lease: SandboxLease, limits: SandboxLimits, template_pid: int) -> None:
-    """The last steps of every ``enter()``, after any credential change."""
+    """The last steps of every ``enter()``, after any credential change, unshare and mount.
+
+    The seccomp filter comes last: it refuses ``unshare`` and ``mount`` themselves.
+    """
     die_with_template(template_pid)
     forbid_new_privileges()
     apply_rlimits(limits)
     settle_in_home(lease)
+    if limits.seccomp:
+        seccomp.session_filter().load()

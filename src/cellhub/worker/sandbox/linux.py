@@ -105,7 +105,7 @@ class LinuxSandbox(SessionSandbox):
             f"pids {lim.processes}, cpu {f'{cores:g} cores' if cores else 'unlimited'}; "
             f"mount namespace: home and /tmp on tmpfs of {_fmt_bytes(quota)} each"
             f"{'' if quota else ' (no quota: home on the host disk)'}, {self.plan.describe()}; "
-            f"{self.describe_rlimits()}"
+            f"{self.describe_rlimits()}; {self.describe_syscalls()}"
         )
 
     def prepare(self) -> SandboxLease:

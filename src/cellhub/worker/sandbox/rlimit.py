@@ -67,7 +67,8 @@ class RlimitSandbox(SessionSandbox):
             f"rlimit sandbox — REDUCED ISOLATION ({self.reason}): sessions run as the worker's "
             f"uid {os.getuid()} with no private uid, cgroup, filesystem, or pid, ipc, network, "
             "uts and cgroup namespaces (which need root); "
-            f"{self.describe_rlimits()}; own process session, killed as a tree; "
+            f"{self.describe_rlimits()}; {self.describe_syscalls()}; "
+            "own process session, killed as a tree; "
             f"private home under {self.homes}"
         )
 

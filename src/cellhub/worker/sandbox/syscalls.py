@@ -77,6 +77,11 @@ def prctl(option: int, arg: int) -> None:
     _check(_libc.prctl(option, arg, 0, 0, 0), "prctl")
 
 
+def prctl_pointer(option: int, arg: int, pointer: int) -> None:
+    """``prctl(option, arg, pointer)``, for the options that take an address."""
+    _check(_libc.prctl(option, ctypes.c_ulong(arg), ctypes.c_void_p(pointer), 0, 0), "prctl")
+
+
 def unshare(flags: int) -> None:
     _check(_libc.unshare(flags), "unshare")
 
