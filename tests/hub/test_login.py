@@ -76,6 +76,7 @@ async def test_the_cookie_is_secure_over_https(tmp_path: Path) -> None:
 
 async def test_a_wrong_or_made_up_cookie_logs_nobody_in(browser: httpx.AsyncClient) -> None:
     assert (await browser.get(f"/?token={TOKEN}x")).status_code == 403
+    assert "set-cookie" not in (await browser.post(f"/?token={TOKEN}")).headers
     assert "set-cookie" not in (await browser.get(f"/?token={TOKEN}x")).headers
     browser.cookies.set(COOKIE, TOKEN)
     assert (await browser.get("/", headers={"Sec-Fetch-Site": "none"})).status_code == 403

@@ -113,9 +113,10 @@ class LoginSessions:
         await self.app(scope, receive, send)
 
     def opens_page_with_token(self, conn: HTTPConnection) -> bool:
-        """A page (not the API, whose ``?token=`` is one request's) asked for with the token."""
+        """A page (not the API, whose ``?token=`` is one request's) opened with the token."""
         return (
             conn.scope["type"] == "http"
+            and conn.scope["method"] in ("GET", "HEAD")
             and not conn.url.path.startswith(API)
             and is_token(conn.query_params.get("token", ""), self.token)
         )
