@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
-from tests.conftest import RunningHub
+from tests.conftest import RunningHub, start_cellhub
 from tests.kernel_client import Hub, request_message
 
 
@@ -89,3 +91,27 @@ async def test_websocket_messages_too_deep_to_answer(cellhub_server: RunningHub,
     assert still.first("execute_result")["content"]["data"]["text/plain"] == "2"
     await kernel.close()
     no_traceback(cellhub_server, since)
+
+
+@pytest.fixture(scope="module")
+def on_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
+    """An anonymous-friendly hub on PostgreSQL, whose text columns refuse NUL characters."""
+    from tests.db.postgres import running_postgres
+
+    workdir = tmp_path_factory.mktemp("nul")
+    with running_postgres(workdir / "pg") as url:
+        env = {"CELLHUB_DATABASE_URL": url, "CELLHUB_ALLOW_ANONYMOUS": "1"}
+        server = start_cellhub(workdir / "data", env=env)
+        yield server
+        server.stop()
+
+
+async def test_nul_characters_never_reach_postgresql(on_postgres: RunningHub) -> None:
+    since = len(on_postgres.output)
+    auth = {"Authorization": f"token {on_postgres.token}"}
+    async with httpx.AsyncClient(base_url=on_postgres.url) as http:
+        assert (await http.get("/api/kernels/%00", headers=auth)).status_code == 404
+        assert (await http.get("/api/kernels/%00")).status_code == 403  # anonymous
+        shared = await http.post("/api/permalinks", json={"code": "\x00"}, headers=auth)
+        assert shared.status_code == 400
+    no_traceback(on_postgres, since)

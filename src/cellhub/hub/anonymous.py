@@ -29,7 +29,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from cellhub.config import Config
 from cellhub.hub.auth import ADMITTED_ANONYMOUS, client_address, is_authenticated
 from cellhub.hub.cors import origin_allowed
-from cellhub.hub.kernels import KernelService
+from cellhub.hub.kernels import KernelService, is_kernel_id
 from cellhub.hub.kernels_api import error, start_for
 
 OWNER_PREFIX = "anonymous:"
@@ -106,9 +106,11 @@ class AnonymousAccess:
         match = KERNEL_PATH.match(path)
         if match is None:
             return False
-        record = await asyncio.to_thread(kernels.repository.get, match.group(1))
-        if record is not None and record.owner == owner(conn):
-            return True
+        kernel_id = match.group(1)
+        if is_kernel_id(kernel_id):
+            record = await asyncio.to_thread(kernels.repository.get, kernel_id)
+            if record is not None and record.owner == owner(conn):
+                return True
         return error(403, "anonymous clients may only use kernels they started")
 
     async def own_kernels(self, conn: HTTPConnection, kernels: KernelService) -> Response:
