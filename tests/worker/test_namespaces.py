@@ -1,9 +1,10 @@
-"""Each session has IPC, UTS and cgroup namespaces of its own: tests through cellhub serve.
+"""Each session has IPC, PID, UTS and cgroup namespaces of its own: tests through cellhub serve.
 
 Two kernels of one server play attacker and victim: what one creates (a SysV
 shared memory segment, a POSIX message queue) the other cannot open, the host
 does not hold, and nothing of it is left once the kernel is deleted; a session
-has a hostname of its own, and sees no other session's cgroup.
+sees and signals only its own processes, has a hostname of its own, and sees
+no other session's cgroup.
 
 These namespaces need the linux sandbox (root). The rlimit fallback has none,
 and its start-up line says so; that much is tested as an ordinary user too.
@@ -72,6 +73,20 @@ print('RESULT', json.dumps({{'shmget': fails(segment), 'shmat': attached, 'mq_op
                             'listed': listed}}))
 """
 )
+PROCESSES = """
+import errno, json, os
+def probe(pid):
+    try:
+        os.kill(pid, 0)
+        return 'exists'
+    except OSError as exc:
+        return errno.errorcode[exc.errno]
+print('RESULT', json.dumps({{
+    'pid': os.getpid(), 'ppid': os.getppid(), 'uid': os.getuid(),
+    'listed': sorted(int(p) for p in os.listdir('/proc') if p.isdigit()),
+    'probes': {{name: probe(pid) for name, pid in {targets!r}.items()}},
+}}))
+"""
 CGROUPS = """
 import json, os, socket
 names = []
@@ -122,6 +137,12 @@ def host_segments() -> dict[int, int]:
     return {int(fields[0]): int(fields[1]) for fields in (line.split() for line in lines)}
 
 
+def worker_and_template(server: RunningHub) -> tuple[psutil.Process, psutil.Process]:
+    worker = next(p for p in server.descendants() if " worker " in " ".join(p.cmdline()) + " ")
+    template = next(c for c in worker.children() if "worker.template" in " ".join(c.cmdline()))
+    return worker, template
+
+
 def with_uid(uid: int) -> list[int]:
     found = []
     for proc in psutil.process_iter(["uids", "status"]):
@@ -166,6 +187,25 @@ def remove_leaks(key: int, queue: str) -> None:
     if key in host_segments():
         libc.shmctl(host_segments()[key], IPC_RMID, None)
     libc.mq_unlink(queue.encode())
+
+
+@needs_linux_sandbox
+async def test_a_session_sees_and_signals_only_its_own_processes(
+    server: RunningHub, hub: Hub
+) -> None:
+    worker, template = worker_and_template(server)
+    targets = {"serve": server.process.pid, "worker": worker.pid, "template": template.pid}
+    _, kernel = await hub.kernel()
+    try:
+        seen = await result(kernel, PROCESSES.format(targets=targets))
+    finally:
+        await kernel.close()
+    assert seen["probes"] == dict.fromkeys(targets, "ESRCH"), seen
+    # PID 1 is the namespace's init, which forked the session and is its parent.
+    assert seen["ppid"] == 1 and seen["listed"] == [1, seen["pid"]], seen
+    on_host = [psutil.Process(pid) for pid in with_uid(seen["uid"])]
+    init = next(p for p in on_host if p.ppid() == template.pid)
+    assert [p.ppid() for p in on_host if p.pid != init.pid] == [init.pid]
 
 
 @needs_linux_sandbox

@@ -24,10 +24,17 @@ def die_with_parent(expected_parent: int, sig: int = signal.SIGKILL) -> None:
     """Get ``sig`` when the parent dies; exit at once if it already has.
 
     The check after the prctl closes the race where the parent died between
-    fork and this call, leaving us re-parented and never signalled.
+    fork and this call, leaving us re-parented and never signalled. It reads the
+    parent from /proc, not ``getppid()``: that is 0 in the init of a new PID
+    namespace (a session), whose parent is outside it, but this /proc is still
+    the parent's.
     """
+    from cellhub.worker.sandbox.processes import stat_fields  # the sandbox imports this module
+
     _prctl(PR_SET_PDEATHSIG, sig)
-    if os.getppid() != expected_parent:
+    with open("/proc/self/stat", "rb") as f:
+        parent = int(stat_fields(f.read())[1])
+    if parent != expected_parent:
         os._exit(1)
 
 

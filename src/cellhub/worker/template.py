@@ -115,7 +115,7 @@ class ForkServer:
             if lease is not None:
                 ended = True
                 self.sandbox.release(lease)
-                send_control(self.control, ["exited", pid, code])
+                send_control(self.control, ["exited", pid, self.sandbox.exit_code(code)])
         if ended:
             self.kill_orphans()
 
@@ -163,7 +163,7 @@ class ForkServer:
             return
         parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         me = os.getpid()
-        pid = os.fork()
+        pid = self.sandbox.fork()
         if pid == 0:
             parent_end.close()
             self.become_session(lease, child_end, me)
@@ -188,9 +188,7 @@ class ForkServer:
             os.close(self.wake_r)
             os.close(self.wake_w)
             keep_only(sock.fileno())
-            self.sandbox.enter(lease)
-            if os.getppid() != parent:
-                os._exit(1)
+            self.sandbox.enter(lease)  # which checks that the template is still its parent
             from cellhub.worker.session import run_session
 
             run_session(self.shell, sock)

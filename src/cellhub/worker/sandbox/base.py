@@ -132,6 +132,10 @@ class SessionSandbox(abc.ABC):
       process of the session remains and its home is gone.
     - :meth:`orphans` (optional) → the pids of processes that ended sessions left
       to the template, if the mechanism cannot find them in :meth:`release`.
+    - :meth:`fork` and :meth:`exit_code` (optional) → how the template forks a
+      session and reads its exit code, if the mechanism needs more than ``os.fork()``.
+
+    A sandbox is built in the template, the process that forks every session.
     """
 
     name: ClassVar[str]
@@ -139,6 +143,7 @@ class SessionSandbox(abc.ABC):
     def __init__(self, limits: SandboxLimits, state_dir: Path) -> None:
         self.limits = limits
         self.state_dir = state_dir
+        self.template_pid = os.getpid()
         if limits.seccomp:
             seccomp.session_filter()  # compiled here, once, before any fork; or fail now
 
@@ -162,6 +167,15 @@ class SessionSandbox(abc.ABC):
         session's processes elsewhere (a cgroup) kills them in :meth:`release`.
         """
         return set()
+
+    def fork(self) -> int:
+        """Fork the process that will :meth:`enter` the sandbox: ``os.fork()`` by default."""
+        return os.fork()
+
+    def exit_code(self, code: int) -> int:
+        """The exit code of a reaped session (negative: killed by that signal), from the
+        code of the process :meth:`fork` returned; the same by default."""
+        return code
 
     def describe_rlimits(self) -> str:
         lim = self.limits

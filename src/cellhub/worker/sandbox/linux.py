@@ -8,6 +8,7 @@ import os
 import shutil
 from pathlib import Path
 
+from cellhub.worker.sandbox import pid_namespace
 from cellhub.worker.sandbox.base import (
     SandboxError,
     SandboxLease,
@@ -37,7 +38,7 @@ log = logging.getLogger(__name__)
 
 KILL_TIMEOUT = 5.0
 HOSTNAME = "cellhub"
-#: The namespaces every session gets besides its network one. The
+#: The namespaces every session gets besides its PID namespace (made at fork). The
 #: cgroup namespace is made after the session joined its cgroup, which becomes its root.
 NAMESPACES = CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP
 
@@ -53,6 +54,8 @@ class LinuxSandbox(SessionSandbox):
       the session's own processes (see :mod:`.mounts`).
     - **network namespace** with nothing in it (not even a loopback that is
       up), unless ``limits.network``; this also separates abstract Unix sockets.
+    - **PID namespace** (see :mod:`.pid_namespace`): the session sees and signals
+      only its own processes, and none outlives the namespace's init.
     - **IPC namespace**: SysV shared memory, semaphores and message queues and
       POSIX message queues are the session's own, and vanish with it.
     - **UTS namespace** (hostname ``cellhub``) and **cgroup namespace**: the
@@ -100,7 +103,7 @@ class LinuxSandbox(SessionSandbox):
         return (
             f"linux sandbox: uid/gid from {self.pool.ids.start}-{self.pool.ids.stop - 1}, "
             f"no supplementary groups, no_new_privs; {network}; "
-            f"own ipc, uts (hostname {HOSTNAME}) and cgroup namespaces; "
+            f"own pid (init + session), ipc, uts (hostname {HOSTNAME}) and cgroup namespaces; "
             f"{self.cgroups.describe()}: memory {_fmt_bytes(lim.memory)}, "
             f"pids {lim.processes}, cpu {f'{cores:g} cores' if cores else 'unlimited'}; "
             f"mount namespace: home and /tmp on tmpfs of {_fmt_bytes(quota)} each"
@@ -139,8 +142,16 @@ class LinuxSandbox(SessionSandbox):
             self.suspects.discard(uid)
         return True
 
+    def fork(self) -> int:
+        return pid_namespace.fork_into_new_namespace()
+
+    def exit_code(self, code: int) -> int:
+        return pid_namespace.session_exit_code(code)
+
     def enter(self, lease: SandboxLease) -> None:
-        template = os.getppid()
+        """Confine this process; as PID 1 of a new namespace (:meth:`fork`), stay its init and
+        return in the session it forks. A child of a plain ``fork()`` is the session itself."""
+        watch = pid_namespace.ParentWatch() if pid_namespace.is_init() else None
         cgroup: SessionCgroup = lease.details
         cgroup.join()
         os.setsid()
@@ -153,7 +164,11 @@ class LinuxSandbox(SessionSandbox):
         # The uid change made us non-dumpable, which gives /proc/self to root;
         # only this session's own uid can use what dumpable allows.
         prctl(PR_SET_DUMPABLE, 1)
-        finish_entering(lease, self.limits, template)
+        # An init's parent is outside its namespace: getppid() is 0, and the watch checks.
+        finish_entering(lease, self.limits, os.getppid() if watch else self.template_pid)
+        if watch is not None:
+            watch.check(self.template_pid)
+            pid_namespace.become_init()
 
     def release(self, lease: SandboxLease) -> None:
         if lease.released:

@@ -14,8 +14,9 @@ In that view:
   bind mounts (the Python installation) or as the home. So the session can
   import from an interpreter under /root without /root being opened to it,
   and sees nothing of cellhub's data directory but its own home;
-- /proc is a fresh instance with ``hidepid=invisible``: the session sees only
-  its own processes, not the worker's command line or other sessions;
+- /proc is a fresh instance, mounted from inside the session's PID namespace
+  and with ``hidepid=invisible``: the session sees only its own processes, not
+  the worker's command line or other sessions;
 - /sys/fs/cgroup shows the session's own cgroup alone (a cgroup2 instance
   mounted from inside its cgroup namespace), or, on a cgroup v1 host, nothing (an
   empty read-only tmpfs): never the cgroups of other sessions and deployments;

@@ -25,6 +25,12 @@ class ProcessInfo:
     uids: tuple[int, ...]
 
 
+def stat_fields(stat: bytes) -> list[bytes]:
+    """The fields of a ``/proc/PID/stat`` text that follow the command name: state, ppid, …"""
+    # The command name may contain spaces and parentheses: split after the last ")".
+    return stat[stat.rindex(b")") + 2 :].split()
+
+
 def read_process(pid: int) -> ProcessInfo | None:
     """One process's ids, or ``None`` if it is gone."""
     try:
@@ -34,8 +40,7 @@ def read_process(pid: int) -> ProcessInfo | None:
             status = f.read()
     except (FileNotFoundError, ProcessLookupError):
         return None
-    # The command name may contain spaces and parentheses: split after the last ")".
-    fields = stat[stat.rindex(b")") + 2 :].split()
+    fields = stat_fields(stat)
     uids: tuple[int, ...] = ()
     for line in status.splitlines():
         if line.startswith(b"Uid:"):

@@ -88,11 +88,10 @@ class RlimitSandbox(SessionSandbox):
         )
 
     def enter(self, lease: SandboxLease) -> None:
-        template = os.getppid()
         os.setsid()
         lease.details[:] = _PID.pack(os.getpid())
         become_subreaper()
-        finish_entering(lease, self.limits, template)
+        finish_entering(lease, self.limits, self.template_pid)
 
     def orphans(self, sessions: Collection[int]) -> set[int]:
         return adopted_by(os.getpid(), sessions)
