@@ -2,7 +2,7 @@
 // The output is deterministic, so tests/test_frontend_bundle.py can rebuild it
 // and compare it byte for byte with the committed bundle.
 import * as esbuild from "esbuild";
-import { rmSync, mkdirSync } from "node:fs";
+import { copyFileSync, mkdirSync, rmSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -55,10 +55,13 @@ const embedOptions = {
 };
 
 const bundles = ["app", "widgets", "embed"].flatMap((name) => [`${name}.js`, `${name}.css`, `${name}.js.LEGAL.txt`, `${name}.css.LEGAL.txt`]);
-for (const name of [...bundles, "fonts"]) {
+/** Files the page uses as they are. */
+const copied = ["favicon.svg"];
+for (const name of [...bundles, ...copied, "fonts"]) {
   rmSync(resolve(outdir, name), { recursive: true, force: true });
 }
 mkdirSync(outdir, { recursive: true });
+for (const name of copied) copyFileSync(resolve(here, "src", name), resolve(outdir, name));
 if (watch) {
   for (const each of [options, embedOptions]) await (await esbuild.context(each)).watch();
 } else {
