@@ -476,11 +476,14 @@ class Worker:
         """Kill every session at once, then let the template clean up and exit.
 
         The sessions are the template's unreaped children, so their pids are still theirs.
+        If the template had to be killed, what its sessions left running was re-parented
+        to us, the subreaper: that goes last.
         """
         for pid in [*self.by_pid, *(pid for pid, _ in self.spares)]:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
         self.template.stop()
+        kill_children()
 
 
 async def run_worker(config: Config, ready: asyncio.Future[str] | None = None) -> None:
