@@ -126,7 +126,7 @@ export function appendStream(stream: StreamOutput, chunk: string): void {
   stream.lines = (stream.lines ?? 0) + countNewlines(chunk);
 }
 
-function countNewlines(text: string): number {
+export function countNewlines(text: string): number {
   let count = 0;
   for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) count++;
   return count;
