@@ -57,8 +57,12 @@ function spanFor(style: Style, chunk: string): HTMLSpanElement {
     [bg, "ansi-bg-", "background-color"],
   ] as const) {
     if (!value) continue;
-    if (value.startsWith("#")) span.style.setProperty(prop, value);
-    else span.classList.add(prefix + value);
+    if (!value.startsWith("#")) span.classList.add(prefix + value);
+    else if (prop === "color") {
+      // Made readable on the theme's background by the stylesheet (app.css, .ansi-fg-extended).
+      span.style.setProperty("--ansi-fg", value);
+      span.classList.add("ansi-fg-extended");
+    } else span.style.setProperty(prop, value);
   }
   for (const flag of ["bold", "faint", "italic", "underline"] as const) {
     if (style[flag]) span.classList.add(`ansi-${flag}`);
