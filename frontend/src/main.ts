@@ -37,6 +37,14 @@ function boot(): void {
   const bar = new KernelBar(
     kernel,
     {
+      newWorksheet: () => {
+        const discard = "Start a new worksheet? This one's cells and outputs will be discarded (Download .ipynb keeps a copy).";
+        if (!worksheet.isBlank && !confirm(discard)) return;
+        worksheet.replaceAll([new Cell("code")], "Untitled");
+        bar.titleInput.value = worksheet.title;
+        void kernel.restart();
+        view.focusSelected(true);
+      },
       runAll: () => {
         view.renderAllMarkdown();
         runner.runAll();

@@ -59,13 +59,78 @@ def test_interrupt_button_stops_infinite_loop(page: Any) -> None:
     sheet.kernel_state("idle")
 
 
-def test_restart_clears_state(page: Any) -> None:
+def answer_dialogs(page: Any, answers: list[bool]) -> list[str]:
+    """Answers the page's confirm() dialogs with `answers` in turn (then declines); returns
+    their messages, as they come."""
+    messages: list[str] = []
+
+    def answer(dialog: Any) -> None:
+        messages.append(dialog.message)
+        accept = answers[len(messages) - 1] if len(messages) <= len(answers) else False
+        if accept:
+            dialog.accept()
+        else:
+            dialog.dismiss()
+
+    page.on("dialog", answer)
+    return messages
+
+
+def test_restart_asks_first_then_clears_state(page: Any) -> None:
     sheet = WorksheetPage(page)
     sheet.run_and_wait(0, "secret = 41")
+    asked = answer_dialogs(page, [False, True])
+    sheet.button("Restart").click()
+    assert len(asked) == 1 and "variables" in asked[0]
+    expect(sheet.run_and_wait(0, "secret + 1")).to_contain_text("42")
     sheet.button("Restart").click()
     sheet.kernel_state("idle")
-    outputs = sheet.run_and_wait(0, "secret + 1")
-    expect(outputs).to_contain_text("NameError")
+    expect(sheet.run_and_wait(0, "secret + 1")).to_contain_text("NameError")
+
+
+def test_restart_of_a_kernel_where_nothing_ran_asks_nothing(page: Any) -> None:
+    sheet = WorksheetPage(page)
+    asked = answer_dialogs(page, [])
+    sheet.button("Restart").click()
+    sheet.kernel_state("idle")
+    expect(sheet.run_and_wait(0, "'fresh'")).to_contain_text("fresh")
+    assert asked == []
+
+
+def test_new_worksheet_asks_then_starts_blank_with_a_fresh_kernel(page: Any) -> None:
+    sheet = WorksheetPage(page)
+    sheet.run_and_wait(0, "kept = 1")
+    sheet.page.get_by_role("textbox", name="Worksheet title").fill("Lab 3")
+    sheet.page.keyboard.press("Enter")
+    asked = answer_dialogs(page, [True])
+    sheet.button("New worksheet").click()
+    assert asked and "discarded" in asked[0]
+    expect(sheet.cells).to_have_count(1)
+    assert sheet.sources() == [""]
+    expect(sheet.outputs(0)).to_be_hidden()
+    expect(page.get_by_role("textbox", name="Worksheet title")).to_have_value("Untitled")
+    expect(sheet.run_and_wait(0, "kept")).to_contain_text("NameError")
+    page.reload()
+    page.wait_for_selector(".cell .cm-content")
+    assert sheet.sources() == ["kept"], "the new worksheet is the one kept in the browser"
+
+
+def test_dataframe_looks_as_in_jupyterlab(page: Any) -> None:
+    sheet = WorksheetPage(page)
+    sheet.run_and_wait(
+        0, "import pandas as pd\npd.DataFrame({'a': [1, 2, 3], 'b': [4.5, 5.5, 6.5]})"
+    )
+    table = page.frame_locator("iframe.html-output").locator("table.dataframe")
+    expect(table).to_be_visible()
+    style = "(element, property) => getComputedStyle(element)[property]"
+    rows = table.locator("tbody tr")
+    assert rows.nth(1).evaluate(style, "backgroundColor") != rows.nth(0).evaluate(
+        style, "backgroundColor"
+    ), "zebra rows"
+    assert table.locator("thead").evaluate(style, "borderBottomStyle") == "solid"
+    assert table.locator("td").first.evaluate(style, "textAlign") == "right"
+    assert table.locator("thead th").last.evaluate(style, "fontWeight") == "700"
+    assert table.locator("td").first.evaluate(style, "borderTopStyle") == "none"
 
 
 def test_ten_thousand_lines_end_with_9999(page: Any) -> None:

@@ -44,6 +44,12 @@ export class KernelConnection {
   readonly connected = new Signal<void>();
   state: KernelState = "connecting";
   kernelId: string | null = null;
+  /**
+   * Code may have run since the kernel last started, so restarting it loses variables: true
+   * once code is sent, false after a (re)start. A kernel re-attached after a reload counts
+   * as holding state, since the page cannot know what ran in it before.
+   */
+  holdsState = false;
 
   private socket: WebSocket | null = null;
   private outbox: (string | ArrayBuffer)[] = [];
@@ -70,8 +76,9 @@ export class KernelConnection {
     this.setState("starting");
     try {
       const remembered = sessionStorage.getItem(this.rememberKey);
-      const model = (remembered && (await this.api.get(remembered))) || (await this.api.start(this.kernelName));
-      this.attach(model.id);
+      const reattached = remembered ? await this.api.get(remembered) : null;
+      this.holdsState = reattached !== null;
+      this.attach((reattached ?? (await this.api.start(this.kernelName))).id);
     } catch (error) {
       this.markDead(`Could not start a kernel: ${(error as Error).message}`);
     }
@@ -85,6 +92,7 @@ export class KernelConnection {
   async restart(): Promise<void> {
     this.abandonAll();
     this.setState("restarting");
+    this.holdsState = false;
     try {
       const known = this.kernelId ? await this.api.get(this.kernelId) : null;
       if (known) {
@@ -102,6 +110,7 @@ export class KernelConnection {
 
   execute(code: string, handlers: RequestHandlers): string {
     const content = { code, silent: false, store_history: true, user_expressions: {}, allow_stdin: true, stop_on_error: true };
+    this.holdsState = true;
     return this.send("shell", "execute_request", content, handlers);
   }
 
@@ -324,6 +333,7 @@ export class KernelConnection {
       case "restarting":
         // The server restarts a kernel that died; what was running will not finish.
         this.abandonAll();
+        this.holdsState = false;
         this.setState("restarting");
         break;
       case "dead":

@@ -10,6 +10,10 @@
  * would strip; the frame keeps them working and keeps them away from the page. Markdown, which
  * needs no scripts and must flow with the page, is sanitized instead (render/sanitizer.ts).
  *
+ * pandas DataFrames (`table.dataframe`) look as in JupyterLab: a rule under the header, bold
+ * headers, right-aligned cells, zebra rows and a hover highlight, drawn from the text colour
+ * so the same rules serve the light and the dark scheme.
+ *
  * Frames report their content height with postMessage; the page checks `event.source` so a
  * frame can only resize itself.
  */
@@ -22,6 +26,12 @@ th, td { padding: 0.25em 0.6em; border-bottom: 1px solid color-mix(in srgb, curr
 th { font-weight: 600; }
 img, svg, canvas { max-width: 100%; height: auto; }
 pre { white-space: pre-wrap; }
+.dataframe { border: none; font-size: 12px; }
+.dataframe thead { border-bottom: 1px solid color-mix(in srgb, currentColor 45%, transparent); vertical-align: bottom; }
+.dataframe th, .dataframe td { border: none; padding: 0.5em; line-height: normal; vertical-align: middle; white-space: normal; }
+.dataframe th { font-weight: bold; }
+.dataframe tbody tr:nth-child(even) { background: color-mix(in srgb, currentColor 6%, transparent); }
+.dataframe tbody tr:hover { background: rgb(3 169 244 / 20%); }
 `;
 
 const RESIZE_SCRIPT = `(function(){var last=-1;function send(){var h=Math.ceil(document.documentElement.getBoundingClientRect().height);

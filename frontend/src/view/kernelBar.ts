@@ -1,12 +1,16 @@
 /**
- * The page header: worksheet title, the kernel's state, kernel controls, notebook download and
- * open, the keyboard help, and a banner for a lost connection or a dead kernel.
+ * The page header: worksheet title, the kernel's state, kernel controls, a new worksheet,
+ * notebook download and open, the keyboard help, and a banner for a lost connection or a dead
+ * kernel. Actions that throw work away (a restart that loses the kernel's variables, a new
+ * worksheet that discards cells) ask first, with the browser's own `confirm()` dialog: it is
+ * modal, keyboard- and screen-reader-accessible, and needs no code of ours.
  */
 import { COMMAND_MODE_HELP } from "../keyboard/shortcuts";
 import type { KernelConnection, KernelState } from "../kernel/connection";
 import { h } from "../util/dom";
 
 export interface KernelBarActions {
+  newWorksheet(): void;
   runAll(): void;
   restartAndRunAll(): void;
   clearOutputs(): void;
@@ -24,6 +28,11 @@ const STATE_TEXT: Record<KernelState, string> = {
   reconnecting: "reconnecting",
   dead: "dead",
 };
+
+/** Whether to go on with a restart: asks only when code has run in the kernel since it started. */
+export function confirmRestart(kernel: KernelConnection): boolean {
+  return !kernel.holdsState || confirm("Restart the kernel? Its variables and imported modules will be lost.");
+}
 
 export class KernelBar {
   readonly element: HTMLElement;
@@ -79,13 +88,14 @@ export class KernelBar {
           { role: "toolbar", "aria-label": "Kernel", className: "group" },
           button("Run all", () => actions.runAll()),
           button("Interrupt", () => void kernel.interrupt().catch(() => undefined), { "aria-keyshortcuts": "I I" }),
-          button("Restart", () => void kernel.restart(), { "aria-keyshortcuts": "0 0" }),
-          button("Restart & run all", () => actions.restartAndRunAll()),
+          button("Restart", () => confirmRestart(kernel) && void kernel.restart(), { "aria-keyshortcuts": "0 0" }),
+          button("Restart & run all", () => confirmRestart(kernel) && actions.restartAndRunAll()),
           button("Clear outputs", () => actions.clearOutputs()),
         ),
         h(
           "div",
           { role: "toolbar", "aria-label": "Notebook file", className: "group" },
+          button("New worksheet", () => actions.newWorksheet()),
           button("Download .ipynb", () => actions.download()),
           button("Open .ipynb…", () => fileInput.click()),
           fileInput,

@@ -10,6 +10,7 @@ import type { Worksheet, WorksheetChange } from "../worksheet/worksheet";
 import { h } from "../util/dom";
 import type { CompletionReply, RunMode } from "./editor";
 import { CellView, type CellActions } from "./cellView";
+import { confirmRestart } from "./kernelBar";
 import { KernelHints } from "./kernelHints";
 import type { Notices } from "./notices";
 
@@ -197,7 +198,7 @@ export class WorksheetView implements CellActions {
       move: (delta) => withCell((cell) => this.move(cell, delta))(),
       run: (mode) => withCell((cell) => this.run(cell, mode))(),
       interrupt: () => void this.kernel.interrupt(),
-      restart: () => void this.kernel.restart(),
+      restart: () => confirmRestart(this.kernel) && void this.kernel.restart(),
     };
   }
 

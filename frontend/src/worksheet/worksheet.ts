@@ -30,6 +30,11 @@ export class Worksheet {
     this.contentChanged.emit();
   }
 
+  /** Nothing to lose: every cell is blank and has no output. */
+  get isBlank(): boolean {
+    return this._cells.every((cell) => cell.source.trim() === "" && cell.outputs.length === 0);
+  }
+
   get canUndoDelete(): boolean {
     return this.deleted.length > 0;
   }
