@@ -2,15 +2,19 @@
 
 - first paint of / (first-contentful-paint, and when the worksheet is ready to type in),
 - the gzipped size of the JS + CSS bundle (the budget is 500 KB),
-- keystroke latency with 200 cells on the page: from keydown to the next painted frame.
+- keystroke latency with 200 cells on the page: from keydown to the next painted frame,
+- big outputs (bench/big_outputs.py): 10**5 lines and one 20 MB line, in cellhub and, when
+  JupyterLab is installed (the `bench` extra), in JupyterLab at its defaults.
 
     python -m bench.ui_bench                    # against `cellhub serve`
+    python -m bench.ui_bench --only-big-outputs # just the big-output figures
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
+import importlib.util
 import json
 import statistics
 import tempfile
@@ -22,7 +26,8 @@ from typing import Any
 
 from playwright.sync_api import Page, sync_playwright
 
-from bench.servers import CellhubServer
+from bench import big_outputs
+from bench.servers import CellhubServer, JupyterServer
 
 ROOT = Path(__file__).resolve().parents[1]
 STATIC = ROOT / "src" / "cellhub" / "static"
@@ -39,6 +44,7 @@ CHROMIUM_ARGS = [
 BUNDLE_BUDGET = 500 * 1024
 KEYSTROKE_BUDGET_MS = 50
 FIRST_PAINT_BUDGET_MS = 300
+BIG_OUTPUT_FRAME_BUDGET_MS = 200
 
 
 @contextmanager
@@ -49,6 +55,38 @@ def cellhub_backend() -> Iterator[str]:
         server.start()
         try:
             yield f"{server.base_url}/?token={server.token}"
+        finally:
+            server.stop()
+
+
+@contextmanager
+def jupyterlab_backend(tuned: bool) -> Iterator[big_outputs.Driver]:
+    """Jupyter Server with JupyterLab, with a notebook for each workload; at its defaults, or
+    with the IOPub rate limits off (``tuned``)."""
+    with tempfile.TemporaryDirectory() as workdir:
+        notebook = {
+            "nbformat": 4,
+            "nbformat_minor": 5,
+            "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
+            "cells": [
+                {
+                    "id": "c0",
+                    "cell_type": "code",
+                    "metadata": {},
+                    "source": "",
+                    "execution_count": None,
+                    "outputs": [],
+                }
+            ],
+        }
+        for workload in big_outputs.WORKLOADS:
+            path = Path(workdir) / big_outputs.notebook_name(workload)
+            path.write_text(json.dumps(notebook))
+        server = JupyterServer(Path(workdir), tuned=tuned)
+        server.start()
+        try:
+            name = "JupyterLab, tuned" if tuned else "JupyterLab"
+            yield big_outputs.jupyterlab_driver(name, server.base_url, server.token)
         finally:
             server.stop()
 
@@ -158,12 +196,55 @@ def streaming_responsiveness(page: Page, lines: int) -> tuple[float, float, floa
     return statistics.median(gaps), gaps[int(len(gaps) * 0.99) - 1], gaps[-1], tail
 
 
+def page_figures(browser: Any, url: str, args: argparse.Namespace) -> None:
+    """First paint, keystroke latency and frame gaps while streaming, in cellhub."""
+    paint, ready = first_paint(browser, url, args.runs)
+    print(f"first contentful paint of /: median {paint:.0f} ms (budget {FIRST_PAINT_BUDGET_MS} ms)")
+    print(f"worksheet ready to type: median {ready:.0f} ms")
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(url)
+    page.wait_for_selector(".cell .cm-content")
+    median, p95, count = keystroke_latency(page, args.cells, args.keys)
+    print(
+        f"keystroke to next frame, {args.cells} cells: median {median:.1f} ms, "
+        f"p95 {p95:.1f} ms over {count} keys (budget {KEYSTROKE_BUDGET_MS} ms)"
+    )
+    context.close()
+    if args.stream_lines:
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(url)
+        page.wait_for_selector('.kernel-state[data-state="idle"]', timeout=60_000)
+        median_gap, p99_gap, max_gap, tail = streaming_responsiveness(page, args.stream_lines)
+        print(
+            f"frame gaps while streaming {args.stream_lines:,} lines:"
+            f" median {median_gap:.1f} ms,"
+            f" p99 {p99_gap:.1f} ms, max {max_gap:.0f} ms; last line shown: {tail}"
+        )
+        context.close()
+
+
+def big_output_figures(browser: Any, url: str, timeout_s: float) -> None:
+    """bench/big_outputs.py in cellhub, then in JupyterLab (defaults, tuned) if installed."""
+    print(f"big outputs (frame target {BIG_OUTPUT_FRAME_BUDGET_MS} ms after arrival):")
+    big_outputs.run_all(browser, [big_outputs.cellhub_driver(url)], timeout_s)
+    if importlib.util.find_spec("jupyterlab") is None:
+        print("  JupyterLab: not installed (pip install -e '.[bench]')")
+        return
+    for tuned in (False, True):
+        with jupyterlab_backend(tuned) as driver:
+            big_outputs.run_all(browser, [driver], timeout_s)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--cells", type=int, default=200)
     parser.add_argument("--keys", type=int, default=100)
     parser.add_argument("--stream-lines", type=int, default=10**6)
+    parser.add_argument("--only-big-outputs", action="store_true")
+    parser.add_argument("--big-output-timeout", type=float, default=300.0, help="seconds")
     args = parser.parse_args()
 
     size = bundle_size()
@@ -175,34 +256,9 @@ def main() -> None:
         browser = playwright.chromium.launch(
             executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
         )
-        paint, ready = first_paint(browser, url, args.runs)
-        print(
-            f"first contentful paint of /: median {paint:.0f} ms"
-            f" (budget {FIRST_PAINT_BUDGET_MS} ms)"
-        )
-        print(f"worksheet ready to type: median {ready:.0f} ms")
-        context = browser.new_context()
-        page = context.new_page()
-        page.goto(url)
-        page.wait_for_selector(".cell .cm-content")
-        median, p95, count = keystroke_latency(page, args.cells, args.keys)
-        print(
-            f"keystroke to next frame, {args.cells} cells: median {median:.1f} ms, "
-            f"p95 {p95:.1f} ms over {count} keys (budget {KEYSTROKE_BUDGET_MS} ms)"
-        )
-        context.close()
-        if args.stream_lines:
-            context = browser.new_context()
-            page = context.new_page()
-            page.goto(url)
-            page.wait_for_selector('.kernel-state[data-state="idle"]', timeout=60_000)
-            median_gap, p99_gap, max_gap, tail = streaming_responsiveness(page, args.stream_lines)
-            print(
-                f"frame gaps while streaming {args.stream_lines:,} lines:"
-                f" median {median_gap:.1f} ms,"
-                f" p99 {p99_gap:.1f} ms, max {max_gap:.0f} ms; last line shown: {tail}"
-            )
-            context.close()
+        if not args.only_big_outputs:
+            page_figures(browser, url, args)
+        big_output_figures(browser, url, args.big_output_timeout)
         browser.close()
 
 
