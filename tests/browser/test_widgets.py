@@ -213,6 +213,7 @@ def test_restart_says_widgets_stopped(page: Any) -> None:
     sheet = WorksheetPage(page)
     sheet.run_and_wait(0, INTERACT_DOUBLE)
     expect(sheet.slider(0, "x")).to_be_visible()
+    page.once("dialog", lambda dialog: dialog.accept())  # the kernel holds state: Restart asks
     sheet.button("Restart").click()
     sheet.kernel_state("idle")
     expect(sheet.outputs(0).locator(".widget-missing")).to_contain_text("run the cell again")
