@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+from pathlib import Path
 
 import psutil
 import pytest
@@ -15,7 +17,7 @@ from tests.kernel_client import Hub
 POLICIES = """\
 import json, os
 threads = os.listdir("/proc/self/task")
-print(json.dumps([os.getuid(), [os.sched_getscheduler(int(t)) for t in threads]]))
+print(json.dumps([[os.getpid(), os.getuid()], [os.sched_getscheduler(int(t)) for t in threads]]))
 """
 
 
@@ -30,20 +32,34 @@ def template_children(server: RunningHub) -> list[psutil.Process]:
     return template.children()
 
 
-def with_uid(uid: int) -> list[int]:
-    """The processes of a session (as root, its uid is its own): its init, itself."""
-    return [p.pid for p in psutil.process_iter(["uids"]) if uid in p.info["uids"]]
+def claimed_processes(server: RunningHub, pid: int, uid: int) -> list[int]:
+    """The template's child that became the session ``pid`` of ``uid``, and the session.
+
+    In the linux sandbox the template's child is the init of the session's PID namespace
+    and the session its child: the last pid on its ``NSpid`` line is the one it sees, and
+    its uid tells it from the sessions of other namespaces. In the fallback the two are
+    one process.
+    """
+    for child in template_children(server):
+        for process in (child, *child.children()):
+            with contextlib.suppress(psutil.Error, OSError):
+                status = Path(f"/proc/{process.pid}/status").read_text()
+                nspids = next(line for line in status.splitlines() if line.startswith("NSpid:"))
+                if int(nspids.split()[-1]) == pid and uid in process.uids():
+                    return [child.pid, *({process.pid} - {child.pid})]
+    raise AssertionError(f"no session of uid {uid} is {pid} in its PID namespace")
 
 
-async def new_kernel_policies(hub: Hub) -> tuple[int, list[int]]:
-    """Start a kernel; return its session's uid and the scheduling policy of each thread."""
+async def new_kernel_policies(hub: Hub) -> tuple[list[int], list[int]]:
+    """Start a kernel; return its session's pid (as it sees it) and uid, and each thread's
+    scheduling policy."""
     _, client = await hub.kernel()
     try:
         run = await client.execute(POLICIES)
     finally:
         await client.close()
-    uid, policies = json.loads(run.stream_text())
-    return int(uid), list(policies)
+    ids, policies = json.loads(run.stream_text())
+    return list(ids), list(policies)
 
 
 async def test_a_claimed_session_runs_every_thread_at_normal_policy(hub: Hub) -> None:
@@ -67,7 +83,7 @@ async def test_spares_wait_under_sched_idle_until_claimed(
             break
         await asyncio.sleep(0.05)
     assert idle, "no spare session waits under SCHED_IDLE"
-    uid, _ = await new_kernel_policies(hub)
-    claimed = with_uid(uid)  # the session, and the init of its PID namespace
-    assert set(claimed) & set(idle), "the oldest spare was claimed"
+    (pid, uid), _ = await new_kernel_policies(hub)
+    claimed = claimed_processes(cellhub_server, pid, uid)
+    assert claimed[0] in idle, "the oldest spare was claimed"
     assert [thread_policies(pid) for pid in claimed] == [{os.SCHED_OTHER}] * len(claimed)
