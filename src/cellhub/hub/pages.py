@@ -1,9 +1,18 @@
-"""HTML pages: the worksheet UI.
+"""HTML pages: the worksheet UI, and the page that asks for the token instead.
 
 A page never carries the token: a browser opens it logged in (hub/login.py turns
 ``?token=`` into a login cookie and redirects here without it), or, in an anonymous
 deployment, as an anonymous client. The page config is a JSON data block, which the page's
-Content-Security-Policy (hub/security_headers.py) lets through since it never runs.
+Content-Security-Policy (hub/security_headers.py) lets through since it never runs; it says
+whether anonymous use is on, so the Share panel can tell who may open a link.
+
+A browser that may not see the worksheet — someone opening a shared link (``/s/{id}``,
+``?run=1``, ``#z=``) on a deployment without anonymous use — gets 403 and the refusal page:
+styled like the UI, it says why and offers to log in and come back to the same link. Its
+form has no script and no action: it sends the browser back to the very address it is on,
+its query kept in hidden fields plus the token, which hub/login.py turns into a login and a
+redirect without it. A ``#z=`` link's code survives, since the code is in the fragment,
+which the form's target keeps and browsers carry across a redirect whose address has none.
 """
 
 from __future__ import annotations
@@ -24,10 +33,7 @@ TEMPLATES = jinja2.Environment(
     autoescape=True,
 )
 
-LOGIN_HELP = """<!doctype html><html lang="en"><head><meta charset="utf-8">
-<title>cellhub</title></head>
-<body><main><h1>cellhub</h1><p>This cellhub needs its access token. Open the address that
-<code>cellhub serve</code> printed (it ends in <code>?token=…</code>).</p></main></body></html>"""
+STATIC_URL = "/static/"
 
 
 def refusal(request: Request) -> Response | None:
@@ -39,7 +45,11 @@ def refusal(request: Request) -> Response | None:
         return None
     if request.app.state.config.allow_anonymous:
         return None
-    return HTMLResponse(LOGIN_HELP, status_code=403)
+    kept = [(name, value) for name, value in request.query_params.multi_items() if name != "token"]
+    html = TEMPLATES.get_template("refusal.html").render(
+        static_url=STATIC_URL, kept=kept, wrong_token="token" in request.query_params
+    )
+    return HTMLResponse(html, status_code=403)
 
 
 def worksheet_page(request: Request, shared: dict[str, Any] | None = None) -> Response:
@@ -47,13 +57,14 @@ def worksheet_page(request: Request, shared: dict[str, Any] | None = None) -> Re
     page_config: dict[str, Any] = {
         "baseUrl": str(request.base_url),
         "anonymous": not is_authenticated(request, request.app.state.token),
+        "allowAnonymous": request.app.state.config.allow_anonymous,
         "kernelName": shared["kernelName"] if shared else "python3",
         "version": cellhub.__version__,
     }
     if shared is not None:
         page_config["shared"] = shared
     html = TEMPLATES.get_template("index.html").render(
-        page_config=page_config, static_url="/static/"
+        page_config=page_config, static_url=STATIC_URL
     )
     return HTMLResponse(html)
 
