@@ -64,3 +64,20 @@ def test_one_twenty_megabyte_line_is_cut_and_downloadable(page: Any) -> None:
     expect(outputs.get_by_role("button", name="Show all")).to_be_hidden()
     total = page.evaluate("() => window.cellhub.worksheet.cells[0].outputs.all[0].text.length")
     assert total == 20_000_001, "the model keeps the whole line"
+
+
+def test_show_all_gives_way_when_the_stream_outgrows_it(page: Any) -> None:
+    sheet = WorksheetPage(page)
+    code = (
+        "import time\nfor i in range(10**5):\n    print(i)\ntime.sleep(5)\nprint('x' * 2_000_000)"
+    )
+    sheet.run(0, code)
+    outputs = sheet.outputs(0)
+    outputs.get_by_role("button", name="Show all").click()
+    expect(outputs.get_by_role("note")).to_have_count(0)
+    sheet.wait_done(0, BIG_RUN_TIMEOUT)
+    expect(outputs.get_by_role("note")).to_contain_text("lines hidden")
+    rendered = page.evaluate(
+        "(pre) => pre.textContent.length", outputs.locator("pre").element_handle()
+    )
+    assert rendered < 200_000, "past a million characters the page holds a window again"

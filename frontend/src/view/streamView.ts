@@ -67,6 +67,8 @@ export class StreamView {
 
   update(stream: StreamOutput): void {
     this.stream = stream;
+    // A stream still growing can outgrow "Show all": it goes back to the window then.
+    if (stream.text.length > SHOW_ALL_CHARS) this.showAll = false;
     const lines = stream.lines ?? 0;
     if (this.showAll) this.showWindow(stream.text, "", 0, 0);
     else {
