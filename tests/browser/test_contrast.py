@@ -32,7 +32,8 @@ COLOURS = (
     "print(line, file=sys.stderr)"
 )
 CONTRAST = """async () => {
-  const result = await axe.run({ include: [[".output.error"], [".output.stream"]] }, { runOnly: ["color-contrast"] });
+  const outputs = { include: [[".output.error"], [".output.stream"]] };
+  const result = await axe.run(outputs, { runOnly: ["color-contrast"] });
   return {
     violations: result.violations.flatMap((rule) => rule.nodes.map((node) => node.failureSummary)),
     checked: result.passes.reduce((count, rule) => count + rule.nodes.length, 0),
