@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,7 +100,21 @@ def start_cellhub(
     env = {"CELLHUB_TOKEN": token, **UNLIMITED_CLIENTS, **(env or {})}
     process, match, output = launch(command, URL_LINE, env, cwd=cwd)
     assert match.group(2) == token
-    return RunningHub(process, match.group(1) + "/", token, data_dir, output)
+    server = RunningHub(process, match.group(1) + "/", token, data_dir, output)
+    if not argv or argv[0] == "serve":
+        wait_for_worker(server)
+    return server
+
+
+def wait_for_worker(server: RunningHub, timeout: float = 90) -> None:
+    """Wait for serve's worker line: serve prints its address before the worker's template
+    has imported everything, and tests read the sandbox from that line."""
+    deadline = time.monotonic() + timeout
+    while not any("; sandbox: " in line for line in server.output):
+        if server.process.poll() is not None or time.monotonic() > deadline:
+            server.stop()
+            raise RuntimeError("cellhub's worker did not start:\n" + "".join(server.output))
+        time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")

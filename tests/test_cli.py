@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -10,7 +11,14 @@ from pathlib import Path
 import httpx
 
 from cellhub.config import SETTINGS
-from tests.conftest import UNLIMITED_CLIENTS, URL_LINE, RunningHub, launch, start_cellhub
+from tests.conftest import (
+    UNLIMITED_CLIENTS,
+    URL_LINE,
+    RunningHub,
+    launch,
+    start_cellhub,
+    wait_for_worker,
+)
 from tests.kernel_client import Hub, KernelClient
 
 
@@ -97,4 +105,58 @@ def test_the_token_survives_a_restart_until_renewed(tmp_path: Path) -> None:
     finally:
         renewed.stop()
     assert renewed.process.returncode == 0
-    assert "cellhub: stopped" in renewed.output[-1]
+    assert "cellhub: stopped" in renewed.output[-1], renewed.output
+
+
+GATED_IMPORT = """
+import os, time
+deadline = time.monotonic() + 120
+while not os.path.exists({gate!r}) and time.monotonic() < deadline:
+    time.sleep(0.05)
+"""
+
+
+async def test_the_address_comes_before_the_template_is_ready(tmp_path: Path) -> None:
+    """serve prints its address while the worker's template still imports; a kernel start
+    made then waits for the template instead of failing."""
+    gate, modules = tmp_path / "gate", tmp_path / "modules"
+    modules.mkdir()
+    (modules / "gated_preload.py").write_text(GATED_IMPORT.format(gate=str(gate)))
+    server = serve_once(
+        tmp_path / "data",
+        env={
+            "CELLHUB_PRELOAD": "gated_preload",
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(modules), os.getenv("PYTHONPATH")])),
+        },
+    )
+    try:
+        assert not any("; sandbox: " in line for line in server.output)
+        hub = Hub(server.url, server.token)
+        start = asyncio.create_task(hub.start_kernel())
+        await asyncio.wait({start}, timeout=1.0)
+        assert not start.done(), "a kernel started before the template was ready"
+        gate.touch()
+        kernel = await KernelClient.connect(server.url, server.token, await start)
+        assert (await kernel.execute("6 * 7")).first("execute_result")["content"]["data"] == {
+            "text/plain": "42"
+        }
+        await kernel.close()
+        await hub.aclose()
+        wait_for_worker(server)
+    finally:
+        gate.touch()
+        server.stop()
+
+
+def test_a_worker_that_cannot_start_stops_serve_with_its_error(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "cellhub", "serve", "--port", "0", "--data-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "CELLHUB_PRELOAD": "no_such_module_here"},
+        timeout=120,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode != 0
+    assert "no_such_module_here" in output and "the worker failed to start" in output
+    assert "restarting it" not in output

@@ -18,7 +18,7 @@ import orjson
 
 from cellhub.config import SETTINGS, Config, ConfigError, load_config
 from cellhub.deploy.access_token import access_token
-from cellhub.deploy.supervisor import WorkerProcess
+from cellhub.deploy.supervisor import WorkerFailed, WorkerProcess
 
 #: Every setting's default, for the flags' help.
 DEFAULTS = Config()
@@ -108,18 +108,29 @@ async def serve_hub(
     app = create_app(config, token, workers)
     server = HubServer(HubConfig(app, config))
     task = asyncio.create_task(server.serve())
+    helper = asyncio.create_task(beside()) if beside is not None else None
+    if helper is not None:
+        # beside() ends only by failing (a worker that cannot start): the hub stops too,
+        # even while it is still starting.
+        helper.add_done_callback(lambda _: task.cancel())
     while not server.started and not task.done():
         await asyncio.sleep(0.01)
     if server.started:
         host, port = server.servers[0].sockets[0].getsockname()[:2]
         shown = f"[{host}]" if ":" in host else host
         print(f"cellhub: serving at http://{shown}:{port}/?token={token}", flush=True)
-    helper = asyncio.create_task(beside()) if beside is not None else None
     try:
         await task
+    except asyncio.CancelledError:
+        if helper is None or not helper.done():
+            raise
     finally:
         if helper is not None:
             helper.cancel()
+    if helper is not None and helper.done() and not helper.cancelled():
+        failure = helper.exception()
+        if failure is not None:
+            raise failure
 
 
 def serve(config: Config, new_token: bool = False) -> None:
@@ -132,6 +143,8 @@ def serve(config: Config, new_token: bool = False) -> None:
     try:
         address = worker.start()
         run(serve_hub(config, token, [address], worker.watch))
+    except WorkerFailed as failure:
+        raise SystemExit(str(failure)) from None
     finally:
         worker.stop()
         print("cellhub: stopped; the worker and every session have ended", flush=True)

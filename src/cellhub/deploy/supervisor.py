@@ -4,6 +4,12 @@ A restarted worker listens on the same address (its Unix socket, or its TCP port
 the hub reconnects to it by itself; kernels of the dead worker are gone, and the hub
 tells their clients so.
 
+The worker listens before its template has imported everything (seconds, with the default
+preload), so the hub starts and ``cellhub serve`` prints its address at once; kernel starts
+wait for the template. The worker's line (its address and sandbox) is printed when the
+template is ready. A worker that dies before that never worked: ``serve`` stops and says so,
+instead of restarting it in a loop.
+
 The worker is executed with the sessions' environment (see
 :mod:`cellhub.worker.sandbox.environment`), not ours: it needs none of our secrets, and
 what it has, its template and every session could inherit. Its settings come on its
@@ -18,6 +24,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 from typing import Any
 
 import orjson
@@ -28,6 +35,10 @@ from cellhub.worker.sandbox.environment import session_environment
 
 #: Seconds between looks at whether the worker is still alive.
 WATCH_INTERVAL = 0.5
+
+
+class WorkerFailed(RuntimeError):
+    """The worker died before its template was ready: it cannot start as configured."""
 
 
 def free_port(host: str) -> int:
@@ -52,6 +63,9 @@ class WorkerProcess:
         self.config = local_worker(config)
         self.process: subprocess.Popen[bytes] | None = None
         self.stopping = False
+        #: Whether the current worker process reported its template ready.
+        self.ready = threading.Event()
+        self.reader: threading.Thread | None = None
 
     def command(self) -> list[str]:
         # Not the token or the database URL: the worker needs neither, and any local
@@ -75,7 +89,8 @@ class WorkerProcess:
         ]
 
     def start(self) -> str:
-        """Start the worker; return its address once it is ready."""
+        """Start the worker; return its address as soon as it listens."""
+        self.ready.clear()
         self.process = subprocess.Popen(
             self.command(),
             stdout=subprocess.PIPE,
@@ -84,21 +99,38 @@ class WorkerProcess:
             env=session_environment(os.environ, self.config.session_environment),
         )
         assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        if not line:
+        listening = self.process.stdout.readline()
+        if not listening:
             raise SystemExit(
                 f"cellhub: the worker failed to start (exit code {self.process.wait()})"
             )
-        ready: dict[str, Any] = orjson.loads(line)
-        print(f"cellhub: worker at {ready['address']}; sandbox: {ready['sandbox']}", flush=True)
-        return str(ready["address"])
+        self.reader = threading.Thread(
+            target=self.announce_ready, args=(self.process,), daemon=True
+        )
+        self.reader.start()
+        return str(orjson.loads(listening)["address"])
+
+    def announce_ready(self, process: subprocess.Popen[bytes]) -> None:
+        """Print the worker's line once its template is ready (in a thread: it takes seconds)."""
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if line:
+            ready: dict[str, Any] = orjson.loads(line)
+            self.ready.set()
+            print(f"cellhub: worker at {ready['address']}; sandbox: {ready['sandbox']}", flush=True)
 
     async def watch(self) -> None:
-        """Restart the worker whenever it dies, until :meth:`stop`."""
+        """Restart the worker whenever it dies, until :meth:`stop`; raise :class:`WorkerFailed`
+        if it died before its template was ready, which a restart would only repeat."""
         while not self.stopping:
             await asyncio.sleep(WATCH_INTERVAL)
             if self.process is not None and self.process.poll() is not None and not self.stopping:
                 code = self.process.returncode
+                if not self.ready.is_set():
+                    raise WorkerFailed(
+                        f"cellhub: the worker failed to start (exit code {code}); "
+                        "its error is above"
+                    )
                 print(f"cellhub: the worker died (exit code {code}); restarting it", flush=True)
                 await asyncio.to_thread(self.start)
 
@@ -112,5 +144,7 @@ class WorkerProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        if self.reader is not None:
+            self.reader.join(5)  # it reads the worker's stdout until the worker's end
         if self.process.stdout is not None:
             self.process.stdout.close()

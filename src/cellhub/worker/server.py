@@ -34,7 +34,7 @@ from typing import Any
 import orjson
 
 from cellhub.config import Config
-from cellhub.deploy.certificates import ensure_certificates, worker_ssl_context
+from cellhub.deploy.certificates import CertificatePaths, ensure_certificates, worker_ssl_context
 from cellhub.protocol import addresses, diagnostics, framing, jupyter
 from cellhub.ratelimited_log import RateLimitedLog, exception_kind
 from cellhub.worker import scheduling
@@ -43,7 +43,7 @@ from cellhub.worker.ksmd import KsmdShare
 from cellhub.worker.prctl import become_subreaper, kill_children
 from cellhub.worker.sandbox.environment import session_environment
 from cellhub.worker.session_log import SessionLog
-from cellhub.worker.template_client import TemplateClient
+from cellhub.worker.template_client import TEMPLATE_START_TIMEOUT, TemplateClient
 
 #: Seconds between claiming a spare session and forking its replacement.
 REFILL_DELAY = 0.05
@@ -106,6 +106,9 @@ class Worker:
             session_environment(os.environ, config.session_environment),
         )
         self.sandbox_description = ""
+        #: Set once the template has imported everything and can fork sessions.
+        self.template_ready = asyncio.Event()
+        self.template_start: asyncio.Task[None] | None = None
         self.promote_spares = scheduling.can_promote()
         self.spare_failures = 0
         #: Per-kernel (idle_timeout, max_lifetime) that differ from the configuration's.
@@ -151,6 +154,8 @@ class Worker:
         """Fork until the spares and the starts waiting for one are covered, within room for
         ``max_sessions`` kernels' sessions and the spares; a kernel that waits for its
         session holds none yet, so it does not take room from its own fork."""
+        if not self.template_ready.is_set():
+            return  # start_template refills once it can
         wanted = self.config.spare_sessions + len(self.waiters)
         in_sessions = len(self.kernels) - len(self.waiters)
         room = self.config.max_sessions + self.config.spare_sessions - in_sessions
@@ -227,13 +232,19 @@ class Worker:
             sock.close()
         self.spares.clear()
         self.forks_pending = 0
-        asyncio.get_running_loop().create_task(self.restart_template())
+        self.template_ready.clear()
+        self.template_start = asyncio.get_running_loop().create_task(self.start_template())
 
-    async def restart_template(self) -> None:
-        await self.template.start()
+    async def start_template(self) -> None:
+        """Start the template; sessions are forked once it has imported everything, and kernel
+        starts that came earlier wait for it (see :meth:`take_spare`)."""
+        self.sandbox_description = await self.template.start()
+        self.template_ready.set()
         self.refill()
 
     async def take_spare(self, timeout: float = 30.0) -> SessionProcess:
+        if not self.template_ready.is_set():
+            await asyncio.wait_for(self.template_ready.wait(), TEMPLATE_START_TIMEOUT)
         if self.spares:
             pid, sock = self.spares.popleft()
         else:
@@ -486,50 +497,67 @@ class Worker:
         kill_children()
 
 
-async def run_worker(config: Config, ready: asyncio.Future[str] | None = None) -> None:
-    """Run a worker until SIGTERM/SIGINT; print one JSON line to stdout once it is ready."""
+async def run_worker(config: Config) -> None:
+    """Run a worker until SIGTERM/SIGINT (see :func:`serve` for what it prints)."""
     ksmd = KsmdShare()
     ksmd.join(
         config.ksmd_pages_to_scan if config.merge_pages else 0,
         legacy_record=config.data_path / "ksmd-settings.json",
     )
     try:
-        await serve(config, ready)
+        await serve(config)
     finally:
         ksmd.leave()
 
 
-async def serve(config: Config, ready: asyncio.Future[str] | None) -> None:
+async def serve(config: Config) -> None:
+    """Listen for hubs at once; start the template beside; serve until SIGTERM/SIGINT.
+
+    Prints two JSON lines: ``{"event": "listening", "address"}`` as soon as hubs can connect
+    (kernel starts then wait for the template, see :meth:`Worker.take_spare`), and
+    ``{"event": "ready", "address", "sandbox"}`` once the template has imported everything.
+    A template that cannot start ends the worker with its error, before the second line.
+    """
     certs = ensure_certificates(config.data_path / "certs")
     become_subreaper()
     (config.data_path / "sessions").mkdir(parents=True, exist_ok=True)
     worker = Worker(config)
-    worker.sandbox_description = await worker.template.start()
-    worker.refill()
-    if config.worker_socket:
-        server, address = await addresses.listen_unix(worker.on_hub, Path(config.worker_socket))
-    else:
-        server, address = await addresses.listen_tcp(
-            worker.on_hub, config.worker_host, config.worker_port, worker_ssl_context(certs)
-        )
-    print(
-        orjson.dumps(
-            {"event": "ready", "address": address, "sandbox": worker.sandbox_description}
-        ).decode(),
-        flush=True,
-    )
-    if ready is not None:
-        ready.set_result(address)
-    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    culler = loop.create_task(worker.cull_forever())
+    starting = worker.template_start = loop.create_task(worker.start_template())
+    server, address = await listen(config, worker, certs)
+    stopping = loop.create_task(stop.wait())
     try:
-        await stop.wait()
+        announce(event="listening", address=address)
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if not stop.is_set():
+            starting.result()  # raises if the template could not start
+            announce(event="ready", address=address, sandbox=worker.sandbox_description)
+            culler = loop.create_task(worker.cull_forever())
+            await stopping
+            culler.cancel()
     finally:
-        culler.cancel()
+        stopping.cancel()
+        starting.cancel()
         server.close()
         if config.worker_socket:
             Path(config.worker_socket).unlink(missing_ok=True)
         worker.stop()
+
+
+async def listen(
+    config: Config, worker: Worker, certs: CertificatePaths
+) -> tuple[asyncio.Server, str]:
+    """The worker's server: its Unix socket, or TLS on its TCP port."""
+    if config.worker_socket:
+        return await addresses.listen_unix(worker.on_hub, Path(config.worker_socket))
+    return await addresses.listen_tcp(
+        worker.on_hub, config.worker_host, config.worker_port, worker_ssl_context(certs)
+    )
+
+
+def announce(**fields: str) -> None:
+    """One JSON line on stdout, which ``cellhub serve``'s supervisor reads."""
+    print(orjson.dumps(fields).decode(), flush=True)

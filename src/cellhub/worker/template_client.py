@@ -17,6 +17,9 @@ import orjson
 
 from cellhub.worker.template import MAX_CONTROL_MESSAGE
 
+#: Seconds a template may take to import everything and warm up before it counts as failed.
+TEMPLATE_START_TIMEOUT = 60.0
+
 
 class TemplateError(RuntimeError):
     """The template process could not be started or died."""
@@ -52,7 +55,7 @@ class TemplateClient:
         #: busy reaping), sent in order as it drains.
         self._unsent: deque[bytes] = deque()
 
-    async def start(self, timeout: float = 60.0) -> str:
+    async def start(self, timeout: float = TEMPLATE_START_TIMEOUT) -> str:
         """Spawn the template and wait until it has imported everything; return its sandbox line."""
         loop = asyncio.get_running_loop()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
