@@ -128,14 +128,15 @@ async def test_malformed_messages_get_an_error_and_the_kernel_lives(
     await kernel.close()
 
 
-async def test_unknown_msg_type_gets_error_reply(hub: Hub) -> None:
+async def test_unknown_msg_type_is_handled_as_ipykernel_does(hub: Hub) -> None:
+    """busy, idle and no reply (ipykernel logs "Unknown message type" and goes on)."""
     _, kernel = await hub.kernel()
     msg_id = await kernel.send(request_message("frobnicate_request", {}))
-    answer = await kernel.recv()
-    assert answer["header"]["msg_type"] == "frobnicate_reply"
-    assert answer["parent_header"]["msg_id"] == msg_id
-    assert answer["content"]["status"] == "error"
+    answers = [await kernel.recv(), await kernel.recv()]
+    assert [m["content"]["execution_state"] for m in answers] == ["busy", "idle"]
+    assert all(m["parent_header"]["msg_id"] == msg_id for m in answers)
     still = await kernel.execute("1 + 1")
+    assert not [m for m in kernel.other if m["parent_header"].get("msg_id") == msg_id]
     assert still.reply is not None and still.reply["content"]["status"] == "ok"
     await kernel.close()
 

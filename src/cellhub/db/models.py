@@ -73,3 +73,27 @@ class LoginSession(Base):
     expires: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (Index("ix_login_sessions_expires", "expires"),)
+
+
+class JupyterSession(Base):
+    """A Jupyter "session" (``/api/sessions``): a path (a notebook, a console) and its kernel.
+
+    Not a cellhub session process: it is what Jupyter clients (JupyterLab, Thebe) ask for
+    instead of a bare kernel. Stored here, not in a hub's memory, so every hub serves it;
+    ``owner`` is the kernel start's owner, so an anonymous client sees only its own.
+    """
+
+    __tablename__ = "jupyter_sessions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    path: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(Text, default="")
+    type: Mapped[str] = mapped_column(String(64), default="")
+    kernel_id: Mapped[str] = mapped_column(String(36))
+    owner: Mapped[str] = mapped_column(String(255), default="")
+    created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index("ix_jupyter_sessions_owner", "owner"),
+        Index("ix_jupyter_sessions_kernel_id", "kernel_id"),
+    )

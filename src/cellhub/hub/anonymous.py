@@ -5,8 +5,10 @@ of its own — at most ``anonymous_kernels_per_client`` at once, each culled aft
 ``anonymous_idle_timeout`` idle and ended after ``anonymous_max_lifetime`` (the worker
 enforces both; the hub passes them in the start frame) — and use only those: look them up,
 interrupt, restart, shut down, connect to their channels. It may also create and read
-permalinks and list the kernel specs. It never sees or touches anyone else's kernel: its
-kernel list holds its own kernels only, and any other kernel id answers 403.
+permalinks and read the kernel specs. It never sees or touches anyone else's kernel: its
+kernel list holds its own kernels only, and any other kernel id answers 403. Its Jupyter
+sessions (``/api/sessions``) are admitted here and kept to its own by the sessions API
+(hub/sessions_api.py), with :func:`kernel_terms` and :func:`may_use_kernel`.
 
 An anonymous client is its network address (as for the per-client budgets); its kernels
 are recorded with the owner ``anonymous:<address>``. Requests from a browser page must come
@@ -27,14 +29,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cellhub.config import Config
-from cellhub.hub.auth import ADMITTED_ANONYMOUS, client_address, is_authenticated
+from cellhub.hub.auth import ADMITTED_ANONYMOUS, client_address, is_anonymous, is_authenticated
 from cellhub.hub.cors import origin_allowed
 from cellhub.hub.kernels import KernelService, is_kernel_id
-from cellhub.hub.kernels_api import error, start_for
+from cellhub.hub.kernels_api import Refused, error, start_for
 
 OWNER_PREFIX = "anonymous:"
 KERNEL_PATH = re.compile(r"^/api/kernels/([^/]+)(?:/interrupt|/restart|/channels)?$")
-OPEN_PATHS = re.compile(r"^/api/(?:kernelspecs|permalinks(?:/[^/]+)?)$")
+OPEN_PATHS = re.compile(r"^/api/(?:kernelspecs|permalinks|sessions)(?:/[^/]+)?$")
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,45 @@ class AnonymousPolicy:
 
 def owner(conn: HTTPConnection) -> str:
     return OWNER_PREFIX + client_address(conn)
+
+
+async def owns_kernel(conn: HTTPConnection, kernel_id: str) -> bool:
+    """Whether the kernel is this anonymous client's."""
+    if not is_kernel_id(kernel_id):
+        return False
+    kernels: KernelService = conn.app.state.kernels
+    record = await asyncio.to_thread(kernels.repository.get, kernel_id)
+    return record is not None and record.owner == owner(conn)
+
+
+async def may_use_kernel(conn: HTTPConnection, kernel_id: str) -> bool:
+    """Whether this client may use the kernel: any, with the token; its own, if anonymous."""
+    return not is_anonymous(conn) or await owns_kernel(conn, kernel_id)
+
+
+async def kernel_terms(conn: HTTPConnection) -> tuple[str, dict[str, float] | None]:
+    """Owner and options of a kernel this client starts (see :func:`anonymous_terms`)."""
+    if is_anonymous(conn):
+        return await anonymous_terms(conn)
+    return client_address(conn), None
+
+
+async def anonymous_terms(conn: HTTPConnection) -> tuple[str, dict[str, float] | None]:
+    """Owner and options of an anonymous client's kernel; :class:`Refused` when it already
+    runs as many kernels as it may."""
+    policy = AnonymousPolicy.from_config(conn.app.state.config)
+    kernels: KernelService = conn.app.state.kernels
+    who = owner(conn)
+    running = await asyncio.to_thread(kernels.repository.count_live, who)
+    if running >= policy.kernels_per_client:
+        raise Refused(
+            error(
+                429,
+                f"anonymous clients may run {policy.kernels_per_client} kernels at once; "
+                "shut one down",
+            )
+        )
+    return who, policy.kernel_options()
 
 
 class AnonymousAccess:
@@ -102,15 +143,12 @@ class AnonymousAccess:
         if path == "/api/kernels" and method == "GET":
             return await self.own_kernels(conn, kernels)
         if path == "/api/kernels" and method == "POST":
-            return await self.start(Request(conn.scope, receive), kernels)
+            return await self.start(Request(conn.scope, receive))
         match = KERNEL_PATH.match(path)
         if match is None:
             return False
-        kernel_id = match.group(1)
-        if is_kernel_id(kernel_id):
-            record = await asyncio.to_thread(kernels.repository.get, kernel_id)
-            if record is not None and record.owner == owner(conn):
-                return True
+        if await owns_kernel(conn, match.group(1)):
+            return True
         return error(403, "anonymous clients may only use kernels they started")
 
     async def own_kernels(self, conn: HTTPConnection, kernels: KernelService) -> Response:
@@ -121,13 +159,9 @@ class AnonymousAccess:
         }
         return JSONResponse([model for model in await kernels.list() if model["id"] in mine])
 
-    async def start(self, request: Request, kernels: KernelService) -> Response:
-        who = owner(request)
-        running = await asyncio.to_thread(kernels.repository.count_live, who)
-        if running >= self.policy.kernels_per_client:
-            return error(
-                429,
-                f"anonymous clients may run {self.policy.kernels_per_client} kernels at once; "
-                "shut one down",
-            )
-        return await start_for(request, who, self.policy.kernel_options())
+    async def start(self, request: Request) -> Response:
+        try:
+            who, options = await anonymous_terms(request)
+        except Refused as exc:
+            return exc.response
+        return await start_for(request, who, options)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -16,11 +17,21 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cellhub.config import Config
 from cellhub.db.database import make_engine, upgrade
+from cellhub.db.jupyter_sessions import JupyterSessionRepository
 from cellhub.db.kernels import KernelRepository
 from cellhub.db.login_sessions import LoginSessionRepository
 from cellhub.db.permalinks import PermalinkRepository
 from cellhub.deploy.certificates import ensure_certificates, hub_ssl_context
-from cellhub.hub import kernels_api, output_frame, pages, permalinks, websocket
+from cellhub.hub import (
+    kernels_api,
+    kernelspecs,
+    output_frame,
+    pages,
+    permalinks,
+    sessions_api,
+    status_api,
+    websocket,
+)
 from cellhub.hub.anonymous import AnonymousAccess, AnonymousPolicy
 from cellhub.hub.auth import is_authenticated
 from cellhub.hub.cors import cors_middleware
@@ -74,7 +85,7 @@ def create_app(config: Config, token: str, worker_addresses: list[str]) -> Starl
             WorkerLink(
                 a,
                 context,
-                lambda kid, why: service.ended(kid, why),
+                lambda kid, why, told: service.ended(kid, why, announce=not told),
                 lambda link: in_background(service.reconcile([link])),
             )
             for a in worker_addresses
@@ -88,6 +99,8 @@ def create_app(config: Config, token: str, worker_addresses: list[str]) -> Starl
             config.client_message_rate, 2 * config.client_message_rate
         )
         app.state.token = token
+        app.state.started = time.time()
+        app.state.jupyter_sessions = JupyterSessionRepository(engine)
         app.state.config = config
         app.state.permalinks = PermalinkRepository(engine)
         app.state.login_sessions = LoginSessionRepository(engine)
@@ -106,6 +119,9 @@ def create_app(config: Config, token: str, worker_addresses: list[str]) -> Starl
 
     routes = [
         *kernels_api.ROUTES,
+        *kernelspecs.ROUTES,
+        *sessions_api.ROUTES,
+        *status_api.ROUTES,
         *websocket.ROUTES,
         *pages.ROUTES,
         *permalinks.ROUTES,
@@ -124,5 +140,9 @@ def create_app(config: Config, token: str, worker_addresses: list[str]) -> Starl
             Middleware(AnonymousAccess, token=token, policy=AnonymousPolicy.from_config(config)),
             Middleware(TokenAuth, token=token),
         ],
-        exception_handlers={**kernels_api.EXCEPTION_HANDLERS, 404: not_found},
+        exception_handlers={
+            **kernels_api.EXCEPTION_HANDLERS,
+            **sessions_api.EXCEPTION_HANDLERS,
+            404: not_found,
+        },
     )

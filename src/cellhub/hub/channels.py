@@ -6,9 +6,14 @@ they are handed to the clients' sockets; that credit is what lets the session go
 on printing (see ``cellhub.worker.kernels``).
 
 Each message carries its per-kernel sequence number as the top-level key
-``cellhub_seq``. A client that reconnects with ``?resume=<last seq seen>`` first
-gets what it missed from the worker's replay buffer, then the live stream, with
-no message twice and none out of order.
+``cellhub_seq`` (in ``metadata`` for clients of the v1 subprotocol, whose frames have
+no top level: :mod:`cellhub.protocol.wsv1`). A client that reconnects with
+``?resume=<last seq seen>`` first gets what it missed from the worker's replay buffer,
+then the live stream, with no message twice and none out of order.
+
+Each client gets the framing it negotiated: JSON text frames and Jupyter's binary
+framing for messages with buffers (no subprotocol), or v1 binary frames. A message is
+encoded once per framing, not once per client.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from cellhub.protocol import jupyter, wsbinary
+from cellhub.protocol import jupyter, wsbinary, wsv1
 
 REPLY_ROUTES = 4096
 #: Bytes delivered that are acknowledged at once: a quarter of the smallest flow window
@@ -46,9 +51,12 @@ class Client(Protocol):
 BINARY_MARK = b'"cellhub_binary":true'
 
 
-def for_client(seq: int, data: bytes) -> str | bytes:
+def for_client(seq: int, data: bytes, protocol: str = "") -> str | bytes:
     """What to send: JSON text, or Jupyter's binary framing for a message with buffers
-    (as text if its buffers cannot be framed: a session's output is not to be trusted)."""
+    (as text if its buffers cannot be framed: a session's output is not to be trusted);
+    with the v1 ``protocol``, a v1 frame (``seq`` 0: the hub's own, unnumbered)."""
+    if protocol == wsv1.SUBPROTOCOL:
+        return v1_frame(seq, data)
     if BINARY_MARK in data:
         with contextlib.suppress(orjson.JSONDecodeError, wsbinary.BinaryFrameError):
             msg = orjson.loads(data)
@@ -65,6 +73,19 @@ async def send(client: Client, payload: str | bytes) -> None:
         await client.send_text(payload)
 
 
+def v1_frame(seq: int, data: bytes) -> bytes:
+    """A message as a v1 frame; one whose JSON is not an object becomes an iopub error."""
+    try:
+        msg = orjson.loads(data)
+        if isinstance(msg, dict):
+            msg.pop("cellhub_binary", None)
+            return wsv1.from_json(msg, seq)
+    except (orjson.JSONDecodeError, wsv1.V1FrameError):
+        pass
+    content = jupyter.error_content("InvalidMessage", "the kernel sent a malformed message")
+    return wsv1.from_json(orjson.loads(jupyter.message("iopub", "error", content, None, "")))
+
+
 def numbered(seq: int, data: bytes) -> str:
     """The message as text with ``cellhub_seq`` spliced in (the JSON is never re-encoded)."""
     text = data.decode("utf-8", "replace")
@@ -73,12 +94,13 @@ def numbered(seq: int, data: bytes) -> str:
     return f'{{"cellhub_seq":{seq},{text[1:]}' if len(text) > 2 else text
 
 
-def lost_notice(lost: int) -> str:
+def lost_notice(lost: int, session: str) -> bytes:
     text = (
         f"cellhub: {lost} output message(s) of this kernel were lost while this client was "
         "away: they no longer fit in the worker's replay buffer (setting replay_buffer).\n"
     )
-    return jupyter.message("iopub", "stream", {"name": "stderr", "text": text}).decode()
+    content = {"name": "stderr", "text": text}
+    return jupyter.message("iopub", "stream", content, None, session)
 
 
 class KernelChannels:
@@ -86,42 +108,56 @@ class KernelChannels:
         self.kernel_id = kernel_id
         self.ack = ack
         self.clients: list[Client] = []
+        #: Each client's subprotocol ("" for none).
+        self.protocols: dict[Client, str] = {}
         self.catching_up: dict[Client, list[Entry]] = {}
         self.queue: asyncio.Queue[tuple[int, str, bytes]] = asyncio.Queue()
         self.routes: OrderedDict[str, Client] = OrderedDict()
         self.state = "idle"
+        #: The session id of the kernel's current session (the worker tells it).
+        self.session_id = ""
         self.unacked = 0
         self.ack_timer: asyncio.TimerHandle | None = None
         self.task = asyncio.get_running_loop().create_task(
             self._deliver(), name=f"deliver-{kernel_id}"
         )
 
-    def add(self, client: Client) -> None:
+    def add(self, client: Client, protocol: str = "") -> None:
         self.clients.append(client)
+        self.protocols[client] = protocol
 
     def remove(self, client: Client) -> None:
         if client in self.clients:
             self.clients.remove(client)
         self.catching_up.pop(client, None)
+        self.protocols.pop(client, None)
+
+    async def send_own(self, client: Client, data: bytes) -> None:
+        """Send one client a message the hub made (unnumbered), in the client's framing."""
+        await send(client, for_client(0, data, self.protocols.get(client, "")))
 
     async def resume(
-        self, client: Client, after: int, replay: Callable[[int], Awaitable[dict[str, Any]]]
+        self,
+        client: Client,
+        after: int,
+        replay: Callable[[int], Awaitable[dict[str, Any]]],
+        protocol: str = "",
     ) -> None:
         """Attach ``client`` and send it everything numbered above ``after``, then live output."""
         pending: list[Entry] = []
         self.catching_up[client] = pending
-        self.clients.append(client)
+        self.add(client, protocol)
         missed = await replay(after)
         if missed["lost"]:
-            await client.send_text(lost_notice(int(missed["lost"])))
+            await self.send_own(client, lost_notice(int(missed["lost"]), self.session_id))
         last = after
         for seq, _channel, data in missed["messages"]:
-            await send(client, for_client(seq, data))
+            await send(client, for_client(seq, data, protocol))
             last = seq
         while pending:
             seq, _channel, data = pending.pop(0)
             if seq > last:
-                await send(client, for_client(seq, data))
+                await send(client, for_client(seq, data, protocol))
                 last = seq
         self.catching_up.pop(client, None)
 
@@ -131,10 +167,13 @@ class KernelChannels:
         if len(self.routes) > REPLY_ROUTES:
             self.routes.popitem(last=False)
 
-    def kernel_gone(self, reason: str) -> None:
-        """Tell the clients, unless the kernel's own ``dead`` status already did."""
-        if self.state != "dead":
-            self.put(0, "iopub", jupyter.status("dead", reason=reason), "dead")
+    def kernel_gone(self, reason: str, announce: bool) -> None:
+        """The kernel ended: tell the clients when ``announce`` (the worker could not), unless
+        the kernel's own ``dead`` status already did."""
+        if announce and self.state != "dead":
+            dead = jupyter.status("dead", self.session_id, reason=reason)
+            self.put(0, "iopub", dead, "dead")
+        self.state = "dead"
 
     def put(self, seq: int, channel: str, data: bytes, state: str | None) -> None:
         if state is not None:
@@ -168,12 +207,16 @@ class KernelChannels:
         loop = asyncio.get_running_loop()
         while True:
             seq, channel, data = await self.queue.get()
-            payload = for_client(seq, data)
+            payloads: dict[str, str | bytes] = {}
             for client in list(self._recipients(channel, data)):
                 pending = self.catching_up.get(client)
                 if pending is not None:
                     pending.append((seq, channel, data))
                     continue
+                protocol = self.protocols.get(client, "")
+                payload = payloads.get(protocol)
+                if payload is None:
+                    payload = payloads[protocol] = for_client(seq, data, protocol)
                 try:
                     await send(client, payload)
                 except Exception:  # noqa: BLE001 - a broken client must not stop the others

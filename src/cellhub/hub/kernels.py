@@ -119,7 +119,7 @@ class KernelService:
         link = await self.locate(kernel_id)
         found = await link.request("list", [kernel_id])
         if not found:
-            self.ended(kernel_id, "not found on its worker")
+            self.ended(kernel_id, "not found on its worker", announce=True)
             raise NoSuchKernel(kernel_id)
         return jupyter_model(found[0], self.connections(link, kernel_id))
 
@@ -146,13 +146,14 @@ class KernelService:
         await asyncio.to_thread(self.repository.end, kernel_id, "shut down by request")
         self.located.pop(kernel_id, None)
 
-    def ended(self, kernel_id: str, reason: str) -> None:
-        """A worker reported the kernel gone (crash, cull, shutdown): record it."""
+    def ended(self, kernel_id: str, reason: str, announce: bool) -> None:
+        """The kernel is gone (crash, cull, shutdown): record it. ``announce``: tell its
+        clients, when the gone kernel's worker did not (it is no longer there to)."""
         self.located.pop(kernel_id, None)
         for link in self.links.values():
             channels = link.channels.get(kernel_id)
             if channels is not None:
-                channels.kernel_gone(reason)
+                channels.kernel_gone(reason, announce)
         in_background(asyncio.to_thread(self.repository.end, kernel_id, reason))
 
     async def reconcile(self, links: Iterable[WorkerLink] | None = None) -> None:
@@ -161,7 +162,11 @@ class KernelService:
             alive = {k["id"] for k in await link.request("list", None)}
             for record in await asyncio.to_thread(self.repository.live):
                 if record.worker == link.address and record.id not in alive:
-                    self.ended(record.id, "its worker no longer runs it (the worker restarted)")
+                    self.ended(
+                        record.id,
+                        "its worker no longer runs it (the worker restarted)",
+                        announce=True,
+                    )
 
 
 def in_background(work: Coroutine[Any, Any, None]) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import sys
 from typing import Any
 
 import orjson
@@ -31,23 +30,6 @@ async def api_root(request: Request) -> Response:
     return JSONResponse({"version": cellhub.__version__})
 
 
-async def kernelspecs(request: Request) -> Response:
-    spec = {
-        "argv": [sys.executable, "-m", "cellhub.worker.template"],
-        "display_name": "Python 3 (cellhub)",
-        "language": "python",
-        "interrupt_mode": "signal",
-        "env": {},
-        "metadata": {"debugger": False},
-    }
-    return JSONResponse(
-        {
-            "default": KERNEL_NAME,
-            "kernelspecs": {KERNEL_NAME: {"name": KERNEL_NAME, "spec": spec, "resources": {}}},
-        }
-    )
-
-
 async def list_kernels(request: Request) -> Response:
     return JSONResponse(await service(request).list())
 
@@ -56,10 +38,35 @@ async def start_kernel(request: Request) -> Response:
     return await start_for(request, client_address(request))
 
 
+class Refused(Exception):
+    """A kernel start the client may not make now; ``response`` says why."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+async def launch(
+    request: Request, name: str, owner: str, options: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The one way a kernel is started (here and for a Jupyter session): the client's start
+    budget, then the start; raises :class:`Refused` or the kernel service's errors."""
+    wait = request.app.state.kernel_starts.take(client_address(request))
+    if wait:
+        raise Refused(
+            error(
+                429,
+                "too many kernel starts from this client; try again later",
+                {"Retry-After": str(math.ceil(wait))},
+            )
+        )
+    return await service(request).start(name, owner, options)
+
+
 async def start_for(
     request: Request, owner: str, options: dict[str, Any] | None = None
 ) -> Response:
-    """The one way a kernel is started: check the body and the client's budget, then start."""
+    """``POST /api/kernels``: check the body, then :func:`launch`."""
     body: Any = {}
     raw = await request.body()
     if raw.strip():
@@ -72,15 +79,10 @@ async def start_for(
     name = body.get("name") or KERNEL_NAME
     if not isinstance(name, str):
         return error(400, "'name' must be a string")
-    wait = request.app.state.kernel_starts.take(client_address(request))
-    if wait:
-        return error(
-            429,
-            "too many kernel starts from this client; try again later",
-            {"Retry-After": str(math.ceil(wait))},
-        )
     try:
-        model = await service(request).start(name, owner, options)
+        model = await launch(request, name, owner, options)
+    except Refused as exc:
+        return exc.response
     except (NoSuchKernel, TooManyKernels, WorkerError) as exc:
         return await EXCEPTION_HANDLERS[type(exc)](request, exc)
     return JSONResponse(model, status_code=201, headers={"Location": f"/api/kernels/{model['id']}"})
@@ -126,7 +128,6 @@ EXCEPTION_HANDLERS = {
 ROUTES = [
     Route("/api", api_root),
     Route("/api/openapi.json", openapi.openapi_json, methods=["GET"]),
-    Route("/api/kernelspecs", kernelspecs),
     Route("/api/kernels", list_kernels, methods=["GET"]),
     Route("/api/kernels", start_kernel, methods=["POST"]),
     Route("/api/kernels/{kernel_id}", get_kernel, methods=["GET"]),

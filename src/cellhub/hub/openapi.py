@@ -1,7 +1,8 @@
 """The OpenAPI 3 description of the hub's REST API, served at ``GET /api/openapi.json``.
 
-It describes what the hub answers, errors included — the kernels API with Jupyter
-Server's paths and models, and permalinks — so that clients can be generated from it and
+It describes what the hub answers, errors included — the kernels, sessions, kernel specs
+and status API with Jupyter Server's paths and models, and permalinks — so that clients
+can be generated from it and
 a fuzzer (schemathesis, in tests/hub/test_fuzz_rest.py) can check every answer against
 it. It is public, like ``GET /api``: it holds nothing about this deployment. Every error
 is ``{"message": …, "reason": null}``, as Jupyter Server sends them. The WebSocket
@@ -45,19 +46,23 @@ def errors(*statuses: int) -> dict[str, Any]:
 ERRORS = {
     400: "The request body is not JSON, or not the JSON this operation takes.",
     403: "No token, a wrong one, or (anonymous access) someone else's kernel.",
-    404: "No such kernel or permalink.",
+    404: "No such kernel, session, kernel spec or permalink.",
     413: "The request body, or the shared code, is over its size limit.",
     429: "Over this client's budget (kernel starts, running kernels, permalinks).",
+    501: "No kernel spec of that name (sessions, as Jupyter Server answers it).",
     503: "No worker can take the kernel (all full or unreachable).",
 }
-KERNEL_ID = {
-    "name": "kernel_id",
-    "in": "path",
-    "required": True,
-    "schema": {"type": "string"},
-    "description": "The kernel's id (a UUID).",
-}
 RETRY = {"Retry_After": "Seconds to wait before trying again (kernel starts, permalinks)."}
+
+
+def path_parameter(name: str, description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string"},
+        **({"description": description} if description else {}),
+    }
 
 
 def operation(summary: str, responses: dict[str, Any], **more: Any) -> dict[str, Any]:
@@ -69,7 +74,7 @@ def json_body(schema: str, required: bool) -> dict[str, Any]:
 
 
 def kernel_paths() -> dict[str, Any]:
-    kernel_op = {"parameters": [KERNEL_ID]}
+    kernel_op = {"parameters": [path_parameter("kernel_id", "The kernel's id (a UUID).")]}
     return {
         "/api/kernels": {
             "get": operation("The running kernels.", {"200": answer("Kernels.", "KernelList")}),
@@ -107,6 +112,69 @@ def kernel_paths() -> dict[str, Any]:
     }
 
 
+def session_paths() -> dict[str, Any]:
+    starts = {
+        **errors(400, 413),
+        "429": answer(ERRORS[429], "Error", **RETRY),
+        **errors(501, 503),
+    }
+    return {
+        "/api/sessions": {
+            "get": operation("The sessions.", {"200": answer("Sessions.", "SessionList")}),
+            "post": operation(
+                "Create a session (or find the one at its path), with a kernel by id or name.",
+                {"201": answer("Created.", "Session", Location="The session's URL."), **starts},
+                requestBody=json_body("NewSession", required=True),
+            ),
+        },
+        "/api/sessions/{session_id}": {
+            "parameters": [path_parameter("session_id", "The session's id (a UUID).")],
+            "get": operation(
+                "One session.", {"200": answer("Its model.", "Session"), **errors(404)}
+            ),
+            "patch": operation(
+                "Rename a session, or change its kernel.",
+                {"200": answer("Changed.", "Session"), **starts, **errors(404)},
+                requestBody=json_body("SessionChange", required=True),
+            ),
+            "delete": operation(
+                "Delete a session and shut its kernel down.",
+                {"204": answer("Deleted."), **errors(404)},
+            ),
+        },
+    }
+
+
+def kernelspec_paths() -> dict[str, Any]:
+    image = {"schema": {"type": "string", "format": "binary"}}
+    logo = {
+        "description": "The logo.",
+        "content": {"image/png": image, "image/svg+xml": image},
+    }
+    return {
+        "/api/kernelspecs": {
+            "get": operation("The kernel specs.", {"200": answer("Specs.", "KernelSpecs")})
+        },
+        "/api/kernelspecs/{name}": {
+            "parameters": [path_parameter("name", "The kernel spec's name.")],
+            "get": operation(
+                "One kernel spec.", {"200": answer("The spec.", "KernelSpec"), **errors(404)}
+            ),
+        },
+        "/kernelspecs/{name}/{file}": {
+            "parameters": [path_parameter("name", ""), path_parameter("file", "A logo's file.")],
+            "get": operation(
+                "A kernel spec's resource: its logos (no token needed).",
+                {"200": logo, **errors(404)},
+                security=[],
+            ),
+        },
+        "/api/status": {
+            "get": operation("The server's status.", {"200": answer("Status.", "Status")})
+        },
+    }
+
+
 def permalink_paths() -> dict[str, Any]:
     return {
         "/api/permalinks": {
@@ -126,14 +194,7 @@ def permalink_paths() -> dict[str, Any]:
             "get": operation(
                 "The shared code (counts a view).",
                 {"200": answer("The permalink.", "Permalink"), **errors(404)},
-                parameters=[
-                    {
-                        "name": "permalink_id",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"type": "string"},
-                    }
-                ],
+                parameters=[path_parameter("permalink_id", "")],
             )
         },
     }
@@ -156,10 +217,9 @@ def document() -> dict[str, Any]:
                 **public,
             )
         },
-        "/api/kernelspecs": {
-            "get": operation("The kernel specs.", {"200": answer("Specs.", "KernelSpecs")})
-        },
+        **kernelspec_paths(),
         **kernel_paths(),
+        **session_paths(),
         **permalink_paths(),
     }
     for item in paths.values():
@@ -216,6 +276,44 @@ SCHEMAS: dict[str, Any] = {
         ["default", "kernelspecs"],
         default=STRING,
         kernelspecs={"type": "object", "additionalProperties": ref("KernelSpec")},
+    ),
+    "Session": obj(
+        ["id", "path", "name", "type", "kernel"],
+        id={"type": "string", "format": "uuid"},
+        path=STRING,
+        name=STRING,
+        type=STRING,
+        kernel=ref("Kernel"),
+        notebook=obj(["path", "name"], path=STRING, name=STRING),
+    ),
+    "SessionList": {"type": "array", "items": ref("Session")},
+    "NewSession": obj(
+        ["path", "type"],
+        path=STRING,
+        name=STRING,
+        type=STRING,
+        kernel=ref("KernelChoice"),
+    ),
+    "SessionChange": {
+        "type": "object",
+        "properties": {
+            "path": STRING,
+            "name": STRING,
+            "type": STRING,
+            "kernel": ref("KernelChoice"),
+        },
+    },
+    "KernelChoice": {
+        "type": "object",
+        "description": "An existing kernel by id, else a new one by name (default python3).",
+        "properties": {"id": STRING, "name": STRING},
+    },
+    "Status": obj(
+        ["started", "last_activity", "kernels", "connections"],
+        started={"type": "string", "format": "date-time"},
+        last_activity={"type": "string", "format": "date-time"},
+        kernels={"type": "integer", "minimum": 0},
+        connections={"type": "integer", "minimum": 0},
     ),
     "NewPermalink": obj(
         ["code"],

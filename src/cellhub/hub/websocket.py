@@ -2,12 +2,20 @@
 
 Where Jupyter Server closes the socket on a malformed message, we answer it — with
 the request's error reply where the protocol has one, else an iopub ``error`` —
-and keep the connection and the kernel working.
+and keep the connection and the kernel working. A well-formed message of a type the
+kernel does not know goes to the kernel, which answers it as ipykernel does (``busy``,
+``idle``, no reply).
+
+A client that offers Jupyter Server 2's ``v1.kernel.websocket.jupyter.org`` subprotocol
+gets it (:mod:`cellhub.protocol.wsv1`): it sends and receives v1 binary frames (JSON text
+frames from it are still accepted). A client that offers none gets JSON text frames and,
+for messages with buffers, Jupyter's older binary framing.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -20,7 +28,7 @@ from cellhub.hub.channels import KernelChannels
 from cellhub.hub.kernels import KernelService, NoSuchKernel
 from cellhub.hub.ratelimit import ClientBudget
 from cellhub.hub.workers import WorkerLink
-from cellhub.protocol import jupyter, wsbinary
+from cellhub.protocol import jupyter, wsbinary, wsv1
 
 
 class InvalidMessage(Exception):
@@ -51,19 +59,38 @@ def parse_client_message(text: str) -> tuple[str, str, dict[str, Any]]:
     channel = msg.get("channel") or "shell"
     if channel not in jupyter.CLIENT_CHANNELS:
         raise InvalidMessage(f"unknown channel {channel!r}", header=header)
-    if msg_type not in jupyter.CLIENT_MSG_TYPES:
-        raise InvalidMessage(f"unknown msg_type {msg_type!r}", channel, header)
     if not isinstance(msg.get("content", {}), dict):
         raise InvalidMessage("content must be a JSON object", channel, header)
     return channel, msg_type, header
 
 
-def error_reply(exc: InvalidMessage) -> str:
+def error_reply(exc: InvalidMessage, session: str) -> bytes:
+    """The answer to a malformed message, in the kernel's ``session``."""
     reply = jupyter.reply_type(str(exc.header.get("msg_type", "")))
     content = jupyter.error_content("InvalidMessage", str(exc))
     if reply and exc.channel in jupyter.CLIENT_CHANNELS:
-        return jupyter.message(exc.channel, reply, content, exc.header).decode()
-    return jupyter.message("iopub", "error", content, exc.header).decode()
+        return jupyter.message(exc.channel, reply, content, exc.header, session)
+    return jupyter.message("iopub", "error", content, exc.header, session)
+
+
+def negotiated(websocket: WebSocket) -> str:
+    """The subprotocol to accept: v1 when offered (as Jupyter Server 2 chooses), else none."""
+    offered = websocket.scope.get("subprotocols") or []
+    return wsv1.SUBPROTOCOL if wsv1.SUBPROTOCOL in offered else ""
+
+
+def as_json(event: Mapping[str, Any], protocol: str) -> str:
+    """A client's frame as JSON text: text frames as they are, binary ones converted."""
+    text = event.get("text")
+    if text is not None:
+        return str(text)
+    frame = event.get("bytes") or b""
+    try:
+        if protocol == wsv1.SUBPROTOCOL:
+            return wsv1.to_json_with_buffers(frame).decode()
+        return wsbinary.to_json_with_buffers(frame).decode()
+    except (wsbinary.BinaryFrameError, wsv1.V1FrameError) as exc:
+        raise InvalidMessage(str(exc)) from exc
 
 
 async def kernel_channels(websocket: WebSocket) -> None:
@@ -80,23 +107,27 @@ async def kernel_channels(websocket: WebSocket) -> None:
         )
         return
     resume = websocket.query_params.get("resume", "")
-    await websocket.accept()
+    protocol = negotiated(websocket)
+    await websocket.accept(subprotocol=protocol or None)
     channels = link.channels_for(kernel_id)
     try:
         if resume.isdigit():
             await channels.resume(
-                websocket, int(resume), lambda after: link.request("replay", kernel_id, after)
+                websocket,
+                int(resume),
+                lambda after: link.request("replay", kernel_id, after),
+                protocol,
             )
         else:
-            channels.add(websocket)
-        await relay_client_messages(websocket, link, channels)
+            channels.add(websocket, protocol)
+        await relay_client_messages(websocket, link, channels, protocol)
     finally:
         channels.remove(websocket)
         link.release(kernel_id)
 
 
 async def relay_client_messages(
-    websocket: WebSocket, link: WorkerLink, channels: KernelChannels
+    websocket: WebSocket, link: WorkerLink, channels: KernelChannels, protocol: str
 ) -> None:
     """Check each client message and pass it to the kernel, or answer it with an error."""
     budget: ClientBudget = websocket.app.state.messages
@@ -105,22 +136,16 @@ async def relay_client_messages(
         event = await websocket.receive()
         if event["type"] == "websocket.disconnect":
             return
-        text = event.get("text")
-        if text is None:
-            try:
-                text = wsbinary.to_json_with_buffers(event.get("bytes") or b"").decode()
-            except wsbinary.BinaryFrameError as exc:
-                await websocket.send_text(error_reply(InvalidMessage(str(exc))))
-                continue
         wait = budget.take(client)
         if wait:
             await asyncio.sleep(wait)
         try:
+            text = as_json(event, protocol)
             channel, msg_type, header = parse_client_message(text)
             if channels.state == "dead":
                 raise InvalidMessage("the kernel is dead; restart it", channel, header)
         except InvalidMessage as exc:
-            await websocket.send_text(error_reply(exc))
+            await channels.send_own(websocket, error_reply(exc, channels.session_id))
             continue
         channels.route_reply(header["msg_id"], websocket)
         link.forward(channels.kernel_id, channel, msg_type, text.encode())

@@ -26,14 +26,15 @@ class WorkerError(Exception):
 class WorkerLink:
     """Talks to one worker: requests with replies, client messages, and kernel output.
 
-    ``on_ended(kernel_id, reason)`` is called when the worker reports a kernel gone.
+    ``on_ended(kernel_id, reason, told)`` is called when the worker reports a kernel gone;
+    ``told``: the worker has told the kernel's clients already.
     """
 
     def __init__(
         self,
         address: str,
         context: ssl.SSLContext,
-        on_ended: Callable[[str, str], None],
+        on_ended: Callable[[str, str, bool], None],
         on_reconnected: Callable[[WorkerLink], None] | None = None,
     ) -> None:
         self.address = address
@@ -121,8 +122,12 @@ class WorkerLink:
                         future.set_exception(
                             WorkerError(int(payload["status"]), str(payload["message"]))
                         )
+            elif op == "session":
+                channels = self.channels.get(frame[1])
+                if channels is not None:
+                    channels.session_id = frame[2]
             elif op == "ended":
-                self.on_ended(frame[1], frame[2])
+                self.on_ended(frame[1], frame[2], bool(frame[3]))
 
     def send(self, frame: list[Any]) -> None:
         if self.out is not None:

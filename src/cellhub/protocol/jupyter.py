@@ -4,6 +4,12 @@ Sessions build their own messages; the hub and worker only need a few: replies
 to malformed requests, status changes a dead session cannot send, and the
 replies to interrupt and shutdown requests which they handle without the session.
 See https://jupyter-client.readthedocs.io/en/stable/messaging.html (protocol 5.3).
+
+Every message is shaped as Jupyter Server sends it over a WebSocket: top-level
+``msg_id`` and ``msg_type`` beside ``header`` (clients such as jupyter-kernel-client
+read them there), and a header ``date`` in UTC ending in ``Z``. Messages the hub and
+worker make carry the ``session`` of the kernel's current session process, because
+JupyterLab drops messages from any other session as left over from an earlier kernel.
 """
 
 from __future__ import annotations
@@ -55,12 +61,17 @@ def fits_in_a_message(value: Any) -> bool:
     return True
 
 
-def header(msg_type: str, session: str = "cellhub") -> dict[str, Any]:
+def utc_now() -> str:
+    """The time as Jupyter Server writes a header's ``date``: ``2026-01-31T12:00:00.123456Z``."""
+    return dt.datetime.now(dt.UTC).isoformat()[:-6] + "Z"
+
+
+def header(msg_type: str, session: str) -> dict[str, Any]:
     return {
         "msg_id": uuid.uuid4().hex,
         "session": session,
         "username": "cellhub",
-        "date": dt.datetime.now(dt.UTC).isoformat(),
+        "date": utc_now(),
         "msg_type": msg_type,
         "version": PROTOCOL_VERSION,
     }
@@ -70,13 +81,16 @@ def message(
     channel: str,
     msg_type: str,
     content: dict[str, Any],
-    parent: dict[str, Any] | None = None,
-    session: str = "cellhub",
+    parent: dict[str, Any] | None,
+    session: str,
 ) -> bytes:
     """Return one complete message as JSON bytes, ready for a WebSocket text frame."""
+    head = header(msg_type, session)
     return orjson.dumps(
         {
-            "header": header(msg_type, session),
+            "header": head,
+            "msg_id": head["msg_id"],
+            "msg_type": msg_type,
             "parent_header": parent or {},
             "metadata": {},
             "content": content,
@@ -86,11 +100,13 @@ def message(
     )
 
 
-def status(state: str, parent: dict[str, Any] | None = None, reason: str = "") -> bytes:
+def status(
+    state: str, session: str, parent: dict[str, Any] | None = None, reason: str = ""
+) -> bytes:
     content: dict[str, Any] = {"execution_state": state}
     if reason:
         content["reason"] = reason
-    return message("iopub", "status", content, parent)
+    return message("iopub", "status", content, parent, session)
 
 
 def reply_type(msg_type: str) -> str | None:

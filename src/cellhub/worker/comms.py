@@ -73,15 +73,11 @@ def binary_frame(
     buffers: Sequence[Any],
 ) -> bytes:
     """One session frame for an iopub message with buffers (base64, marked for the hub)."""
-    message = {
-        "header": publisher.factory.header(msg_type),
-        "parent_header": publisher.output_parent,
-        "metadata": metadata,
-        "content": content,
-        "buffers": [base64.b64encode(bytes(b)).decode("ascii") for b in buffers],
-        "channel": "iopub",
-        BINARY_MARK: True,
-    }
+    message = publisher.factory.message(
+        "iopub", msg_type, content, publisher.output_parent, metadata
+    )
+    message["buffers"] = [base64.b64encode(bytes(b)).decode("ascii") for b in buffers]
+    message[BINARY_MARK] = True
     data = messages.dumps(message)
     if b'"cellhub_binary":true' not in data:  # json's fallback encoder puts spaces in
         data = data.replace(b'"cellhub_binary": true', b'"cellhub_binary":true')

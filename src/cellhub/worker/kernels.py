@@ -5,6 +5,11 @@ of its output un-acknowledged. While any attached hub is at its limit, the pump
 stops reading the session's socket, the socket buffer fills, and the session's
 writer blocks — so a slow client slows the code that prints, and nothing in
 between buffers without bound.
+
+Each session the kernel runs in gets a new session id from the worker (in its init
+frame), as each ipykernel process has its own: messages the worker makes for the kernel
+carry it (:meth:`WorkerKernel.announce`), and every attached hub is told it
+(``["session", kernel_id, session_id]``) for the messages the hub makes.
 """
 
 from __future__ import annotations
@@ -12,11 +17,14 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from cellhub.protocol import diagnostics, framing
+import orjson
+
+from cellhub.protocol import diagnostics, framing, jupyter
 from cellhub.protocol.jupyter import CHANNELS
 from cellhub.worker.replay import ReplayBuffer
 
@@ -95,6 +103,9 @@ class WorkerKernel:
         #: Called with each log line the session sends (cellhub.protocol.diagnostics).
         self.on_diagnostic = on_diagnostic
         self.session: SessionProcess | None = None
+        self.session_id = ""
+        #: The worker's own request to the session whose reply it awaits (and keeps).
+        self.own_request: tuple[bytes, asyncio.Future[None]] | None = None
         self.pump_task: asyncio.Task[None] | None = None
         self.links: dict[HubLink, int] = {}
         self.state = "starting"
@@ -118,9 +129,40 @@ class WorkerKernel:
         """Run this kernel in ``session`` (a fresh spare); the previous one, if any, is dropped."""
         self.unbind()
         self.session = session
-        session.send(["init", {"kernel_id": self.id, **init}])
-        self.state = "idle"
+        self.session_id = uuid.uuid4().hex
+        session.send(["init", {"kernel_id": self.id, "session_id": self.session_id, **init}])
+        # "starting" until the session's first status, as Jupyter Server's model says.
+        self.state = "starting"
+        for link in self.links:
+            link.send(["session", self.id, self.session_id])
         self.pump_task = asyncio.create_task(self._pump(session), name=f"pump-{self.id}")
+
+    async def ask_kernel_info(self, timeout: float) -> None:
+        """Ask the session for its kernel info and wait for the reply, as Jupyter Server does
+        after a restart: the clients see the request's busy and idle, the reply is ours."""
+        if self.session is None:
+            return
+        header = jupyter.header("kernel_info_request", self.session_id)
+        request = {"header": header, "parent_header": {}, "metadata": {}, "content": {}}
+        answered = asyncio.get_running_loop().create_future()
+        self.own_request = (header["msg_id"].encode(), answered)
+        self.session.send(["msg", "shell", orjson.dumps(request)])
+        try:
+            await asyncio.wait_for(answered, timeout)
+        except TimeoutError:
+            pass
+        finally:
+            self.own_request = None
+
+    def _is_own_reply(self, msg_type: str, data: bytes) -> bool:
+        if self.own_request is None or msg_type != "kernel_info_reply":
+            return False
+        msg_id, answered = self.own_request
+        if msg_id not in data:
+            return False
+        if not answered.done():
+            answered.set_result(None)
+        return True
 
     def unbind(self) -> SessionProcess | None:
         old, self.session = self.session, None
@@ -134,6 +176,8 @@ class WorkerKernel:
     # -- hubs ---------------------------------------------------------------
     def attach(self, link: HubLink) -> None:
         self.links.setdefault(link, 0)
+        if self.session_id:
+            link.send(["session", self.id, self.session_id])
         self._update_window()
 
     def detach(self, link: HubLink) -> None:
@@ -164,6 +208,18 @@ class WorkerKernel:
         if counted:
             self._update_window()
 
+    def announce(
+        self,
+        channel: str,
+        msg_type: str,
+        content: dict[str, Any],
+        parent: dict[str, Any] | None = None,
+        state: str | None = None,
+    ) -> None:
+        """Send the clients a message the worker makes for this kernel (in its session)."""
+        data = jupyter.message(channel, msg_type, content, parent, self.session_id)
+        self.broadcast(channel, msg_type, data, state, counted=False)
+
     # -- output -------------------------------------------------------------
     async def _pump(self, session: SessionProcess) -> None:
         reason = "session exited"
@@ -176,6 +232,8 @@ class WorkerKernel:
                     self.on_diagnostic(self, text)
                     continue
                 channel, msg_type, data, state = check_output_frame(frame)
+                if self._is_own_reply(msg_type, data):
+                    continue
                 self.last_activity = time.time()
                 if state is not None:
                     self.state = state

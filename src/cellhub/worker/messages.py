@@ -3,12 +3,14 @@
 A frame is ``["msg", channel, msg_type, json_bytes, state]``; ``state`` repeats an
 iopub status's ``execution_state`` so the worker and hub never parse JSON to track
 it. See https://jupyter-client.readthedocs.io/en/stable/messaging.html (5.3).
+Messages are shaped as Jupyter Server sends them (see :mod:`cellhub.protocol.jupyter`):
+top-level ``msg_id`` and ``msg_type``, a ``Z`` date. Both are written here, once per
+message, so that the hub passes the JSON on without parsing it.
 """
 
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import itertools
 import json
 from typing import Any
@@ -16,10 +18,10 @@ from typing import Any
 import orjson
 
 from cellhub.protocol import framing
+from cellhub.protocol.jupyter import utc_now
 
 PROTOCOL_VERSION = "5.3"
 _ORJSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
-_UTC = dt.UTC
 
 
 def _jsonable(obj: Any) -> Any:
@@ -54,9 +56,30 @@ class MessageFactory:
             "msg_id": f"{self.session_id}_{next(self.counter)}",
             "session": self.session_id,
             "username": self.username,
-            "date": dt.datetime.now(_UTC).isoformat(),
+            "date": utc_now(),
             "msg_type": msg_type,
             "version": PROTOCOL_VERSION,
+        }
+
+    def message(
+        self,
+        channel: str,
+        msg_type: str,
+        content: dict[str, Any],
+        parent: dict[str, Any],
+        metadata: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """One whole message as a dict, with no ``buffers`` yet."""
+        header = self.header(msg_type)
+        return {
+            "header": header,
+            "msg_id": header["msg_id"],
+            "msg_type": msg_type,
+            "parent_header": parent,
+            "metadata": metadata if metadata is not None else {},
+            "content": content,
+            "buffers": [],
+            "channel": channel,
         }
 
     def frame(
@@ -68,13 +91,6 @@ class MessageFactory:
         metadata: dict[str, Any] | None = None,
     ) -> bytes:
         """Return one encoded frame (length prefix included) carrying a whole message."""
-        message = {
-            "header": self.header(msg_type),
-            "parent_header": parent,
-            "metadata": metadata if metadata is not None else {},
-            "content": content,
-            "buffers": [],
-            "channel": channel,
-        }
+        message = self.message(channel, msg_type, content, parent, metadata)
         state = content["execution_state"] if msg_type == "status" else None
         return framing.encode(["msg", channel, msg_type, dumps(message), state])

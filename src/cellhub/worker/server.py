@@ -11,10 +11,19 @@ hub → worker   ``[op, ...]``
     ``["msg", kernel_id, channel, msg_type, json]``
 worker → hub
     ``["reply", req, ok, payload]``, ``["out", kernel_id, seq, channel, msg_type, json, state]``,
-    ``["ended", kernel_id, reason]``
+    ``["session", kernel_id, session_id]`` (on attach, and when a restart gives the kernel a
+    new session), ``["ended", kernel_id, reason, told]`` (``told``: the kernel's clients had
+    their last messages from the worker; false for a kernel the worker does not know)
 
 A start's optional ``options`` dict may set ``idle_timeout`` and ``max_lifetime`` (seconds,
 0: none) for that kernel alone, as the hub does for anonymous kernels.
+
+Restart and shutdown send the clients what Jupyter Server with ipykernel sends: the old
+session's ``busy``, ``shutdown_reply`` and ``idle`` (and, for a restart, the new session's
+``starting`` and the ``busy``/``idle`` of a kernel_info_request) — never ``restarting``,
+which Jupyter Server sends only when it restarts a kernel that died, and JupyterLab takes
+for a crash. ``dead`` (with a ``reason``) tells the clients of a kernel that ended without
+being asked to: it died, was culled, or outlived its limits.
 """
 
 from __future__ import annotations
@@ -47,6 +56,8 @@ from cellhub.worker.template_client import TEMPLATE_START_TIMEOUT, TemplateClien
 
 #: Seconds between claiming a spare session and forking its replacement.
 REFILL_DELAY = 0.05
+#: Seconds a restart waits for the new session's kernel_info_reply.
+RESTART_INFO_TIMEOUT = 10.0
 
 
 def log_failure(text: str) -> None:
@@ -300,23 +311,27 @@ class Worker:
         kernel.bind(session, self.session_init())
         self.by_pid[session.pid] = kernel
 
-    async def restart_kernel(self, kernel: WorkerKernel) -> None:
-        kernel.broadcast(
-            "iopub", "status", jupyter.status("restarting"), "restarting", counted=False
-        )
+    async def restart_kernel(
+        self, kernel: WorkerKernel, request: dict[str, Any] | None = None
+    ) -> None:
+        """A fresh session under the same id; ``request``: a client's shutdown_request."""
+        say_goodbye(kernel, True, request)
         old = kernel.unbind()
         if old is not None:
             self.by_pid.pop(old.pid, None)
             self.template.kill(old.pid)
         self.bind(kernel, await self.take_spare())
-        kernel.broadcast("iopub", "status", jupyter.status("starting"), "starting", counted=False)
-        kernel.state = "idle"
+        kernel.announce("iopub", "status", {"execution_state": "starting"}, state="starting")
+        await kernel.ask_kernel_info(RESTART_INFO_TIMEOUT)
 
-    def shutdown_kernel(self, kernel: WorkerKernel, reason: str) -> None:
-        self.end(kernel, reason)
+    def shutdown_kernel(self, kernel: WorkerKernel, request: dict[str, Any] | None = None) -> None:
+        """End the kernel as asked (REST, or a client's shutdown_request): no ``dead``."""
+        say_goodbye(kernel, False, request)
+        self.end(kernel, "shut down by request", announce=False)
 
-    def end(self, kernel: WorkerKernel, reason: str) -> None:
-        """Forget ``kernel``, kill its session, and tell every hub why it ended."""
+    def end(self, kernel: WorkerKernel, reason: str, announce: bool = True) -> None:
+        """Forget ``kernel``, kill its session, tell the clients (``dead``, when ``announce``)
+        and every hub why it ended."""
         if self.kernels.get(kernel.id) is not kernel:
             return
         del self.kernels[kernel.id]
@@ -326,11 +341,10 @@ class Worker:
             self.by_pid.pop(old.pid, None)
             self.template.kill(old.pid)
         kernel.state = "dead"
-        kernel.broadcast(
-            "iopub", "status", jupyter.status("dead", reason=reason), "dead", counted=False
-        )
+        if announce:
+            kernel.announce("iopub", "status", {"execution_state": "dead", "reason": reason})
         for hub in self.hubs:
-            hub.send(["ended", kernel.id, reason])
+            hub.send(["ended", kernel.id, reason, True])
         self.refill()
 
     def interrupt(self, kernel: WorkerKernel) -> None:
@@ -349,7 +363,7 @@ class Worker:
                 elif (
                     timeout > 0
                     and not kernel.links
-                    and kernel.state == "idle"
+                    and kernel.state in ("idle", "starting")
                     and kernel.last_activity < now - timeout
                 ):
                     self.end(kernel, f"culled after {timeout:g} s idle")
@@ -370,7 +384,7 @@ class Worker:
             if kernel is not None:
                 kernel.attach(hub)
             else:
-                hub.send(["ended", frame[1], "no such kernel on this worker"])
+                hub.send(["ended", frame[1], "no such kernel on this worker", False])
         elif op == "detach":
             kernel = self.kernels.get(frame[1])
             if kernel is not None:
@@ -409,7 +423,7 @@ class Worker:
             if args[1]:
                 await self.restart_kernel(kernel)
                 return kernel.model()
-            self.shutdown_kernel(kernel, "shut down by request")
+            self.shutdown_kernel(kernel)
             return None
         raise ValueError(f"unknown operation {op!r}")
 
@@ -426,47 +440,32 @@ class Worker:
             )
             task.add_done_callback(self.report_failure)
         elif not kernel.session.send(["msg", channel, data]):
-            parent = orjson.loads(data).get("header", {})
             reply = jupyter.reply_type(msg_type)
             if reply:
                 content = jupyter.error_content(
                     "KernelBusy", "the kernel's input queue is full; try again later"
                 )
-                kernel.broadcast(
-                    channel,
-                    reply,
-                    jupyter.message(channel, reply, content, parent),
-                    None,
-                    counted=False,
-                )
+                kernel.announce(channel, reply, content, orjson.loads(data).get("header", {}))
 
     async def control_request(
         self, kernel: WorkerKernel, channel: str, msg_type: str, data: bytes
     ) -> None:
-        """Interrupt and shutdown are done by the worker: the session may be stuck in user code."""
-        parent = orjson.loads(data).get("header", {})
-        reply = jupyter.reply_type(msg_type) or ""
-        content: dict[str, Any] = {"status": "ok"}
-        if msg_type == "interrupt_request":
-            self.interrupt(kernel)
-        else:
-            restart = bool(orjson.loads(data).get("content", {}).get("restart", False))
-            content["restart"] = restart
-            kernel.broadcast(
-                channel,
-                reply,
-                jupyter.message(channel, reply, content, parent),
-                None,
-                counted=False,
-            )
-            if restart:
-                await self.restart_kernel(kernel)
+        """Interrupt and shutdown are done by the worker: the session may be stuck in user code.
+
+        The clients see what ipykernel sends: ``busy``, the reply, ``idle``.
+        """
+        request = orjson.loads(data)
+        parent = request.get("header", {})
+        if msg_type == "shutdown_request":
+            if bool(request.get("content", {}).get("restart", False)):
+                await self.restart_kernel(kernel, parent)
             else:
-                self.shutdown_kernel(kernel, "shut down by request")
+                self.shutdown_kernel(kernel, parent)
             return
-        kernel.broadcast(
-            channel, reply, jupyter.message(channel, reply, content, parent), None, counted=False
-        )
+        kernel.announce("iopub", "status", {"execution_state": "busy"}, parent)
+        self.interrupt(kernel)
+        kernel.announce(channel, "interrupt_reply", {"status": "ok"}, parent)
+        kernel.announce("iopub", "status", {"execution_state": "idle"}, parent)
 
     def report_failure(self, task: asyncio.Task[None]) -> None:
         exc = None if task.cancelled() else task.exception()
@@ -495,6 +494,19 @@ class Worker:
                 os.killpg(pid, signal.SIGKILL)
         self.template.stop()
         kill_children()
+
+
+def say_goodbye(kernel: WorkerKernel, restart: bool, request: dict[str, Any] | None) -> None:
+    """What ipykernel sends as it shuts down: ``busy``, ``shutdown_reply`` on iopub (and on
+    control, to a client's ``request``), ``idle``. Without a request (REST), the parent is
+    a request of the worker's own, as Jupyter Server's kernel manager sends one."""
+    parent = request or jupyter.header("shutdown_request", kernel.session_id)
+    content = {"status": "ok", "restart": restart}
+    kernel.announce("iopub", "status", {"execution_state": "busy"}, parent)
+    kernel.announce("iopub", "shutdown_reply", content, parent)
+    if request is not None:
+        kernel.announce("control", "shutdown_reply", content, parent)
+    kernel.announce("iopub", "status", {"execution_state": "idle"}, parent)
 
 
 async def run_worker(config: Config) -> None:

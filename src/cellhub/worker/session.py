@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import datetime as dt
 import os
 import sys
 import traceback
@@ -27,6 +26,7 @@ import comm
 import orjson
 
 from cellhub.protocol import diagnostics
+from cellhub.protocol.jupyter import utc_now
 from cellhub.worker import comms, inbox, interrupts, introspection, messages, outbox, outstream
 from cellhub.worker.inbox import Inbox
 from cellhub.worker.interrupts import InterruptGate
@@ -142,6 +142,10 @@ class Session:
     def configure(self, init: dict[str, Any]) -> None:
         """Apply the worker's settings from the init frame that claims this session."""
         self.publisher.factory.username = str(init["username"])
+        # The worker names the session, so that what it sends for the kernel carries its id.
+        self.session_id = self.publisher.factory.session_id = str(
+            init.get("session_id", self.session_id)
+        )
         self.sink.flush_interval = float(init["flush_interval"])
         self.sink.max_chunk = int(init["max_stream_chunk"])
         self.sink.cap = int(init["output_cap"])
@@ -293,7 +297,7 @@ class Session:
 
     def metadata_now(self) -> dict[str, Any]:
         """An execute_reply's metadata as ipykernel starts it, when a request is taken up."""
-        started = dt.datetime.now(dt.UTC).isoformat()
+        started = utc_now()
         return {"started": started, "dependencies_met": True, "engine": self.session_id}
 
     def run_cell(self, code: str, store_history: bool, silent: bool) -> BaseException | None:
