@@ -20,7 +20,6 @@ import re
 import secrets
 import shutil
 import socket
-import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -32,6 +31,7 @@ import pytest
 from cellhub.worker.sandbox import RlimitSandbox, SandboxLimits
 from tests.conftest import RunningHub, start_cellhub
 from tests.kernel_client import Hub, KernelClient
+from tests.worker.test_abuse import data_root
 
 ROOT = os.geteuid() == 0
 LINUX = ROOT and os.environ.get("CELLHUB_SANDBOX", "auto") != "rlimit"
@@ -98,14 +98,6 @@ with open('/proc/self/cgroup') as f:
     own = [line.rstrip('\\n').split(':', 2)[2] for line in f]
 print('RESULT', json.dumps({'names': names, 'own': own, 'hostname': socket.gethostname()}))
 """
-
-
-def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 0700 directory outside /tmp, as in production (see test_abuse.data_root)."""
-    if ROOT:
-        with contextlib.suppress(OSError):
-            return Path(tempfile.mkdtemp(prefix="cellhub-ns-", dir="/run"))
-    return tmp_path_factory.mktemp("namespaces")
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import RunningHub, start_cellhub
 from tests.kernel_client import Hub, KernelClient, request_message
+from tests.worker.test_sigkill_during_starts import cgroups_of
 
 
 def wait_until_gone(pids: list[int], timeout: float = 5.0) -> list[int]:
@@ -201,3 +202,17 @@ async def test_sessions_run_as_uids_from_the_configured_pool(tmp_path: Path) -> 
     finally:
         await hub.aclose()
         server.stop()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="cgroups are the linux sandbox's, which needs root")
+async def test_a_stopped_worker_leaves_no_cgroup_behind(tmp_path: Path) -> None:
+    server = start_cellhub(tmp_path / "data")
+    try:
+        parents = cgroups_of(server)
+        assert parents and all(parent.is_dir() for parent in parents)
+        hub = Hub(server.url, server.token)
+        await hub.start_kernel()
+        await hub.aclose()
+    finally:
+        server.stop()
+    assert [parent for parent in parents if parent.exists()] == []

@@ -217,6 +217,7 @@ class ForkServer:
         for lease in sessions.values():
             self.sandbox.release(lease)
         kill_children()  # the orphans the sessions left us, round after round
+        self.sandbox.close()
         os._exit(code)
 
 

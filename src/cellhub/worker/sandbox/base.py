@@ -159,6 +159,11 @@ class SessionSandbox(abc.ABC):
     @abc.abstractmethod
     def release(self, lease: SandboxLease) -> None: ...
 
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Remove what the sandbox made for all its sessions, once every lease is released
+        (the template calls it as it exits): nothing of a stopped worker stays on the host."""
+
     def orphans(self, sessions: Collection[int]) -> set[int]:
         """Processes the template adopted from sessions that have ended, to be killed.
 

@@ -129,6 +129,13 @@ class CgroupTree:
                     _rmdir_quietly(child)
 
 
+    def remove(self) -> None:
+        """Remove the deployment's parent cgroups if no session is left in them (another
+        worker of the same deployment may still use them: then they stay)."""
+        for parent in set(self.parents.values()):
+            _rmdir_quietly(parent)
+
+
 def _rmdir_quietly(directory: Path) -> None:
     with contextlib.suppress(OSError):
         directory.rmdir()

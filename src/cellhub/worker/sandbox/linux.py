@@ -170,6 +170,9 @@ class LinuxSandbox(SessionSandbox):
             watch.check(self.template_pid)
             pid_namespace.become_init()
 
+    def close(self) -> None:
+        self.cgroups.remove()
+
     def release(self, lease: SandboxLease) -> None:
         if lease.released:
             return

@@ -72,6 +72,9 @@ class RlimitSandbox(SessionSandbox):
             f"private home under {self.homes}"
         )
 
+    def close(self) -> None:
+        """Nothing host-wide to remove: each home goes with its lease."""
+
     def prepare(self) -> SandboxLease:
         lease_id = f"{next(self._serial)}-{secrets.token_hex(4)}"
         home = self.homes / lease_id
