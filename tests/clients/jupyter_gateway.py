@@ -8,6 +8,7 @@ test's own, so nothing the machine's user configured takes part.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import socket
@@ -63,12 +64,21 @@ def wait_until_serving(gateway: JupyterGateway, timeout: float = 90) -> None:
     raise RuntimeError("jupyter server did not start:\n" + gateway.log.read_text())
 
 
+def quiet_lab(config: Path) -> None:
+    """No news announcements in JupyterLab: their pop-up would cover what a test clicks."""
+    labconfig = config / "labconfig"
+    labconfig.mkdir(exist_ok=True)
+    disabled = {"@jupyterlab/apputils-extension:announcements": True}
+    (labconfig / "page_config.json").write_text(json.dumps({"disabledExtensions": disabled}))
+
+
 def start_jupyter_gateway(hub: RunningHub, home: Path) -> JupyterGateway:
     port = free_port()
     token = secrets.token_hex(16)
     folders = {name: home / name for name in ("config", "data", "runtime", "root")}
     for folder in folders.values():
         folder.mkdir(parents=True, exist_ok=True)
+    quiet_lab(folders["config"])
     env = {
         **os.environ,
         "JUPYTER_CONFIG_DIR": str(folders["config"]),
