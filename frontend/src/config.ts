@@ -6,6 +6,8 @@ export interface PageConfig {
   baseUrl: string;
   kernelName: string;
   version: string;
+  /** The deployment lets anyone use it without the token (`allow_anonymous`), links included. */
+  allowAnonymous: boolean;
 }
 
 export function readPageConfig(): PageConfig {
@@ -16,5 +18,6 @@ export function readPageConfig(): PageConfig {
     baseUrl: baseUrl.endsWith("/") ? baseUrl : `${baseUrl}/`,
     kernelName: raw.kernelName || "python3",
     version: raw.version ?? "",
+    allowAnonymous: raw.allowAnonymous === true,
   };
 }

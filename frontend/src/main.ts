@@ -1,6 +1,8 @@
 /** Boots the worksheet page: model, storage, kernel, views, in that order. */
 import "katex/dist/katex.min.css";
 import "./styles/app.css";
+// The refusal page (hub/templates/refusal.html) links app.css too: its rules ride along.
+import "./share/refusal.css";
 import { readPageConfig } from "./config";
 import { KernelConnection } from "./kernel/connection";
 import { KernelsApi } from "./kernel/rest";

@@ -143,6 +143,8 @@ def test_origins_not_configured_get_no_kernel(
         page = context.new_page()
         page.goto(other.origin + "/")
         expect(page.locator(".cellhub-status")).to_have_text("Kernel stopped", timeout=30_000)
+        message = page.locator(".cellhub-message")
+        expect(message).to_contain_text(f'add "{other.origin}" to the cellhub\'s cors_origins')
     finally:
         other.close()
 

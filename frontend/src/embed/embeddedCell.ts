@@ -1,6 +1,7 @@
 /**
  * One live cell on a third-party page: editor, Run button, status and output, built inside a
- * shadow root on the page's element, so the page's styles and ours never meet.
+ * shadow root on the page's element, so the page's styles and ours never meet. When it cannot
+ * have a kernel, or loses its connection, a message under the bar says why and what to do.
  */
 import { EditorState, StateEffect } from "@codemirror/state";
 import { EditorView } from "@codemirror/view";
@@ -11,6 +12,7 @@ import { CellEditor } from "../view/editor";
 import { OutputView } from "../view/outputView";
 import { Cell } from "../worksheet/cell";
 import embedCss from "./embed.css";
+import { explainFailure } from "./explanation";
 import type { KernelGroup } from "./kernelGroup";
 import type { EmbedOptions } from "./options";
 
@@ -21,6 +23,9 @@ export class EmbeddedCell {
   readonly root: ShadowRoot;
   private readonly runButton: HTMLButtonElement;
   private readonly status: HTMLElement;
+  private readonly message: HTMLElement;
+  /** The connection's latest news ("Reconnecting…", "The kernel is gone: …"). */
+  private notice = "";
 
   constructor(
     readonly host: HTMLElement,
@@ -36,12 +41,13 @@ export class EmbeddedCell {
     style.textContent = STYLE;
     this.runButton = h("button", { type: "button", className: "cellhub-run", onclick: () => this.run() }, "Run");
     this.status = h("span", { className: "cellhub-status", role: "status", "aria-live": "polite" });
+    this.message = h("p", { className: "cellhub-message", role: "alert", hidden: true });
     const editorBox = h("div", { className: `editor${options.readOnly ? " read-only" : ""}`, hidden: options.hideEditor });
     const outputs = new OutputView(this.cell.outputs, group.renderers);
     const powered = h("a", { className: "cellhub-powered", href: new URL(".", options.hubUrl).href, target: "_blank", rel: "noopener" }, "cellhub");
     this.root.append(
       style,
-      h("div", { className: "cellhub-cell" }, editorBox, h("div", { className: "cellhub-bar" }, this.runButton, this.status, powered), outputs.element),
+      h("div", { className: "cellhub-cell" }, editorBox, h("div", { className: "cellhub-bar" }, this.runButton, this.status, powered), this.message, outputs.element),
     );
     if (!options.hideEditor) this.createEditor(editorBox, code);
     this.cell.changed.connect((change) => {
@@ -49,6 +55,10 @@ export class EmbeddedCell {
       if (change === "input") this.askForInput();
     });
     group.kernel.stateChanged.connect(() => this.refresh());
+    group.kernel.notice.connect((text) => {
+      this.notice = text;
+      this.refresh();
+    });
     this.refresh();
     if (options.autorun) this.run();
   }
@@ -88,5 +98,13 @@ export class EmbeddedCell {
     this.status.dataset.state = kernelState;
     this.status.textContent =
       runState === "running" ? "Running…" : runState === "queued" ? "Waiting for the kernel…" : kernelState === "dead" ? "Kernel stopped" : "";
+    this.message.textContent = this.explanation();
+    this.message.hidden = !this.message.textContent;
+  }
+
+  private explanation(): string {
+    const kernel = this.group.kernel;
+    if (kernel.state === "dead") return explainFailure(kernel.failure, this.options.hubUrl, this.options.token !== "") ?? this.notice;
+    return kernel.state === "reconnecting" ? this.notice : "";
   }
 }

@@ -6,6 +6,10 @@
  * Cells start on load, unless the script tag says `data-cellhub-init="manual"`; then the page
  * calls `cellhub.init({autorun, readOnly, hideEditor, kernel, kernelName, selector, hubUrl})`.
  * Calling init again (or loading the script twice) only adds cells not yet made.
+ *
+ * When the page goes away (pagehide: closed, reloaded, left) every kernel it started is shut
+ * down, so readers who reload or come back never find their earlier kernels still counted
+ * against the per-client limit.
  */
 import { EmbeddedCell } from "./embeddedCell";
 import { KernelGroup } from "./kernelGroup";
@@ -34,6 +38,10 @@ function groupFor(options: EmbedOptions): KernelGroup {
   return group;
 }
 
+function releaseKernels(): void {
+  for (const group of groups.values()) group.release();
+}
+
 function init(overrides: Partial<EmbedOptions> = {}): EmbeddedCell[] {
   const defaults: EmbedOptions = { ...DEFAULTS, hubUrl: scriptHub, ...overrides };
   const made: EmbeddedCell[] = [];
@@ -54,6 +62,7 @@ function init(overrides: Partial<EmbedOptions> = {}): EmbeddedCell[] {
 const existing = (window as unknown as { cellhub?: CellhubGlobal }).cellhub;
 if (!existing?.init) {
   (window as unknown as { cellhub: CellhubGlobal }).cellhub = { version: "1", init, cells };
+  window.addEventListener("pagehide", releaseKernels);
 }
 const api = existing?.init ? existing : { init };
 if (script?.dataset.cellhubInit !== "manual") {

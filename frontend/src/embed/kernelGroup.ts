@@ -1,7 +1,8 @@
 /**
  * The cells of a page that share one kernel: started on the first run (or the first Tab
- * completion), then reused. Each group has its own widget manager and output renderers, so a
- * widget is shown and driven by the kernel that made it, however many kernels the page holds.
+ * completion), then reused, and shut down when the page goes away (`release`, on pagehide).
+ * Each group has its own widget manager and output renderers, so a widget is shown and driven
+ * by the kernel that made it, however many kernels the page holds.
  */
 import { KernelConnection } from "../kernel/connection";
 import { KernelsApi } from "../kernel/rest";
@@ -22,7 +23,7 @@ export class KernelGroup {
   private readonly hints: KernelHints;
   private started = false;
 
-  /** `rememberKey` lets a reloaded page re-attach to its kernel (sessionStorage, this tab only). */
+  /** `rememberKey` names the kernel in sessionStorage while the page lives (see `release`). */
   constructor(hubUrl: string, token: string, kernelName: string, rememberKey: string) {
     this.kernel = new KernelConnection(new KernelsApi(hubUrl, token), kernelName, rememberKey);
     this.runner = new Runner(this.kernel, this.worksheet);
@@ -53,6 +54,12 @@ export class KernelGroup {
   inspect(code: string, cursor: number): Promise<string | null> {
     this.start();
     return this.hints.inspect(code, cursor);
+  }
+
+  /** The page is going away: shut the kernel down; a later run (back-forward cache) starts anew. */
+  release(): void {
+    this.started = false;
+    this.kernel.release();
   }
 
   private start(): void {

@@ -50,6 +50,11 @@ export class KernelConnection {
    * as holding state, since the page cannot know what ran in it before.
    */
   holdsState = false;
+  /**
+   * The failed request that made the kernel dead (a `KernelsApiError` from starting, restarting
+   * or re-attaching), so that a page can explain it in its own words; null otherwise.
+   */
+  failure: unknown = null;
 
   private socket: WebSocket | null = null;
   private outbox: (string | ArrayBuffer)[] = [];
@@ -74,14 +79,33 @@ export class KernelConnection {
   /** Attach to the kernel this tab used before a reload, or start a new one. */
   async start(): Promise<void> {
     this.setState("starting");
+    this.failure = null;
     try {
       const remembered = sessionStorage.getItem(this.rememberKey);
       const reattached = remembered ? await this.api.get(remembered) : null;
       this.holdsState = reattached !== null;
+      if (!reattached) await this.finishRelease();
       this.attach((reattached ?? (await this.api.start(this.kernelName))).id);
     } catch (error) {
-      this.markDead(`Could not start a kernel: ${(error as Error).message}`);
+      this.markDead(`Could not start a kernel: ${(error as Error).message}`, error);
     }
+  }
+
+  /**
+   * Make sure the kernel an earlier page of this tab released (see `release`) is gone before
+   * starting another: its shutdown left as that page went, may not have reached the hub yet
+   * (or at all), and would still count against the client's limit. Its answer does not
+   * matter: gone already (404) is as good as shut down now.
+   */
+  private async finishRelease(): Promise<void> {
+    const released = sessionStorage.getItem(this.releasedKey);
+    if (!released) return;
+    sessionStorage.removeItem(this.releasedKey);
+    await this.api.shutdown(released).catch(() => undefined);
+  }
+
+  private get releasedKey(): string {
+    return `${this.rememberKey}:released`;
   }
 
   async interrupt(): Promise<void> {
@@ -104,8 +128,29 @@ export class KernelConnection {
         this.attach((await this.api.start(this.kernelName)).id);
       }
     } catch (error) {
-      this.markDead(`Restart failed: ${(error as Error).message}`);
+      this.markDead(`Restart failed: ${(error as Error).message}`, error);
     }
+  }
+
+  /**
+   * The page is going away (pagehide): shut the kernel down with a request that outlives the
+   * page, and forget it, so that a reload starts a kernel of its own instead of re-attaching to
+   * one being shut down (and a client's kernels never pile up to its limit). The tab keeps its
+   * id as released, for the next page to make sure of (`finishRelease`). The connection is as
+   * new: `start` makes another kernel, should the page come back from the back-forward cache.
+   */
+  release(): void {
+    const id = this.kernelId;
+    if (!id) return;
+    this.kernelId = null;
+    sessionStorage.removeItem(this.rememberKey);
+    sessionStorage.setItem(this.releasedKey, id);
+    this.api.shutdownAsPageLeaves(id);
+    this.abandonAll();
+    this.closeSocket();
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    this.setState("connecting");
   }
 
   execute(code: string, handlers: RequestHandlers): string {
@@ -221,9 +266,7 @@ export class KernelConnection {
 
   private openSocket(): void {
     if (!this.kernelId) return;
-    const old = this.socket;
-    this.socket = null;
-    old?.close();
+    this.closeSocket();
     const socket = new WebSocket(this.api.channelsUrl(this.kernelId, this.session));
     socket.binaryType = "arraybuffer";
     this.socket = socket;
@@ -288,13 +331,19 @@ export class KernelConnection {
     );
   }
 
-  private markDead(why: string): void {
+  private markDead(why: string, failure: unknown = null): void {
+    this.failure = failure;
     this.abandonAll();
+    this.closeSocket();
+    this.setState("dead");
+    this.notice.emit(why);
+  }
+
+  /** Close the socket without the reconnect its closing would otherwise start. */
+  private closeSocket(): void {
     const socket = this.socket;
     this.socket = null;
     socket?.close();
-    this.setState("dead");
-    this.notice.emit(why);
   }
 
   private dispatch(message: KernelMessage): void {

@@ -1,4 +1,5 @@
 /** The HTTP half of the Jupyter kernels API: start, look up, interrupt, restart, shut down. */
+import { type NoAnswer, whyNoAnswer } from "./reachability";
 
 export interface KernelModel {
   id: string;
@@ -6,13 +7,38 @@ export interface KernelModel {
   execution_state?: string;
 }
 
+const NO_ANSWER: Record<NoAnswer, string> = {
+  "origin-not-allowed": "the cellhub does not allow requests from this page's origin (CORS)",
+  unreachable: "the cellhub could not be reached",
+};
+
+/** A request that failed: what the server said, or why no answer reached the page. */
 export class KernelsApiError extends Error {
   constructor(
-    readonly status: number,
     message: string,
+    /** The HTTP status; 0 when no answer reached the page (then `noAnswer` says why). */
+    readonly status: number,
+    /** The server's own words (its JSON `message`, else the status text). */
+    readonly detail: string,
+    /** Seconds the server asked the client to wait (`Retry-After`), when it said. */
+    readonly retryAfter: number | null = null,
+    readonly noAnswer: NoAnswer | null = null,
   ) {
     super(message);
   }
+}
+
+async function serverMessage(response: Response): Promise<string> {
+  try {
+    return ((await response.json()) as { message?: string }).message ?? response.statusText;
+  } catch {
+    return response.statusText; // not JSON
+  }
+}
+
+function retryAfter(response: Response): number | null {
+  const seconds = Number.parseInt(response.headers.get("Retry-After") ?? "", 10);
+  return Number.isFinite(seconds) && seconds >= 0 ? seconds : null;
 }
 
 /**
@@ -51,32 +77,47 @@ export class KernelsApi {
     await this.call("DELETE", `api/kernels/${id}`);
   }
 
+  /**
+   * Shut the kernel down as the page goes away (pagehide): a `keepalive` request outlives the
+   * page. It is a DELETE, as `shutdown` sends, which a cross-origin page may send once the
+   * hub's CORS preflight allows it (hub/cors.py allows DELETE and Authorization for the
+   * origins in `cors_origins`); `sendBeacon` could only POST, and without the token's header.
+   */
+  shutdownAsPageLeaves(id: string): void {
+    fetch(this.url(`api/kernels/${id}`), { ...this.init("DELETE"), keepalive: true }).catch(() => undefined);
+  }
+
   channelsUrl(id: string, sessionId: string): string {
-    const url = new URL(`api/kernels/${id}/channels`, new URL(this.baseUrl, location.href));
+    const url = this.url(`api/kernels/${id}/channels`);
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
     url.searchParams.set("session_id", sessionId);
     if (this.token) url.searchParams.set("token", this.token);
     return url.toString();
   }
 
-  private async call(method: string, path: string, body?: unknown): Promise<unknown> {
+  private url(path: string): URL {
+    return new URL(path, new URL(this.baseUrl, location.href));
+  }
+
+  private init(method: string, body?: unknown): RequestInit {
     const headers: Record<string, string> = {};
     if (this.token) headers.Authorization = `token ${this.token}`;
     if (body !== undefined) headers["Content-Type"] = "application/json";
-    const response = await fetch(new URL(path, new URL(this.baseUrl, location.href)), {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      credentials: "same-origin",
-    });
+    return { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: "same-origin" };
+  }
+
+  private async call(method: string, path: string, body?: unknown): Promise<unknown> {
+    let response: Response;
+    try {
+      response = await fetch(this.url(path), this.init(method, body));
+    } catch {
+      const why = await whyNoAnswer(this.baseUrl);
+      throw new KernelsApiError(`${method} ${path}: ${NO_ANSWER[why]}`, 0, NO_ANSWER[why], null, why);
+    }
     if (!response.ok) {
-      let message = response.statusText;
-      try {
-        message = ((await response.json()) as { message?: string }).message ?? message;
-      } catch {
-        /* not JSON: keep the status text */
-      }
-      throw new KernelsApiError(response.status, `${method} ${path}: ${response.status} ${message}`);
+      const detail = await serverMessage(response);
+      const message = `${method} ${path}: ${response.status} ${detail}`;
+      throw new KernelsApiError(message, response.status, detail, retryAfter(response));
     }
     return response.status === 204 ? null : response.json();
   }

@@ -1,6 +1,8 @@
 /**
  * The toolbar's Share button: stores the code as a permalink and offers both the short link
- * (`/s/{id}`) and the self-contained one (`/#z=…`), each with a button that copies it.
+ * (`/s/{id}`) and the self-contained one (`/#z=…`), each with a button that copies it, and says
+ * who can open them: anyone when the deployment allows anonymous use, else only people with
+ * the token or a login (others get the hub's refusal page, which asks for the token).
  */
 import "./share.css";
 import { h } from "../util/dom";
@@ -10,8 +12,17 @@ import { createPermalink } from "./permalinks";
 export interface ShareSource {
   baseUrl: string;
   kernelName: string;
+  /** Anyone may use this cellhub (`allow_anonymous`), so anyone may open its links. */
+  allowAnonymous: boolean;
   /** The code to share (the selected cell's, say). */
   code(): string;
+}
+
+/** Who can open this cellhub's links, as the Share panel says it. */
+function linkAudience(allowAnonymous: boolean): string {
+  return allowAnonymous
+    ? "Anyone with the link can open it and run the code on this cellhub."
+    : "Only people who have the token or are logged in on this cellhub can open these links; anyone else is asked for the token.";
 }
 
 async function copyText(text: string, input: HTMLInputElement): Promise<void> {
@@ -49,6 +60,7 @@ export class ShareButton {
       { className: "share-panel", role: "dialog", "aria-label": "Share this code", hidden: true },
       row("Short link", this.shortLink),
       row("Self-contained link", this.longLink),
+      h("p", { className: "share-audience" }, linkAudience(source.allowAnonymous)),
       this.status,
       h("button", { type: "button", onclick: () => this.close() }, "Close"),
     );
