@@ -1,7 +1,8 @@
 """Messages as Jupyter Server (with ipykernel) sends them: every frame's top-level ``msg_id``
 and ``msg_type``, its ``Z`` date, the kernel's session id on what cellhub makes itself,
-``interrupt_request`` answered with busy/reply/idle, no ``restarting`` on a restart, no
-``dead`` on a requested shutdown, and a new kernel's model ``starting`` until it is ready.
+``interrupt_request`` answered with busy/reply/idle, no ``restarting`` on a restart,
+ipykernel's goodbye before ``dead`` on a requested shutdown, and a new kernel's model
+``starting`` until it is ready.
 """
 
 from __future__ import annotations
@@ -97,17 +98,20 @@ async def test_a_restart_sends_what_jupyter_server_sends_and_no_restarting(hub: 
     await kernel.close()
 
 
-async def test_shutdown_by_request_says_goodbye_and_not_dead(hub: Hub) -> None:
+async def test_shutdown_by_request_says_goodbye_then_dead(hub: Hub) -> None:
+    """ipykernel's goodbye, then ``dead`` with the reason, for any other client's page."""
     kernel_id, kernel = await hub.kernel()
     await kernel.execute("1")
     assert (await hub.http.delete(f"/api/kernels/{kernel_id}")).status_code == 204
-    seen = await collect(kernel, is_status("idle"))
+    seen = await collect(kernel, is_status("dead"))
     assert summary(seen) == [
         ("iopub", "status", "busy"),
         ("iopub", "shutdown_reply", ""),
         ("iopub", "status", "idle"),
+        ("iopub", "status", "dead"),
     ]
     assert seen[1]["content"] == {"status": "ok", "restart": False}
+    assert seen[3]["content"]["reason"] == "shut down by request"
     await kernel.send(request_message("execute_request", {"code": "1"}))
     refused = await kernel.recv()
     assert refused["content"]["ename"] == "InvalidMessage"  # the hub knows it is gone

@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount
+from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -117,6 +117,32 @@ def create_app(config: Config, token: str, worker_addresses: list[str]) -> Starl
                 await link.stop()
             engine.dispose()
 
+    return Starlette(
+        routes=hub_routes(),
+        lifespan=lifespan,
+        middleware=hub_middleware(config, token),
+        exception_handlers={
+            **kernels_api.EXCEPTION_HANDLERS,
+            **sessions_api.EXCEPTION_HANDLERS,
+            404: not_found,
+        },
+    )
+
+
+def hub_middleware(config: Config, token: str) -> list[Middleware]:
+    """The middleware, outermost first: headers and limits, then who is asking."""
+    return [
+        Middleware(SecurityHeaders, frame_ancestors=config.frame_ancestors),
+        Middleware(BodySizeLimit, max_body_size=config.max_body_size),
+        *cors_middleware(config),
+        Middleware(LoginSessions, token=token, lifetime=config.login_lifetime),
+        Middleware(AnonymousAccess, token=token, policy=AnonymousPolicy.from_config(config)),
+        Middleware(TokenAuth, token=token),
+    ]
+
+
+def hub_routes() -> list[BaseRoute]:
+    """Every route of the hub: the Jupyter APIs, the WebSocket bridge, pages, static files."""
     routes = [
         *kernels_api.ROUTES,
         *kernelspecs.ROUTES,
@@ -129,20 +155,4 @@ def create_app(config: Config, token: str, worker_addresses: list[str]) -> Starl
     ]
     if STATIC.is_dir():
         routes.append(Mount("/static", StaticFiles(directory=STATIC), name="static"))
-    return Starlette(
-        routes=routes,
-        lifespan=lifespan,
-        middleware=[
-            Middleware(SecurityHeaders, frame_ancestors=config.frame_ancestors),
-            Middleware(BodySizeLimit, max_body_size=config.max_body_size),
-            *cors_middleware(config),
-            Middleware(LoginSessions, token=token, lifetime=config.login_lifetime),
-            Middleware(AnonymousAccess, token=token, policy=AnonymousPolicy.from_config(config)),
-            Middleware(TokenAuth, token=token),
-        ],
-        exception_handlers={
-            **kernels_api.EXCEPTION_HANDLERS,
-            **sessions_api.EXCEPTION_HANDLERS,
-            404: not_found,
-        },
-    )
+    return routes

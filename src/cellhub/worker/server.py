@@ -22,8 +22,10 @@ Restart and shutdown send the clients what Jupyter Server with ipykernel sends: 
 session's ``busy``, ``shutdown_reply`` and ``idle`` (and, for a restart, the new session's
 ``starting`` and the ``busy``/``idle`` of a kernel_info_request) — never ``restarting``,
 which Jupyter Server sends only when it restarts a kernel that died, and JupyterLab takes
-for a crash. ``dead`` (with a ``reason``) tells the clients of a kernel that ended without
-being asked to: it died, was culled, or outlived its limits.
+for a crash. A kernel that ends for good — it died, was culled, outlived its limits, or
+was shut down (after the goodbye above) — sends ``dead`` with a ``reason``: Jupyter Server,
+which restarts a kernel that dies, sends ``dead`` when it cannot; cellhub does not restart
+kernels, and its own page shows the reason with a Restart button.
 """
 
 from __future__ import annotations
@@ -325,13 +327,13 @@ class Worker:
         await kernel.ask_kernel_info(RESTART_INFO_TIMEOUT)
 
     def shutdown_kernel(self, kernel: WorkerKernel, request: dict[str, Any] | None = None) -> None:
-        """End the kernel as asked (REST, or a client's shutdown_request): no ``dead``."""
+        """End the kernel as asked (REST, or a client's shutdown_request)."""
         say_goodbye(kernel, False, request)
-        self.end(kernel, "shut down by request", announce=False)
+        self.end(kernel, "shut down by request")
 
-    def end(self, kernel: WorkerKernel, reason: str, announce: bool = True) -> None:
-        """Forget ``kernel``, kill its session, tell the clients (``dead``, when ``announce``)
-        and every hub why it ended."""
+    def end(self, kernel: WorkerKernel, reason: str) -> None:
+        """Forget ``kernel``, kill its session, and tell its clients (``dead``) and every hub
+        why it ended."""
         if self.kernels.get(kernel.id) is not kernel:
             return
         del self.kernels[kernel.id]
@@ -341,8 +343,7 @@ class Worker:
             self.by_pid.pop(old.pid, None)
             self.template.kill(old.pid)
         kernel.state = "dead"
-        if announce:
-            kernel.announce("iopub", "status", {"execution_state": "dead", "reason": reason})
+        kernel.announce("iopub", "status", {"execution_state": "dead", "reason": reason})
         for hub in self.hubs:
             hub.send(["ended", kernel.id, reason, True])
         self.refill()
