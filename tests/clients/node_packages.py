@@ -28,7 +28,7 @@ def installed(folder: Path) -> Path:
     stamp = modules / STAMP
     if not stamp.is_file() or stamp.read_text() != wanted:
         subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"],
             cwd=folder,
             check=True,
             capture_output=True,
