@@ -20,9 +20,11 @@ jupyter_kernel_client = pytest.importorskip("jupyter_kernel_client")
 
 @pytest.fixture(scope="module")
 def kernel(cellhub_server: RunningHub) -> Iterator[Any]:
-    url = cellhub_server.url.rstrip("/")
+    """Its default WebSocket protocol, Jupyter's JSON frames. (Its ``v1`` subprotocol mode
+    times out against Jupyter Server itself, so it says nothing about cellhub;
+    test_jupyterlab_services.py checks that subprotocol.)"""
     with jupyter_kernel_client.JupyterKernelClient(
-        server_url=url, token=cellhub_server.token
+        server_url=cellhub_server.url.rstrip("/"), token=cellhub_server.token
     ) as client:
         yield client
 

@@ -88,6 +88,8 @@ function kernelChecks(kernel, statuses, iopubStates) {
       expect(r.reply.content.status === 'error' && r.reply.content.ename === 'KeyboardInterrupt',
         JSON.stringify(r.reply.content));
     }],
+    // kernel.restart() itself sets the status 'restarting'; an iopub 'restarting' from the
+    // server is what JupyterLab takes for a kernel that died ('autorestarting', a dialog).
     ['restart', async () => {
       await run(kernel, 'kept = 1');
       statuses.length = 0;
