@@ -85,12 +85,15 @@ def start_logged(data_dir: Path, log: Path, env: dict[str, str]) -> LoggedServer
             env={**os.environ, **env},
         )
     deadline = time.monotonic() + 90
-    while not (match := URL_LINE.search(log.read_text(errors="replace"))):
+    # serve prints its address, then its worker's line once the template is ready
+    while not (match := URL_LINE.search(text := log.read_text(errors="replace"))) or (
+        "; sandbox: " not in text
+    ):
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
-            raise RuntimeError("cellhub serve did not start:\n" + log.read_text(errors="replace"))
+            raise RuntimeError("cellhub serve did not start:\n" + text)
         time.sleep(0.05)
-    output = log.read_text().splitlines()
+    output = text.splitlines()
     secret = {name: env[name] for name in SECRET_NAMES}
     return LoggedServer(
         process, match.group(1) + "/", match.group(2), data_dir, output, log, secret
