@@ -67,10 +67,9 @@ class CellhubKernelTests(jkt.KernelTests):  # type: ignore[misc] - the package h
         },
     ]
     code_history_pattern = "6 ?*"
-    # "range" is left out until issue 18 item 2 is done: cellhub's range replies number every
-    # entry session 0 where its tail replies (and ipykernel's, for both) give the session's
-    # own number, 1, so the suite's check that the range entry is in the session it asked
-    # for fails with 0 != 1.
+    # As the suite's own configuration for ipykernel (its test_ipykernel.py): IPython answers
+    # a range of the current session with session 0 in each row, ipykernel passes that on,
+    # and cellhub does the same, where the suite's range check expects the session's number.
     supported_history_operations = ("tail", "search")
     code_inspect_sample = "len"
     code_clear_output = "from IPython.display import clear_output; clear_output(wait=True)"
