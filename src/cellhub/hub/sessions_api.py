@@ -36,6 +36,7 @@ from cellhub.hub.anonymous import kernel_terms, may_use_kernel, owner
 from cellhub.hub.auth import client_address, is_anonymous
 from cellhub.hub.kernels import KERNEL_NAME, KernelService, NoSuchKernel, is_kernel_id
 from cellhub.hub.kernels_api import Refused, error, launch, service
+from cellhub.hub.workers import WorkerError
 
 TEXT_FIELDS = ("path", "name", "type")
 
@@ -136,13 +137,17 @@ async def kernel_for(request: Request, wanted: dict[str, Any]) -> str:
 
 
 async def list_sessions(request: Request) -> Response:
+    """The sessions this client sees. One whose kernel no connected worker lists is looked up
+    alone: dropped if its kernel is gone, left out (not dropped) if its worker is away."""
     kernels = {model["id"]: model for model in await service(request).list()}
     models = []
     for record in await asyncio.to_thread(repository(request).listed, viewer(request)):
-        if record.kernel_id in kernels:
-            models.append(session_model(record, kernels[record.kernel_id]))
-        else:
-            await asyncio.to_thread(repository(request).remove, record.id)
+        kernel = kernels.get(record.kernel_id)
+        if kernel is None:
+            with contextlib.suppress(BadSession, WorkerError):
+                record, kernel = await found(request, record.id)
+        if kernel is not None:
+            models.append(session_model(record, kernel))
     return JSONResponse(models)
 
 

@@ -138,8 +138,9 @@ class WorkerKernel:
         self.pump_task = asyncio.create_task(self._pump(session), name=f"pump-{self.id}")
 
     async def ask_kernel_info(self, timeout: float) -> None:
-        """Ask the session for its kernel info and wait for the reply, as Jupyter Server does
-        after a restart: the clients see the request's busy and idle, the reply is ours."""
+        """Ask the session for its kernel info and wait until it is idle again, as Jupyter
+        Server does after a restart: the clients see the request's busy and idle; the reply
+        is the worker's own."""
         if self.session is None:
             return
         header = jupyter.header("kernel_info_request", self.session_id)
@@ -154,15 +155,17 @@ class WorkerKernel:
         finally:
             self.own_request = None
 
-    def _is_own_reply(self, msg_type: str, data: bytes) -> bool:
-        if self.own_request is None or msg_type != "kernel_info_reply":
+    def _is_own_reply(self, msg_type: str, data: bytes, state: str | None) -> bool:
+        """Whether this is the reply to the worker's own request (the clients never see it);
+        the request's ``idle`` ends the wait for it."""
+        if self.own_request is None:
             return False
         msg_id, answered = self.own_request
-        if msg_id not in data:
-            return False
-        if not answered.done():
+        if msg_type == "kernel_info_reply" and msg_id in data:
+            return True
+        if state == "idle" and msg_id in data and not answered.done():
             answered.set_result(None)
-        return True
+        return False
 
     def unbind(self) -> SessionProcess | None:
         old, self.session = self.session, None
@@ -232,7 +235,7 @@ class WorkerKernel:
                     self.on_diagnostic(self, text)
                     continue
                 channel, msg_type, data, state = check_output_frame(frame)
-                if self._is_own_reply(msg_type, data):
+                if self._is_own_reply(msg_type, data, state):
                     continue
                 self.last_activity = time.time()
                 if state is not None:
