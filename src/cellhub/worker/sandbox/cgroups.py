@@ -128,7 +128,6 @@ class CgroupTree:
                 if child.is_dir() and not _procs(child):
                     _rmdir_quietly(child)
 
-
     def remove(self) -> None:
         """Remove the deployment's parent cgroups if no session is left in them (another
         worker of the same deployment may still use them: then they stay)."""
