@@ -51,6 +51,18 @@ async def test_concurrent_kernels_per_client(limited: RunningHub) -> None:
         assert (await other.post("/api/kernels")).status_code == 201
 
 
+async def test_starts_at_the_same_moment_cannot_pass_the_limit_together(
+    limited: RunningHub,
+) -> None:
+    async with client_from(limited, "127.0.0.16") as client:
+        answers = await asyncio.gather(*(client.post("/api/kernels") for _ in range(5)))
+        codes = sorted(r.status_code for r in answers)
+        assert codes == [201, 201, 201, 429, 429], [r.text for r in answers]
+        for r in answers:
+            if r.status_code == 201:
+                await client.delete(f"/api/kernels/{r.json()['id']}")
+
+
 async def test_kernel_start_rate_per_client(limited: RunningHub) -> None:
     async with client_from(limited, "127.0.0.13") as client:
         codes = []

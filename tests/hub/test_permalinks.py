@@ -247,3 +247,16 @@ def test_repository_checks_ids_for_collisions(
     assert shared is not None and shared.code == "2" and shared.views == 1
     assert repo.view("no/such") is None and repo.view("CCCCCCCC") is None
     engine.dispose()
+
+
+async def test_anonymous_starts_at_the_same_moment_stay_within_the_limit(
+    anonymous_server: RunningHub,
+) -> None:
+    async with client(anonymous_server, "127.0.0.61", token=False) as anonymous:
+        answers = await asyncio.gather(*(anonymous.post("/api/kernels") for _ in range(6)))
+        started = [r for r in answers if r.status_code == 201]
+        refused = [r for r in answers if r.status_code == 429]
+        assert (len(started), len(refused)) == (2, 4), [r.text for r in answers]
+        assert "anonymous clients may run 2 kernels at once" in refused[0].json()["message"]
+        for r in started:
+            assert (await anonymous.delete(f"/api/kernels/{r.json()['id']}")).status_code == 204

@@ -31,8 +31,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from cellhub.config import Config
 from cellhub.hub.auth import ADMITTED_ANONYMOUS, client_address, is_anonymous, is_authenticated
 from cellhub.hub.cors import origin_allowed
-from cellhub.hub.kernels import KernelService, is_kernel_id
-from cellhub.hub.kernels_api import Refused, error, start_for
+from cellhub.hub.kernels import KernelService, OwnerLimit, is_kernel_id
+from cellhub.hub.kernels_api import error, start_for
 
 OWNER_PREFIX = "anonymous:"
 KERNEL_PATH = re.compile(r"^/api/kernels/([^/]+)(?:/interrupt|/restart|/channels)?$")
@@ -80,29 +80,22 @@ async def may_use_kernel(conn: HTTPConnection, kernel_id: str) -> bool:
     return not is_anonymous(conn) or await owns_kernel(conn, kernel_id)
 
 
-async def kernel_terms(conn: HTTPConnection) -> tuple[str, dict[str, float] | None]:
-    """Owner and options of a kernel this client starts (see :func:`anonymous_terms`)."""
+Terms = tuple[str, dict[str, float] | None, OwnerLimit | None]
+
+
+def kernel_terms(conn: HTTPConnection) -> Terms:
+    """Owner, options and limit of a kernel this client starts (see :func:`anonymous_terms`)."""
     if is_anonymous(conn):
-        return await anonymous_terms(conn)
-    return client_address(conn), None
+        return anonymous_terms(conn)
+    return client_address(conn), None, None
 
 
-async def anonymous_terms(conn: HTTPConnection) -> tuple[str, dict[str, float] | None]:
-    """Owner and options of an anonymous client's kernel; :class:`Refused` when it already
-    runs as many kernels as it may."""
+def anonymous_terms(conn: HTTPConnection) -> Terms:
+    """Owner, options and limit of an anonymous client's kernel; the kernel service counts
+    the client's kernels against the limit as it starts one (hub/kernels.py)."""
     policy = AnonymousPolicy.from_config(conn.app.state.config)
-    kernels: KernelService = conn.app.state.kernels
-    who = owner(conn)
-    running = await asyncio.to_thread(kernels.repository.count_live, who)
-    if running >= policy.kernels_per_client:
-        raise Refused(
-            error(
-                429,
-                f"anonymous clients may run {policy.kernels_per_client} kernels at once; "
-                "shut one down",
-            )
-        )
-    return who, policy.kernel_options()
+    refusal = "anonymous clients may run {most} kernels at once; shut one down"
+    return owner(conn), policy.kernel_options(), OwnerLimit(policy.kernels_per_client, refusal)
 
 
 class AnonymousAccess:
@@ -160,8 +153,4 @@ class AnonymousAccess:
         return JSONResponse([model for model in await kernels.list() if model["id"] in mine])
 
     async def start(self, request: Request) -> Response:
-        try:
-            who, options = await anonymous_terms(request)
-        except Refused as exc:
-            return exc.response
-        return await start_for(request, who, options)
+        return await start_for(request, *anonymous_terms(request))

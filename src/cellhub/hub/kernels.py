@@ -7,17 +7,21 @@ the WebSocket bridge only call it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import itertools
 import sys
 import uuid
-from collections.abc import Coroutine, Iterable
+from collections import Counter
+from collections.abc import AsyncIterator, Coroutine, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from cellhub.db.kernels import KernelRepository
 from cellhub.hub.workers import WorkerError, WorkerLink
 
 KERNEL_NAME = "python3"
+PER_OWNER_REFUSAL = "you already run {running} kernels, the most one client may; shut one down"
 
 
 def iso(timestamp: float) -> str:
@@ -51,6 +55,38 @@ class TooManyKernels(Exception):
     """The client already runs as many kernels as it may."""
 
 
+@dataclass(frozen=True)
+class OwnerLimit:
+    """At most ``most`` live kernels for one owner (0: no limit); ``refusal`` says so, with
+    ``{most}`` and ``{running}`` filled in."""
+
+    most: int
+    refusal: str
+
+
+class OneAtATime:
+    """A lock per key, kept only while someone holds or waits for it: one owner's kernel
+    starts are counted and made one after the other, so that starts sent at the same moment
+    cannot all pass a limit that only one of them may (each hub; several hubs would need a
+    lock in the database)."""
+
+    def __init__(self) -> None:
+        self.locks: dict[str, asyncio.Lock] = {}
+        self.users: Counter[str] = Counter()
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock = self.locks.setdefault(key, asyncio.Lock())
+        self.users[key] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self.users[key] -= 1
+            if not self.users[key]:
+                del self.users[key], self.locks[key]
+
+
 class KernelService:
     """Start, find, restart and stop kernels across the connected workers."""
 
@@ -62,6 +98,7 @@ class KernelService:
         self.links = {link.address: link for link in links}
         self.located: dict[str, WorkerLink] = {}
         self._turn = itertools.cycle(links)
+        self.starts = OneAtATime()
 
     def place(self) -> WorkerLink:
         """Round-robin over connected workers; a worker at capacity answers 503 itself."""
@@ -72,17 +109,33 @@ class KernelService:
         raise WorkerError(503, "no worker is connected")
 
     async def start(
-        self, name: str, owner: str = "", options: dict[str, Any] | None = None
+        self,
+        name: str,
+        owner: str = "",
+        options: dict[str, Any] | None = None,
+        limit: OwnerLimit | None = None,
     ) -> dict[str, Any]:
-        """Start a kernel for ``owner``, with ``options`` (idle_timeout, max_lifetime) for it."""
+        """Start a kernel for ``owner``, with ``options`` (idle_timeout, max_lifetime) for it,
+        within ``max_per_owner`` and ``limit``: :class:`TooManyKernels` past either."""
         if name != KERNEL_NAME:
             raise NoSuchKernel(f"no kernel spec named {name!r}")
-        if self.max_per_owner:
-            running = await asyncio.to_thread(self.repository.count_live, owner)
-            if running >= self.max_per_owner:
-                raise TooManyKernels(
-                    f"you already run {running} kernels, the most one client may; shut one down"
-                )
+        async with self.starts.hold(owner):
+            await self.check_room(owner, limit)
+            return await self.start_on_worker(name, owner, options)
+
+    async def check_room(self, owner: str, limit: OwnerLimit | None) -> None:
+        limits = [OwnerLimit(self.max_per_owner, PER_OWNER_REFUSAL), *([limit] if limit else [])]
+        limits = [each for each in limits if each.most]
+        if not limits:
+            return
+        running = await asyncio.to_thread(self.repository.count_live, owner)
+        for each in limits:
+            if running >= each.most:
+                raise TooManyKernels(each.refusal.format(most=each.most, running=running))
+
+    async def start_on_worker(
+        self, name: str, owner: str, options: dict[str, Any] | None
+    ) -> dict[str, Any]:
         kernel_id = str(uuid.uuid4())
         link = self.place()
         # The record and the session are made at the same time: start-up pays for the slower.

@@ -13,7 +13,13 @@ from starlette.routing import Route
 import cellhub
 from cellhub.hub import openapi
 from cellhub.hub.auth import client_address
-from cellhub.hub.kernels import KERNEL_NAME, KernelService, NoSuchKernel, TooManyKernels
+from cellhub.hub.kernels import (
+    KERNEL_NAME,
+    KernelService,
+    NoSuchKernel,
+    OwnerLimit,
+    TooManyKernels,
+)
 from cellhub.hub.workers import WorkerError
 
 
@@ -47,7 +53,11 @@ class Refused(Exception):
 
 
 async def launch(
-    request: Request, name: str, owner: str, options: dict[str, Any] | None = None
+    request: Request,
+    name: str,
+    owner: str,
+    options: dict[str, Any] | None = None,
+    limit: OwnerLimit | None = None,
 ) -> dict[str, Any]:
     """The one way a kernel is started (here and for a Jupyter session): the client's start
     budget, then the start; raises :class:`Refused` or the kernel service's errors."""
@@ -60,11 +70,14 @@ async def launch(
                 {"Retry-After": str(math.ceil(wait))},
             )
         )
-    return await service(request).start(name, owner, options)
+    return await service(request).start(name, owner, options, limit)
 
 
 async def start_for(
-    request: Request, owner: str, options: dict[str, Any] | None = None
+    request: Request,
+    owner: str,
+    options: dict[str, Any] | None = None,
+    limit: OwnerLimit | None = None,
 ) -> Response:
     """``POST /api/kernels``: check the body, then :func:`launch`."""
     body: Any = {}
@@ -80,7 +93,7 @@ async def start_for(
     if not isinstance(name, str):
         return error(400, "'name' must be a string")
     try:
-        model = await launch(request, name, owner, options)
+        model = await launch(request, name, owner, options, limit)
     except Refused as exc:
         return exc.response
     except (NoSuchKernel, TooManyKernels, WorkerError) as exc:

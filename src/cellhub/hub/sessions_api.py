@@ -123,8 +123,7 @@ async def kernel_for(request: Request, wanted: dict[str, Any]) -> str:
     if not isinstance(name, str):
         raise BadSession(error(400, "'kernel.name' must be a string"))
     try:
-        who, options = await kernel_terms(request)
-        return str((await launch(request, name, who, options))["id"])
+        return str((await launch(request, name, *kernel_terms(request)))["id"])
     except Refused as exc:
         raise BadSession(exc.response) from exc
     except NoSuchKernel as exc:
