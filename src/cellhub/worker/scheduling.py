@@ -19,8 +19,14 @@ def can_promote() -> bool:
 
 
 def demote_self() -> None:
-    """Make this process (and the threads it will start) run only when a CPU is idle."""
+    """Make this thread (and the threads and processes it will start) run only when a CPU
+    is idle."""
     os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+
+
+def restore_self() -> None:
+    """The normal policy again for this thread (needs ``CAP_SYS_NICE``)."""
+    os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
 
 
 def promote(pid: int) -> None:

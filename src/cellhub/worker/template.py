@@ -163,7 +163,7 @@ class ForkServer:
             return
         parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         me = os.getpid()
-        pid = self.sandbox.fork()
+        pid = self.fork_idle()
         if pid == 0:
             parent_end.close()
             self.become_session(lease, child_end, me)
@@ -172,13 +172,27 @@ class ForkServer:
         send_control(self.control, ["forked", pid], [parent_end.fileno()])
         parent_end.close()
 
+    def fork_idle(self) -> int:
+        """Fork the session under ``SCHED_IDLE`` (see :mod:`cellhub.worker.scheduling`), so
+        that it is idle from its first instruction: a claim that promotes it at once, before
+        the session ran at all, is never undone by the session demoting itself later."""
+        if not scheduling.can_promote():
+            return self.sandbox.fork()
+        scheduling.demote_self()
+        try:
+            pid = self.sandbox.fork()
+        except BaseException:
+            scheduling.restore_self()
+            raise
+        if pid:
+            scheduling.restore_self()
+        return pid
+
     def become_session(self, lease: SandboxLease, sock: socket.socket, parent: int) -> NoReturn:
         try:
             # Die with the template from the first instruction on, not only once enter()
             # is done: a spare may wait seconds for a CPU under SCHED_IDLE before that.
             die_with_parent(parent)
-            if scheduling.can_promote():
-                scheduling.demote_self()
             signal.set_wakeup_fd(-1)
             for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
                 signal.signal(signum, signal.SIG_DFL)
