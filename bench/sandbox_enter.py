@@ -45,6 +45,7 @@ def timed_cycle(sandbox: SessionSandbox) -> tuple[float, float]:
 
 def report(kind: str, sandbox: SessionSandbox, rounds: int) -> None:
     times = [timed_cycle(sandbox) for _ in range(rounds)]
+    sandbox.close()
     for name, values in (("prepare", [t[0] for t in times]), ("enter", [t[1] for t in times])):
         values.sort()
         p95 = values[min(len(values) - 1, int(len(values) * 0.95))]

@@ -1,5 +1,6 @@
 """Session tests share one fork-server driver per module; a module's ``PRELOAD`` list,
-if it has one, is what that driver imports before forking."""
+if it has one, is what that driver imports before forking. Sandboxes a test made itself
+are closed after it (:func:`opened`), so no deployment cgroup stays on the host."""
 
 from __future__ import annotations
 
@@ -7,7 +8,24 @@ from collections.abc import Iterator
 
 import pytest
 
+from cellhub.worker.sandbox import SessionSandbox
 from tests.worker.session_client import SessionClient, SessionServer
+
+#: Sandboxes the running test made, to close when it ends.
+OPEN_SANDBOXES: list[SessionSandbox] = []
+
+
+def opened(sandbox: SessionSandbox) -> SessionSandbox:
+    """``sandbox``, to be closed once the test that made it ends."""
+    OPEN_SANDBOXES.append(sandbox)
+    return sandbox
+
+
+@pytest.fixture(autouse=True)
+def close_sandboxes() -> Iterator[None]:
+    yield
+    while OPEN_SANDBOXES:
+        OPEN_SANDBOXES.pop().close()
 
 
 @pytest.fixture(scope="module")

@@ -41,6 +41,7 @@ from cellhub.worker.sandbox import (
 )
 from cellhub.worker.sandbox.cgroups import CgroupV2Tree
 from cellhub.worker.sandbox.processes import all_processes
+from tests.worker.conftest import opened
 
 MiB = 2**20
 ROOT = os.geteuid() == 0
@@ -169,8 +170,8 @@ def make_sandbox(kind: str, tmp_path: Path, **limits: Any) -> SessionSandbox:
     data_dir.mkdir(mode=0o700, exist_ok=True)
     state_dir = data_dir / "sessions"
     if kind == "linux":
-        return LinuxSandbox(SandboxLimits(**limits), state_dir, uid_range=TEST_UIDS)
-    return RlimitSandbox(SandboxLimits(**limits), state_dir)
+        return opened(LinuxSandbox(SandboxLimits(**limits), state_dir, uid_range=TEST_UIDS))
+    return opened(RlimitSandbox(SandboxLimits(**limits), state_dir))
 
 
 @pytest.fixture(params=["rlimit", pytest.param("linux", marks=needs_root)])
@@ -558,7 +559,9 @@ def test_uid_pool_never_hands_out_a_uid_in_use(tmp_path: Path) -> None:
     try:
         while not _pids_of_uid(uids[0]):
             time.sleep(0.01)
-        sandbox = LinuxSandbox(SandboxLimits(), tmp_path / "data" / "sessions", uid_range=uids)
+        sandbox = opened(
+            LinuxSandbox(SandboxLimits(), tmp_path / "data" / "sessions", uid_range=uids)
+        )
         first = sandbox.prepare()
         second = sandbox.prepare()
         assert (first.uid, second.uid) == (uids[1], uids[2]), "skips the uid of a living process"
