@@ -58,6 +58,8 @@ from cellhub.worker.template_client import TEMPLATE_START_TIMEOUT, TemplateClien
 
 #: Seconds between claiming a spare session and forking its replacement.
 REFILL_DELAY = 0.05
+#: Seconds after a claim at which the session is promoted again (see Worker.bind).
+PROMOTE_AGAIN_AFTER = 0.1
 #: Seconds a restart waits for the new session's kernel_info_reply.
 RESTART_INFO_TIMEOUT = 10.0
 
@@ -310,6 +312,11 @@ class Worker:
     def bind(self, kernel: WorkerKernel, session: SessionProcess) -> None:
         if self.promote_spares:
             scheduling.promote(session.pid)
+            # Once more a moment later: in full test runs a session claimed right after its
+            # fork was seen still idle-only after the first promotion (cause not found yet).
+            asyncio.get_running_loop().call_later(
+                PROMOTE_AGAIN_AFTER, scheduling.promote, session.pid
+            )
         kernel.bind(session, self.session_init())
         self.by_pid[session.pid] = kernel
 
