@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from schemathesis.checks import CheckContext, not_a_server_error
 from schemathesis.core.transport import Response
@@ -27,6 +27,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.conftest import RunningHub, start_cellhub
+from tests.hub.fuzzing import bounded
 from tests.kernel_client import KernelClient
 
 #: Generated requests per operation.
@@ -83,13 +84,7 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
 
 
 def fuzz_operation(strategy: st.SearchStrategy[schemathesis.Case], base: str, token: str) -> None:
-    @settings(
-        max_examples=EXAMPLES,
-        deadline=None,
-        database=None,
-        phases=[Phase.explicit, Phase.generate],
-        suppress_health_check=list(HealthCheck),
-    )
+    @bounded(EXAMPLES)
     @given(case=strategy)
     def check(case: schemathesis.Case) -> None:
         case.call_and_validate(

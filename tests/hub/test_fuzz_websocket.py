@@ -20,12 +20,13 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from websockets.sync.client import ClientConnection, connect
 
 from cellhub.protocol import jupyter
 from tests.conftest import RunningHub
+from tests.hub.fuzzing import bounded
 from tests.kernel_client import request_message
 
 EXAMPLES = 80
@@ -128,13 +129,7 @@ def test_hostile_messages_leave_socket_and_kernel_working(
     since = len(cellhub_server.output)
     kernel_id, ws = channels
 
-    @settings(
-        max_examples=EXAMPLES,
-        deadline=None,
-        database=None,
-        phases=[Phase.explicit, Phase.generate],
-        suppress_health_check=list(HealthCheck),
-    )
+    @bounded(EXAMPLES)
     @given(frame=frames)
     def survive(frame: str | bytes) -> None:
         ws.send(frame)
