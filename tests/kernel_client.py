@@ -74,6 +74,14 @@ class KernelClient:
     async def close(self) -> None:
         await self.ws.close()
 
+    async def closed(self, timeout: float = 30) -> Any:
+        """Wait for the server to close the socket (no message may come first); its Close frame."""
+        try:
+            extra = await asyncio.wait_for(self.ws.recv(), timeout)
+        except websockets.ConnectionClosed as closed:
+            return closed.rcvd
+        raise AssertionError(f"a message instead of the close: {extra!r}")
+
     async def send(self, msg: dict[str, Any]) -> str:
         await self.ws.send(json.dumps(msg))
         return str(msg["header"]["msg_id"])
@@ -182,6 +190,14 @@ class V1KernelClient(KernelClient):
         return await super().connect(
             base_url, token, kernel_id, subprotocols=[V1_SUBPROTOCOL], **kw
         )
+
+    async def closed(self, timeout: float = 30) -> Any:
+        """Wait for the server to close the socket (no message may come first); its Close frame."""
+        try:
+            extra = await asyncio.wait_for(self.ws.recv(), timeout)
+        except websockets.ConnectionClosed as closed:
+            return closed.rcvd
+        raise AssertionError(f"a message instead of the close: {extra!r}")
 
     async def send(self, msg: dict[str, Any]) -> str:
         await self.ws.send(v1_encode(msg))

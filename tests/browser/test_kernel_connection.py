@@ -23,8 +23,8 @@ def test_dropped_websocket_reconnects_and_says_so(page: Any) -> None:
 
 def test_dead_kernel_offers_restart(page: Any) -> None:
     sheet = WorksheetPage(page)
-    # Shut down behind the page's back (as from another tab): the hub says why on the
-    # kernel's open WebSocket.
+    # Shut down behind the page's back (as from another tab): the hub closes the kernel's
+    # WebSocket after the goodbye, and the page learns why from the 404 for the kernel.
     page.evaluate(
         """async () => {
             const kernel = window.cellhub.kernel;

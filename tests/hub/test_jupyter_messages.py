@@ -98,24 +98,23 @@ async def test_a_restart_sends_what_jupyter_server_sends_and_no_restarting(hub: 
     await kernel.close()
 
 
-async def test_shutdown_by_request_says_goodbye_then_dead(hub: Hub) -> None:
-    """ipykernel's goodbye, then ``dead`` with the reason, for any other client's page."""
+async def test_shutdown_by_request_says_goodbye_then_closes(hub: Hub) -> None:
+    """ipykernel's goodbye and no ``dead`` (Jupyter Server sends none for a shutdown someone
+    asked for); then the hub closes the socket, and the 404 for the kernel says why."""
     kernel_id, kernel = await hub.kernel()
     await kernel.execute("1")
     assert (await hub.http.delete(f"/api/kernels/{kernel_id}")).status_code == 204
-    seen = await collect(kernel, is_status("dead"))
+    seen = await collect(kernel, is_status("idle"))
     assert summary(seen) == [
         ("iopub", "status", "busy"),
         ("iopub", "shutdown_reply", ""),
         ("iopub", "status", "idle"),
-        ("iopub", "status", "dead"),
     ]
     assert seen[1]["content"] == {"status": "ok", "restart": False}
-    assert seen[3]["content"]["reason"] == "shut down by request"
-    await kernel.send(request_message("execute_request", {"code": "1"}))
-    refused = await kernel.recv()
-    assert refused["content"]["ename"] == "InvalidMessage"  # the hub knows it is gone
-    await kernel.close()
+    closed = await kernel.closed()
+    assert (closed.code, closed.reason) == (1000, "shut down by request")
+    gone = await hub.http.get(f"/api/kernels/{kernel_id}")
+    assert gone.status_code == 404 and gone.json()["reason"] == "shut down by request"
 
 
 async def test_a_new_kernel_is_starting_until_its_first_request(hub: Hub) -> None:

@@ -138,7 +138,7 @@ async def test_sigkill_leaves_no_process_behind(fresh_server: RunningHub, victim
             fresh_template, _ = await asyncio.to_thread(_wait_for_template, fresh_server)
             assert fresh_template.pid != template.pid
             started = await hub.http.post("/api/kernels", json={"name": "python3"})
-            assert started.status_code == 201
+            assert started.status_code == 201, started.text + "".join(fresh_server.output[-40:])
     finally:
         await kernel.close()
         await hub.aclose()

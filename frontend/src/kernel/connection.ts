@@ -31,6 +31,8 @@ interface Pending {
 }
 
 const MAX_BACKOFF_MS = 30_000;
+/** The WebSocket close code the hub closes a kernel's sockets with when the kernel ended. */
+const NORMAL_CLOSURE = 1000;
 /** A hold never stalls the kernel's messages for longer than this. */
 const HOLD_LIMIT_MS = 5_000;
 
@@ -291,10 +293,14 @@ export class KernelConnection {
       if (this.held) this.held.push(message);
       else this.dispatch(message);
     };
-    socket.onclose = () => {
+    socket.onclose = (event) => {
       if (this.socket !== socket) return;
       this.socket = null;
-      if (this.state !== "dead") this.scheduleReconnect();
+      if (this.state === "dead") return;
+      // A normal closure is the server's: the kernel ended (a shutdown someone asked for
+      // says only goodbye, as Jupyter Server's does); ask at once what became of it.
+      if (event.code === NORMAL_CLOSURE) this.reconnectNow();
+      else this.scheduleReconnect();
     };
   }
 
@@ -322,9 +328,10 @@ export class KernelConnection {
     const id = this.kernelId;
     if (!id) return;
     this.notice.emit("Reconnecting to the kernel…");
-    this.api.get(id).then(
-      (model) => {
-        if (model) this.openSocket();
+    this.api.find(id).then(
+      (found) => {
+        if (!("gone" in found)) this.openSocket();
+        else if (found.gone) this.markDead(`The kernel is gone: ${found.gone}.`);
         else this.markDead("The kernel is gone: it was shut down or the server lost it.");
       },
       () => this.scheduleReconnect(),

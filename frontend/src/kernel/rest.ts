@@ -23,16 +23,24 @@ export class KernelsApiError extends Error {
     /** Seconds the server asked the client to wait (`Retry-After`), when it said. */
     readonly retryAfter: number | null = null,
     readonly noAnswer: NoAnswer | null = null,
+    /** The server's JSON `reason`: for a kernel that ended, why it ended. */
+    readonly reason: string | null = null,
   ) {
     super(message);
   }
 }
 
-async function serverMessage(response: Response): Promise<string> {
+/** A kernel the server no longer has, and why it ended ("" when the server does not say). */
+export interface Gone {
+  gone: string;
+}
+
+async function serverMessage(response: Response): Promise<{ message: string; reason: string | null }> {
   try {
-    return ((await response.json()) as { message?: string }).message ?? response.statusText;
+    const body = (await response.json()) as { message?: string; reason?: string | null };
+    return { message: body.message ?? response.statusText, reason: body.reason ?? null };
   } catch {
-    return response.statusText; // not JSON
+    return { message: response.statusText, reason: null }; // not JSON
   }
 }
 
@@ -57,10 +65,16 @@ export class KernelsApi {
 
   /** The kernel's model, or null when the server no longer knows it. */
   async get(id: string): Promise<KernelModel | null> {
+    const found = await this.find(id);
+    return "gone" in found ? null : found;
+  }
+
+  /** The kernel's model, or why the server no longer has it. */
+  async find(id: string): Promise<KernelModel | Gone> {
     try {
       return (await this.call("GET", `api/kernels/${id}`)) as KernelModel;
     } catch (error) {
-      if (error instanceof KernelsApiError && error.status === 404) return null;
+      if (error instanceof KernelsApiError && error.status === 404) return { gone: error.reason ?? "" };
       throw error;
     }
   }
@@ -115,9 +129,9 @@ export class KernelsApi {
       throw new KernelsApiError(`${method} ${path}: ${NO_ANSWER[why]}`, 0, NO_ANSWER[why], null, why);
     }
     if (!response.ok) {
-      const detail = await serverMessage(response);
+      const { message: detail, reason } = await serverMessage(response);
       const message = `${method} ${path}: ${response.status} ${detail}`;
-      throw new KernelsApiError(message, response.status, detail, retryAfter(response));
+      throw new KernelsApiError(message, response.status, detail, retryAfter(response), null, reason);
     }
     return response.status === 204 ? null : response.json();
   }

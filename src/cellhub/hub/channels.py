@@ -37,6 +37,10 @@ ACK_BATCH = 16 * 1024
 ACK_DELAY = 0.05
 
 Entry = tuple[int, str, bytes]
+#: The channel of the queue entry after a kernel's last message: close the clients.
+CLOSE = ""
+#: WebSocket close reasons are at most 123 bytes.
+CLOSE_REASON_BYTES = 123
 
 
 class Client(Protocol):
@@ -45,6 +49,8 @@ class Client(Protocol):
     async def send_text(self, data: str) -> None: ...
 
     async def send_bytes(self, data: bytes) -> None: ...
+
+    async def close(self, code: int = 1000, reason: str | None = None) -> None: ...
 
 
 #: Sessions mark messages whose ``buffers`` hold (base64) binary data with this key.
@@ -169,11 +175,13 @@ class KernelChannels:
 
     def kernel_gone(self, reason: str, announce: bool) -> None:
         """The kernel ended: tell the clients when ``announce`` (the worker could not), unless
-        the kernel's own ``dead`` status already did."""
+        the kernel's own ``dead`` status already did; once its last messages are out, close
+        their sockets (normal closure, the reason as close reason), as nothing more will come."""
         if announce and self.state != "dead":
             dead = jupyter.status("dead", self.session_id, reason=reason)
             self.put(0, "iopub", dead, "dead")
         self.state = "dead"
+        self.put(0, CLOSE, reason.encode()[:CLOSE_REASON_BYTES], None)
 
     def put(self, seq: int, channel: str, data: bytes, state: str | None) -> None:
         if state is not None:
@@ -203,10 +211,19 @@ class KernelChannels:
             self.ack(self.unacked)
             self.unacked = 0
 
+    async def _close_all(self, reason: str) -> None:
+        for client in list(self.clients):
+            self.remove(client)
+            with contextlib.suppress(Exception):  # already gone: nothing to close
+                await client.close(1000, reason)
+
     async def _deliver(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             seq, channel, data = await self.queue.get()
+            if channel == CLOSE:
+                await self._close_all(data.decode("utf-8", "ignore"))
+                continue
             payloads: dict[str, str | bytes] = {}
             for client in list(self._recipients(channel, data)):
                 pending = self.catching_up.get(client)

@@ -12,7 +12,7 @@ import datetime as dt
 import itertools
 import sys
 import uuid
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Coroutine, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +21,8 @@ from cellhub.db.kernels import KernelRepository
 from cellhub.hub.workers import WorkerError, WorkerLink
 
 KERNEL_NAME = "python3"
+#: Ended kernels whose reason the hub keeps in memory (a 404 says why without a query).
+GONE_REMEMBERED = 4096
 PER_OWNER_REFUSAL = "you already run {running} kernels, the most one client may; shut one down"
 
 
@@ -48,7 +50,11 @@ def is_kernel_id(candidate: str) -> bool:
 
 
 class NoSuchKernel(Exception):
-    pass
+    """No such kernel (or kernel spec); ``ended``: why the kernel ended, when it did."""
+
+    def __init__(self, what: str, ended: str = "") -> None:
+        super().__init__(what)
+        self.ended = ended
 
 
 class TooManyKernels(Exception):
@@ -97,6 +103,8 @@ class KernelService:
         self.max_per_owner = max_per_owner
         self.links = {link.address: link for link in links}
         self.located: dict[str, WorkerLink] = {}
+        #: Why recently ended kernels ended, known before the database records it.
+        self.gone: OrderedDict[str, str] = OrderedDict()
         self._turn = itertools.cycle(links)
         self.starts = OneAtATime()
 
@@ -158,8 +166,12 @@ class KernelService:
             return link
         if not is_kernel_id(kernel_id):
             raise NoSuchKernel(kernel_id)
+        if kernel_id in self.gone:
+            raise NoSuchKernel(kernel_id, self.gone[kernel_id])
         record = await asyncio.to_thread(self.repository.get, kernel_id)
-        if record is None or record.state == "dead" or record.worker not in self.links:
+        if record is not None and record.state == "dead":
+            raise NoSuchKernel(kernel_id, record.reason)
+        if record is None or record.worker not in self.links:
             raise NoSuchKernel(kernel_id)
         link = self.located[kernel_id] = self.links[record.worker]
         return link
@@ -203,6 +215,9 @@ class KernelService:
         """The kernel is gone (crash, cull, shutdown): record it. ``announce``: tell its
         clients, when the gone kernel's worker did not (it is no longer there to)."""
         self.located.pop(kernel_id, None)
+        self.gone[kernel_id] = reason
+        if len(self.gone) > GONE_REMEMBERED:
+            self.gone.popitem(last=False)
         for link in self.links.values():
             channels = link.channels.get(kernel_id)
             if channels is not None:

@@ -23,8 +23,12 @@ from cellhub.hub.kernels import (
 from cellhub.hub.workers import WorkerError
 
 
-def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"message": message, "reason": None}, status_code=status, headers=headers)
+def error(
+    status: int, message: str, headers: dict[str, str] | None = None, reason: str | None = None
+) -> JSONResponse:
+    """Jupyter Server's error body; ``reason`` says more where there is more to say."""
+    body = {"message": message, "reason": reason}
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def service(request: Request) -> KernelService:
@@ -120,7 +124,9 @@ async def restart_kernel(request: Request) -> Response:
 
 
 async def on_no_such_kernel(request: Request, exc: Exception) -> Response:
-    return error(404, f"Kernel does not exist: {exc}")
+    """404; for a kernel that ended, ``reason`` says why (the page shows it)."""
+    ended = exc.ended if isinstance(exc, NoSuchKernel) else ""
+    return error(404, f"Kernel does not exist: {exc}", reason=ended or None)
 
 
 async def on_too_many_kernels(request: Request, exc: Exception) -> Response:

@@ -22,10 +22,12 @@ Restart and shutdown send the clients what Jupyter Server with ipykernel sends: 
 session's ``busy``, ``shutdown_reply`` and ``idle`` (and, for a restart, the new session's
 ``starting`` and the ``busy``/``idle`` of a kernel_info_request) — never ``restarting``,
 which Jupyter Server sends only when it restarts a kernel that died, and JupyterLab takes
-for a crash. A kernel that ends for good — it died, was culled, outlived its limits, or
-was shut down (after the goodbye above) — sends ``dead`` with a ``reason``: Jupyter Server,
-which restarts a kernel that dies, sends ``dead`` when it cannot; cellhub does not restart
-kernels, and its own page shows the reason with a Restart button.
+for a crash. A kernel that ends without being asked to — it died, was culled, or outlived
+its limits — sends ``dead`` with a ``reason``: Jupyter Server, which restarts a kernel that
+dies, sends ``dead`` when it cannot; cellhub does not restart kernels, and its own page
+shows the reason with a Restart button. A shutdown someone asked for ends with the goodbye
+alone, as with Jupyter Server; the hub then closes the kernel's WebSockets, and a client
+that asks for the kernel gets a 404 that carries the reason.
 """
 
 from __future__ import annotations
@@ -336,11 +338,11 @@ class Worker:
     def shutdown_kernel(self, kernel: WorkerKernel, request: dict[str, Any] | None = None) -> None:
         """End the kernel as asked (REST, or a client's shutdown_request)."""
         say_goodbye(kernel, False, request)
-        self.end(kernel, "shut down by request")
+        self.end(kernel, "shut down by request", dead=False)
 
-    def end(self, kernel: WorkerKernel, reason: str) -> None:
-        """Forget ``kernel``, kill its session, and tell its clients (``dead``) and every hub
-        why it ended."""
+    def end(self, kernel: WorkerKernel, reason: str, dead: bool = True) -> None:
+        """Forget ``kernel``, kill its session, and tell every hub why it ended; its clients
+        too (a ``dead`` status) when ``dead``: the kernel ended without being asked to."""
         if self.kernels.get(kernel.id) is not kernel:
             return
         del self.kernels[kernel.id]
@@ -350,7 +352,8 @@ class Worker:
             self.by_pid.pop(old.pid, None)
             self.template.kill(old.pid)
         kernel.state = "dead"
-        kernel.announce("iopub", "status", {"execution_state": "dead", "reason": reason})
+        if dead:
+            kernel.announce("iopub", "status", {"execution_state": "dead", "reason": reason})
         for hub in self.hubs:
             hub.send(["ended", kernel.id, reason, True])
         self.refill()
