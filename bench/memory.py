@@ -19,7 +19,7 @@ from collections.abc import Iterator
 
 import psutil
 
-from cellhub.worker.pagemerge import KSM, ksmd_running
+from cellhub.template.pagemerge import KSM, ksmd_running
 
 MiB = 2**20
 

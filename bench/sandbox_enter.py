@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from cellhub.worker.sandbox import LinuxSandbox, RlimitSandbox, SandboxLimits, SessionSandbox
+from cellhub.sandbox import LinuxSandbox, RlimitSandbox, SandboxLimits, SessionSandbox
 
 #: Uids of this benchmark's own, apart from a deployment's pool and the tests'.
 BENCH_UIDS = range(232_000, 232_016)

@@ -209,11 +209,11 @@ class CellhubServer(BenchServer):
     def template(self) -> psutil.Process:
         for process in self.descendants():
             try:
-                if any("cellhub.worker.template" in part for part in process.cmdline()):
+                if any("cellhub.template.process" in part for part in process.cmdline()):
                     return process
             except psutil.NoSuchProcess:
                 continue
-        raise ServerFailed("cellhub: no template process (cmdline cellhub.worker.template)")
+        raise ServerFailed("cellhub: no template process (cmdline cellhub.template.process)")
 
 
 class JupyterServer(BenchServer):

@@ -168,7 +168,7 @@ def run(coro: Any) -> None:
 
 
 def worker(config: Config, parent: int | None) -> None:
-    from cellhub.worker.prctl import die_with_parent
+    from cellhub.sandbox.prctl import die_with_parent
     from cellhub.worker.server import run_worker
 
     if parent:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cellhub.worker.sandbox.environment import parse_entries
+from cellhub.sandbox.environment import parse_entries
 
 ENV_PREFIX = "CELLHUB_"
 #: One source of a CSP frame-ancestors list: a host or scheme source, or the keyword 'self'.

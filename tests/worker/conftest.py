@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from cellhub.worker.sandbox import SessionSandbox
+from cellhub.sandbox import SessionSandbox
 from tests.worker.session_client import SessionClient, SessionServer
 
 #: Sandboxes the running test made, to close when it ends.

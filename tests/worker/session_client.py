@@ -29,7 +29,7 @@ from cellhub.protocol.diagnostics import log_text
 
 DRIVER = """
 import json, os, signal, socket, struct, sys
-from cellhub.worker.session import build_shell, run_session
+from cellhub.session.process import build_shell, run_session
 shell = build_shell(json.loads(sys.argv[2]))
 import gc; gc.collect(); gc.freeze()
 signal.signal(signal.SIGCHLD, signal.SIG_IGN)

@@ -199,7 +199,9 @@ def worker_and_template(server: RunningHub) -> tuple[psutil.Process, psutil.Proc
         with contextlib.suppress(psutil.Error):
             if " worker " in " ".join(proc.cmdline()) + " ":
                 templates = [
-                    c for c in proc.children() if "cellhub.worker.template" in " ".join(c.cmdline())
+                    c
+                    for c in proc.children()
+                    if "cellhub.template.process" in " ".join(c.cmdline())
                 ]
                 return proc, templates[0]
     raise AssertionError("no worker found")

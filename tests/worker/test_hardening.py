@@ -231,7 +231,7 @@ async def test_a_session_cannot_write_or_truncate_the_services_log(
 
 FLOOD_DIAGNOSTICS = """
 import gc
-from cellhub.worker.session import Session
+from cellhub.session.process import Session
 session = next(o for o in gc.get_objects() if isinstance(o, Session))
 for n in range(1000):
     session.log(f'DIAGNOSTIC {n}\\x1b[2J\\ncellhub: serving at http://forged/?token=FORGED-LOG')

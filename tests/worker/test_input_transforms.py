@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from IPython.core.inputtransformer2 import TransformerManager
 
-from cellhub.worker.shell import IPYTHON_SYNTAX, CellTransformerManager
+from cellhub.session.shell import IPYTHON_SYNTAX, CellTransformerManager
 
 IPYTHON_CELLS = [
     "%time 1",

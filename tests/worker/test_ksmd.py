@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from cellhub.template.pagemerge import KSM
 from cellhub.worker.ksmd import KSMD_SLEEP_MS, SHARE_DIR, KsmdShare
-from cellhub.worker.pagemerge import KSM
 
 #: The host's own settings in the stand-in: ksmd stopped.
 HOST = {"run": "0", "pages_to_scan": "100", "sleep_millisecs": "20"}

@@ -28,7 +28,7 @@ from typing import Any
 import psutil
 import pytest
 
-from cellhub.worker.sandbox import RlimitSandbox, SandboxLimits
+from cellhub.sandbox import RlimitSandbox, SandboxLimits
 from tests.conftest import RunningHub, start_cellhub
 from tests.kernel_client import Hub, KernelClient
 from tests.worker.test_abuse import data_root
@@ -131,7 +131,9 @@ def host_segments() -> dict[int, int]:
 
 def worker_and_template(server: RunningHub) -> tuple[psutil.Process, psutil.Process]:
     worker = next(p for p in server.descendants() if " worker " in " ".join(p.cmdline()) + " ")
-    template = next(c for c in worker.children() if "worker.template" in " ".join(c.cmdline()))
+    template = next(
+        c for c in worker.children() if "cellhub.template.process" in " ".join(c.cmdline())
+    )
     return worker, template
 
 

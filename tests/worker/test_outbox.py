@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from cellhub.worker.outbox import DEFAULT_MAX_QUEUED, Outbox
+from cellhub.session.outbox import DEFAULT_MAX_QUEUED, Outbox
 
 
 @pytest.fixture

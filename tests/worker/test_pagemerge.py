@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from cellhub.worker.pagemerge import private_writable_ranges
+from cellhub.template.pagemerge import private_writable_ranges
 from tests.conftest import RunningHub
 from tests.kernel_client import Hub
 

@@ -33,7 +33,7 @@ def wait_until_gone(pids: list[int], timeout: float = 5.0) -> list[int]:
 def template_and_sessions(server: RunningHub) -> tuple[psutil.Process, list[psutil.Process]]:
     for proc in server.descendants():
         try:
-            if "cellhub.worker.template" in " ".join(proc.cmdline()):
+            if "cellhub.template.process" in " ".join(proc.cmdline()):
                 return proc, proc.children()
         except psutil.Error:
             continue

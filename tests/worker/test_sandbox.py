@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 from bench.sandbox_enter import timed_cycle
 
-from cellhub.worker.sandbox import (
+from cellhub.sandbox import (
     LinuxSandbox,
     RlimitSandbox,
     SandboxError,
@@ -39,8 +39,8 @@ from cellhub.worker.sandbox import (
     SessionSandbox,
     sandbox_for,
 )
-from cellhub.worker.sandbox.cgroups import CgroupV2Tree
-from cellhub.worker.sandbox.processes import all_processes
+from cellhub.sandbox.cgroups import CgroupV2Tree
+from cellhub.sandbox.processes import all_processes
 from tests.worker.conftest import opened
 
 MiB = 2**20

@@ -27,7 +27,7 @@ def thread_policies(pid: int) -> set[int]:
 
 def template_children(server: RunningHub) -> list[psutil.Process]:
     template = next(
-        p for p in server.descendants() if any("cellhub.worker.template" in a for a in p.cmdline())
+        p for p in server.descendants() if any("cellhub.template.process" in a for a in p.cmdline())
     )
     return template.children()
 

@@ -11,7 +11,7 @@ template is ready. A worker that dies before that never worked: ``serve`` stops 
 instead of restarting it in a loop.
 
 The worker is executed with the sessions' environment (see
-:mod:`cellhub.worker.sandbox.environment`), not ours: it needs none of our secrets, and
+:mod:`cellhub.sandbox.environment`), not ours: it needs none of our secrets, and
 what it has, its template and every session could inherit. Its settings come on its
 command line, the data directory resolved, without the token and the database URL.
 """
@@ -31,7 +31,7 @@ import orjson
 
 from cellhub.config import Config
 from cellhub.protocol.addresses import fits_unix_socket
-from cellhub.worker.sandbox.environment import session_environment
+from cellhub.sandbox.environment import session_environment
 
 #: Seconds between looks at whether the worker is still alive.
 WATCH_INTERVAL = 0.5

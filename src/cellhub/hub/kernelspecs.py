@@ -29,7 +29,7 @@ LOGO_CACHE = f"max-age={60 * 60 * 24 * 30}"
 def spec_model(name: str) -> dict[str, Any]:
     """A spec as Jupyter Server's ``kernelspec_model`` returns it, resources by URL."""
     spec = {
-        "argv": [sys.executable, "-m", "cellhub.worker.template"],
+        "argv": [sys.executable, "-m", "cellhub.template.process"],
         "display_name": "Python 3 (cellhub)",
         "language": "python",
         "interrupt_mode": "signal",

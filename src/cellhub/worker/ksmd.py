@@ -1,6 +1,6 @@
 """The host's ``ksmd``, run together by every worker on the host that wants it.
 
-``ksmd`` (kernel same-page merging, see :mod:`cellhub.worker.pagemerge`) is one setting
+``ksmd`` (kernel same-page merging, see :mod:`cellhub.template.pagemerge`) is one setting
 of the whole host, ``/sys/kernel/mm/ksm/run``. Several workers may run on one host (two
 deployments, or tests); if each started ksmd on its own and put the host's settings back
 when it stopped, one worker stopping would stop merging under the others. So a worker
@@ -31,7 +31,7 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
-from cellhub.worker.pagemerge import KSM
+from cellhub.template.pagemerge import KSM
 
 SHARE_DIR = Path("/run/cellhub/ksmd")
 #: Milliseconds ksmd sleeps between scans while workers run it. Each scan holds a core

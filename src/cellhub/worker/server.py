@@ -50,11 +50,11 @@ from cellhub.config import Config
 from cellhub.deploy.certificates import CertificatePaths, ensure_certificates, worker_ssl_context
 from cellhub.protocol import addresses, diagnostics, framing, jupyter
 from cellhub.ratelimited_log import RateLimitedLog, exception_kind
-from cellhub.worker import scheduling
+from cellhub.sandbox.environment import session_environment
+from cellhub.sandbox.prctl import become_subreaper, kill_children
+from cellhub.template import scheduling
 from cellhub.worker.kernels import SessionProcess, WorkerKernel
 from cellhub.worker.ksmd import KsmdShare
-from cellhub.worker.prctl import become_subreaper, kill_children
-from cellhub.worker.sandbox.environment import session_environment
 from cellhub.worker.session_log import SessionLog
 from cellhub.worker.template_client import TEMPLATE_START_TIMEOUT, TemplateClient
 

@@ -15,7 +15,7 @@ from typing import Any
 import msgpack
 import orjson
 
-from cellhub.worker.template import MAX_CONTROL_MESSAGE
+from cellhub.template.process import MAX_CONTROL_MESSAGE
 
 #: Seconds a template may take to import everything and warm up before it counts as failed.
 TEMPLATE_START_TIMEOUT = 60.0
@@ -42,7 +42,7 @@ class TemplateClient:
     ) -> None:
         self.settings = settings
         #: What the template is executed with, and so what every session's /proc/self/environ
-        #: shows (see cellhub.worker.sandbox.environment).
+        #: shows (see cellhub.sandbox.environment).
         self.environment = environment
         self.on_forked = on_forked
         self.on_exited = on_exited
@@ -64,7 +64,7 @@ class TemplateClient:
                 sys.executable,
                 "-P",  # keep the working directory off sys.path: sessions must not see it
                 "-m",
-                "cellhub.worker.template",
+                "cellhub.template.process",
                 "--control-fd",
                 str(theirs.fileno()),
                 "--parent",

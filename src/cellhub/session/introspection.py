@@ -17,8 +17,8 @@ from IPython.core.completer import provisionalcompleter, rectify_completions
 from IPython.utils.tokenutil import token_at_cursor
 
 import cellhub
-from cellhub.worker import messages
-from cellhub.worker.shell import CellShell
+from cellhub.session import messages
+from cellhub.session.shell import CellShell
 
 
 def complete(shell: CellShell, content: dict[str, Any]) -> dict[str, Any]:

@@ -26,12 +26,12 @@ import orjson
 from comm.base_comm import BaseComm, CommManager
 
 from cellhub.protocol import framing
-from cellhub.worker import messages
-from cellhub.worker.inbox import Inbox
-from cellhub.worker.outbox import Publisher
+from cellhub.session import messages
+from cellhub.session.inbox import Inbox
+from cellhub.session.outbox import Publisher
 
 if TYPE_CHECKING:
-    from cellhub.worker.shell import CellShell
+    from cellhub.session.shell import CellShell
 
 #: The key the hub looks for (as these exact bytes) to send a message in binary framing.
 BINARY_MARK = "cellhub_binary"

@@ -22,7 +22,7 @@ Contract:
   libseccomp, or of an architecture other than x86_64 and aarch64, stops the template at
   start-up with a message, and a session pays only for :meth:`Program.load` (one ``prctl``).
 - :meth:`Program.load` must run in a single-threaded process after ``PR_SET_NO_NEW_PRIVS``
-  (as :func:`~cellhub.worker.sandbox.base.finish_entering` does, last), so it needs no
+  (as :func:`~cellhub.sandbox.base.finish_entering` does, last), so it needs no
   privilege and works in the rlimit fallback too. The filter is inherited by every child
   and across ``execve``, and cannot be removed.
 """
@@ -35,8 +35,8 @@ import functools
 import os
 import platform
 
-from cellhub.worker.sandbox.errors import SandboxError
-from cellhub.worker.sandbox.syscalls import prctl_pointer
+from cellhub.sandbox.errors import SandboxError
+from cellhub.sandbox.syscalls import prctl_pointer
 
 #: Reason → calls refused with EPERM.
 DENIED: dict[str, tuple[str, ...]] = {

@@ -29,7 +29,7 @@ def die_with_parent(expected_parent: int, sig: int = signal.SIGKILL) -> None:
     namespace (a session), whose parent is outside it, but this /proc is still
     the parent's.
     """
-    from cellhub.worker.sandbox.processes import stat_fields  # the sandbox imports this module
+    from cellhub.sandbox.processes import stat_fields  # the sandbox imports this module
 
     _prctl(PR_SET_PDEATHSIG, sig)
     with open("/proc/self/stat", "rb") as f:

@@ -41,8 +41,8 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from cellhub.worker.sandbox.cgroups import CGROUP_ROOT
-from cellhub.worker.sandbox.syscalls import (
+from cellhub.sandbox.cgroups import CGROUP_ROOT
+from cellhub.sandbox.syscalls import (
     MOUNT_ATTR_NODEV,
     MOUNT_ATTR_NOEXEC,
     MOUNT_ATTR_NOSUID,

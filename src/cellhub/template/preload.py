@@ -3,7 +3,7 @@
 Called once in the template, after the preload imports and the warm-up, so every
 session forks with it done: sympy expressions display as LaTeX (as after
 ``sympy.init_printing()`` in Jupyter) and ``interact`` with its control helpers
-(:mod:`cellhub.worker.interact`) is in the user namespace, hidden from ``%who``.
+(:mod:`cellhub.session.interact`) is in the user namespace, hidden from ``%who``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from cellhub.worker.shell import CellShell
+    from cellhub.session.shell import CellShell
 
 
 def prepare_environment(shell: CellShell) -> None:
@@ -21,7 +21,7 @@ def prepare_environment(shell: CellShell) -> None:
         release_renderers_on_close(shell)
     _sympy_printing(shell)
     try:
-        from cellhub.worker import interact
+        from cellhub.session import interact
     except ImportError:  # ipywidgets is not installed: no interacts
         return
     names = {name: getattr(interact, name) for name in interact.SESSION_NAMES}

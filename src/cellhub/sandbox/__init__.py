@@ -11,15 +11,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from cellhub.worker.sandbox.base import (
+from cellhub.sandbox.base import (
     SandboxError,
     SandboxLease,
     SandboxLimits,
     SessionSandbox,
 )
-from cellhub.worker.sandbox.linux import LinuxSandbox
-from cellhub.worker.sandbox.rlimit import RlimitSandbox
-from cellhub.worker.sandbox.uids import DEFAULT_UID_RANGE
+from cellhub.sandbox.linux import LinuxSandbox
+from cellhub.sandbox.rlimit import RlimitSandbox
+from cellhub.sandbox.uids import DEFAULT_UID_RANGE
 
 __all__ = [
     "DEFAULT_UID_RANGE",

@@ -8,8 +8,8 @@ import os
 import shutil
 from pathlib import Path
 
-from cellhub.worker.sandbox import pid_namespace
-from cellhub.worker.sandbox.base import (
+from cellhub.sandbox import pid_namespace
+from cellhub.sandbox.base import (
     SandboxError,
     SandboxLease,
     SandboxLimits,
@@ -17,10 +17,10 @@ from cellhub.worker.sandbox.base import (
     _fmt_bytes,
     finish_entering,
 )
-from cellhub.worker.sandbox.cgroups import CgroupBusy, CgroupTree, SessionCgroup
-from cellhub.worker.sandbox.mounts import MountPlan, python_paths
-from cellhub.worker.sandbox.processes import kill_until_gone, living_with_uid, uids_in_use
-from cellhub.worker.sandbox.syscalls import (
+from cellhub.sandbox.cgroups import CgroupBusy, CgroupTree, SessionCgroup
+from cellhub.sandbox.mounts import MountPlan, python_paths
+from cellhub.sandbox.processes import kill_until_gone, living_with_uid, uids_in_use
+from cellhub.sandbox.syscalls import (
     CLONE_NEWCGROUP,
     CLONE_NEWIPC,
     CLONE_NEWNET,
@@ -32,7 +32,7 @@ from cellhub.worker.sandbox.syscalls import (
     sethostname,
     unshare,
 )
-from cellhub.worker.sandbox.uids import DEFAULT_UID_RANGE, UidPool
+from cellhub.sandbox.uids import DEFAULT_UID_RANGE, UidPool
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ from typing import Any
 import orjson
 from IPython.core.error import StdinNotImplementedError
 
-from cellhub.worker.inbox import Inbox
-from cellhub.worker.outbox import Publisher
-from cellhub.worker.outstream import StreamSink
+from cellhub.session.inbox import Inbox
+from cellhub.session.outbox import Publisher
+from cellhub.session.outstream import StreamSink
 
 
 class InputRequests:

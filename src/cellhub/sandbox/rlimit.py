@@ -13,14 +13,14 @@ import struct
 from collections.abc import Collection
 from pathlib import Path
 
-from cellhub.worker.prctl import become_subreaper
-from cellhub.worker.sandbox.base import (
+from cellhub.sandbox.base import (
     SandboxLease,
     SandboxLimits,
     SessionSandbox,
     finish_entering,
 )
-from cellhub.worker.sandbox.processes import adopted_by, kill_until_gone, session_tree
+from cellhub.sandbox.prctl import become_subreaper
+from cellhub.sandbox.processes import adopted_by, kill_until_gone, session_tree
 
 log = logging.getLogger(__name__)
 

@@ -27,13 +27,13 @@ import orjson
 
 from cellhub.protocol import diagnostics
 from cellhub.protocol.jupyter import utc_now
-from cellhub.worker import comms, inbox, interrupts, introspection, messages, outbox, outstream
-from cellhub.worker.inbox import Inbox
-from cellhub.worker.interrupts import InterruptGate
-from cellhub.worker.outbox import Outbox, Publisher
-from cellhub.worker.outstream import FdCapture, StreamSink
-from cellhub.worker.shell import CellShell, build_shell
-from cellhub.worker.stdin import InputRequests
+from cellhub.session import comms, inbox, interrupts, introspection, messages, outbox, outstream
+from cellhub.session.inbox import Inbox
+from cellhub.session.interrupts import InterruptGate
+from cellhub.session.outbox import Outbox, Publisher
+from cellhub.session.outstream import FdCapture, StreamSink
+from cellhub.session.shell import CellShell, build_shell
+from cellhub.session.stdin import InputRequests
 
 __all__ = ["build_shell", "run_session"]
 
@@ -52,7 +52,7 @@ WARM_REQUEST = orjson.dumps(
         "content": {"code": "None", "silent": False, "store_history": False},
     }
 )
-#: Modules whose code an interrupt must not cut through (see cellhub.worker.interrupts).
+#: Modules whose code an interrupt must not cut through (see cellhub.session.interrupts).
 CRITICAL_MODULES = (inbox, interrupts, messages, outbox, outstream)
 
 Handler = Callable[[dict[str, Any]], dict[str, Any] | None]

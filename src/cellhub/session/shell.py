@@ -4,7 +4,7 @@
 pager output become Jupyter messages (as ipykernel's ``ZMQInteractiveShell``
 does), sent through :attr:`CellShell.publisher`. The template has no socket, so
 the publisher is ``None`` there and output of the warm-up work is discarded;
-:func:`cellhub.worker.session.run_session` sets it after the fork.
+:func:`cellhub.session.process.run_session` sets it after the fork.
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ from IPython.core.interactiveshell import InteractiveShell
 from traitlets import Instance, Type, default
 from traitlets.config import Config
 
-from cellhub.worker.comms import install_comms
-from cellhub.worker.environment import prepare_environment
-from cellhub.worker.outbox import Publisher
+from cellhub.session.comms import install_comms
+from cellhub.session.outbox import Publisher
+from cellhub.template.preload import prepare_environment
 
 #: Environment a session's code and subprocesses see (as ipykernel sets it up).
 SESSION_ENVIRONMENT = {
@@ -291,7 +291,7 @@ class CellShell(InteractiveShell):
 
     def _get_exc_info(self, exc_tuple: Any = None) -> tuple[Any, Any, Any]:
         """The exception to show, without the frames of cellhub's own code at its end: the
-        SIGINT handler that raised a KeyboardInterrupt (cellhub.worker.interrupts) is not
+        SIGINT handler that raised a KeyboardInterrupt (cellhub.session.interrupts) is not
         the user's code, and its server path means nothing to them (nor to a Jupyter
         client resolving the frames' paths)."""
         etype, value, tb = super()._get_exc_info(exc_tuple)  # type: ignore[no-untyped-call]
@@ -338,13 +338,13 @@ def without_own_frames(tb: TracebackType | None) -> TracebackType | None:
 def build_shell(preload: Sequence[str]) -> CellShell:
     """Build and warm the shell every session will fork from.
 
-    Wires Jupyter comms (:mod:`cellhub.worker.comms`), imports ``preload`` (raising
+    Wires Jupyter comms (:mod:`cellhub.session.comms`), imports ``preload`` (raising
     ``ImportError`` for a missing module), turns on the inline matplotlib backend
     (retina PNG) if matplotlib was preloaded, runs a throwaway cell,
     completion and inspection so that IPython, jedi and parso are warm, and returns
     a clean shell: ``execution_count == 1``, no user variables, input history in an
     in-memory database (``In[1]`` is the first cell a session runs), and the names of
-    :mod:`cellhub.worker.environment` (Sage-style ``interact``) in the user namespace.
+    :mod:`cellhub.template.preload` (Sage-style ``interact``) in the user namespace.
     Starts no thread and opens no socket, so it is safe to fork after.
     """
     for name in SINGLE_THREADED_BLAS:

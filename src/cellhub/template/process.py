@@ -10,7 +10,7 @@ them; it answers with each new session's pid and one end of a socketpair
 alone knows when a pid is reaped, so signals go through it and can never hit a
 recycled pid.
 
-Run as ``python -m cellhub.worker.template --control-fd N --settings JSON``.
+Run as ``python -m cellhub.template.process --control-fd N --settings JSON``.
 """
 
 from __future__ import annotations
@@ -32,10 +32,10 @@ import msgpack
 import orjson
 
 from cellhub.protocol.diagnostics import log_frame
-from cellhub.worker import pagemerge, scheduling
-from cellhub.worker.prctl import become_subreaper, die_with_parent, kill_children, reap_all
-from cellhub.worker.sandbox import SandboxLease, SandboxLimits, SessionSandbox, sandbox_for
-from cellhub.worker.sandbox.processes import kill_until_gone
+from cellhub.sandbox import SandboxLease, SandboxLimits, SessionSandbox, sandbox_for
+from cellhub.sandbox.prctl import become_subreaper, die_with_parent, kill_children, reap_all
+from cellhub.sandbox.processes import kill_until_gone
+from cellhub.template import pagemerge, scheduling
 
 MAX_CONTROL_MESSAGE = 65536
 #: Above any descriptor a process can hold (close_range(2) takes the bound as it is).
@@ -173,7 +173,7 @@ class ForkServer:
         parent_end.close()
 
     def fork_idle(self) -> int:
-        """Fork the session under ``SCHED_IDLE`` (see :mod:`cellhub.worker.scheduling`), so
+        """Fork the session under ``SCHED_IDLE`` (see :mod:`cellhub.template.scheduling`), so
         that it is idle from its first instruction: a claim that promotes it at once, before
         the session ran at all, is never undone by the session demoting itself later."""
         if not scheduling.can_promote():
@@ -203,7 +203,7 @@ class ForkServer:
             os.close(self.wake_w)
             keep_only(sock.fileno())
             self.sandbox.enter(lease)  # which checks that the template is still its parent
-            from cellhub.worker.session import run_session
+            from cellhub.session.process import run_session
 
             run_session(self.shell, sock)
         except BaseException as exc:  # noqa: BLE001 - a session must never return into the template
@@ -255,7 +255,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
         Path(settings["state_dir"]),
         uid_range=range(first_uid, first_uid + uid_count),
     )
-    from cellhub.worker.session import build_shell
+    from cellhub.session.process import build_shell
 
     shell = build_shell(settings["preload"])
     gc.collect()

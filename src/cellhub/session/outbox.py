@@ -4,7 +4,7 @@ Every frame the session emits goes through :class:`Outbox`. A frame either leave
 once in one non-blocking ``send`` from the thread that made it, or waits in order in
 the queue, whose single thread is the only caller of the blocking ``sendall``. A
 KeyboardInterrupt can never cut a frame in half: the main thread only writes in this
-module, where the interrupt gate defers it (:mod:`cellhub.worker.interrupts`), and a
+module, where the interrupt gate defers it (:mod:`cellhub.session.interrupts`), and a
 non-blocking send is never interrupted half way. Because :meth:`Outbox.put` blocks
 while ``max_queued`` bytes wait, a worker that reads slowly slows the code that prints
 instead of growing the session's memory.
@@ -19,8 +19,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from cellhub.worker.interrupts import block_interrupts_in_this_thread
-from cellhub.worker.messages import MessageFactory
+from cellhub.session.interrupts import block_interrupts_in_this_thread
+from cellhub.session.messages import MessageFactory
 
 #: Bytes of encoded frames queued for the writer before producers block.
 DEFAULT_MAX_QUEUED = 4 * 2**20

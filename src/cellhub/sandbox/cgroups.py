@@ -14,8 +14,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from cellhub.worker.sandbox.base import SandboxError, SandboxLimits
-from cellhub.worker.sandbox.processes import kill_until_gone
+from cellhub.sandbox.base import SandboxError, SandboxLimits
+from cellhub.sandbox.processes import kill_until_gone
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 V1_CONTROLLERS = ("memory", "pids", "cpu")

@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
-from cellhub.worker.sandbox.base import SandboxError
+from cellhub.sandbox.base import SandboxError
 
 DEFAULT_UID_RANGE = range(200_000, 200_000 + 4096)
 """High ids that no distribution assigns to users; no /etc/passwd entries are needed."""

@@ -29,9 +29,9 @@ from __future__ import annotations
 import os
 from typing import NoReturn
 
-from cellhub.worker.sandbox.base import SandboxError
-from cellhub.worker.sandbox.processes import stat_fields
-from cellhub.worker.sandbox.syscalls import CLONE_NEWPID, setns, unshare
+from cellhub.sandbox.base import SandboxError
+from cellhub.sandbox.processes import stat_fields
+from cellhub.sandbox.syscalls import CLONE_NEWPID, setns, unshare
 
 SIGNAL_EXIT_BASE = 128
 """An init exits with ``SIGNAL_EXIT_BASE + N`` when its session was killed by signal N."""

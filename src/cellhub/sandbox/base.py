@@ -26,10 +26,10 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
-from cellhub.worker.prctl import PR_SET_PDEATHSIG, forbid_new_privileges
-from cellhub.worker.sandbox import seccomp
-from cellhub.worker.sandbox.errors import SandboxError
-from cellhub.worker.sandbox.syscalls import prctl
+from cellhub.sandbox import seccomp
+from cellhub.sandbox.errors import SandboxError
+from cellhub.sandbox.prctl import PR_SET_PDEATHSIG, forbid_new_privileges
+from cellhub.sandbox.syscalls import prctl
 
 __all__ = ["SandboxError", "SandboxLease", "SandboxLimits", "SessionSandbox", "finish_entering"]
 
@@ -80,7 +80,7 @@ class SandboxLimits:
     )
     network: bool = _limit(False, "Whether sessions may use the network (root only).")
     seccomp: bool = _limit(
-        True, "Whether sessions load the seccomp filter of cellhub.worker.sandbox.seccomp."
+        True, "Whether sessions load the seccomp filter of cellhub.sandbox.seccomp."
     )
 
     def __post_init__(self) -> None:

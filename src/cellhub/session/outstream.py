@@ -24,8 +24,8 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from cellhub.worker.interrupts import InterruptGate, block_interrupts_in_this_thread
-from cellhub.worker.outbox import Publisher
+from cellhub.session.interrupts import InterruptGate, block_interrupts_in_this_thread
+from cellhub.session.outbox import Publisher
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
