@@ -20,10 +20,10 @@ export function h<K extends keyof HTMLElementTagNameMap>(
 }
 
 /** A button that says what it does to screen readers even when it shows only a symbol. */
-export function iconButton(label: string, symbol: string, onClick: () => void, extra: Attributes = {}): HTMLButtonElement {
+export function iconButton(label: string, symbol: Node | string, onClick: () => void, extra: Attributes = {}): HTMLButtonElement {
   return h(
     "button",
     { type: "button", className: "icon", "aria-label": label, title: label, onclick: () => onClick(), ...extra },
-    h("span", { "aria-hidden": "true" }, symbol),
+    typeof symbol === "string" ? h("span", { "aria-hidden": "true" }, symbol) : symbol,
   );
 }

@@ -6,6 +6,7 @@ import { renderMarkdown } from "../render/markdown";
 import { h, iconButton } from "../util/dom";
 import type { Cell, CellType } from "../worksheet/cell";
 import { CellEditor, type CompletionReply, type RunMode } from "./editor";
+import { icon } from "./icons";
 import { OutputView } from "./outputView";
 
 export interface CellActions {
@@ -49,13 +50,13 @@ export class CellView {
     const toolbar = h(
       "div",
       { className: "cell-toolbar", role: "toolbar", "aria-label": "Cell actions" },
-      iconButton("Run cell", "▶", () => actions.run(cell, "stay")),
-      iconButton("Move cell up", "↑", () => actions.move(cell, -1)),
-      iconButton("Move cell down", "↓", () => actions.move(cell, 1)),
-      iconButton("Insert cell above", "+↑", () => actions.insertNear(cell, 0)),
-      iconButton("Insert cell below", "+↓", () => actions.insertNear(cell, 1)),
+      iconButton("Run cell", icon("run"), () => actions.run(cell, "stay")),
+      iconButton("Move cell up", icon("up"), () => actions.move(cell, -1)),
+      iconButton("Move cell down", icon("down"), () => actions.move(cell, 1)),
+      iconButton("Insert cell above", icon("insertAbove"), () => actions.insertNear(cell, 0)),
+      iconButton("Insert cell below", icon("insertBelow"), () => actions.insertNear(cell, 1)),
       this.typeSelect,
-      iconButton("Delete cell", "✕", () => actions.remove(cell), { className: "icon danger" }),
+      iconButton("Delete cell", icon("remove"), () => actions.remove(cell), { className: "icon danger" }),
     );
     this.editorHost = h("div", { className: "editor" });
     this.rendered = h("div", {
@@ -72,6 +73,7 @@ export class CellView {
         "data-cell-id": cell.id,
         onfocusin: () => actions.select(cell),
         onmousedown: () => actions.select(cell),
+        onanimationend: (event: Event) => (event as AnimationEvent).animationName === "ran" && this.element.classList.remove("ran"),
       },
       h("div", { className: "gutter" }, this.prompt),
       h("div", { className: "cell-body" }, toolbar, this.editorHost, this.rendered, this.outputs.element, this.stdin),
@@ -165,6 +167,10 @@ export class CellView {
 
   private refreshPrompt(): void {
     const { runState, executionCount, type } = this.cell;
+    // "ran": a run has just finished; app.css flashes the cell's bar once (the done state).
+    const before = this.element.dataset.runState;
+    if (runState !== "idle") this.element.classList.remove("ran");
+    else if (before && before !== "idle") this.element.classList.add("ran");
     this.element.dataset.runState = runState;
     if (type === "markdown") this.prompt.textContent = "";
     else if (runState !== "idle") this.prompt.textContent = "[*]:";

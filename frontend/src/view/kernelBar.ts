@@ -47,8 +47,9 @@ export class KernelBar {
     actions: KernelBarActions,
     title: string,
   ) {
-    const button = (label: string, onClick: () => void, extra: Record<string, string> = {}): HTMLButtonElement =>
-      h("button", { type: "button", onclick: onClick, ...extra }, label);
+    /** `wide` words show only where there is room (app.css); the button's name keeps them. */
+    const button = (label: string, onClick: () => void, extra: Record<string, string> = {}, wide = "", end = ""): HTMLButtonElement =>
+      h("button", { type: "button", onclick: onClick, ...extra }, label, wide ? h("span", { className: "wide-only" }, wide) : null, end);
     this.state = h("span", { className: "kernel-state", role: "status", "aria-live": "polite", "data-state": kernel.state });
     this.titleInput = h("input", {
       className: "title",
@@ -90,14 +91,14 @@ export class KernelBar {
           button("Interrupt", () => void kernel.interrupt().catch(() => undefined), { "aria-keyshortcuts": "I I" }),
           button("Restart", () => confirmRestart(kernel) && void kernel.restart(), { "aria-keyshortcuts": "0 0" }),
           button("Restart & run all", () => confirmRestart(kernel) && actions.restartAndRunAll()),
-          button("Clear outputs", () => actions.clearOutputs()),
+          button("Clear", () => actions.clearOutputs(), {}, " outputs"),
         ),
         h(
           "div",
           { role: "toolbar", "aria-label": "Notebook file", className: "group" },
-          button("New worksheet", () => actions.newWorksheet()),
-          button("Download .ipynb", () => actions.download()),
-          button("Open .ipynb…", () => fileInput.click()),
+          button("New", () => actions.newWorksheet(), {}, " worksheet"),
+          button("Download", () => actions.download(), {}, " .ipynb"),
+          button("Open", () => fileInput.click(), {}, " .ipynb", "…"),
           fileInput,
         ),
         help,
@@ -114,7 +115,7 @@ export class KernelBar {
   private refresh(): void {
     const state = this.kernel.state;
     this.state.dataset.state = state;
-    this.state.textContent = `Kernel: ${STATE_TEXT[state]}`;
+    this.state.replaceChildren(h("span", { className: "wide-only" }, "Kernel: "), STATE_TEXT[state]);
     this.bannerRestart.hidden = state !== "dead";
     if (state === "dead" && !this.bannerText.textContent) this.showNotice("The kernel is dead.");
     if (state === "idle" || state === "busy") this.showNotice("");
