@@ -40,6 +40,8 @@ class Execution:
 
     iopub: list[dict[str, Any]] = field(default_factory=list)
     reply: dict[str, Any] | None = None
+    #: Messages of other requests that arrived meanwhile (also kept in ``KernelClient.other``).
+    unrelated: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def msg_types(self) -> list[str]:
@@ -55,6 +57,26 @@ class Execution:
     def first(self, msg_type: str) -> dict[str, Any]:
         return next(m for m in self.iopub if m["header"]["msg_type"] == msg_type)
 
+    def explain(self) -> str:
+        """Every message received while waiting, in order, for an assertion's message: a
+        failure then shows whether output was missing, misplaced, or an error instead."""
+
+        def line(msg: dict[str, Any]) -> str:
+            parent = msg.get("parent_header", {}).get("msg_id", "")
+            kind = f"{msg.get('channel')}/{msg['header']['msg_type']}"
+            return f"  {kind} (parent {parent}): {json.dumps(msg.get('content'))[:500]}"
+
+        return "\n".join(
+            [
+                "this request's iopub:",
+                *map(line, self.iopub),
+                "its reply:",
+                line(self.reply) if self.reply else "  none",
+                "other requests' messages meanwhile:",
+                *map(line, self.unrelated),
+            ]
+        )
+
 
 class KernelClient:
     """One WebSocket connection to one kernel."""
@@ -62,6 +84,14 @@ class KernelClient:
     def __init__(self, ws: Any) -> None:
         self.ws = ws
         self.other: list[dict[str, Any]] = []
+
+    async def __aenter__(self) -> KernelClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        """Close even when the test failed: an unclosed socket would fail a later test (a
+        ResourceWarning is an error there), hiding which test really failed."""
+        await self.close()
 
     @classmethod
     async def connect(cls, base_url: str, token: str, kernel_id: str, **kw: Any) -> KernelClient:
@@ -102,6 +132,7 @@ class KernelClient:
             msg = await self.recv(max(0.1, deadline - loop.time()))
             if msg.get("parent_header", {}).get("msg_id") != msg_id:
                 self.other.append(msg)
+                result.unrelated.append(msg)
                 continue
             if msg["channel"] == "iopub":
                 result.iopub.append(msg)

@@ -160,27 +160,25 @@ async def test_anonymous_clients_use_only_their_own_kernels(anonymous_server: Ru
         assert (await alice.post("/api/kernels")).status_code == 201
 
         ws_url = anonymous_server.url.replace("http", "ws", 1)
-        kernel = KernelClient(
-            await websockets.connect(
-                f"{ws_url}api/kernels/{mine}/channels",
-                origin=websockets.Origin(ALLOWED),
-                local_addr=("127.0.0.41", 0),
-            )
+        socket = await websockets.connect(
+            f"{ws_url}api/kernels/{mine}/channels",
+            origin=websockets.Origin(ALLOWED),
+            local_addr=("127.0.0.41", 0),
         )
-        reply = await kernel.execute("print(40 + 2)")
-        assert reply.stream_text() == "42\n"
-        await kernel.close()
+        async with KernelClient(socket) as kernel:
+            reply = await kernel.execute("print(40 + 2)")
+            assert reply.stream_text() == "42\n", reply.explain()
         for kernel_id, address, origin in [
             (theirs, "127.0.0.41", ALLOWED),
             (mine, "127.0.0.41", "http://evil.example"),
         ]:
             with pytest.raises(websockets.exceptions.WebSocketException):
-                sock = await websockets.connect(
+                async with websockets.connect(
                     f"{ws_url}api/kernels/{kernel_id}/channels",
                     origin=websockets.Origin(origin),
                     local_addr=(address, 0),
-                )
-                await asyncio.wait_for(sock.recv(), 5)
+                ) as refused_socket:
+                    await asyncio.wait_for(refused_socket.recv(), 5)
 
 
 async def test_cors(anonymous_server: RunningHub) -> None:

@@ -6,7 +6,9 @@ import asyncio
 import os
 import signal
 import time
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -63,6 +65,44 @@ async def test_interrupt_request_on_control_channel(hub: Hub) -> None:
     assert interrupted.first("error")["content"]["ename"] == "KeyboardInterrupt"
     assert any(m["header"]["msg_type"] == "interrupt_reply" for m in kernel.other)
     await kernel.close()
+
+
+async def interrupt_while_the_template_is_stopped(
+    server: RunningHub, interrupt: Coroutine[Any, Any, object]
+) -> None:
+    """Run ``interrupt`` while the template, which signals sessions, is stopped for 0.5 s."""
+    template, _ = template_and_sessions(server)
+    template.suspend()
+    resume = asyncio.get_running_loop().call_later(0.5, template.resume)
+    try:
+        await asyncio.wait_for(interrupt, 10)
+    finally:
+        resume.cancel()
+        template.resume()
+
+
+@pytest.mark.parametrize("way", ["rest", "control"])
+async def test_an_interrupt_is_answered_once_it_was_delivered(
+    hub: Hub, cellhub_server: RunningHub, way: str
+) -> None:
+    """An interrupt is for what runs now: a client that is told it was done and then runs a
+    cell must not see that cell interrupted by a signal still on its way (the template
+    signals sessions, and may be busy forking)."""
+    kernel_id, kernel = await hub.kernel()
+    async with kernel:
+        await kernel.execute("pass")
+
+        async def interrupt() -> None:
+            if way == "rest":
+                answer = await hub.http.post(f"/api/kernels/{kernel_id}/interrupt")
+                assert answer.status_code == 204
+            else:
+                await kernel.request("interrupt_request", {}, channel="control")
+
+        await interrupt_while_the_template_is_stopped(cellhub_server, interrupt())
+        after = await kernel.execute("import time\ntime.sleep(1)\nprint(40 + 2)")
+        assert after.stream_text() == "42\n", after.explain()
+        assert after.reply is not None and after.reply["content"]["status"] == "ok"
 
 
 async def test_restart_clears_state_and_keeps_the_socket(hub: Hub) -> None:

@@ -137,6 +137,8 @@ class ForkServer:
             self.fork()
         elif op == "signal":
             self.signal(int(args[0]), int(args[1]))
+            # The worker answers an interrupt only once it has landed (see TemplateClient.signal).
+            send_control(self.control, ["signalled", int(args[0])])
         elif op == "kill":
             self.signal(int(args[0]), signal.SIGKILL)
 

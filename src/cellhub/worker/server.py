@@ -64,6 +64,9 @@ REFILL_DELAY = 0.05
 PROMOTE_AGAIN_AFTER = 0.1
 #: Seconds a restart waits for the new session's kernel_info_reply.
 RESTART_INFO_TIMEOUT = 10.0
+#: Seconds an interrupt waits for the template to have signalled the session (it may be
+#: forking, or reaping an ended session's orphans: up to ORPHAN_KILL_TIMEOUT).
+INTERRUPT_TIMEOUT = 10.0
 
 
 def log_failure(text: str) -> None:
@@ -358,9 +361,13 @@ class Worker:
             hub.send(["ended", kernel.id, reason, True])
         self.refill()
 
-    def interrupt(self, kernel: WorkerKernel) -> None:
+    async def interrupt(self, kernel: WorkerKernel) -> None:
+        """SIGINT to the kernel's session; returns once the template has sent it, so that a
+        client told its interrupt is done never sees the next cell it runs interrupted."""
         if kernel.session is not None:
-            self.template.signal(kernel.session.pid, signal.SIGINT)
+            delivered = self.template.signal(kernel.session.pid, signal.SIGINT)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(delivered, INTERRUPT_TIMEOUT)
 
     async def cull_forever(self) -> None:
         while True:
@@ -428,7 +435,7 @@ class Worker:
             lost, entries = kernel.replay.since(int(args[1]))
             return {"lost": lost, "messages": entries}
         if op == "interrupt":
-            self.interrupt(kernel)
+            await self.interrupt(kernel)
             return None
         if op == "shutdown":
             if args[1]:
@@ -474,7 +481,7 @@ class Worker:
                 self.shutdown_kernel(kernel, parent)
             return
         kernel.announce("iopub", "status", {"execution_state": "busy"}, parent)
-        self.interrupt(kernel)
+        await self.interrupt(kernel)
         kernel.announce(channel, "interrupt_reply", {"status": "ok"}, parent)
         kernel.announce("iopub", "status", {"execution_state": "idle"}, parent)
 

@@ -54,6 +54,8 @@ class TemplateClient:
         #: Messages the socket had no room for yet (a burst of kills while the template is
         #: busy reaping), sent in order as it drains.
         self._unsent: deque[bytes] = deque()
+        #: One future per ``signal`` request, oldest first: the template answers them in order.
+        self._signalled: deque[asyncio.Future[None]] = deque()
 
     async def start(self, timeout: float = TEMPLATE_START_TIMEOUT) -> str:
         """Spawn the template and wait until it has imported everything; return its sandbox line."""
@@ -107,6 +109,10 @@ class TemplateClient:
             self.on_forked(int(args[0]), socket.socket(fileno=fds[0]))
         elif op == "exited":
             self.on_exited(int(args[0]), int(args[1]))
+        elif op == "signalled" and self._signalled:
+            done = self._signalled.popleft()
+            if not done.done():
+                done.set_result(None)
         elif op == "error":
             print(f"cellhub-worker: template: {args[0]}", file=sys.stderr, flush=True)
         for extra in fds[1:]:
@@ -127,6 +133,14 @@ class TemplateClient:
             self.control.close()
             self.control = None
         self._unsent.clear()
+        self._forget_signals()
+
+    def _forget_signals(self) -> None:
+        """The template is gone, and its sessions with it: no signal is still to land."""
+        while self._signalled:
+            done = self._signalled.popleft()
+            if not done.done():
+                done.set_result(None)
 
     def send(self, *message: Any) -> None:
         """Send now, or as soon as the socket has room: never drop, never block the loop."""
@@ -154,8 +168,20 @@ class TemplateClient:
     def fork(self) -> None:
         self.send("fork")
 
-    def signal(self, pid: int, signum: int) -> None:
+    def signal(self, pid: int, signum: int) -> asyncio.Future[None]:
+        """Have the template signal ``pid``'s process group; the future is done once it has.
+
+        Until then the signal may wait behind forks in the template's queue. A caller that
+        tells a client "interrupted" before it is done lets the signal land later, in
+        whatever the client runs next.
+        """
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self.control is None:
+            done.set_result(None)
+            return done
+        self._signalled.append(done)
         self.send("signal", pid, signum)
+        return done
 
     def kill(self, pid: int) -> None:
         self.send("kill", pid)
@@ -169,6 +195,7 @@ class TemplateClient:
             self.control.close()
             self.control = None
         self._unsent.clear()
+        self._forget_signals()
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
