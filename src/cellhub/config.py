@@ -3,7 +3,7 @@
 Each setting is declared once, with its default and a help text (a session limit in
 :class:`~cellhub.sandbox.base.SandboxLimits`, which :class:`Config` extends); the same table
 feeds the TOML file, the ``CELLHUB_*`` environment variables, the command-line
-flags and the documentation (a test fails when a setting is undocumented).
+flags and the documentation (a test fails when a setting's row there differs from it).
 Precedence, lowest first: defaults, TOML file, environment, flags.
 """
 
