@@ -1,8 +1,9 @@
 """One validated configuration for every cellhub service.
 
-Each setting is declared once, with its default and a help text; the same table
+Each setting is declared once, with its default and a help text (a session limit in
+:class:`~cellhub.sandbox.base.SandboxLimits`, which :class:`Config` extends); the same table
 feeds the TOML file, the ``CELLHUB_*`` environment variables, the command-line
-flags and the documentation (a test fails when a setting is undocumented).
+flags and the documentation (a test fails when a setting's row there differs from it).
 Precedence, lowest first: defaults, TOML file, environment, flags.
 """
 
@@ -17,13 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cellhub.sandbox.base import SandboxLimits
 from cellhub.sandbox.environment import parse_entries
 
 ENV_PREFIX = "CELLHUB_"
 #: One source of a CSP frame-ancestors list: a host or scheme source, or the keyword 'self'.
 FRAME_SOURCE = re.compile(r"'self'|[^\s;,']+")
 MiB = 2**20
-GiB = 2**30
 
 
 def _setting(default: Any, help: str) -> Any:
@@ -38,8 +39,12 @@ def default_data_dir() -> str:
 
 
 @dataclass(frozen=True)
-class Config:
-    """Every setting of a deployment. Field metadata ``help`` documents each one."""
+class Config(SandboxLimits):
+    """Every setting of a deployment. Field metadata ``help`` documents each one.
+
+    The session limits are the fields of :class:`SandboxLimits`, declared there once,
+    with the sandbox that enforces them; the settings table lists them after ``sandbox``.
+    """
 
     host: str = _setting("127.0.0.1", "Address the hub listens on.")
     port: int = _setting(8888, "TCP port the hub listens on (0 picks a free port).")
@@ -86,7 +91,8 @@ class Config:
     merge_pages: bool = _setting(
         True,
         "Mark the template's memory for kernel same-page merging, so that identical pages "
-        "sessions copied are shared again (needs ksmd running on the host).",
+        "sessions copied are shared again (needs ksmd running on the host; see "
+        "docs/performance.md).",
     )
     ksmd_pages_to_scan: int = _setting(
         250,
@@ -147,25 +153,6 @@ class Config:
     )
     sandbox: str = _setting(
         "auto", "Session sandbox: 'auto' (linux when root, else rlimit), 'linux' or 'rlimit'."
-    )
-    cpu_seconds: int = _setting(3600, "CPU seconds a session may use in its lifetime (RLIMIT_CPU).")
-    address_space: int = _setting(
-        8 * GiB, "Virtual memory per session process in bytes (RLIMIT_AS; 0: unlimited)."
-    )
-    processes: int = _setting(256, "Processes per session (cgroup pids.max, or RLIMIT_NPROC).")
-    open_files: int = _setting(1024, "Open files per session process (RLIMIT_NOFILE).")
-    file_size: int = _setting(1 * GiB, "Largest file a session may write, in bytes (RLIMIT_FSIZE).")
-    memory: int = _setting(2 * GiB, "Memory per session in bytes (cgroup limit, root only).")
-    cpu_quota: float = _setting(1.0, "CPU cores per session (cgroup quota, root only; 0: none).")
-    disk_quota: int = _setting(
-        512 * MiB, "Bytes a session may store in its home (root only; 0: none)."
-    )
-    network: bool = _setting(False, "Whether sessions may use the network (root only).")
-    seccomp: bool = _setting(
-        True,
-        "Refuse sessions the system calls they have no use for (new namespaces, keyrings, "
-        "mount, ptrace, bpf, kernel modules…; a seccomp filter, see docs/threat-model.md). "
-        "Needs libseccomp.so.2 and an x86_64 or aarch64 host; false only where it cannot load.",
     )
     session_environment: list[str] = _setting(
         [],
@@ -232,7 +219,15 @@ class ConfigError(ValueError):
     """A setting has an unknown name or a value of the wrong type."""
 
 
-SETTINGS: dict[str, dataclasses.Field[Any]] = {f.name: f for f in dataclasses.fields(Config)}
+def _in_reading_order() -> list[dataclasses.Field[Any]]:
+    limits = dataclasses.fields(SandboxLimits)
+    own = dataclasses.fields(Config)[len(limits) :]  # a dataclass lists inherited fields first
+    after = [f.name for f in own].index("sandbox") + 1
+    return [*own[:after], *limits, *own[after:]]
+
+
+#: Every setting, in the order the flags' help and docs/configuration.md show them.
+SETTINGS: dict[str, dataclasses.Field[Any]] = {f.name: f for f in _in_reading_order()}
 
 
 def _coerce(name: str, value: Any) -> Any:
@@ -303,4 +298,9 @@ def load_config(
     unknown = sorted(set(values) - set(SETTINGS))
     if unknown:
         raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
-    return _validate(Config(**{k: _coerce(k, v) for k, v in values.items()}))
+    coerced = {k: _coerce(k, v) for k, v in values.items()}
+    try:
+        config = Config(**coerced)
+    except ValueError as exc:  # SandboxLimits refuses a limit out of range
+        raise ConfigError(str(exc)) from exc
+    return _validate(config)

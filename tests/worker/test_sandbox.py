@@ -498,7 +498,7 @@ def test_linux_disk_quota_on_home_and_tmp(tmp_path: Path) -> None:
             path.unlink()
         return outcome
 
-    sandbox = make_sandbox("linux", tmp_path, disk_quota=8 * MiB, file_size=None)
+    sandbox = make_sandbox("linux", tmp_path, disk_quota=8 * MiB, file_size=0)
     with session(sandbox, fill) as forked:
         assert forked.result() == {"home": "ENOSPC", "/tmp": "ENOSPC", "/dev/shm": "ENOSPC"}
 

@@ -47,44 +47,58 @@ def _limit(default: Any, help: str) -> Any:
 
 @dataclass(frozen=True)
 class SandboxLimits:
-    """Resource limits of one session. For the optional limits, ``None`` or ``0`` means none."""
+    """Resource limits of one session: the one declaration of each limit.
 
-    cpu_seconds: int | None = _limit(
+    Each field is also a setting of the deployment, with this default and help text
+    (:class:`cellhub.config.Config` extends this class), and reaches the template as
+    :meth:`limit_values`; a new limit is added here and nowhere else. For the limits that
+    say so, ``0`` means none.
+    """
+
+    cpu_seconds: int = _limit(
         3600,
-        "CPU seconds each session process may use (RLIMIT_CPU; SIGXCPU, then SIGKILL "
-        f"{CPU_GRACE_SECONDS} s later).",
+        "CPU seconds each session process may use, not the session as a whole (RLIMIT_CPU: "
+        f"SIGXCPU, then SIGKILL {CPU_GRACE_SECONDS} s later; 0: unlimited).",
     )
-    address_space: int | None = _limit(
+    address_space: int = _limit(
         8 * GiB,
-        "Virtual memory per session process, in bytes (RLIMIT_AS). Generous because numpy and "
-        "OpenBLAS reserve far more address space than they use; the memory cgroup is the real "
-        "limit.",
+        "Virtual memory per session process, in bytes (RLIMIT_AS; 0: unlimited). Generous "
+        "because numpy and OpenBLAS reserve far more address space than they use; `memory` is "
+        "the real limit.",
     )
     processes: int = _limit(
-        256, "Processes and threads per session (cgroup pids.max, and RLIMIT_NPROC per uid)."
+        256,
+        "Processes and threads per session (cgroup pids.max, and RLIMIT_NPROC, which counts "
+        "every process of the session's uid: of the worker's user under the rlimit sandbox).",
     )
     open_files: int = _limit(1024, "Open files per session process (RLIMIT_NOFILE).")
-    file_size: int | None = _limit(
-        1 * GiB, "Largest file a session may write, in bytes (RLIMIT_FSIZE)."
+    file_size: int = _limit(
+        1 * GiB, "Largest file a session may write, in bytes (RLIMIT_FSIZE; 0: unlimited)."
     )
     memory: int = _limit(
-        2 * GiB, "Memory of the whole session in bytes, tmpfs files included (cgroup; root only)."
+        2 * GiB,
+        "Memory of the whole session in bytes, swap and its tmpfs files included (cgroup limit, "
+        "root only).",
     )
-    cpu_quota: float | None = _limit(
-        1.0, "CPU cores the whole session may use (cgroup; root only)."
+    cpu_quota: float = _limit(
+        1.0, "CPU cores the whole session may use (cgroup quota, root only; 0: no limit)."
     )
-    disk_quota: int | None = _limit(
+    disk_quota: int = _limit(
         512 * MiB,
         "Size in bytes of the session's home and, separately, of its /tmp: private tmpfs "
-        "mounts, charged to the session's memory (root only).",
+        "mounts, charged to the session's memory (root only; 0: no quota, the home is on the "
+        "host disk).",
     )
     network: bool = _limit(False, "Whether sessions may use the network (root only).")
     seccomp: bool = _limit(
-        True, "Whether sessions load the seccomp filter of cellhub.sandbox.seccomp."
+        True,
+        "Refuse sessions the system calls they have no use for (new namespaces, keyrings, "
+        "mount, ptrace, bpf, kernel modules…; a seccomp filter, see docs/threat-model.md). "
+        "Needs libseccomp.so.2 and an x86_64 or aarch64 host; false only where it cannot load.",
     )
 
     def __post_init__(self) -> None:
-        for f in fields(self):
+        for f in fields(SandboxLimits):  # the limits only, also in the configuration
             value = getattr(self, f.name)
             if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
                 raise ValueError(f"sandbox limit {f.name} must not be negative, not {value!r}")
@@ -93,9 +107,14 @@ class SandboxLimits:
                 "sandbox limits too small: processes ≥ 1, open_files ≥ 16, memory ≥ 16 MiB"
             )
 
+    def limit_values(self) -> dict[str, Any]:
+        """The limits alone (of the configuration too), as the worker sends them to the
+        template, which builds its :class:`SandboxLimits` from them."""
+        return {f.name: getattr(self, f.name) for f in fields(SandboxLimits)}
+
     @staticmethod
     def optional(value: float | None) -> float | None:
-        """``None`` for an unset limit, whether the configuration said ``None`` or ``0``."""
+        """``None`` for a limit set to ``0`` (none), so that callers test one value."""
         return value if value else None
 
 

@@ -25,6 +25,7 @@ from typing import Any, NoReturn
 import comm
 import orjson
 
+from cellhub.config import Config
 from cellhub.protocol import diagnostics
 from cellhub.protocol.jupyter import utc_now
 from cellhub.session import comms, inbox, interrupts, introspection, messages, outbox, outstream
@@ -37,11 +38,13 @@ from cellhub.session.stdin import InputRequests
 
 __all__ = ["build_shell", "run_session"]
 
+_DEFAULTS = Config()
+#: What a spare runs with until the worker's init frame replaces it: the settings' defaults.
 DEFAULT_INIT: dict[str, Any] = {
     "username": "cellhub",
-    "output_cap": 50 * 2**20,
-    "flush_interval": 0.01,
-    "max_stream_chunk": 65536,
+    "output_cap": _DEFAULTS.output_cap,
+    "flush_interval": _DEFAULTS.flush_interval,
+    "max_stream_chunk": _DEFAULTS.max_stream_chunk,
 }
 #: What a spare rehearses (see Session.warm): an execution that leaves no trace in the shell.
 WARM_REQUEST = orjson.dumps(

@@ -146,18 +146,7 @@ class Worker:
             "sandbox": c.sandbox,
             "state_dir": str(c.data_path / "sessions"),
             "uids": [c.uid_pool_start, c.uid_pool_size],
-            "limits": {
-                "cpu_seconds": c.cpu_seconds or None,
-                "address_space": c.address_space or None,
-                "processes": c.processes,
-                "open_files": c.open_files,
-                "file_size": c.file_size or None,
-                "memory": c.memory,
-                "cpu_quota": c.cpu_quota or None,
-                "disk_quota": c.disk_quota or None,
-                "network": c.network,
-                "seccomp": c.seccomp,
-            },
+            "limits": c.limit_values(),
         }
 
     def session_init(self) -> dict[str, Any]:
