@@ -1,11 +1,15 @@
-"""The hub's ASGI app in process, for fast tests of pages, logins and headers.
+"""The hub's ASGI app in process, for fast tests of routes, access, logins and headers.
 
 It has no worker (the lifespan, which connects to workers, does not run): what it serves
-is the pages, the permalinks API and the static files, with every middleware in place.
+is the pages, the permalinks API, the static files and whatever of the kernels and sessions
+APIs needs no worker (access, request checks, the records in the database), with every
+middleware in place. A kernel start answers 503 (no worker is connected); a kernel the
+database knows but no worker runs answers 404.
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +17,12 @@ from starlette.applications import Starlette
 
 from cellhub.config import Config
 from cellhub.db.database import make_engine, upgrade
+from cellhub.db.jupyter_sessions import JupyterSessionRepository
+from cellhub.db.kernels import KernelRepository
 from cellhub.db.login_sessions import LoginSessionRepository
 from cellhub.db.permalinks import PermalinkRepository
 from cellhub.hub.app import create_app
+from cellhub.hub.kernels import KernelService
 from cellhub.hub.ratelimit import ClientBudget
 
 TOKEN = "the-token-0123456789"
@@ -23,14 +30,19 @@ HUB = "http://hub.test"
 
 
 def in_process_hub(data: Path, token: str = TOKEN, **settings: Any) -> Starlette:
-    """The hub's app with the state its lifespan would set for pages and permalinks."""
+    """The hub's app with the state its lifespan would set, but no worker."""
     config = Config(data_dir=str(data), **settings)
     app = create_app(config, token, [])
     engine = make_engine(f"sqlite:///{data / 'db.sqlite'}")
     upgrade(engine)
     app.state.token = token
+    app.state.started = time.time()
     app.state.config = config
     app.state.login_sessions = LoginSessionRepository(engine)
     app.state.permalinks = PermalinkRepository(engine)
     app.state.permalink_creations = ClientBudget(1000, 1000)
+    app.state.kernels = KernelService(KernelRepository(engine), [])
+    app.state.kernel_starts = ClientBudget(1000, 1000)
+    app.state.messages = ClientBudget(1000, 1000)
+    app.state.jupyter_sessions = JupyterSessionRepository(engine)
     return app

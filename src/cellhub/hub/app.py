@@ -1,4 +1,10 @@
-"""The hub: an ASGI application serving the UI, the kernels API and the WebSocket bridge."""
+"""The hub: an ASGI application serving the UI, the kernels API and the WebSocket bridge.
+
+Its route table (:func:`hub_routes`) is every route with the access it needs
+(hub/access.py); the middleware around it sets headers and limits and says who is asking,
+and refuses what may not pass, but answers nothing else (but the login's redirect that
+turns a page's ``?token=`` into a login cookie, hub/login.py).
+"""
 
 from __future__ import annotations
 
@@ -9,11 +15,8 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Mount
+from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cellhub.config import Config
 from cellhub.db.database import make_engine, upgrade
@@ -23,6 +26,7 @@ from cellhub.db.login_sessions import LoginSessionRepository
 from cellhub.db.permalinks import PermalinkRepository
 from cellhub.deploy.certificates import ensure_certificates, hub_ssl_context
 from cellhub.hub import (
+    json_api,
     kernels_api,
     kernelspecs,
     output_frame,
@@ -32,8 +36,8 @@ from cellhub.hub import (
     status_api,
     websocket,
 )
-from cellhub.hub.anonymous import AnonymousAccess, AnonymousPolicy
-from cellhub.hub.auth import is_authenticated
+from cellhub.hub.access import Access, AccessControl, Guarded
+from cellhub.hub.anonymous import AnonymousPolicy
 from cellhub.hub.cors import cors_middleware
 from cellhub.hub.kernels import KernelService, in_background
 from cellhub.hub.limits import BodySizeLimit
@@ -43,32 +47,6 @@ from cellhub.hub.security_headers import SecurityHeaders
 from cellhub.hub.workers import WorkerLink
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
-PUBLIC_API = {"/api", "/api/", "/api/openapi.json"}
-
-
-class TokenAuth:
-    """Every ``/api/`` HTTP request needs the token or a login; pages check for themselves."""
-
-    def __init__(self, app: ASGIApp, token: str) -> None:
-        self.app = app
-        self.token = token
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] == "http"
-            and scope["path"].startswith("/api")
-            and scope["path"] not in PUBLIC_API
-        ) and not is_authenticated(Request(scope), self.token):
-            response = JSONResponse(
-                {"message": "Forbidden: missing or wrong token", "reason": None}, 403
-            )
-            await response(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
-
-
-async def not_found(request: Request, exc: Exception) -> Response:
-    return JSONResponse({"message": "Not found", "reason": None}, status_code=404)
 
 
 def create_app(config: Config, token: str, worker_addresses: list[str]) -> Starlette:
@@ -117,32 +95,31 @@ def create_app(config: Config, token: str, worker_addresses: list[str]) -> Starl
                 await link.stop()
             engine.dispose()
 
+    table = hub_routes()
     return Starlette(
-        routes=hub_routes(),
+        routes=[guarded.route for guarded in table],
         lifespan=lifespan,
-        middleware=hub_middleware(config, token),
-        exception_handlers={
-            **kernels_api.EXCEPTION_HANDLERS,
-            **sessions_api.EXCEPTION_HANDLERS,
-            404: not_found,
-        },
+        middleware=hub_middleware(config, token, table),
+        exception_handlers={**kernels_api.EXCEPTION_HANDLERS, **json_api.EXCEPTION_HANDLERS},
     )
 
 
-def hub_middleware(config: Config, token: str) -> list[Middleware]:
-    """The middleware, outermost first: headers and limits, then who is asking."""
+def hub_middleware(config: Config, token: str, table: list[Guarded]) -> list[Middleware]:
+    """The middleware, outermost first: headers and limits, then who is asking and whether
+    the route ``table`` lets them in."""
+    policy = AnonymousPolicy.from_config(config)
     return [
         Middleware(SecurityHeaders, frame_ancestors=config.frame_ancestors),
         Middleware(BodySizeLimit, max_body_size=config.max_body_size),
         *cors_middleware(config),
         Middleware(LoginSessions, token=token, lifetime=config.login_lifetime),
-        Middleware(AnonymousAccess, token=token, policy=AnonymousPolicy.from_config(config)),
-        Middleware(TokenAuth, token=token),
+        Middleware(AccessControl, table=table, token=token, policy=policy),
     ]
 
 
-def hub_routes() -> list[BaseRoute]:
-    """Every route of the hub: the Jupyter APIs, the WebSocket bridge, pages, static files."""
+def hub_routes() -> list[Guarded]:
+    """Every route of the hub and who may call it: the Jupyter APIs, the WebSocket bridge,
+    pages, static files."""
     routes = [
         *kernels_api.ROUTES,
         *kernelspecs.ROUTES,
@@ -154,5 +131,6 @@ def hub_routes() -> list[BaseRoute]:
         *output_frame.ROUTES,
     ]
     if STATIC.is_dir():
-        routes.append(Mount("/static", StaticFiles(directory=STATIC), name="static"))
+        static = Mount("/static", StaticFiles(directory=STATIC), name="static")
+        routes.append(Guarded(Access.ANYONE, static))
     return routes

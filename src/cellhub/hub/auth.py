@@ -3,8 +3,9 @@
 A request is authenticated by ``Authorization: token <t>`` (or ``Bearer <t>``), by
 ``?token=<t>`` — both exactly as Jupyter clients send them — or by the login cookie of a
 browser that opened the UI with the token once (hub/login.py resolves the cookie and marks
-the scope with ``LOGGED_IN``, only for requests from the hub's own pages). The anonymous
-policy may admit the rest (hub/anonymous.py marks those with ``ADMITTED_ANONYMOUS``).
+the scope with ``LOGGED_IN``, only for requests from the hub's own pages). Where a route
+lets anonymous clients in, the access check (hub/access.py) marks the requests it admits
+without either with ``ADMITTED_ANONYMOUS``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from urllib.parse import urlsplit
 
 from starlette.requests import HTTPConnection
 
-#: Scope key set on a request the anonymous policy admitted (see hub/anonymous.py).
+#: Scope key set on a request admitted as an anonymous client's (see hub/access.py).
 ADMITTED_ANONYMOUS = "cellhub.anonymous"
 #: Scope key set on a request a live login session vouches for (see hub/login.py).
 LOGGED_IN = "cellhub.login"
@@ -52,9 +53,5 @@ def is_anonymous(conn: HTTPConnection) -> bool:
 
 
 def is_authenticated(conn: HTTPConnection, token: str) -> bool:
-    """The request presented the token, a login session, or the anonymous policy admitted it."""
-    return (
-        is_anonymous(conn)
-        or bool(conn.scope.get(LOGGED_IN))
-        or is_token(presented_token(conn), token)
-    )
+    """The request presented the token or comes with a live login session."""
+    return bool(conn.scope.get(LOGGED_IN)) or is_token(presented_token(conn), token)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cellhub.db.kernels import KernelRepository
+from cellhub.hub.channels import Client, KernelChannels
 from cellhub.hub.workers import WorkerError, WorkerLink
 
 KERNEL_NAME = "python3"
@@ -176,6 +177,17 @@ class KernelService:
         link = self.located[kernel_id] = self.links[record.worker]
         return link
 
+    async def list_for(self, owner: str | None) -> list[dict[str, Any]]:
+        """The kernels ``owner`` started (an anonymous client's list); None: every kernel."""
+        if owner is None:
+            return await self.list()
+        mine = {
+            record.id
+            for record in await asyncio.to_thread(self.repository.live)
+            if record.owner == owner
+        }
+        return [model for model in await self.list() if model["id"] in mine]
+
     def connections(self, link: WorkerLink, kernel_id: str) -> int:
         channels = link.channels.get(kernel_id)
         return len(channels.clients) if channels else 0
@@ -196,6 +208,46 @@ class KernelService:
                     self.located.setdefault(live["id"], link)
                     models.append(jupyter_model(live, self.connections(link, live["id"])))
         return models
+
+    async def owns(self, kernel_id: str, owner: str) -> bool:
+        """Whether the kernel was started by ``owner``; ids that are no kernel's are nobody's."""
+        if not is_kernel_id(kernel_id):
+            return False
+        record = await asyncio.to_thread(self.repository.get, kernel_id)
+        return record is not None and record.owner == owner
+
+    async def attach(self, kernel_id: str) -> KernelChannels:
+        """The kernel's clients on this hub, whose output its worker sends here from now on;
+        a client added to them leaves with :meth:`detach`."""
+        return (await self.locate(kernel_id)).channels_for(kernel_id)
+
+    def carrying(self, channels: KernelChannels) -> WorkerLink | None:
+        """The worker link that ``channels`` hang on (None once the last client has left)."""
+        for link in self.links.values():
+            if link.channels.get(channels.kernel_id) is channels:
+                return link
+        return None
+
+    async def replay(self, channels: KernelChannels, after: int) -> dict[str, Any]:
+        """The kernel's output numbered above ``after`` that its worker still holds."""
+        link = self.carrying(channels)
+        if link is None:
+            raise NoSuchKernel(channels.kernel_id)
+        replayed: dict[str, Any] = await link.request("replay", channels.kernel_id, after)
+        return replayed
+
+    def forward(self, channels: KernelChannels, channel: str, msg_type: str, data: bytes) -> None:
+        """Pass a client's checked message to the kernel."""
+        link = self.carrying(channels)
+        if link is not None:
+            link.forward(channels.kernel_id, channel, msg_type, data)
+
+    def detach(self, channels: KernelChannels, client: Client) -> None:
+        """``client`` has gone; the worker stops sending here once the last one has."""
+        channels.remove(client)
+        link = self.carrying(channels)
+        if link is not None:
+            link.release(channels.kernel_id)
 
     async def interrupt(self, kernel_id: str) -> None:
         await (await self.locate(kernel_id)).request("interrupt", kernel_id)
@@ -237,11 +289,19 @@ class KernelService:
                     )
 
 
+#: The tasks :func:`in_background` runs, held until they finish: the event loop keeps only
+#: a weak reference to a task, and one nobody holds may be collected before it is done.
+BACKGROUND: set[asyncio.Task[None]] = set()
+
+
 def in_background(work: Coroutine[Any, Any, None]) -> None:
     """Run ``work`` without waiting for it; report, not raise, what goes wrong."""
 
     def report(task: asyncio.Task[None]) -> None:
+        BACKGROUND.discard(task)
         if not task.cancelled() and task.exception() is not None:
             print(f"cellhub-hub: {task.exception()!r}", file=sys.stderr, flush=True)
 
-    asyncio.get_running_loop().create_task(work).add_done_callback(report)
+    task = asyncio.get_running_loop().create_task(work)
+    BACKGROUND.add(task)
+    task.add_done_callback(report)

@@ -1,18 +1,22 @@
-"""The Jupyter kernels REST API: same paths, JSON and status codes as Jupyter Server."""
+"""The Jupyter kernels REST API: same paths, JSON and status codes as Jupyter Server.
+
+Anonymous clients (hub/anonymous.py) list, start and use only their own kernels: any other
+kernel id answers 403, before anything is looked up.
+"""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 import cellhub
 from cellhub.hub import openapi
-from cellhub.hub.auth import client_address
+from cellhub.hub.access import Access, Guarded
+from cellhub.hub.anonymous import confined_to, kernel_terms, may_use_kernel
+from cellhub.hub.json_api import Refused, error, json_object, spend
 from cellhub.hub.kernels import (
     KERNEL_NAME,
     KernelService,
@@ -23,17 +27,17 @@ from cellhub.hub.kernels import (
 from cellhub.hub.workers import WorkerError
 
 
-def error(
-    status: int, message: str, headers: dict[str, str] | None = None, reason: str | None = None
-) -> JSONResponse:
-    """Jupyter Server's error body; ``reason`` says more where there is more to say."""
-    body = {"message": message, "reason": reason}
-    return JSONResponse(body, status_code=status, headers=headers)
-
-
 def service(request: Request) -> KernelService:
     kernels: KernelService = request.app.state.kernels
     return kernels
+
+
+async def usable_kernel(request: Request) -> str:
+    """The path's kernel id, once this client may use that kernel (else 403)."""
+    kernel_id: str = request.path_params["kernel_id"]
+    if not await may_use_kernel(request, kernel_id):
+        raise Refused(error(403, "anonymous clients may only use kernels they started"))
+    return kernel_id
 
 
 async def api_root(request: Request) -> Response:
@@ -41,19 +45,7 @@ async def api_root(request: Request) -> Response:
 
 
 async def list_kernels(request: Request) -> Response:
-    return JSONResponse(await service(request).list())
-
-
-async def start_kernel(request: Request) -> Response:
-    return await start_for(request, client_address(request))
-
-
-class Refused(Exception):
-    """A kernel start the client may not make now; ``response`` says why."""
-
-    def __init__(self, response: Response) -> None:
-        super().__init__(response.status_code)
-        self.response = response
+    return JSONResponse(await service(request).list_for(confined_to(request)))
 
 
 async def launch(
@@ -65,62 +57,41 @@ async def launch(
 ) -> dict[str, Any]:
     """The one way a kernel is started (here and for a Jupyter session): the client's start
     budget, then the start; raises :class:`Refused` or the kernel service's errors."""
-    wait = request.app.state.kernel_starts.take(client_address(request))
-    if wait:
-        raise Refused(
-            error(
-                429,
-                "too many kernel starts from this client; try again later",
-                {"Retry-After": str(math.ceil(wait))},
-            )
-        )
+    spend(request.app.state.kernel_starts, request, "kernel starts")
     return await service(request).start(name, owner, options, limit)
 
 
-async def start_for(
-    request: Request,
-    owner: str,
-    options: dict[str, Any] | None = None,
-    limit: OwnerLimit | None = None,
-) -> Response:
-    """``POST /api/kernels``: check the body, then :func:`launch`."""
-    body: Any = {}
-    raw = await request.body()
-    if raw.strip():
-        try:
-            body = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            return error(400, "request body is not valid JSON")
-    if not isinstance(body, dict):
-        return error(400, "request body must be a JSON object")
+async def start_kernel(request: Request) -> Response:
+    """``POST /api/kernels``: check the body, then :func:`launch` on this client's terms."""
+    body = await json_object(
+        request,
+        not_json="request body is not valid JSON",
+        not_object="request body must be a JSON object",
+        empty={},
+    )
     name = body.get("name") or KERNEL_NAME
     if not isinstance(name, str):
         return error(400, "'name' must be a string")
-    try:
-        model = await launch(request, name, owner, options, limit)
-    except Refused as exc:
-        return exc.response
-    except (NoSuchKernel, TooManyKernels, WorkerError) as exc:
-        return await EXCEPTION_HANDLERS[type(exc)](request, exc)
+    model = await launch(request, name, *kernel_terms(request))
     return JSONResponse(model, status_code=201, headers={"Location": f"/api/kernels/{model['id']}"})
 
 
 async def get_kernel(request: Request) -> Response:
-    return JSONResponse(await service(request).get(request.path_params["kernel_id"]))
+    return JSONResponse(await service(request).get(await usable_kernel(request)))
 
 
 async def delete_kernel(request: Request) -> Response:
-    await service(request).shutdown(request.path_params["kernel_id"])
+    await service(request).shutdown(await usable_kernel(request))
     return Response(status_code=204)
 
 
 async def interrupt_kernel(request: Request) -> Response:
-    await service(request).interrupt(request.path_params["kernel_id"])
+    await service(request).interrupt(await usable_kernel(request))
     return Response(status_code=204)
 
 
 async def restart_kernel(request: Request) -> Response:
-    return JSONResponse(await service(request).restart(request.path_params["kernel_id"]))
+    return JSONResponse(await service(request).restart(await usable_kernel(request)))
 
 
 async def on_no_such_kernel(request: Request, exc: Exception) -> Response:
@@ -145,12 +116,18 @@ EXCEPTION_HANDLERS = {
 }
 
 ROUTES = [
-    Route("/api", api_root),
-    Route("/api/openapi.json", openapi.openapi_json, methods=["GET"]),
-    Route("/api/kernels", list_kernels, methods=["GET"]),
-    Route("/api/kernels", start_kernel, methods=["POST"]),
-    Route("/api/kernels/{kernel_id}", get_kernel, methods=["GET"]),
-    Route("/api/kernels/{kernel_id}", delete_kernel, methods=["DELETE"]),
-    Route("/api/kernels/{kernel_id}/interrupt", interrupt_kernel, methods=["POST"]),
-    Route("/api/kernels/{kernel_id}/restart", restart_kernel, methods=["POST"]),
+    Guarded(Access.ANYONE, Route("/api", api_root)),
+    Guarded(Access.ANYONE, Route("/api/openapi.json", openapi.openapi_json, methods=["GET"])),
+    Guarded(Access.ANONYMOUS, Route("/api/kernels", list_kernels, methods=["GET"])),
+    Guarded(Access.ANONYMOUS, Route("/api/kernels", start_kernel, methods=["POST"])),
+    Guarded(Access.ANONYMOUS, Route("/api/kernels/{kernel_id}", get_kernel, methods=["GET"])),
+    Guarded(Access.ANONYMOUS, Route("/api/kernels/{kernel_id}", delete_kernel, methods=["DELETE"])),
+    Guarded(
+        Access.ANONYMOUS,
+        Route("/api/kernels/{kernel_id}/interrupt", interrupt_kernel, methods=["POST"]),
+    ),
+    Guarded(
+        Access.ANONYMOUS,
+        Route("/api/kernels/{kernel_id}/restart", restart_kernel, methods=["POST"]),
+    ),
 ]

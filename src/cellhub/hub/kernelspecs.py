@@ -18,6 +18,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from cellhub.hub.access import Access, Guarded
+from cellhub.hub.json_api import error
 from cellhub.hub.kernels import KERNEL_NAME
 
 RESOURCES = Path(__file__).with_name("kernelspec")
@@ -41,9 +43,7 @@ def spec_model(name: str) -> dict[str, Any]:
 
 
 def not_found(name: str) -> JSONResponse:
-    return JSONResponse(
-        {"message": f"Kernel spec {name} not found", "reason": None}, status_code=404
-    )
+    return error(404, f"Kernel spec {name} not found")
 
 
 async def kernelspecs(request: Request) -> Response:
@@ -62,12 +62,12 @@ async def resource(request: Request) -> Response:
     if name != KERNEL_NAME:
         return not_found(name)
     if file not in LOGOS:
-        return JSONResponse({"message": "Not found", "reason": None}, status_code=404)
+        return error(404, "Not found")
     return FileResponse(RESOURCES / file, headers={"Cache-Control": LOGO_CACHE})
 
 
 ROUTES = [
-    Route("/api/kernelspecs", kernelspecs, methods=["GET"]),
-    Route("/api/kernelspecs/{name}", kernelspec, methods=["GET"]),
-    Route("/kernelspecs/{name}/{file}", resource, methods=["GET", "HEAD"]),
+    Guarded(Access.ANONYMOUS, Route("/api/kernelspecs", kernelspecs, methods=["GET"])),
+    Guarded(Access.ANONYMOUS, Route("/api/kernelspecs/{name}", kernelspec, methods=["GET"])),
+    Guarded(Access.ANYONE, Route("/kernelspecs/{name}/{file}", resource, methods=["GET", "HEAD"])),
 ]

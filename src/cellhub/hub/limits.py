@@ -1,9 +1,11 @@
-"""ASGI middleware that refuses request bodies over a size limit with 413 and a JSON message."""
+"""ASGI middleware that refuses request bodies over a size limit with 413 and a JSON message
+(Jupyter Server's error body, hub/json_api.py)."""
 
 from __future__ import annotations
 
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from cellhub.hub.json_api import error
 
 
 class BodyTooLarge(Exception):
@@ -47,8 +49,5 @@ class BodySizeLimit:
                 await self.refuse(scope, receive, send)
 
     async def refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = JSONResponse(
-            {"message": f"request body is larger than the {self.max_body_size}-byte limit"},
-            status_code=413,
-        )
+        response = error(413, f"request body is larger than the {self.max_body_size}-byte limit")
         await response(scope, receive, send)

@@ -44,7 +44,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cellhub.db.login_sessions import LoginSessionRepository
 from cellhub.hub.auth import LOGGED_IN, is_token, presented_token, same_origin
-from cellhub.hub.kernels_api import error
+from cellhub.hub.json_api import error
 
 COOKIE = "cellhub_login"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})

@@ -23,6 +23,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from cellhub.hub.access import Access, Guarded
+
 SHELL = (Path(__file__).with_name("templates") / "output-frame.html").read_text()
 FRAME_POLICY = "sandbox allow-scripts; default-src * data: blob: 'unsafe-inline' 'unsafe-eval'"
 
@@ -34,4 +36,4 @@ async def output_frame(request: Request) -> Response:
     )
 
 
-ROUTES = [Route("/output-frame", output_frame)]
+ROUTES = [Guarded(Access.ANYONE, Route("/output-frame", output_frame))]

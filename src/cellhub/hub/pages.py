@@ -7,49 +7,28 @@ Content-Security-Policy (hub/security_headers.py) lets through since it never ru
 whether anonymous use is on, so the Share panel can tell who may open a link.
 
 A browser that may not see the worksheet — someone opening a shared link (``/s/{id}``,
-``?run=1``, ``#z=``) on a deployment without anonymous use — gets 403 and the refusal page:
-styled like the UI, it says why and offers to log in and come back to the same link. Its
-form has no script and no action: it sends the browser back to the very address it is on,
-its query kept in hidden fields plus the token, which hub/login.py turns into a login and a
-redirect without it. A ``#z=`` link's code survives, since the code is in the fragment,
-which the form's target keeps and browsers carry across a redirect whose address has none.
+``?run=1``, ``#z=``) on a deployment without anonymous use — gets 403 and the refusal page
+(``templates/refusal.html``, sent by the access check, hub/access.py, as the route table
+declares the pages ``ANONYMOUS``): styled like the UI, it says why and offers to log in and
+come back to the same link. Its form has no script and no action: it sends the browser back
+to the very address it is on, its query kept in hidden fields plus the token, which
+hub/login.py turns into a login and a redirect without it. A ``#z=`` link's code survives,
+since the code is in the fragment, which the form's target keeps and browsers carry across a
+redirect whose address has none.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 import cellhub
+from cellhub.hub.access import Access, Guarded
 from cellhub.hub.auth import is_authenticated
-
-TEMPLATES = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
-    autoescape=True,
-)
-
-STATIC_URL = "/static/"
-
-
-def refusal(request: Request) -> Response | None:
-    """How to answer a page request that may not see the worksheet; None when it may.
-
-    Without a login (or the token) only an anonymous deployment shows pages.
-    """
-    if is_authenticated(request, request.app.state.token):
-        return None
-    if request.app.state.config.allow_anonymous:
-        return None
-    kept = [(name, value) for name, value in request.query_params.multi_items() if name != "token"]
-    html = TEMPLATES.get_template("refusal.html").render(
-        static_url=STATIC_URL, kept=kept, wrong_token="token" in request.query_params
-    )
-    return HTMLResponse(html, status_code=403)
+from cellhub.hub.templating import STATIC_URL, TEMPLATES
 
 
 def worksheet_page(request: Request, shared: dict[str, Any] | None = None) -> Response:
@@ -70,7 +49,7 @@ def worksheet_page(request: Request, shared: dict[str, Any] | None = None) -> Re
 
 
 async def worksheet(request: Request) -> Response:
-    return refusal(request) or worksheet_page(request)
+    return worksheet_page(request)
 
 
-ROUTES = [Route("/", worksheet)]
+ROUTES = [Guarded(Access.ANONYMOUS, Route("/", worksheet))]

@@ -10,17 +10,16 @@ address (``permalink_rate``) and by code size (``permalink_max_code``).
 from __future__ import annotations
 
 import asyncio
-import math
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from cellhub.db.permalinks import PermalinkRepository, SharedCode
 from cellhub.hub import pages
-from cellhub.hub.auth import client_address
+from cellhub.hub.access import Access, Guarded
+from cellhub.hub.json_api import error, json_object, spend
 from cellhub.hub.kernels import KERNEL_NAME
 from cellhub.protocol import jupyter
 
@@ -28,10 +27,6 @@ NOT_FOUND_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>cellhub: no such link</title></head>
 <body><main><h1>No such link</h1><p>This cellhub has no shared code under this address.
 Check the link, or <a href="/">open an empty worksheet</a>.</p></main></body></html>"""
-
-
-def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"message": message, "reason": None}, status_code=status, headers=headers)
 
 
 def repository(request: Request) -> PermalinkRepository:
@@ -57,12 +52,10 @@ def as_json(request: Request, shared: SharedCode) -> dict[str, Any]:
 
 
 async def create(request: Request) -> Response:
-    try:
-        body = orjson.loads(await request.body())
-    except orjson.JSONDecodeError:
-        return error(400, "request body is not valid JSON")
-    if not isinstance(body, dict) or not isinstance(body.get("code"), str):
-        return error(400, "request body must be a JSON object with a string field 'code'")
+    not_object = "request body must be a JSON object with a string field 'code'"
+    body = await json_object(request, "request body is not valid JSON", not_object)
+    if not isinstance(body.get("code"), str):
+        return error(400, not_object)
     code: str = body["code"]
     kernel_name = body.get("kernel_name") or KERNEL_NAME
     if not isinstance(kernel_name, str) or len(kernel_name) > 64:
@@ -75,13 +68,7 @@ async def create(request: Request) -> Response:
     limit: int = request.app.state.config.permalink_max_code
     if len(code.encode()) > limit:
         return error(413, f"the code is larger than the {limit}-byte limit for shared code")
-    wait = request.app.state.permalink_creations.take(client_address(request))
-    if wait:
-        return error(
-            429,
-            "too many permalinks from this client; try again later",
-            {"Retry-After": str(math.ceil(wait))},
-        )
+    spend(request.app.state.permalink_creations, request, "permalinks")
     permalink_id = await asyncio.to_thread(
         repository(request).store, code, kernel_name, interact_state
     )
@@ -102,9 +89,6 @@ async def lookup(request: Request) -> Response:
 
 async def open_link(request: Request) -> Response:
     """The worksheet UI with the shared code in its one cell."""
-    refused = pages.refusal(request)
-    if refused is not None:
-        return refused
     shared = await asyncio.to_thread(repository(request).view, request.path_params["permalink_id"])
     if shared is None:
         return HTMLResponse(NOT_FOUND_PAGE, status_code=404)
@@ -121,7 +105,10 @@ async def open_link(request: Request) -> Response:
 
 
 ROUTES = [
-    Route("/api/permalinks", create, methods=["POST"]),
-    Route("/api/permalinks/{permalink_id}", lookup, methods=["GET"]),
-    Route("/s/{permalink_id}", open_link, methods=["GET"]),
+    Guarded(Access.ANONYMOUS, route)
+    for route in (
+        Route("/api/permalinks", create, methods=["POST"]),
+        Route("/api/permalinks/{permalink_id}", lookup, methods=["GET"]),
+        Route("/s/{permalink_id}", open_link, methods=["GET"]),
+    )
 ]

@@ -26,37 +26,26 @@ import contextlib
 import uuid
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from cellhub.db.jupyter_sessions import JupyterSessionRepository, SessionRecord
-from cellhub.hub.anonymous import kernel_terms, may_use_kernel, owner
-from cellhub.hub.auth import client_address, is_anonymous
+from cellhub.hub.access import Access, Guarded
+from cellhub.hub.anonymous import confined_to, kernel_terms, may_use_kernel
+from cellhub.hub.auth import client_address
+from cellhub.hub.json_api import Refused, error, json_object
 from cellhub.hub.kernels import KERNEL_NAME, KernelService, NoSuchKernel, is_kernel_id
-from cellhub.hub.kernels_api import Refused, error, launch, service
+from cellhub.hub.kernels_api import launch, service
 from cellhub.hub.workers import WorkerError
 
 TEXT_FIELDS = ("path", "name", "type")
-
-
-class BadSession(Exception):
-    """The request cannot be done; ``response`` is the answer."""
-
-    def __init__(self, response: Response) -> None:
-        super().__init__(response.status_code)
-        self.response = response
+NO_DATA = "No JSON data provided"
 
 
 def repository(request: Request) -> JupyterSessionRepository:
     sessions: JupyterSessionRepository = request.app.state.jupyter_sessions
     return sessions
-
-
-def viewer(request: Request) -> str | None:
-    """Whose sessions this client sees: an anonymous client's own, or (None) everyone's."""
-    return owner(request) if is_anonymous(request) else None
 
 
 def session_model(record: SessionRecord, kernel: dict[str, Any]) -> dict[str, Any]:
@@ -74,31 +63,26 @@ def session_model(record: SessionRecord, kernel: dict[str, Any]) -> dict[str, An
 
 async def json_body(request: Request) -> dict[str, Any]:
     """The body as a JSON object, in Jupyter Server's older form too (``notebook``)."""
-    try:
-        body = orjson.loads(await request.body())
-    except orjson.JSONDecodeError:
-        body = None
-    if not isinstance(body, dict):
-        raise BadSession(error(400, "No JSON data provided"))
+    body = await json_object(request, not_json=NO_DATA, not_object=NO_DATA)
     notebook = body.get("notebook")
     if isinstance(notebook, dict):
         body["type"] = "notebook"
         body["path"] = notebook.get("name", notebook.get("path"))
     for field in TEXT_FIELDS:
         if body.get(field) is not None and not isinstance(body[field], str):
-            raise BadSession(error(400, f"'{field}' must be a string"))
+            raise Refused(error(400, f"'{field}' must be a string"))
     if not isinstance(body.setdefault("kernel", {}), dict):
-        raise BadSession(error(400, "'kernel' must be an object"))
+        raise Refused(error(400, "'kernel' must be an object"))
     return body
 
 
 async def found(request: Request, session_id: str) -> tuple[SessionRecord, dict[str, Any]]:
     """The session this client may see, and its kernel's model; 404 when there is none."""
-    missing = BadSession(error(404, f"Session not found: session_id={session_id!r}"))
+    missing = Refused(error(404, f"Session not found: session_id={session_id!r}"))
     if not is_kernel_id(session_id):
         raise missing
     record = await asyncio.to_thread(repository(request).get, session_id)
-    if record is None or viewer(request) not in (None, record.owner):
+    if record is None or confined_to(request) not in (None, record.owner):
         raise missing
     try:
         return record, await service(request).get(record.kernel_id)
@@ -118,21 +102,19 @@ async def kernel_for(request: Request, wanted: dict[str, Any]) -> str:
                 return kernel_id
             except NoSuchKernel:
                 pass
-        raise BadSession(error(400, f"No such kernel: {kernel_id}"))
+        raise Refused(error(400, f"No such kernel: {kernel_id}"))
     name = wanted.get("name") or KERNEL_NAME
     if not isinstance(name, str):
-        raise BadSession(error(400, "'kernel.name' must be a string"))
+        raise Refused(error(400, "'kernel.name' must be a string"))
     try:
         return str((await launch(request, name, *kernel_terms(request)))["id"])
-    except Refused as exc:
-        raise BadSession(exc.response) from exc
     except NoSuchKernel as exc:
         message = {
             "message": f"The '{name}' kernel is not available: {exc}",
             "short_message": f"{name} not found",
             "reason": None,
         }
-        raise BadSession(JSONResponse(message, status_code=501)) from exc
+        raise Refused(JSONResponse(message, status_code=501)) from exc
 
 
 async def list_sessions(request: Request) -> Response:
@@ -140,10 +122,10 @@ async def list_sessions(request: Request) -> Response:
     alone: dropped if its kernel is gone, left out (not dropped) if its worker is away."""
     kernels = {model["id"]: model for model in await service(request).list()}
     models = []
-    for record in await asyncio.to_thread(repository(request).listed, viewer(request)):
+    for record in await asyncio.to_thread(repository(request).listed, confined_to(request)):
         kernel = kernels.get(record.kernel_id)
         if kernel is None:
-            with contextlib.suppress(BadSession, WorkerError):
+            with contextlib.suppress(Refused, WorkerError):
                 record, kernel = await found(request, record.id)
         if kernel is not None:
             models.append(session_model(record, kernel))
@@ -154,13 +136,13 @@ async def create_session(request: Request) -> Response:
     body = await json_body(request)
     for field in ("path", "type"):
         if body.get(field) is None:
-            raise BadSession(error(400, f"Missing field in JSON data: {field}"))
+            raise Refused(error(400, f"Missing field in JSON data: {field}"))
     path = body["path"]
-    mine = viewer(request)
+    mine = confined_to(request)
     for record in await asyncio.to_thread(repository(request).listed, mine, path):
         try:
             return created(*await found(request, record.id))
-        except BadSession:
+        except Refused:
             continue
     kernel_id = await kernel_for(request, body["kernel"])
     who = mine if mine is not None else client_address(request)
@@ -204,17 +186,13 @@ async def delete_session(request: Request) -> Response:
     return Response(status_code=204)
 
 
-async def on_bad_session(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, BadSession)
-    return exc.response
-
-
-EXCEPTION_HANDLERS = {BadSession: on_bad_session}
-
 ROUTES = [
-    Route("/api/sessions", list_sessions, methods=["GET"]),
-    Route("/api/sessions", create_session, methods=["POST"]),
-    Route("/api/sessions/{session_id}", get_session, methods=["GET"]),
-    Route("/api/sessions/{session_id}", patch_session, methods=["PATCH"]),
-    Route("/api/sessions/{session_id}", delete_session, methods=["DELETE"]),
+    Guarded(Access.ANONYMOUS, route)
+    for route in (
+        Route("/api/sessions", list_sessions, methods=["GET"]),
+        Route("/api/sessions", create_session, methods=["POST"]),
+        Route("/api/sessions/{session_id}", get_session, methods=["GET"]),
+        Route("/api/sessions/{session_id}", patch_session, methods=["PATCH"]),
+        Route("/api/sessions/{session_id}", delete_session, methods=["DELETE"]),
+    )
 ]

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from cellhub.hub.access import Access, Guarded
 from cellhub.hub.kernels import iso
 from cellhub.hub.kernels_api import service
 
@@ -34,4 +35,5 @@ async def status(request: Request) -> Response:
     )
 
 
-ROUTES = [Route("/api/status", status, methods=["GET"])]
+#: ``ADMIN``: it counts every kernel and connection of the deployment, not the caller's.
+ROUTES = [Guarded(Access.ADMIN, Route("/api/status", status, methods=["GET"]))]

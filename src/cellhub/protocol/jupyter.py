@@ -116,3 +116,52 @@ def reply_type(msg_type: str) -> str | None:
 
 def error_content(ename: str, evalue: str) -> dict[str, Any]:
     return {"status": "error", "ename": ename, "evalue": evalue, "traceback": []}
+
+
+# --- A client's message, checked before it goes to a kernel (the hub's WebSocket bridge) ---
+
+
+class InvalidMessage(Exception):
+    """A client's message that no kernel should see; ``channel`` and ``header`` (as far as
+    they could be read) address the error reply."""
+
+    def __init__(
+        self, evalue: str, channel: str = "iopub", header: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(evalue)
+        self.channel = channel
+        self.header = header or {}
+
+
+def parse_client_message(text: str) -> tuple[str, str, dict[str, Any]]:
+    """Check a client's message; return its channel, msg_type and header."""
+    try:
+        msg = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidMessage(f"message is not valid JSON: {exc}") from exc
+    if not isinstance(msg, dict):
+        raise InvalidMessage("message must be a JSON object")
+    if not fits_in_a_message(msg):
+        raise InvalidMessage("message is nested too deeply")
+    header = msg.get("header")
+    if not isinstance(header, dict):
+        raise InvalidMessage("message has no header object")
+    msg_id, msg_type = header.get("msg_id"), header.get("msg_type")
+    if not isinstance(msg_id, str) or not msg_id or not isinstance(msg_type, str) or not msg_type:
+        raise InvalidMessage("header needs string fields msg_id and msg_type", header=header)
+    channel = msg.get("channel") or "shell"
+    if channel not in CLIENT_CHANNELS:
+        raise InvalidMessage(f"unknown channel {channel!r}", header=header)
+    if not isinstance(msg.get("content", {}), dict):
+        raise InvalidMessage("content must be a JSON object", channel, header)
+    return channel, msg_type, header
+
+
+def error_reply(exc: InvalidMessage, session: str) -> bytes:
+    """The answer to a malformed message, in the kernel's ``session``: the request's error
+    reply where the protocol has one, else an iopub ``error``."""
+    reply = reply_type(str(exc.header.get("msg_type", "")))
+    content = error_content("InvalidMessage", str(exc))
+    if reply and exc.channel in CLIENT_CHANNELS:
+        return message(exc.channel, reply, content, exc.header, session)
+    return message("iopub", "error", content, exc.header, session)

@@ -1,0 +1,127 @@
+"""Who may call each route: declared beside the route, enforced here and nowhere else.
+
+Every route of the hub is declared with the access it needs (:class:`Guarded`); the app's
+route table is the list of them (hub/app.py), and :class:`AccessControl` holds each
+request to its route's level before any handler runs:
+
+- ``ANYONE``: no check — the API root and its description, static files, the kernel
+  spec logos, the output frame: they hold nothing about the deployment.
+- ``ANONYMOUS``: anyone, when the deployment allows anonymous use (``allow_anonymous``);
+  otherwise as ``USER``. A call to the API or a WebSocket is admitted anonymously only from
+  our own origin or a configured one (``cors_origins``), so that another site cannot spend
+  a visitor's kernels; a page is a navigation, which any site may start. An admitted
+  request is marked (``auth.ADMITTED_ANONYMOUS``): what it may then touch — its own kernels
+  and sessions — the handlers decide with hub/anonymous.py.
+- ``USER``: the token (header or query) or a login (hub/login.py).
+- ``ADMIN``: what concerns the whole deployment; today the same as ``USER``, since
+  whoever holds the token runs the deployment (accounts come later).
+
+A request no route takes (an unknown path, or a method its path does not serve) needs
+``USER`` under ``/api``, so that only a token holder learns what is not there, and nothing
+elsewhere; ``/api/``, which the router redirects to the public ``/api``, needs nothing.
+
+Refusals keep the shape each kind of client expects: 403 and Jupyter Server's JSON error for
+the API, 403 and the refusal page for a page (it offers to log in and come back to the same
+link, its query kept), and for a WebSocket a close (1008) before the handshake is accepted,
+which the client sees as 403. ``AccessControl`` answers nothing but refusals.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from starlette.requests import HTTPConnection
+from starlette.responses import HTMLResponse
+from starlette.routing import BaseRoute, Match
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocketClose
+
+from cellhub.hub.anonymous import AnonymousPolicy
+from cellhub.hub.auth import ADMITTED_ANONYMOUS, is_authenticated
+from cellhub.hub.cors import origin_allowed
+from cellhub.hub.json_api import error
+from cellhub.hub.templating import STATIC_URL, TEMPLATES
+
+
+class Access(enum.Enum):
+    """Who may call a route, from the most open to the most closed."""
+
+    ANYONE = "anyone"
+    ANONYMOUS = "anonymous"
+    USER = "user"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class Guarded:
+    """A route and the access it needs: the hub's route table is a list of these."""
+
+    access: Access
+    route: BaseRoute
+
+
+def required(table: Sequence[Guarded], scope: Scope) -> Access:
+    """The access the route that takes this request needs (see the module's docstring for
+    a request no route takes)."""
+    for guarded in table:
+        match, _ = guarded.route.matches(scope)
+        if match is Match.FULL:
+            return guarded.access
+    path: str = scope["path"]
+    return Access.USER if path.startswith("/api") and path != "/api/" else Access.ANYONE
+
+
+def is_api_call(scope: Scope) -> bool:
+    """The API or a WebSocket, as opposed to a page a browser navigates to."""
+    return scope["type"] == "websocket" or str(scope["path"]).startswith("/api")
+
+
+def refusal_page(conn: HTTPConnection) -> HTMLResponse:
+    """403 and a page that offers to log in and come back to this very address."""
+    kept = [(name, value) for name, value in conn.query_params.multi_items() if name != "token"]
+    html = TEMPLATES.get_template("refusal.html").render(
+        static_url=STATIC_URL, kept=kept, wrong_token="token" in conn.query_params
+    )
+    return HTMLResponse(html, status_code=403)
+
+
+def refusal(conn: HTTPConnection) -> ASGIApp:
+    if conn.scope["type"] == "websocket":
+        return WebSocketClose(code=1008)
+    if is_api_call(conn.scope):
+        return error(403, "Forbidden: missing or wrong token")
+    return refusal_page(conn)
+
+
+class AccessControl:
+    """Lets a request through to its route when the caller has the access the route
+    declares (marking anonymous callers), and refuses it otherwise."""
+
+    def __init__(
+        self, app: ASGIApp, table: Sequence[Guarded], token: str, policy: AnonymousPolicy
+    ) -> None:
+        self.app = app
+        self.table = table
+        self.token = token
+        self.policy = policy
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            conn = HTTPConnection(scope)
+            access = required(self.table, scope)
+            if access is Access.ANONYMOUS and self.admits_anonymously(conn):
+                scope[ADMITTED_ANONYMOUS] = True
+            elif access is not Access.ANYONE and not is_authenticated(conn, self.token):
+                await refusal(conn)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    def admits_anonymously(self, conn: HTTPConnection) -> bool:
+        """Whether this request, without the token or a login, may come in as anonymous."""
+        return (
+            self.policy.allowed
+            and not is_authenticated(conn, self.token)
+            and (not is_api_call(conn.scope) or origin_allowed(conn, self.policy.origins))
+        )

@@ -1,0 +1,18 @@
+"""The Jinja templates of the hub's HTML (``hub/templates/``): the worksheet page
+(hub/pages.py) and the refusal page of a browser that may not see it (hub/access.py).
+
+Autoescaped, since both put what a request carries (its query) into the page.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jinja2
+
+TEMPLATES = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
+    autoescape=True,
+)
+
+STATIC_URL = "/static/"
