@@ -183,6 +183,7 @@ async def test_anonymous_clients_reach_only_their_own_kernels(open_hub: Starlett
         assert (await http.get("/")).status_code == 200
         assert (await http.get("/api/kernelspecs")).status_code == 200
         assert (await http.get("/api/kernels")).json() == []
+        assert (await http.put("/api/kernels")).status_code == 405  # admitted; wrong method
         assert (await http.post("/api/kernels")).status_code == 503  # admitted; no worker
         assert (await http.get(f"/api/kernels/{mine}")).status_code == 404  # admitted
         for path in [f"/api/kernels/{theirs}", "/api/kernels/not-a-kernel"]:

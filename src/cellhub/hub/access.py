@@ -16,7 +16,8 @@ request to its route's level before any handler runs:
 - ``ADMIN``: what concerns the whole deployment; today the same as ``USER``, since
   whoever holds the token runs the deployment (accounts come later).
 
-A request no route takes (an unknown path, or a method its path does not serve) needs
+A request with a method its path does not serve needs what the path's route needs (the
+router then answers 405, as before); a request no route takes (an unknown path) needs
 ``USER`` under ``/api``, so that only a token holder learns what is not there, and nothing
 elsewhere; ``/api/``, which the router redirects to the public ``/api``, needs nothing.
 
@@ -65,10 +66,11 @@ class Guarded:
 def required(table: Sequence[Guarded], scope: Scope) -> Access:
     """The access the route that takes this request needs (see the module's docstring for
     a request no route takes)."""
-    for guarded in table:
-        match, _ = guarded.route.matches(scope)
-        if match is Match.FULL:
-            return guarded.access
+    matches = [(guarded.route.matches(scope)[0], guarded.access) for guarded in table]
+    for wanted in (Match.FULL, Match.PARTIAL):  # PARTIAL: the path, not the method (405)
+        for match, access in matches:
+            if match is wanted:
+                return access
     path: str = scope["path"]
     return Access.USER if path.startswith("/api") and path != "/api/" else Access.ANYONE
 
