@@ -115,7 +115,7 @@ async def kernel_channels(websocket: WebSocket) -> None:
             await channels.resume(
                 websocket,
                 int(resume),
-                lambda after: link.request("replay", kernel_id, after),
+                lambda after: link.replay(kernel_id, after),
                 protocol,
             )
         else:
