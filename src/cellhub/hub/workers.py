@@ -17,16 +17,6 @@ from typing import Any
 
 from cellhub.hub.channels import KernelChannels
 from cellhub.protocol import addresses, framing, hub_worker
-from cellhub.protocol.hub_worker import (
-    Interrupt,
-    KernelModel,
-    ListKernels,
-    Missed,
-    Replay,
-    Request,
-    Shutdown,
-    Start,
-)
 
 
 class WorkerError(Exception):
@@ -190,7 +180,7 @@ class WorkerLink:
         if self.out is not None:
             self.out.send(frame)
 
-    async def request(self, asked: Request, timeout: float = 30.0) -> Any:
+    async def request(self, asked: hub_worker.Request, timeout: float = 30.0) -> Any:
         if not self.connected.is_set():
             raise WorkerError(503, f"worker {self.address} is not connected")
         req = next(self.ids)
@@ -204,29 +194,31 @@ class WorkerLink:
 
     async def start_kernel(
         self, kernel_id: str, name: str, options: Mapping[str, float] | None = None
-    ) -> KernelModel:
+    ) -> hub_worker.KernelModel:
         """Start a kernel; ``options``: its own idle_timeout and max_lifetime (seconds)."""
         own = hub_worker.kernel_options(options) if options else None
-        model: KernelModel = await self.request(Start(kernel_id, name, own))
+        model: hub_worker.KernelModel = await self.request(hub_worker.Start(kernel_id, name, own))
         return model
 
-    async def restart_kernel(self, kernel_id: str) -> KernelModel:
-        model: KernelModel = await self.request(Shutdown(kernel_id, restart=True))
+    async def restart_kernel(self, kernel_id: str) -> hub_worker.KernelModel:
+        model: hub_worker.KernelModel = await self.request(
+            hub_worker.Shutdown(kernel_id, restart=True)
+        )
         return model
 
     async def shutdown_kernel(self, kernel_id: str) -> None:
-        await self.request(Shutdown(kernel_id, restart=False))
+        await self.request(hub_worker.Shutdown(kernel_id, restart=False))
 
     async def interrupt_kernel(self, kernel_id: str) -> None:
-        await self.request(Interrupt(kernel_id))
+        await self.request(hub_worker.Interrupt(kernel_id))
 
-    async def list_kernels(self, ids: list[str] | None = None) -> list[KernelModel]:
+    async def list_kernels(self, ids: list[str] | None = None) -> list[hub_worker.KernelModel]:
         """The worker's kernels among ``ids``; all of them without."""
-        models: list[KernelModel] = await self.request(ListKernels(ids))
+        models: list[hub_worker.KernelModel] = await self.request(hub_worker.ListKernels(ids))
         return models
 
-    async def replay(self, kernel_id: str, after: int) -> Missed:
-        missed: Missed = await self.request(Replay(kernel_id, after))
+    async def replay(self, kernel_id: str, after: int) -> hub_worker.Missed:
+        missed: hub_worker.Missed = await self.request(hub_worker.Replay(kernel_id, after))
         return missed
 
     # -- the kernels' clients on this hub -------------------------------------------------
