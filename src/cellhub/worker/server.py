@@ -105,7 +105,6 @@ class HubConnection:
             self.writer.write(framing.encode(hub_worker.refusal(refused)))
             with contextlib.suppress(ConnectionError):
                 await self.writer.drain()
-            self.writer.close()
             return False
         self.send(hub_worker.hello())
         return True
@@ -422,9 +421,11 @@ class Worker:
 
     async def on_hub(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         hub = HubConnection(self, reader, writer)
-        if await hub.agree():
-            self.hubs.add(hub)
-            await hub.serve()
+        if not await hub.agree():
+            writer.close()
+            return
+        self.hubs.add(hub)
+        await hub.serve()
 
     def stop(self) -> None:
         """Kill every session at once, then let the template clean up and exit.
