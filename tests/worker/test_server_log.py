@@ -10,6 +10,7 @@ from typing import Any, cast
 import pytest
 
 from cellhub.config import load_config
+from cellhub.protocol.hub_worker import Request, Start
 from cellhub.worker.server import HubConnection, Worker
 
 
@@ -17,8 +18,11 @@ class RecordingHub:
     def __init__(self) -> None:
         self.replies: list[tuple[int, bool, Any]] = []
 
-    def reply(self, req: int, ok: bool, payload: Any) -> None:
-        self.replies.append((req, ok, payload))
+    def reply(self, req: int, answer: Any) -> None:
+        self.replies.append((req, True, answer))
+
+    def failure(self, req: int, status: int, message: str) -> None:
+        self.replies.append((req, False, {"status": status, "message": message}))
 
 
 async def test_a_repeated_failure_is_logged_once_and_counted(
@@ -27,13 +31,14 @@ async def test_a_repeated_failure_is_logged_once_and_counted(
     worker = Worker(load_config(environ={}, overrides={"data_dir": str(tmp_path)}))
     worker.failures.interval = 0.2
 
-    async def failing(op: str, args: list[Any]) -> Any:
-        raise RuntimeError(f"client-chosen text {args}")
+    async def failing(asked: Request) -> Any:
+        assert isinstance(asked, Start)
+        raise RuntimeError(f"client-chosen text [{asked.kernel_id}]")
 
     monkeypatch.setattr(worker, "answer", failing)
     hub = RecordingHub()
     for req in range(1000):
-        await worker.request(cast(HubConnection, hub), "start", req, [req])
+        await worker.request(cast(HubConnection, hub), req, Start(str(req), "python3"))
     assert len(hub.replies) == 1000 and all(not ok for _, ok, _ in hub.replies)
     assert hub.replies[-1][2]["message"] == "RuntimeError: client-chosen text [999]"
     await asyncio.sleep(0.4)  # the count is written at the end of the interval

@@ -22,11 +22,12 @@ import asyncio
 import contextlib
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 import orjson
 
 from cellhub.protocol import jupyter, wsbinary, wsv1
+from cellhub.protocol.hub_worker import Missed
 
 REPLY_ROUTES = 4096
 #: Bytes delivered that are acknowledged at once: a quarter of the smallest flow window
@@ -146,7 +147,7 @@ class KernelChannels:
         self,
         client: Client,
         after: int,
-        replay: Callable[[int], Awaitable[dict[str, Any]]],
+        replay: Callable[[int], Awaitable[Missed]],
         protocol: str = "",
     ) -> None:
         """Attach ``client`` and send it everything numbered above ``after``, then live output."""

@@ -20,6 +20,7 @@ from typing import Any
 from cellhub.db.kernels import KernelRepository
 from cellhub.hub.channels import Client, KernelChannels
 from cellhub.hub.workers import WorkerError, WorkerLink
+from cellhub.protocol.hub_worker import KernelModel, Missed
 
 KERNEL_NAME = "python3"
 #: Ended kernels whose reason the hub keeps in memory (a 404 says why without a query).
@@ -31,7 +32,7 @@ def iso(timestamp: float) -> str:
     return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat().replace("+00:00", "Z")
 
 
-def jupyter_model(live: dict[str, Any], connections: int) -> dict[str, Any]:
+def jupyter_model(live: KernelModel, connections: int) -> dict[str, Any]:
     """A kernel model with exactly the fields Jupyter Server returns."""
     return {
         "id": live["id"],
@@ -152,7 +153,7 @@ class KernelService:
             asyncio.to_thread(self.repository.add, kernel_id, name, link.address, owner)
         )
         try:
-            live = await link.request("start", kernel_id, name, *([options] if options else []))
+            live = await link.start_kernel(kernel_id, name, options)
         except BaseException:
             await record
             await asyncio.to_thread(self.repository.end, kernel_id, "failed to start")
@@ -194,7 +195,7 @@ class KernelService:
 
     async def get(self, kernel_id: str) -> dict[str, Any]:
         link = await self.locate(kernel_id)
-        found = await link.request("list", [kernel_id])
+        found = await link.list_kernels([kernel_id])
         if not found:
             self.ended(kernel_id, "not found on its worker", announce=True)
             raise NoSuchKernel(kernel_id)
@@ -204,7 +205,7 @@ class KernelService:
         models = []
         for link in self.links.values():
             if link.connected.is_set():
-                for live in await link.request("list", None):
+                for live in await link.list_kernels():
                     self.located.setdefault(live["id"], link)
                     models.append(jupyter_model(live, self.connections(link, live["id"])))
         return models
@@ -228,13 +229,12 @@ class KernelService:
                 return link
         return None
 
-    async def replay(self, channels: KernelChannels, after: int) -> dict[str, Any]:
+    async def replay(self, channels: KernelChannels, after: int) -> Missed:
         """The kernel's output numbered above ``after`` that its worker still holds."""
         link = self.carrying(channels)
         if link is None:
             raise NoSuchKernel(channels.kernel_id)
-        replayed: dict[str, Any] = await link.request("replay", channels.kernel_id, after)
-        return replayed
+        return await link.replay(channels.kernel_id, after)
 
     def forward(self, channels: KernelChannels, channel: str, msg_type: str, data: bytes) -> None:
         """Pass a client's checked message to the kernel."""
@@ -250,16 +250,16 @@ class KernelService:
             link.release(channels.kernel_id)
 
     async def interrupt(self, kernel_id: str) -> None:
-        await (await self.locate(kernel_id)).request("interrupt", kernel_id)
+        await (await self.locate(kernel_id)).interrupt_kernel(kernel_id)
 
     async def restart(self, kernel_id: str) -> dict[str, Any]:
         link = await self.locate(kernel_id)
-        live = await link.request("shutdown", kernel_id, True)
+        live = await link.restart_kernel(kernel_id)
         return jupyter_model(live, self.connections(link, kernel_id))
 
     async def shutdown(self, kernel_id: str) -> None:
         link = await self.locate(kernel_id)
-        await link.request("shutdown", kernel_id, False)
+        await link.shutdown_kernel(kernel_id)
         await asyncio.to_thread(self.repository.end, kernel_id, "shut down by request")
         self.located.pop(kernel_id, None)
 
@@ -279,7 +279,7 @@ class KernelService:
     async def reconcile(self, links: Iterable[WorkerLink] | None = None) -> None:
         """After a (re)start or a reconnect, mark kernels their worker no longer runs as dead."""
         for link in links or list(self.links.values()):
-            alive = {k["id"] for k in await link.request("list", None)}
+            alive = {k["id"] for k in await link.list_kernels()}
             for record in await asyncio.to_thread(self.repository.live):
                 if record.worker == link.address and record.id not in alive:
                     self.ended(

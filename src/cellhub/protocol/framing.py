@@ -36,11 +36,28 @@ def decode(body: bytes) -> Any:
         raise FrameError(f"invalid msgpack frame: {exc}") from exc
 
 
-def _checked_length(header: bytes, max_frame: int) -> int:
+def _checked_length(header: bytes | bytearray, max_frame: int) -> int:
     length: int = HEADER.unpack(header)[0]
     if length > max_frame:
         raise FrameError(f"frame of {length} bytes exceeds the {max_frame}-byte limit")
     return length
+
+
+#: What :func:`take_frame` returns while the buffer holds no whole frame yet.
+INCOMPLETE: Any = object()
+
+
+def take_frame(buf: bytearray, max_frame: int = DEFAULT_MAX_FRAME) -> Any:
+    """Remove the first whole frame from ``buf`` and return it decoded, or
+    :data:`INCOMPLETE` (``buf`` untouched) until the bytes for one have arrived."""
+    if len(buf) < HEADER.size:
+        return INCOMPLETE
+    end = HEADER.size + _checked_length(buf[: HEADER.size], max_frame)
+    if len(buf) < end:
+        return INCOMPLETE
+    body = bytes(buf[HEADER.size : end])
+    del buf[:end]
+    return decode(body)
 
 
 async def read_frame(reader: asyncio.StreamReader, max_frame: int = DEFAULT_MAX_FRAME) -> Any:

@@ -66,11 +66,14 @@ def utc_now() -> str:
     return dt.datetime.now(dt.UTC).isoformat()[:-6] + "Z"
 
 
-def header(msg_type: str, session: str) -> dict[str, Any]:
+def header(
+    msg_type: str, session: str, msg_id: str = "", username: str = "cellhub"
+) -> dict[str, Any]:
+    """A message header; ``msg_id`` defaults to a random one."""
     return {
-        "msg_id": uuid.uuid4().hex,
+        "msg_id": msg_id or uuid.uuid4().hex,
         "session": session,
-        "username": "cellhub",
+        "username": username,
         "date": utc_now(),
         "msg_type": msg_type,
         "version": PROTOCOL_VERSION,

@@ -25,7 +25,7 @@ import comm
 import orjson
 from comm.base_comm import BaseComm, CommManager
 
-from cellhub.protocol import framing
+from cellhub.protocol import session_frames
 from cellhub.session import messages
 from cellhub.session.inbox import Inbox
 from cellhub.session.outbox import Publisher
@@ -81,7 +81,7 @@ def binary_frame(
     data = messages.dumps(message)
     if b'"cellhub_binary":true' not in data:  # json's fallback encoder puts spaces in
         data = data.replace(b'"cellhub_binary": true', b'"cellhub_binary":true')
-    return framing.encode(["msg", "iopub", msg_type, data, None])
+    return session_frames.session_output("iopub", msg_type, data, None)
 
 
 class SessionComm(BaseComm):
@@ -189,10 +189,10 @@ def coalesce(msg: dict[str, Any], inbox: Inbox, publisher: Publisher) -> dict[st
     waiting = inbox.deferred
     waiting.extend(inbox.read_available())
     while waiting:
-        frame = waiting[0]
-        if not (isinstance(frame, list) and len(frame) == 3 and frame[:2] == ["msg", "shell"]):
+        message = session_frames.read_session_input(waiting[0])
+        if message is None or message[0] != "shell":
             break
-        later = orjson.loads(frame[2])
+        later = orjson.loads(message[1])
         if not supersedes(later, msg):
             break
         waiting.popleft()

@@ -56,8 +56,8 @@ class Inbox:
     def read(self, interruptible: bool = False) -> Any:
         """Read one frame from the socket, ignoring the deferred queue."""
         while True:
-            frame = self._take()
-            if frame is not _INCOMPLETE:
+            frame = framing.take_frame(self.buf, self.max_frame)
+            if frame is not framing.INCOMPLETE:
                 return frame
             if interruptible:
                 self.wait_readable()
@@ -68,8 +68,8 @@ class Inbox:
         frames = []
         try:
             while True:
-                frame = self._take()
-                if frame is _INCOMPLETE:
+                frame = framing.take_frame(self.buf, self.max_frame)
+                if frame is framing.INCOMPLETE:
                     self._fill(socket.MSG_DONTWAIT)
                 else:
                     frames.append(frame)
@@ -94,20 +94,3 @@ class Inbox:
         if not data:
             raise EOFError("the worker closed the session's socket")
         self.buf += data
-
-    def _take(self) -> Any:
-        buf = self.buf
-        if len(buf) < framing.HEADER.size:
-            return _INCOMPLETE
-        length: int = framing.HEADER.unpack_from(buf)[0]
-        if length > self.max_frame:
-            raise framing.FrameError(f"frame of {length} bytes exceeds the limit")
-        end = framing.HEADER.size + length
-        if len(buf) < end:
-            return _INCOMPLETE
-        body = bytes(buf[framing.HEADER.size : end])
-        del buf[:end]
-        return framing.decode(body)
-
-
-_INCOMPLETE: Any = object()

@@ -17,7 +17,7 @@ from IPython.core.completer import provisionalcompleter, rectify_completions
 from IPython.utils.tokenutil import token_at_cursor
 
 import cellhub
-from cellhub.session import messages
+from cellhub.protocol import jupyter
 from cellhub.session.shell import CellShell
 
 
@@ -151,7 +151,7 @@ def kernel_info(shell: CellShell) -> dict[str, Any]:
     version = sys.version_info
     return {
         "status": "ok",
-        "protocol_version": messages.PROTOCOL_VERSION,
+        "protocol_version": jupyter.PROTOCOL_VERSION,
         "implementation": "cellhub",
         "implementation_version": cellhub.__version__,
         "language_info": {

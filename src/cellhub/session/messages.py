@@ -1,8 +1,7 @@
 """Jupyter messages as a session emits them: one frame per message, JSON built once.
 
-A frame is ``["msg", channel, msg_type, json_bytes, state]``; ``state`` repeats an
-iopub status's ``execution_state`` so the worker and hub never parse JSON to track
-it. See https://jupyter-client.readthedocs.io/en/stable/messaging.html (5.3).
+Each message leaves as a session output frame (:mod:`cellhub.protocol.session_frames`).
+See https://jupyter-client.readthedocs.io/en/stable/messaging.html (5.3).
 Messages are shaped as Jupyter Server sends them (see :mod:`cellhub.protocol.jupyter`):
 top-level ``msg_id`` and ``msg_type``, a ``Z`` date. Both are written here, once per
 message, so that the hub passes the JSON on without parsing it.
@@ -17,10 +16,8 @@ from typing import Any
 
 import orjson
 
-from cellhub.protocol import framing
-from cellhub.protocol.jupyter import utc_now
+from cellhub.protocol import jupyter, session_frames
 
-PROTOCOL_VERSION = "5.3"
 _ORJSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
 
@@ -52,14 +49,8 @@ class MessageFactory:
     def header(self, msg_type: str) -> dict[str, Any]:
         # Unique without a uuid4 (an os.urandom call) per message, as jupyter_client does it:
         # the session id is random, the counter is this session's own.
-        return {
-            "msg_id": f"{self.session_id}_{next(self.counter)}",
-            "session": self.session_id,
-            "username": self.username,
-            "date": utc_now(),
-            "msg_type": msg_type,
-            "version": PROTOCOL_VERSION,
-        }
+        msg_id = f"{self.session_id}_{next(self.counter)}"
+        return jupyter.header(msg_type, self.session_id, msg_id, self.username)
 
     def message(
         self,
@@ -93,4 +84,4 @@ class MessageFactory:
         """Return one encoded frame (length prefix included) carrying a whole message."""
         message = self.message(channel, msg_type, content, parent, metadata)
         state = content["execution_state"] if msg_type == "status" else None
-        return framing.encode(["msg", channel, msg_type, dumps(message), state])
+        return session_frames.session_output(channel, msg_type, dumps(message), state)

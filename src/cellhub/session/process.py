@@ -26,7 +26,7 @@ import comm
 import orjson
 
 from cellhub.config import Config
-from cellhub.protocol import diagnostics
+from cellhub.protocol import diagnostics, session_frames
 from cellhub.protocol.jupyter import utc_now
 from cellhub.session import comms, inbox, interrupts, introspection, messages, outbox, outstream
 from cellhub.session.inbox import Inbox
@@ -40,7 +40,7 @@ __all__ = ["build_shell", "run_session"]
 
 _DEFAULTS = Config()
 #: What a spare runs with until the worker's init frame replaces it: the settings' defaults.
-DEFAULT_INIT: dict[str, Any] = {
+DEFAULT_INIT: session_frames.SessionInit = {
     "username": "cellhub",
     "output_cap": _DEFAULTS.output_cap,
     "flush_interval": _DEFAULTS.flush_interval,
@@ -77,11 +77,10 @@ def run_session(shell: CellShell, sock: Any) -> NoReturn:
         init = frames.next()
     except EOFError:
         os._exit(0)
-    if not (isinstance(init, list) and len(init) == 2 and isinstance(init[1], dict)):
+    settings = session_frames.read_init(init)
+    if settings is None:
         os._exit(1)
-    if init[0] != "init":
-        os._exit(1)
-    session.configure({**DEFAULT_INIT, **init[1]})
+    session.configure({**DEFAULT_INIT, **settings})
     session.serve_forever()
 
 
@@ -89,7 +88,12 @@ class Session:
     """Dispatches the requests of one kernel to the shell and sends the replies."""
 
     def __init__(
-        self, shell: CellShell, sock: Any, frames: Inbox, gate: InterruptGate, init: dict[str, Any]
+        self,
+        shell: CellShell,
+        sock: Any,
+        frames: Inbox,
+        gate: InterruptGate,
+        init: session_frames.SessionInit,
     ) -> None:
         self.shell = shell
         self.shell_any: Any = shell  # IPython's own methods are untyped
@@ -142,7 +146,7 @@ class Session:
         for thread in (self.outbox, self.sink, self.fds):
             thread.start()
 
-    def configure(self, init: dict[str, Any]) -> None:
+    def configure(self, init: session_frames.SessionInit) -> None:
         """Apply the worker's settings from the init frame that claims this session."""
         self.publisher.factory.username = str(init["username"])
         # The worker names the session, so that what it sends for the kernel carries its id.
@@ -160,7 +164,7 @@ class Session:
         the first run of this process's threads, formatter set-up."""
         self.outbox.muted = True
         try:
-            self.dispatch(["msg", "shell", WARM_REQUEST])
+            self.dispatch(session_frames.session_input("shell", WARM_REQUEST))
             self.shell_any.display_formatter.format(0)
         finally:
             self.outbox.muted = False
@@ -187,10 +191,10 @@ class Session:
     # -- dispatch ---------------------------------------------------------------
     @staticmethod
     def parse(frame: Any) -> tuple[str, dict[str, Any]] | None:
-        if not (isinstance(frame, list) and len(frame) == 3 and frame[0] == "msg"):
+        message = session_frames.read_session_input(frame)
+        if message is None:
             return None
-        msg = orjson.loads(frame[2])
-        return str(frame[1]), msg
+        return message[0], orjson.loads(message[1])
 
     def dispatch(self, frame: Any) -> None:
         parsed = self.parse(frame)

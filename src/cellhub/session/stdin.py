@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 from IPython.core.error import StdinNotImplementedError
 
+from cellhub.protocol import session_frames
 from cellhub.session.inbox import Inbox
 from cellhub.session.outbox import Publisher
 from cellhub.session.outstream import StreamSink
@@ -74,8 +75,9 @@ class InputRequests:
                 raise KeyboardInterrupt("Interrupted by user") from None
             except EOFError:
                 os._exit(0)
-            if isinstance(frame, list) and len(frame) == 3 and frame[:2] == ["msg", "stdin"]:
-                msg = orjson.loads(frame[2])
+            message = session_frames.read_session_input(frame)
+            if message is not None and message[0] == "stdin":
+                msg = orjson.loads(message[1])
                 if msg["header"]["msg_type"] == "input_reply":
                     break
                 continue

@@ -28,16 +28,15 @@ import traceback
 from pathlib import Path
 from typing import Any, NoReturn
 
-import msgpack
 import orjson
 
+from cellhub.protocol import template_control
 from cellhub.protocol.diagnostics import log_frame
 from cellhub.sandbox import SandboxLease, SandboxLimits, SessionSandbox, sandbox_for
 from cellhub.sandbox.prctl import become_subreaper, die_with_parent, kill_children, reap_all
 from cellhub.sandbox.processes import kill_until_gone
 from cellhub.template import pagemerge, scheduling
 
-MAX_CONTROL_MESSAGE = 65536
 #: Above any descriptor a process can hold (close_range(2) takes the bound as it is).
 MAX_FD = 2**31 - 1
 ORPHAN_KILL_TIMEOUT = 5.0
@@ -62,12 +61,11 @@ def keep_only(sock_fd: int) -> None:
     os.closerange(sock_fd + 1, MAX_FD)
 
 
-def send_control(sock: socket.socket, message: list[Any], fds: list[int] | None = None) -> None:
-    data = msgpack.packb(message, use_bin_type=True)
+def send_control(sock: socket.socket, message: bytes, fds: list[int] | None = None) -> None:
     if fds:
-        socket.send_fds(sock, [data], fds)
+        socket.send_fds(sock, [message], fds)
     else:
-        sock.send(data)
+        sock.send(message)
 
 
 class ForkServer:
@@ -94,7 +92,9 @@ class ForkServer:
         self.selector = selector = selectors.DefaultSelector()
         selector.register(self.control, selectors.EVENT_READ, self.on_control)
         selector.register(self.wake_r, selectors.EVENT_READ, self.on_signal)
-        send_control(self.control, ["ready", f"{self.sandbox.describe()}; {self.merging}"])
+        send_control(
+            self.control, template_control.ready(f"{self.sandbox.describe()}; {self.merging}")
+        )
         while True:
             for key, _ in selector.select():
                 key.data()
@@ -115,7 +115,9 @@ class ForkServer:
             if lease is not None:
                 ended = True
                 self.sandbox.release(lease)
-                send_control(self.control, ["exited", pid, self.sandbox.exit_code(code)])
+                send_control(
+                    self.control, template_control.exited(pid, self.sandbox.exit_code(code))
+                )
         if ended:
             self.kill_orphans()
 
@@ -129,20 +131,20 @@ class ForkServer:
             print("cellhub-template: orphans of ended sessions survived SIGKILL", file=sys.stderr)
 
     def on_control(self) -> None:
-        data = self.control.recv(MAX_CONTROL_MESSAGE)
+        data = self.control.recv(template_control.MAX_CONTROL_MESSAGE)
         if not data:
             self.shutdown(0)
-        op, *args = msgpack.unpackb(data, raw=False)
-        if op == "fork":
-            self.fork()
-        elif op == "signal":
-            self.signal(int(args[0]), int(args[1]))
-            # The worker answers an interrupt only once it has landed (see TemplateClient.signal).
-            send_control(self.control, ["signalled", int(args[0])])
-        elif op == "kill":
-            self.signal(int(args[0]), signal.SIGKILL)
+        template_control.read_worker_request(data, self)
+
+    def kill(self, pid: int) -> None:
+        self.signal_group(pid, signal.SIGKILL)
 
     def signal(self, pid: int, signum: int) -> None:
+        """The worker's request: signal the session's group, then say it is done."""
+        self.signal_group(pid, signum)
+        send_control(self.control, template_control.signalled(pid))
+
+    def signal_group(self, pid: int, signum: int) -> None:
         """Signal a session's whole process group, if it is still one of ours.
 
         SIGKILL also goes to the session itself: one forked a moment ago may not have
@@ -161,7 +163,7 @@ class ForkServer:
         try:
             lease = self.sandbox.prepare()
         except Exception as exc:  # noqa: BLE001 - reported to the worker, which forks again later
-            send_control(self.control, ["error", f"sandbox: {exc}"])
+            send_control(self.control, template_control.error(f"sandbox: {exc}"))
             return
         parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         me = os.getpid()
@@ -171,7 +173,7 @@ class ForkServer:
             self.become_session(lease, child_end, me)
         child_end.close()
         self.leases[pid] = lease
-        send_control(self.control, ["forked", pid], [parent_end.fileno()])
+        send_control(self.control, template_control.forked(pid), [parent_end.fileno()])
         parent_end.close()
 
     def fork_idle(self) -> int:
@@ -224,7 +226,7 @@ class ForkServer:
         """
         sessions = dict(self.leases)
         for pid in sessions:
-            self.signal(pid, signal.SIGKILL)
+            self.signal_group(pid, signal.SIGKILL)
         running = set(sessions)
         deadline = time.monotonic() + SHUTDOWN_REAP_TIMEOUT
         while running and time.monotonic() < deadline:

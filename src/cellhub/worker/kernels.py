@@ -9,7 +9,7 @@ between buffers without bound.
 Each session the kernel runs in gets a new session id from the worker (in its init
 frame), as each ipykernel process has its own: messages the worker makes for the kernel
 carry it (:meth:`WorkerKernel.announce`), and every attached hub is told it
-(``["session", kernel_id, session_id]``) for the messages the hub makes.
+(:func:`cellhub.protocol.hub_worker.session`) for the messages the hub makes.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from typing import Any, Protocol
 
 import orjson
 
-from cellhub.protocol import diagnostics, framing, jupyter
-from cellhub.protocol.jupyter import CHANNELS
+from cellhub.protocol import diagnostics, framing, hub_worker, jupyter, session_frames
+from cellhub.protocol.session_frames import ProtocolViolation
 from cellhub.worker.replay import ReplayBuffer
 
 #: Most bytes a session may send in one frame (a 20 MB print is split into stream chunks).
@@ -38,10 +38,6 @@ class HubLink(Protocol):
     """What a kernel needs of a hub connection."""
 
     def send(self, frame: list[Any]) -> None: ...
-
-
-class ProtocolViolation(Exception):
-    """A session sent a frame that is not a well-formed output message."""
 
 
 @dataclass
@@ -69,18 +65,6 @@ class SessionProcess:
 
     def close(self) -> None:
         self.writer.close()
-
-
-def check_output_frame(frame: Any) -> tuple[str, str, bytes, str | None]:
-    """Validate a frame from an untrusted session: ``["msg", channel, msg_type, json, state]``."""
-    if not (isinstance(frame, list) and len(frame) == 5 and frame[0] == "msg"):
-        raise ProtocolViolation("malformed frame")
-    _, channel, msg_type, data, state = frame
-    if channel not in CHANNELS or not isinstance(msg_type, str) or not isinstance(data, bytes):
-        raise ProtocolViolation("malformed message frame")
-    if state is not None and not isinstance(state, str):
-        raise ProtocolViolation("malformed state")
-    return channel, msg_type, data, state
 
 
 class WorkerKernel:
@@ -114,7 +98,7 @@ class WorkerKernel:
         self.window_open = asyncio.Event()
         self.window_open.set()
 
-    def model(self) -> dict[str, Any]:
+    def model(self) -> hub_worker.KernelModel:
         return {
             "id": self.id,
             "name": self.name,
@@ -125,16 +109,18 @@ class WorkerKernel:
             "pid": self.session.pid if self.session else None,
         }
 
-    def bind(self, session: SessionProcess, init: dict[str, Any]) -> None:
+    def bind(self, session: SessionProcess, init: session_frames.SessionInit) -> None:
         """Run this kernel in ``session`` (a fresh spare); the previous one, if any, is dropped."""
         self.unbind()
         self.session = session
         self.session_id = uuid.uuid4().hex
-        session.send(["init", {"kernel_id": self.id, "session_id": self.session_id, **init}])
+        session.send(
+            session_frames.init({**init, "kernel_id": self.id, "session_id": self.session_id})
+        )
         # "starting" until the session's first status, as Jupyter Server's model says.
         self.state = "starting"
         for link in self.links:
-            link.send(["session", self.id, self.session_id])
+            link.send(hub_worker.session(self.id, self.session_id))
         self.pump_task = asyncio.create_task(self._pump(session), name=f"pump-{self.id}")
 
     async def ask_kernel_info(self, timeout: float) -> None:
@@ -147,7 +133,7 @@ class WorkerKernel:
         request = {"header": header, "parent_header": {}, "metadata": {}, "content": {}}
         answered = asyncio.get_running_loop().create_future()
         self.own_request = (header["msg_id"].encode(), answered)
-        self.session.send(["msg", "shell", orjson.dumps(request)])
+        self.session.send(session_frames.session_input("shell", orjson.dumps(request)))
         try:
             await asyncio.wait_for(answered, timeout)
         except TimeoutError:
@@ -180,7 +166,7 @@ class WorkerKernel:
     def attach(self, link: HubLink) -> None:
         self.links.setdefault(link, 0)
         if self.session_id:
-            link.send(["session", self.id, self.session_id])
+            link.send(hub_worker.session(self.id, self.session_id))
         self._update_window()
 
     def detach(self, link: HubLink) -> None:
@@ -203,7 +189,7 @@ class WorkerKernel:
     ) -> None:
         """Number one output message, keep it for replay, and send it to every attached hub."""
         seq = self.replay.append(channel, data)
-        frame = ["out", self.id, seq, channel, msg_type, data, state]
+        frame = hub_worker.kernel_output(self.id, seq, channel, msg_type, data, state)
         for link in self.links:
             link.send(frame)
             if counted:
@@ -234,7 +220,7 @@ class WorkerKernel:
                 if text is not None:
                     self.on_diagnostic(self, text)
                     continue
-                channel, msg_type, data, state = check_output_frame(frame)
+                channel, msg_type, data, state = session_frames.read_session_output(frame)
                 if self._is_own_reply(msg_type, data, state):
                     continue
                 self.last_activity = time.time()

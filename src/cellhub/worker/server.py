@@ -1,22 +1,11 @@
 """The worker daemon: accepts hubs (mutual TLS, or a Unix socket for a hub on the same host)
 and runs their kernels in forked sessions.
 
-One multiplexed connection per hub carries every kernel's traffic as msgpack frames:
-
-hub → worker   ``[op, ...]``
-    ``["start", req, kernel_id, name, options?]``, ``["shutdown", req, kernel_id, restart]``,
-    ``["interrupt", req, kernel_id]``, ``["list", req, ids]``,
-    ``["replay", req, kernel_id, after]``,
-    ``["attach", kernel_id]``, ``["detach", kernel_id]``, ``["ack", kernel_id, nbytes]``,
-    ``["msg", kernel_id, channel, msg_type, json]``
-worker → hub
-    ``["reply", req, ok, payload]``, ``["out", kernel_id, seq, channel, msg_type, json, state]``,
-    ``["session", kernel_id, session_id]`` (on attach, and when a restart gives the kernel a
-    new session), ``["ended", kernel_id, reason, told]`` (``told``: the kernel's clients had
-    their last messages from the worker; false for a kernel the worker does not know)
-
-A start's optional ``options`` dict may set ``idle_timeout`` and ``max_lifetime`` (seconds,
-0: none) for that kernel alone, as the hub does for anonymous kernels.
+One multiplexed connection per hub carries every kernel's traffic as msgpack frames, after
+a handshake that refuses a hub of another protocol version: :mod:`cellhub.protocol.hub_worker`
+defines every frame, and docs/protocol.md describes them. A start may set ``idle_timeout``
+and ``max_lifetime`` (seconds, 0: none) for that kernel alone, as the hub does for
+anonymous kernels.
 
 Restart and shutdown send the clients what Jupyter Server with ipykernel sends: the old
 session's ``busy``, ``shutdown_reply`` and ``idle`` (and, for a restart, the new session's
@@ -36,11 +25,10 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import sys
 import time
 import traceback
-from collections import deque
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +36,19 @@ import orjson
 
 from cellhub.config import Config
 from cellhub.deploy.certificates import CertificatePaths, ensure_certificates, worker_ssl_context
-from cellhub.protocol import addresses, diagnostics, framing, jupyter
+from cellhub.protocol import addresses, framing, hub_worker, jupyter, session_frames
+from cellhub.protocol.hub_worker import (
+    Interrupt,
+    KernelModel,
+    KernelOptions,
+    ListKernels,
+    Missed,
+    Replay,
+    Request,
+    Shutdown,
+    Start,
+)
+from cellhub.protocol.session_frames import SessionInit
 from cellhub.ratelimited_log import RateLimitedLog, exception_kind
 from cellhub.sandbox.environment import session_environment
 from cellhub.sandbox.prctl import become_subreaper, kill_children
@@ -56,10 +56,9 @@ from cellhub.template import scheduling
 from cellhub.worker.kernels import SessionProcess, WorkerKernel
 from cellhub.worker.ksmd import KsmdShare
 from cellhub.worker.session_log import SessionLog
-from cellhub.worker.template_client import TEMPLATE_START_TIMEOUT, TemplateClient
+from cellhub.worker.spares import SparePool
+from cellhub.worker.template_client import TemplateClient
 
-#: Seconds between claiming a spare session and forking its replacement.
-REFILL_DELAY = 0.05
 #: Seconds after a claim at which the session is promoted again (see Worker.bind).
 PROMOTE_AGAIN_AFTER = 0.1
 #: Seconds a restart waits for the new session's kernel_info_reply.
@@ -78,7 +77,7 @@ class CapacityError(Exception):
 
 
 class HubConnection:
-    """One connected hub."""
+    """One connected hub: its frames to the worker's methods, and its way back."""
 
     def __init__(
         self, worker: Worker, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -91,19 +90,62 @@ class HubConnection:
     def send(self, frame: list[Any]) -> None:
         self.out.send(frame)
 
-    def reply(self, req: int, ok: bool, payload: Any) -> None:
-        self.send(["reply", req, ok, payload])
+    def reply(self, req: int, answer: Any) -> None:
+        self.send(hub_worker.reply(req, answer))
+
+    def failure(self, req: int, status: int, message: str) -> None:
+        self.send(hub_worker.failure(req, status, message))
+
+    async def agree(self) -> bool:
+        """The handshake: the hub's version must be this worker's; refuse it otherwise."""
+        try:
+            first = await framing.read_frame(self.reader)
+        except (asyncio.IncompleteReadError, ConnectionError, framing.FrameError):
+            return False
+        refused = hub_worker.mismatch(first, "hub", "worker")
+        if refused is not None:
+            log_failure(f"refused a hub: {refused}")
+            self.writer.write(framing.encode(hub_worker.refusal(refused)))
+            with contextlib.suppress(ConnectionError):
+                await self.writer.drain()
+            return False
+        self.send(hub_worker.hello())
+        return True
 
     async def serve(self) -> None:
         try:
             while True:
-                frame = await framing.read_frame(self.reader)
-                await self.worker.handle(self, frame)
+                hub_worker.read_hub_frame(await framing.read_frame(self.reader), self)
         except (asyncio.IncompleteReadError, ConnectionError, framing.FrameError):
             pass
+        except hub_worker.ProtocolError as exc:
+            log_failure(f"closed a hub's connection: {exc}")
         finally:
             self.worker.hub_gone(self)
             self.writer.close()
+
+    def client_message(self, kernel_id: str, channel: str, msg_type: str, data: bytes) -> None:
+        self.worker.client_message(kernel_id, channel, msg_type, data)
+
+    def ack(self, kernel_id: str, nbytes: int) -> None:
+        kernel = self.worker.kernels.get(kernel_id)
+        if kernel is not None:
+            kernel.ack(self, nbytes)
+
+    def attach(self, kernel_id: str) -> None:
+        kernel = self.worker.kernels.get(kernel_id)
+        if kernel is not None:
+            kernel.attach(self)
+        else:
+            self.send(hub_worker.ended(kernel_id, "no such kernel on this worker", False))
+
+    def detach(self, kernel_id: str) -> None:
+        kernel = self.worker.kernels.get(kernel_id)
+        if kernel is not None:
+            kernel.detach(self)
+
+    def request(self, req: int, asked: Request) -> None:
+        self.worker.in_background(self.worker.request(self, req, asked))
 
 
 class Worker:
@@ -113,28 +155,29 @@ class Worker:
         self.config = config
         self.kernels: dict[str, WorkerKernel] = {}
         self.by_pid: dict[int, WorkerKernel] = {}
-        self.spares: deque[tuple[int, socket.socket]] = deque()
-        self.waiters: deque[asyncio.Future[tuple[int, socket.socket]]] = deque()
-        self.forks_pending = 0
-        self.exit_codes: dict[int, asyncio.Future[int]] = {}
         self.hubs: set[HubConnection] = set()
+        self.session_log = SessionLog()
+        self.spares = SparePool(
+            config.spare_sessions,
+            config.max_sessions,
+            lambda: self.template.fork(),
+            lambda: len(self.kernels),
+            self.session_log,
+        )
         self.template = TemplateClient(
             self.template_settings(),
-            self.on_forked,
-            self.on_exited,
+            self.spares.on_forked,
+            self.spares.on_exited,
             self.on_template_lost,
             session_environment(os.environ, config.session_environment),
         )
         self.sandbox_description = ""
-        #: Set once the template has imported everything and can fork sessions.
-        self.template_ready = asyncio.Event()
         self.template_start: asyncio.Task[None] | None = None
         self.promote_spares = scheduling.can_promote()
-        self.spare_failures = 0
         #: Per-kernel (idle_timeout, max_lifetime) that differ from the configuration's.
         self.kernel_limits: dict[str, tuple[float, float]] = {}
-        self.refill_handle: asyncio.TimerHandle | None = None
-        self.session_log = SessionLog()
+        #: Work started for a hub or a client that nobody awaits (kept from the collector).
+        self.tasks: set[asyncio.Task[None]] = set()
         #: Requests that failed: a hub (and through it a client) can repeat one at will.
         self.failures = RateLimitedLog(log_failure)
 
@@ -149,7 +192,7 @@ class Worker:
             "limits": c.limit_values(),
         }
 
-    def session_init(self) -> dict[str, Any]:
+    def session_init(self) -> SessionInit:
         c = self.config
         return {
             "username": "cellhub",
@@ -158,77 +201,9 @@ class Worker:
             "max_stream_chunk": c.max_stream_chunk,
         }
 
-    # -- spare sessions ----------------------------------------------------------
-    def refill(self) -> None:
-        """Fork until the spares and the starts waiting for one are covered, within room for
-        ``max_sessions`` kernels' sessions and the spares; a kernel that waits for its
-        session holds none yet, so it does not take room from its own fork."""
-        if not self.template_ready.is_set():
-            return  # start_template refills once it can
-        wanted = self.config.spare_sessions + len(self.waiters)
-        in_sessions = len(self.kernels) - len(self.waiters)
-        room = self.config.max_sessions + self.config.spare_sessions - in_sessions
-        while len(self.spares) + self.forks_pending < min(wanted, room):
-            self.forks_pending += 1
-            self.template.fork()
-
-    def refill_soon(self) -> None:
-        """Replace a claimed spare a moment later, so that the fork does not compete for the
-        CPU with the new kernel's first execution; a start that finds no spare forks at once."""
-        if self.refill_handle is None or self.refill_handle.cancelled():
-            self.refill_handle = asyncio.get_running_loop().call_later(
-                REFILL_DELAY, self._refill_now
-            )
-
-    def _refill_now(self) -> None:
-        self.refill_handle = None
-        self.refill()
-
-    def on_forked(self, pid: int, sock: socket.socket) -> None:
-        self.forks_pending = max(0, self.forks_pending - 1)
-        self.exit_codes[pid] = asyncio.get_running_loop().create_future()
-        while self.waiters:
-            waiter = self.waiters.popleft()
-            if not waiter.done():
-                waiter.set_result((pid, sock))
-                return
-        self.spares.append((pid, sock))
-
-    def on_exited(self, pid: int, code: int) -> None:
-        future = self.exit_codes.pop(pid, None)
-        if future is not None and not future.done():
-            future.set_result(code)
-        spare = next((s for s in self.spares if s[0] == pid), None)
-        if spare is None:
-            self.refill()
-            return
-        self.spares.remove(spare)
-        for text in diagnostics.unread_log_texts(spare[1]):
-            self.session_log.report("new sessions", f"new session {pid}", text)
-        spare[1].close()
-        self.spare_failed(code)
-
     def session_diagnostic(self, kernel: WorkerKernel, text: str) -> None:
         pid = kernel.session.pid if kernel.session is not None else 0
         self.session_log.report(f"kernel {kernel.id}", f"kernel {kernel.id} (pid {pid})", text)
-
-    def spare_failed(self, code: int) -> None:
-        """A session died before it was used: retry with backoff, not in a tight fork loop."""
-        self.spare_failures += 1
-        delay = min(0.05 * 2**self.spare_failures, 10.0)
-        print(
-            f"cellhub-worker: a new session died at once (exit code {code}); "
-            f"retrying in {delay:.1f} s; see the session's error above",
-            file=sys.stderr,
-            flush=True,
-        )
-        if self.spare_failures >= 3:
-            error = RuntimeError(f"sessions fail to start (exit code {code}); see the worker's log")
-            while self.waiters:
-                waiter = self.waiters.popleft()
-                if not waiter.done():
-                    waiter.set_exception(error)
-        asyncio.get_running_loop().call_later(delay, self.refill)
 
     def on_template_lost(self) -> None:
         print(
@@ -237,43 +212,19 @@ class Worker:
         kill_children()  # what its sessions left behind was re-parented to us, the subreaper
         for kernel in list(self.kernels.values()):
             self.end(kernel, "the template process died")
-        for _pid, sock in self.spares:
-            sock.close()
         self.spares.clear()
-        self.forks_pending = 0
-        self.template_ready.clear()
         self.template_start = asyncio.get_running_loop().create_task(self.start_template())
 
     async def start_template(self) -> None:
         """Start the template; sessions are forked once it has imported everything, and kernel
-        starts that came earlier wait for it (see :meth:`take_spare`)."""
+        starts that came earlier wait for it (see :meth:`SparePool.take`)."""
         self.sandbox_description = await self.template.start()
-        self.template_ready.set()
-        self.refill()
-
-    async def take_spare(self, timeout: float = 30.0) -> SessionProcess:
-        if not self.template_ready.is_set():
-            await asyncio.wait_for(self.template_ready.wait(), TEMPLATE_START_TIMEOUT)
-        if self.spares:
-            pid, sock = self.spares.popleft()
-        else:
-            waiter: asyncio.Future[tuple[int, socket.socket]] = (
-                asyncio.get_running_loop().create_future()
-            )
-            self.waiters.append(waiter)
-            self.refill()
-            pid, sock = await asyncio.wait_for(waiter, timeout)
-        self.spare_failures = 0
-        self.refill_soon()
-        session = await SessionProcess.connect(pid, sock)
-        session.exit_code = self.exit_codes.setdefault(
-            pid, asyncio.get_running_loop().create_future()
-        )
-        return session
+        self.spares.template_ready.set()
+        self.spares.refill()
 
     # -- kernels -------------------------------------------------------------------
     async def start_kernel(
-        self, kernel_id: str, name: str, options: dict[str, Any] | None = None
+        self, kernel_id: str, name: str, options: KernelOptions | None = None
     ) -> WorkerKernel:
         if kernel_id in self.kernels:
             raise ValueError(f"kernel {kernel_id} already exists")
@@ -291,7 +242,7 @@ class Worker:
         )
         self.kernels[kernel_id] = kernel
         try:
-            session = await self.take_spare()
+            session = await self.spares.take()
         except BaseException:
             del self.kernels[kernel_id]
             raise
@@ -323,7 +274,7 @@ class Worker:
         if old is not None:
             self.by_pid.pop(old.pid, None)
             self.template.kill(old.pid)
-        self.bind(kernel, await self.take_spare())
+        self.bind(kernel, await self.spares.take())
         kernel.announce("iopub", "status", {"execution_state": "starting"}, state="starting")
         await kernel.ask_kernel_info(RESTART_INFO_TIMEOUT)
 
@@ -347,8 +298,8 @@ class Worker:
         if dead:
             kernel.announce("iopub", "status", {"execution_state": "dead", "reason": reason})
         for hub in self.hubs:
-            hub.send(["ended", kernel.id, reason, True])
-        self.refill()
+            hub.send(hub_worker.ended(kernel.id, reason, True))
+        self.spares.refill()
 
     async def interrupt(self, kernel: WorkerKernel) -> None:
         """SIGINT to the kernel's session; returns once the template has sent it, so that a
@@ -375,78 +326,59 @@ class Worker:
                 ):
                     self.end(kernel, f"culled after {timeout:g} s idle")
 
-    # -- hub protocol -----------------------------------------------------------------
-    async def handle(self, hub: HubConnection, frame: Any) -> None:
-        if not isinstance(frame, list) or not frame:
-            return
-        op = frame[0]
-        if op == "msg":
-            self.client_message(hub, *frame[1:])
-        elif op == "ack":
-            kernel = self.kernels.get(frame[1])
-            if kernel is not None:
-                kernel.ack(hub, int(frame[2]))
-        elif op == "attach":
-            kernel = self.kernels.get(frame[1])
-            if kernel is not None:
-                kernel.attach(hub)
-            else:
-                hub.send(["ended", frame[1], "no such kernel on this worker", False])
-        elif op == "detach":
-            kernel = self.kernels.get(frame[1])
-            if kernel is not None:
-                kernel.detach(hub)
-        else:
-            asyncio.get_running_loop().create_task(self.request(hub, op, frame[1], frame[2:]))
+    # -- hub requests -----------------------------------------------------------------
+    def in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` without waiting for it, keeping its task until it ends; a failure
+        is logged, rate-limited (a hub or client can repeat what fails)."""
+        task = asyncio.get_running_loop().create_task(work)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        task.add_done_callback(self.report_failure)
 
-    async def request(self, hub: HubConnection, op: str, req: int, args: list[Any]) -> None:
+    async def request(self, hub: HubConnection, req: int, asked: Request) -> None:
         try:
-            hub.reply(req, True, await self.answer(op, args))
+            hub.reply(req, await self.answer(asked))
         except CapacityError as exc:
-            hub.reply(req, False, {"status": 503, "message": str(exc)})
+            hub.failure(req, 503, str(exc))
         except KeyError as exc:
-            hub.reply(
-                req, False, {"status": 404, "message": f"no kernel {exc.args[0]} on this worker"}
-            )
+            hub.failure(req, 404, f"no kernel {exc.args[0]} on this worker")
         except Exception as exc:  # noqa: BLE001 - the hub shows the message; the worker stays up
-            self.failures.report(exception_kind(exc), f"{op} failed:\n{traceback.format_exc()}")
-            hub.reply(req, False, {"status": 500, "message": f"{type(exc).__name__}: {exc}"})
+            self.failures.report(
+                exception_kind(exc), f"{type(asked).__name__} failed:\n{traceback.format_exc()}"
+            )
+            hub.failure(req, 500, f"{type(exc).__name__}: {exc}")
 
-    async def answer(self, op: str, args: list[Any]) -> Any:
-        if op == "list":
-            wanted = set(args[0]) if args and args[0] is not None else None
-            return [k.model() for k in self.kernels.values() if wanted is None or k.id in wanted]
-        if op == "start":
-            options = args[2] if len(args) > 2 and isinstance(args[2], dict) else None
-            return (await self.start_kernel(str(args[0]), str(args[1]), options)).model()
-        kernel = self.kernels[args[0]]
-        if op == "replay":
-            lost, entries = kernel.replay.since(int(args[1]))
-            return {"lost": lost, "messages": entries}
-        if op == "interrupt":
-            await self.interrupt(kernel)
-            return None
-        if op == "shutdown":
-            if args[1]:
-                await self.restart_kernel(kernel)
-                return kernel.model()
-            self.shutdown_kernel(kernel)
-            return None
-        raise ValueError(f"unknown operation {op!r}")
+    async def answer(self, asked: Request) -> KernelModel | list[KernelModel] | Missed | None:
+        match asked:
+            case ListKernels(ids):
+                wanted = None if ids is None else set(ids)
+                return [
+                    k.model() for k in self.kernels.values() if wanted is None or k.id in wanted
+                ]
+            case Start(kernel_id, name, options):
+                return (await self.start_kernel(kernel_id, name, options)).model()
+            case Replay(kernel_id, after):
+                lost, entries = self.kernels[kernel_id].replay.since(after)
+                return {"lost": lost, "messages": entries}
+            case Interrupt(kernel_id):
+                await self.interrupt(self.kernels[kernel_id])
+                return None
+            case Shutdown(kernel_id, restart):
+                kernel = self.kernels[kernel_id]
+                if restart:
+                    await self.restart_kernel(kernel)
+                    return kernel.model()
+                self.shutdown_kernel(kernel)
+                return None
 
-    def client_message(
-        self, hub: HubConnection, kernel_id: str, channel: str, msg_type: str, data: bytes
-    ) -> None:
+    def client_message(self, kernel_id: str, channel: str, msg_type: str, data: bytes) -> None:
         kernel = self.kernels.get(kernel_id)
         if kernel is None or kernel.session is None:
             return
         kernel.last_activity = time.time()
         if msg_type in ("interrupt_request", "shutdown_request"):
-            task = asyncio.get_running_loop().create_task(
-                self.control_request(kernel, channel, msg_type, data)
-            )
-            task.add_done_callback(self.report_failure)
-        elif not kernel.session.send(["msg", channel, data]):
+            self.in_background(self.control_request(kernel, channel, msg_type, orjson.loads(data)))
+        elif not kernel.session.send(session_frames.session_input(channel, data)):
             reply = jupyter.reply_type(msg_type)
             if reply:
                 content = jupyter.error_content(
@@ -455,13 +387,12 @@ class Worker:
                 kernel.announce(channel, reply, content, orjson.loads(data).get("header", {}))
 
     async def control_request(
-        self, kernel: WorkerKernel, channel: str, msg_type: str, data: bytes
+        self, kernel: WorkerKernel, channel: str, msg_type: str, request: dict[str, Any]
     ) -> None:
         """Interrupt and shutdown are done by the worker: the session may be stuck in user code.
 
         The clients see what ipykernel sends: ``busy``, the reply, ``idle``.
         """
-        request = orjson.loads(data)
         parent = request.get("header", {})
         if msg_type == "shutdown_request":
             if bool(request.get("content", {}).get("restart", False)):
@@ -486,6 +417,9 @@ class Worker:
 
     async def on_hub(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         hub = HubConnection(self, reader, writer)
+        if not await hub.agree():
+            writer.close()
+            return
         self.hubs.add(hub)
         await hub.serve()
 
@@ -496,7 +430,7 @@ class Worker:
         If the template had to be killed, what its sessions left running was re-parented
         to us, the subreaper: that goes last.
         """
-        for pid in [*self.by_pid, *(pid for pid, _ in self.spares)]:
+        for pid in [*self.by_pid, *self.spares.pids()]:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
         self.template.stop()

@@ -12,10 +12,9 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-import msgpack
 import orjson
 
-from cellhub.template.process import MAX_CONTROL_MESSAGE
+from cellhub.protocol import template_control
 
 #: Seconds a template may take to import everything and warm up before it counts as failed.
 TEMPLATE_START_TIMEOUT = 60.0
@@ -94,7 +93,9 @@ class TemplateClient:
     def _on_readable(self) -> None:
         assert self.control is not None
         try:
-            data, fds, _flags, _addr = socket.recv_fds(self.control, MAX_CONTROL_MESSAGE, 4)
+            data, fds, _flags, _addr = socket.recv_fds(
+                self.control, template_control.MAX_CONTROL_MESSAGE, 4
+            )
         except BlockingIOError:
             return
         except OSError:
@@ -102,21 +103,30 @@ class TemplateClient:
         if not data:
             self._lost()
             return
-        op, *args = msgpack.unpackb(data, raw=False)
-        if op == "ready" and self._ready is not None and not self._ready.done():
-            self._ready.set_result(str(args[0]))
-        elif op == "forked" and fds:
-            self.on_forked(int(args[0]), socket.socket(fileno=fds[0]))
-        elif op == "exited":
-            self.on_exited(int(args[0]), int(args[1]))
-        elif op == "signalled" and self._signalled:
+        template_control.read_template_report(data, fds, self)
+
+    def ready(self, description: str) -> None:
+        if self._ready is not None and not self._ready.done():
+            self._ready.set_result(description)
+
+    def forked(self, pid: int, fds: list[int]) -> None:
+        for extra in fds[1:]:
+            os.close(extra)
+        if fds:
+            self.on_forked(pid, socket.socket(fileno=fds[0]))
+
+    def exited(self, pid: int, code: int) -> None:
+        self.on_exited(pid, code)
+
+    def signalled(self, pid: int) -> None:
+        """A signal asked for was sent: answers are in the order of the requests."""
+        if self._signalled:
             done = self._signalled.popleft()
             if not done.done():
                 done.set_result(None)
-        elif op == "error":
-            print(f"cellhub-worker: template: {args[0]}", file=sys.stderr, flush=True)
-        for extra in fds[1:]:
-            os.close(extra)
+
+    def error(self, text: str) -> None:
+        print(f"cellhub-worker: template: {text}", file=sys.stderr, flush=True)
 
     def _lost(self) -> None:
         self._detach()
@@ -142,11 +152,11 @@ class TemplateClient:
             if not done.done():
                 done.set_result(None)
 
-    def send(self, *message: Any) -> None:
+    def send(self, message: bytes) -> None:
         """Send now, or as soon as the socket has room: never drop, never block the loop."""
         if self.control is None:
             return
-        self._unsent.append(msgpack.packb(list(message), use_bin_type=True))
+        self._unsent.append(message)
         if len(self._unsent) == 1:
             self._flush()
 
@@ -166,7 +176,7 @@ class TemplateClient:
         loop.remove_writer(self.control.fileno())
 
     def fork(self) -> None:
-        self.send("fork")
+        self.send(template_control.fork())
 
     def signal(self, pid: int, signum: int) -> asyncio.Future[None]:
         """Have the template signal ``pid``'s process group; the future is done once it has.
@@ -180,11 +190,11 @@ class TemplateClient:
             done.set_result(None)
             return done
         self._signalled.append(done)
-        self.send("signal", pid, signum)
+        self.send(template_control.signal(pid, signum))
         return done
 
     def kill(self, pid: int) -> None:
-        self.send("kill", pid)
+        self.send(template_control.kill(pid))
 
     def stop(self, timeout: float = 5.0) -> None:
         """Ask the template to kill its sessions and exit; kill it if it does not."""

@@ -1,0 +1,312 @@
+"""The hub↔worker protocol: every frame between a hub and a worker, and its version.
+
+One connection per hub and worker carries every kernel's traffic as msgpack frames
+(:mod:`cellhub.protocol.framing`); each frame is a list whose first item names the
+operation. This module is the only code that knows those names and positions: each end
+builds frames with the constructors below and reads them with :func:`read_hub_frame`
+(worker) or :func:`read_worker_frame` (hub), which call the receiver's method for the
+operation (:class:`HubFrames`, :class:`WorkerFrames`). Frames stay lists, not objects,
+because a cell's output crosses here message by message and the round trip is counted
+in tenths of a millisecond; requests, which are rare, are typed objects.
+
+The first frame each way is :func:`hello` with :data:`VERSION`. A worker answers a hub
+of another version (or one that does not say) with :func:`refusal` and closes; a hub
+that hears anything but its own version stops using that worker. Either end names both
+versions, so the operator knows which side to upgrade. Raise :data:`VERSION` with any
+change to a frame. docs/protocol.md describes each operation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol, TypedDict, cast
+
+#: The protocol's version; both ends of a connection must speak the same.
+VERSION = 1
+
+_HELLO = "hello"
+_REFUSED = "refused"
+# hub → worker
+_CLIENT_MESSAGE = "msg"
+_ACK = "ack"
+_ATTACH = "attach"
+_DETACH = "detach"
+_START = "start"
+_SHUTDOWN = "shutdown"
+_INTERRUPT = "interrupt"
+_LIST = "list"
+_REPLAY = "replay"
+# worker → hub
+_KERNEL_OUTPUT = "out"
+_REPLY = "reply"
+_SESSION = "session"
+_ENDED = "ended"
+
+
+class ProtocolError(Exception):
+    """The peer sent a frame this protocol does not have, or spoke another version."""
+
+
+class KernelOptions(TypedDict, total=False):
+    """A kernel's own limits in seconds (0: none), in place of the worker's settings."""
+
+    idle_timeout: float
+    max_lifetime: float
+
+
+def kernel_options(given: Mapping[str, float]) -> KernelOptions:
+    """The kernel options among ``given`` (the hub's anonymous-use policy, for one)."""
+    options = KernelOptions()
+    if "idle_timeout" in given:
+        options["idle_timeout"] = float(given["idle_timeout"])
+    if "max_lifetime" in given:
+        options["max_lifetime"] = float(given["max_lifetime"])
+    return options
+
+
+class KernelModel(TypedDict):
+    """A kernel as its worker reports it (the answer to start, restart and list)."""
+
+    id: str
+    name: str
+    execution_state: str
+    last_activity: float
+    created: float
+    connections: int
+    pid: int | None
+
+
+#: A numbered output message: (seq, channel, JSON).
+Numbered = tuple[int, str, bytes]
+
+
+class Missed(TypedDict):
+    """The answer to a replay: the messages after the client's last, and how many were lost."""
+
+    lost: int
+    messages: list[Numbered]
+
+
+# -- requests (hub → worker, answered with a reply) ----------------------------------
+@dataclass(frozen=True, slots=True)
+class Start:
+    """Start a kernel ``kernel_id`` of kernel spec ``name``; answer: its :class:`KernelModel`."""
+
+    kernel_id: str
+    name: str
+    options: KernelOptions | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Shutdown:
+    """End the kernel (answer: None), or with ``restart`` give it a new session (answer:
+    its :class:`KernelModel`)."""
+
+    kernel_id: str
+    restart: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Interrupt:
+    """Interrupt the kernel's running cell; answer: None."""
+
+    kernel_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListKernels:
+    """The worker's kernels among ``ids`` (None: all); answer: a list of :class:`KernelModel`."""
+
+    ids: list[str] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Replay:
+    """The kernel's output numbered above ``after``; answer: :class:`Missed`."""
+
+    kernel_id: str
+    after: int
+
+
+Request = Start | Shutdown | Interrupt | ListKernels | Replay
+
+
+def request(req: int, asked: Request) -> list[Any]:
+    """The frame asking ``asked``, numbered ``req`` for its reply."""
+    match asked:
+        case Start(kernel_id, name, options):
+            return [_START, req, kernel_id, name, *([options] if options else [])]
+        case Shutdown(kernel_id, restart):
+            return [_SHUTDOWN, req, kernel_id, restart]
+        case Interrupt(kernel_id):
+            return [_INTERRUPT, req, kernel_id]
+        case ListKernels(ids):
+            return [_LIST, req, ids]
+        case Replay(kernel_id, after):
+            return [_REPLAY, req, kernel_id, after]
+
+
+def _read_request(op: str, frame: list[Any]) -> Request:
+    if op == _START:
+        options = frame[4] if len(frame) > 4 and isinstance(frame[4], dict) else None
+        return Start(str(frame[2]), str(frame[3]), cast(KernelOptions | None, options))
+    if op == _SHUTDOWN:
+        return Shutdown(str(frame[2]), bool(frame[3]))
+    if op == _INTERRUPT:
+        return Interrupt(str(frame[2]))
+    if op == _LIST:
+        return ListKernels(None if frame[2] is None else [str(i) for i in frame[2]])
+    if op == _REPLAY:
+        return Replay(str(frame[2]), int(frame[3]))
+    raise ProtocolError(f"unknown operation {op!r}")
+
+
+# -- the rest of hub → worker ------------------------------------------------------------
+def client_message(kernel_id: str, channel: str, msg_type: str, data: bytes) -> list[Any]:
+    """A client's Jupyter message (checked JSON) for the kernel; no answer."""
+    return [_CLIENT_MESSAGE, kernel_id, channel, msg_type, data]
+
+
+def ack(kernel_id: str, nbytes: int) -> list[Any]:
+    """``nbytes`` of the kernel's output reached the clients: flow-control credit."""
+    return [_ACK, kernel_id, nbytes]
+
+
+def attach(kernel_id: str) -> list[Any]:
+    """Send this hub the kernel's output (answer: :func:`session`, or :func:`ended`)."""
+    return [_ATTACH, kernel_id]
+
+
+def detach(kernel_id: str) -> list[Any]:
+    """This hub has no client of the kernel any more."""
+    return [_DETACH, kernel_id]
+
+
+class HubFrames(Protocol):
+    """What a worker does with each frame a hub sends."""
+
+    def client_message(self, kernel_id: str, channel: str, msg_type: str, data: bytes) -> None: ...
+
+    def ack(self, kernel_id: str, nbytes: int) -> None: ...
+
+    def attach(self, kernel_id: str) -> None: ...
+
+    def detach(self, kernel_id: str) -> None: ...
+
+    def request(self, req: int, asked: Request) -> None: ...
+
+
+def read_hub_frame(frame: Any, to: HubFrames) -> None:
+    """Hand one decoded frame from a hub to the worker's method for it."""
+    if not isinstance(frame, list) or not frame:
+        raise ProtocolError("a frame must be a non-empty list")
+    op = frame[0]
+    if op == _CLIENT_MESSAGE:
+        _, kernel_id, channel, msg_type, data = frame
+        to.client_message(kernel_id, channel, msg_type, data)
+    elif op == _ACK:
+        to.ack(frame[1], int(frame[2]))
+    elif op == _ATTACH:
+        to.attach(frame[1])
+    elif op == _DETACH:
+        to.detach(frame[1])
+    else:
+        to.request(int(frame[1]), _read_request(op, frame))
+
+
+# -- worker → hub --------------------------------------------------------------------
+def kernel_output(
+    kernel_id: str, seq: int, channel: str, msg_type: str, data: bytes, state: str | None
+) -> list[Any]:
+    """One output message of the kernel, numbered ``seq``; ``state``: a status's state."""
+    return [_KERNEL_OUTPUT, kernel_id, seq, channel, msg_type, data, state]
+
+
+def reply(req: int, answer: Any) -> list[Any]:
+    """The answer to request ``req``."""
+    return [_REPLY, req, True, answer]
+
+
+def failure(req: int, status: int, message: str) -> list[Any]:
+    """Request ``req`` failed; ``status`` is the HTTP status the hub answers with."""
+    return [_REPLY, req, False, {"status": status, "message": message}]
+
+
+def session(kernel_id: str, session_id: str) -> list[Any]:
+    """The kernel's current session id (on attach, and when a restart gives it a new one)."""
+    return [_SESSION, kernel_id, session_id]
+
+
+def ended(kernel_id: str, reason: str, told: bool) -> list[Any]:
+    """The kernel is gone; ``told``: its clients had their last messages from the worker
+    (false for a kernel the worker does not know)."""
+    return [_ENDED, kernel_id, reason, told]
+
+
+class WorkerFrames(Protocol):
+    """What a hub does with each frame a worker sends."""
+
+    def kernel_output(
+        self, kernel_id: str, seq: int, channel: str, data: bytes, state: str | None
+    ) -> None: ...
+
+    def reply(self, req: int, answer: Any) -> None: ...
+
+    def failure(self, req: int, status: int, message: str) -> None: ...
+
+    def session(self, kernel_id: str, session_id: str) -> None: ...
+
+    def ended(self, kernel_id: str, reason: str, told: bool) -> None: ...
+
+
+def read_worker_frame(frame: Any, to: WorkerFrames) -> None:
+    """Hand one decoded frame from a worker to the hub's method for it."""
+    if not isinstance(frame, list) or not frame:
+        raise ProtocolError("a frame must be a non-empty list")
+    op = frame[0]
+    if op == _KERNEL_OUTPUT:
+        _, kernel_id, seq, channel, _msg_type, data, state = frame
+        to.kernel_output(kernel_id, seq, channel, data, state)
+    elif op == _REPLY:
+        _, req, ok, answer = frame
+        if ok:
+            to.reply(req, answer)
+        else:
+            to.failure(req, int(answer["status"]), str(answer["message"]))
+    elif op == _SESSION:
+        to.session(frame[1], frame[2])
+    elif op == _ENDED:
+        to.ended(frame[1], frame[2], bool(frame[3]))
+    else:
+        raise ProtocolError(f"unknown operation {op!r}")
+
+
+# -- the handshake -------------------------------------------------------------------
+def hello(version: int = VERSION) -> list[Any]:
+    """The first frame each way: the protocol version its sender speaks."""
+    return [_HELLO, version]
+
+
+def refusal(reason: str) -> list[Any]:
+    """The worker's answer to a hello of another version, before it closes."""
+    return [_REFUSED, reason]
+
+
+def mismatch(frame: Any, sender: str, receiver: str) -> str | None:
+    """Why the ``receiver`` cannot talk to the ``sender`` of this first frame; None if it can.
+
+    ``sender`` and ``receiver`` name the two ends (``"hub"``, ``"worker at ADDRESS"``).
+    """
+    if isinstance(frame, list) and len(frame) == 2 and frame[0] == _REFUSED:
+        return f"the {sender} refused this {receiver}: {frame[1]}"
+    if isinstance(frame, list) and len(frame) == 2 and frame[0] == _HELLO:
+        if frame[1] == VERSION:
+            return None
+        theirs = f"version {frame[1]!r}"
+    else:
+        theirs = "no versioned protocol (a cellhub older than the hub↔worker handshake)"
+    return (
+        f"the {sender} speaks hub↔worker protocol {theirs} and this {receiver} version "
+        f"{VERSION}: run the same cellhub release on hubs and workers"
+    )

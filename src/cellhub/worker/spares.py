@@ -1,0 +1,155 @@
+"""The worker's spare sessions: forked ahead of time, so that a kernel start only claims one.
+
+The pool asks the template for forks until ``spare_sessions`` spares and every start
+waiting for one are covered, within the room that ``max_sessions`` leaves. A claimed
+spare is replaced a moment later (:data:`REFILL_DELAY`), so that the fork does not compete
+with the new kernel's first cell; a spare that dies before it is claimed is retried with
+backoff, and after three such deaths in a row the waiting starts fail with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sys
+from collections import deque
+from collections.abc import Callable, Iterator
+
+from cellhub.protocol import diagnostics
+from cellhub.worker.kernels import SessionProcess
+from cellhub.worker.session_log import SessionLog
+from cellhub.worker.template_client import TEMPLATE_START_TIMEOUT
+
+#: Seconds between claiming a spare session and forking its replacement.
+REFILL_DELAY = 0.05
+
+Spare = tuple[int, socket.socket]
+
+
+class SparePool:
+    """Spare sessions and the starts waiting for one.
+
+    ``fork()`` asks the template for one more session (it arrives in :meth:`on_forked`);
+    ``kernels()`` is how many kernels the worker holds, those waiting for a session
+    included.
+    """
+
+    def __init__(
+        self,
+        spare_sessions: int,
+        max_sessions: int,
+        fork: Callable[[], None],
+        kernels: Callable[[], int],
+        session_log: SessionLog,
+    ) -> None:
+        self.spare_sessions = spare_sessions
+        self.max_sessions = max_sessions
+        self.fork = fork
+        self.kernels = kernels
+        self.session_log = session_log
+        self.spares: deque[Spare] = deque()
+        self.waiters: deque[asyncio.Future[Spare]] = deque()
+        self.forks_pending = 0
+        #: Each forked session's exit code, once the template reports it.
+        self.exit_codes: dict[int, asyncio.Future[int]] = {}
+        self.failures = 0
+        self.refill_handle: asyncio.TimerHandle | None = None
+        #: Set once the template has imported everything and can fork sessions.
+        self.template_ready = asyncio.Event()
+
+    def pids(self) -> Iterator[int]:
+        return (pid for pid, _ in self.spares)
+
+    def refill(self) -> None:
+        """Fork until the spares and the starts waiting for one are covered, within room for
+        ``max_sessions`` kernels' sessions and the spares; a kernel that waits for its
+        session holds none yet, so it does not take room from its own fork."""
+        if not self.template_ready.is_set():
+            return  # the worker refills once the template can fork
+        wanted = self.spare_sessions + len(self.waiters)
+        in_sessions = self.kernels() - len(self.waiters)
+        room = self.max_sessions + self.spare_sessions - in_sessions
+        while len(self.spares) + self.forks_pending < min(wanted, room):
+            self.forks_pending += 1
+            self.fork()
+
+    def refill_soon(self) -> None:
+        """Replace a claimed spare a moment later, so that the fork does not compete for the
+        CPU with the new kernel's first execution; a start that finds no spare forks at once."""
+        if self.refill_handle is None or self.refill_handle.cancelled():
+            self.refill_handle = asyncio.get_running_loop().call_later(
+                REFILL_DELAY, self._refill_now
+            )
+
+    def _refill_now(self) -> None:
+        self.refill_handle = None
+        self.refill()
+
+    def on_forked(self, pid: int, sock: socket.socket) -> None:
+        self.forks_pending = max(0, self.forks_pending - 1)
+        self.exit_codes[pid] = asyncio.get_running_loop().create_future()
+        while self.waiters:
+            waiter = self.waiters.popleft()
+            if not waiter.done():
+                waiter.set_result((pid, sock))
+                return
+        self.spares.append((pid, sock))
+
+    def on_exited(self, pid: int, code: int) -> None:
+        future = self.exit_codes.pop(pid, None)
+        if future is not None and not future.done():
+            future.set_result(code)
+        spare = next((s for s in self.spares if s[0] == pid), None)
+        if spare is None:
+            self.refill()
+            return
+        self.spares.remove(spare)
+        for text in diagnostics.unread_log_texts(spare[1]):
+            self.session_log.report("new sessions", f"new session {pid}", text)
+        spare[1].close()
+        self.spare_failed(code)
+
+    def spare_failed(self, code: int) -> None:
+        """A session died before it was used: retry with backoff, not in a tight fork loop."""
+        self.failures += 1
+        delay = min(0.05 * 2**self.failures, 10.0)
+        print(
+            f"cellhub-worker: a new session died at once (exit code {code}); "
+            f"retrying in {delay:.1f} s; see the session's error above",
+            file=sys.stderr,
+            flush=True,
+        )
+        if self.failures >= 3:
+            error = RuntimeError(f"sessions fail to start (exit code {code}); see the worker's log")
+            while self.waiters:
+                waiter = self.waiters.popleft()
+                if not waiter.done():
+                    waiter.set_exception(error)
+        asyncio.get_running_loop().call_later(delay, self.refill)
+
+    def clear(self) -> None:
+        """The template died: its spares with it; none can be forked until it is back."""
+        for _pid, sock in self.spares:
+            sock.close()
+        self.spares.clear()
+        self.forks_pending = 0
+        self.template_ready.clear()
+
+    async def take(self, timeout: float = 30.0) -> SessionProcess:
+        """Claim a spare, waiting for the template and for a fork if none is ready."""
+        if not self.template_ready.is_set():
+            await asyncio.wait_for(self.template_ready.wait(), TEMPLATE_START_TIMEOUT)
+        if self.spares:
+            pid, sock = self.spares.popleft()
+        else:
+            waiter: asyncio.Future[Spare] = asyncio.get_running_loop().create_future()
+            self.waiters.append(waiter)
+            self.refill()
+            pid, sock = await asyncio.wait_for(waiter, timeout)
+        self.failures = 0
+        self.refill_soon()
+        session = await SessionProcess.connect(pid, sock)
+        session.exit_code = self.exit_codes.setdefault(
+            pid, asyncio.get_running_loop().create_future()
+        )
+        return session
