@@ -1,10 +1,11 @@
 """The benchmark's Jupyter kernels-API client: the same requests, bytes and timing for every server.
 
-It uses only ``httpx`` (REST) and ``websockets`` (the channels socket), as any script would,
-and talks to cellhub and Jupyter Server through identical paths and JSON: ``POST
-/api/kernels``, ``DELETE /api/kernels/{id}``, ``WS /api/kernels/{id}/channels`` with Jupyter
-5.3 messages as JSON text frames. The token goes in an ``Authorization: token T`` header on
-REST calls and in ``?token=T`` on the WebSocket URL.
+It uses only ``httpx`` (REST) and ``cellhub.client`` (the channels socket, on
+``websockets``), as any script would, and talks to cellhub and Jupyter Server through
+identical paths and JSON: ``POST /api/kernels``, ``DELETE /api/kernels/{id}``, ``WS
+/api/kernels/{id}/channels`` with Jupyter 5.3 messages as JSON text frames. The token goes
+in an ``Authorization: token T`` header on REST calls and in ``?token=T`` on the WebSocket
+URL.
 
 Every socket the client owns has TCP_NODELAY set, so any Nagle delay measured is the
 server's. WebSocket compression is not offered (Jupyter Server does not negotiate it by
@@ -14,37 +15,16 @@ default either), and client pings are off so they cannot land inside a measureme
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import json
 import socket
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
-from websockets.asyncio.client import ClientConnection, connect
+
+from cellhub.client import KernelSocket, execute_content, request_message
 
 NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
-
-
-def request_message(msg_type: str, content: dict[str, Any], session: str) -> dict[str, Any]:
-    """A Jupyter 5.3 shell request as a browser client sends it over the WebSocket."""
-    return {
-        "header": {
-            "msg_id": uuid.uuid4().hex,
-            "msg_type": msg_type,
-            "session": session,
-            "username": "bench",
-            "date": dt.datetime.now(dt.UTC).isoformat(),
-            "version": "5.3",
-        },
-        "parent_header": {},
-        "metadata": {},
-        "content": content,
-        "buffers": [],
-        "channel": "shell",
-    }
 
 
 @dataclass
@@ -71,43 +51,26 @@ class ExecutionTimeout(TimeoutError):
         self.partial = partial
 
 
-class KernelChannel:
+class KernelChannel(KernelSocket):
     """One WebSocket to one kernel; one execution at a time."""
-
-    def __init__(self, websocket: ClientConnection, session: str) -> None:
-        self.websocket = websocket
-        self.session = session
 
     async def execute(
         self, code: str, timeout: float = 120.0, keep_stdout: bool = False
     ) -> Execution:
         """Run ``code`` and wait for its reply and final idle; raise ExecutionTimeout."""
         message = request_message(
-            "execute_request",
-            {
-                "code": code,
-                "silent": False,
-                "store_history": True,
-                "user_expressions": {},
-                "allow_stdin": False,
-                "stop_on_error": True,
-            },
-            self.session,
+            "execute_request", execute_content(code), session=self.session, username="bench"
         )
-        msg_id = message["header"]["msg_id"]
         status = ""
         result: str | None = None
-        replied = idle = False
         stdout_bytes = stdout_lines = 0
         chunks: list[str] = []
         start = time.perf_counter()
-        await self.websocket.send(json.dumps(message))
+        msg_id = await self.send(message)
+        timed_out = False
         try:
             async with asyncio.timeout(timeout):
-                while not (replied and idle):
-                    incoming = json.loads(await self.websocket.recv())
-                    if incoming.get("parent_header", {}).get("msg_id") != msg_id:
-                        continue
+                async for incoming in self.answer(msg_id):
                     msg_type = incoming["header"]["msg_type"]
                     content = incoming["content"]
                     if msg_type == "stream" and content.get("name") == "stdout":
@@ -120,31 +83,19 @@ class KernelChannel:
                         result = content["data"].get("text/plain")
                     elif msg_type == "execute_reply":
                         status = content["status"]
-                        replied = True
-                    elif msg_type == "status" and content["execution_state"] == "idle":
-                        idle = True
         except TimeoutError:
-            raise ExecutionTimeout(
-                Execution(
-                    time.perf_counter() - start,
-                    "timeout",
-                    result,
-                    stdout_bytes,
-                    stdout_lines,
-                    "".join(chunks) if keep_stdout else None,
-                )
-            ) from None
-        return Execution(
+            timed_out = True
+        execution = Execution(
             time.perf_counter() - start,
-            status,
+            "timeout" if timed_out else status,
             result,
             stdout_bytes,
             stdout_lines,
             "".join(chunks) if keep_stdout else None,
         )
-
-    async def close(self) -> None:
-        await self.websocket.close()
+        if timed_out:
+            raise ExecutionTimeout(execution)
+        return execution
 
 
 def checked(response: httpx.Response) -> httpx.Response:
@@ -198,22 +149,21 @@ class KernelsClient:
         await asyncio.gather(*(shutdown(k) for k in await self.kernel_ids()))
 
     async def connect(self, kernel_id: str, timeout: float = 120.0) -> KernelChannel:
-        session = uuid.uuid4().hex
-        ws_base = "ws" + self.base_url.removeprefix("http")
-        url = f"{ws_base}/api/kernels/{kernel_id}/channels?session_id={session}&token={self.token}"
-        websocket = await connect(
-            url,
+        channel = await KernelChannel.connect(
+            self.base_url,
+            self.token,
+            kernel_id,
+            session=uuid.uuid4().hex,
             compression=None,
-            max_size=None,
             max_queue=64,
             ping_interval=None,
             open_timeout=timeout,
             proxy=None,
         )
-        sock = websocket.transport.get_extra_info("socket")
+        sock = channel.ws.transport.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return KernelChannel(websocket, session)
+        return channel
 
     async def aclose(self) -> None:
         await self.http.aclose()

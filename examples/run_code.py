@@ -1,8 +1,10 @@
-"""Run code on a cellhub (or any Jupyter kernels API) with nothing but the websockets package.
+"""Run code on a cellhub (or any Jupyter kernels API) from a script.
 
-    python examples/run_code.py http://127.0.0.1:8888 TOKEN "print('hello'); 6 * 7"
+    .venv/bin/python examples/run_code.py http://127.0.0.1:8888 TOKEN "print('hello'); 6 * 7"
 
 Starts a kernel, executes the code, prints what the kernel sends, shuts the kernel down.
+REST goes through the standard library; the channels WebSocket through ``cellhub.client``,
+which needs nothing but the ``websockets`` package.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import sys
 import urllib.request
 import uuid
 
-import websockets
+from cellhub.client import KernelSocket, execute_content, request_message
 
 
 def rest(base: str, token: str, method: str, path: str) -> dict[str, object]:
@@ -26,35 +28,14 @@ def rest(base: str, token: str, method: str, path: str) -> dict[str, object]:
 
 
 async def run(base: str, token: str, code: str) -> int:
-    kernel = rest(base, token, "POST", "/api/kernels")
-    url = base.replace("http", "ws", 1) + f"/api/kernels/{kernel['id']}/channels?token={token}"
+    kernel_id = str(rest(base, token, "POST", "/api/kernels")["id"])
     status = 0
-    async with websockets.connect(url) as ws:
-        msg_id = uuid.uuid4().hex
-        header = {
-            "msg_id": msg_id,
-            "msg_type": "execute_request",
-            "session": uuid.uuid4().hex,
-            "username": "example",
-            "date": "",
-            "version": "5.3",
-        }
-        await ws.send(
-            json.dumps(
-                {
-                    "header": header,
-                    "parent_header": {},
-                    "metadata": {},
-                    "content": {"code": code, "silent": False},
-                    "channel": "shell",
-                }
-            )
+    kernel = await KernelSocket.connect(base, token, kernel_id)
+    try:
+        request = request_message(
+            "execute_request", execute_content(code), session=uuid.uuid4().hex, username="example"
         )
-        idle = replied = False
-        while not (idle and replied):
-            msg = json.loads(await ws.recv())
-            if msg["parent_header"].get("msg_id") != msg_id:
-                continue
+        async for msg in kernel.answer(await kernel.send(request)):
             kind, content = msg["header"]["msg_type"], msg["content"]
             if kind == "stream":
                 print(content["text"], end="")
@@ -63,11 +44,9 @@ async def run(base: str, token: str, code: str) -> int:
             elif kind == "error":
                 print("\n".join(content["traceback"]), file=sys.stderr)
                 status = 1
-            elif kind == "status":
-                idle = content["execution_state"] == "idle"
-            elif kind == "execute_reply":
-                replied = True
-    rest(base, token, "DELETE", f"/api/kernels/{kernel['id']}")
+    finally:
+        await kernel.close()
+    rest(base, token, "DELETE", f"/api/kernels/{kernel_id}")
     return status
 
 

@@ -1,37 +1,28 @@
-"""A Jupyter kernels-API client for tests: plain httpx and websockets, as any script would use."""
+"""The tests' Jupyter kernels-API client: ``cellhub.client``'s socket, httpx for REST, and the
+v1 binary framing written apart from the hub's, as @jupyterlab/services writes it."""
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import itertools
 import json
-import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 import httpx
 import websockets
+
+from cellhub import client
+from cellhub.client import KernelSocket, execute_content
 
 
 def request_message(
     msg_type: str, content: dict[str, Any], channel: str = "shell"
 ) -> dict[str, Any]:
-    return {
-        "header": {
-            "msg_id": uuid.uuid4().hex,
-            "msg_type": msg_type,
-            "session": "test-session",
-            "username": "test",
-            "date": dt.datetime.now(dt.UTC).isoformat(),
-            "version": "5.3",
-        },
-        "parent_header": {},
-        "metadata": {},
-        "content": content,
-        "buffers": [],
-        "channel": channel,
-    }
+    """A request of the tests' client: every one carries the same session and user name."""
+    return client.request_message(
+        msg_type, content, channel, session="test-session", username="test"
+    )
 
 
 @dataclass
@@ -78,12 +69,16 @@ class Execution:
         )
 
 
-class KernelClient:
-    """One WebSocket connection to one kernel."""
+class KernelClient(KernelSocket):
+    """One WebSocket connection to one kernel; what answers no request it waits for is kept."""
 
-    def __init__(self, ws: Any) -> None:
-        self.ws = ws
+    recv_timeout = 30
+
+    def __init__(self, ws: Any, session: str = "") -> None:
+        super().__init__(ws, session)
         self.other: list[dict[str, Any]] = []
+        #: The request being collected, which keeps the others' messages that came meanwhile.
+        self.collecting: Execution | None = None
 
     async def __aenter__(self) -> KernelClient:
         return self
@@ -93,16 +88,10 @@ class KernelClient:
         ResourceWarning is an error there), hiding which test really failed."""
         await self.close()
 
-    @classmethod
-    async def connect(cls, base_url: str, token: str, kernel_id: str, **kw: Any) -> KernelClient:
-        ws_url = base_url.replace("http", "ws", 1).rstrip("/")
-        ws = await websockets.connect(
-            f"{ws_url}/api/kernels/{kernel_id}/channels?token={token}", max_size=None, **kw
-        )
-        return cls(ws)
-
-    async def close(self) -> None:
-        await self.ws.close()
+    def unrelated(self, msg: dict[str, Any]) -> None:
+        self.other.append(msg)
+        if self.collecting is not None:
+            self.collecting.unrelated.append(msg)
 
     async def closed(self, timeout: float = 30) -> Any:
         """Wait for the server to close the socket (no message may come first); its Close frame."""
@@ -112,50 +101,28 @@ class KernelClient:
             return closed.rcvd
         raise AssertionError(f"a message instead of the close: {extra!r}")
 
-    async def send(self, msg: dict[str, Any]) -> str:
-        await self.ws.send(json.dumps(msg))
-        return str(msg["header"]["msg_id"])
-
-    async def recv(self, timeout: float = 30) -> dict[str, Any]:
-        return json.loads(await asyncio.wait_for(self.ws.recv(), timeout))  # type: ignore[no-any-return]
-
     async def request(
         self, msg_type: str, content: dict[str, Any], channel: str = "shell", timeout: float = 60
     ) -> Execution:
         """Send a request; collect its iopub messages until idle, and its reply."""
         msg_id = await self.send(request_message(msg_type, content, channel))
         result = Execution()
-        idle = False
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while not (idle and result.reply is not None):
-            msg = await self.recv(max(0.1, deadline - loop.time()))
-            if msg.get("parent_header", {}).get("msg_id") != msg_id:
-                self.other.append(msg)
-                result.unrelated.append(msg)
-                continue
-            if msg["channel"] == "iopub":
-                result.iopub.append(msg)
-                if (
-                    msg["header"]["msg_type"] == "status"
-                    and msg["content"]["execution_state"] == "idle"
-                ):
-                    idle = True
-            else:
-                result.reply = msg
+        self.collecting = result
+        try:
+            async with asyncio.timeout(timeout):
+                async for msg in self.answer(msg_id):
+                    if msg["channel"] == "iopub":
+                        result.iopub.append(msg)
+                    else:
+                        result.reply = msg
+        finally:
+            self.collecting = None
         return result
 
     async def execute(self, code: str, timeout: float = 60, **content: Any) -> Execution:
-        body = {
-            "code": code,
-            "silent": False,
-            "store_history": True,
-            "user_expressions": {},
-            "allow_stdin": False,
-            "stop_on_error": True,
-            **content,
-        }
-        return await self.request("execute_request", body, timeout=timeout)
+        return await self.request(
+            "execute_request", execute_content(code, **content), timeout=timeout
+        )
 
 
 class Hub:
@@ -217,24 +184,16 @@ class V1KernelClient(KernelClient):
     """A connection that negotiated the v1 subprotocol: every frame both ways is binary v1."""
 
     @classmethod
-    async def connect(cls, base_url: str, token: str, kernel_id: str, **kw: Any) -> KernelClient:
+    async def connect(
+        cls, base_url: str, token: str, kernel_id: str, session: str | None = None, **options: Any
+    ) -> Self:
         return await super().connect(
-            base_url, token, kernel_id, subprotocols=[V1_SUBPROTOCOL], **kw
+            base_url, token, kernel_id, session, subprotocols=[V1_SUBPROTOCOL], **options
         )
 
-    async def closed(self, timeout: float = 30) -> Any:
-        """Wait for the server to close the socket (no message may come first); its Close frame."""
-        try:
-            extra = await asyncio.wait_for(self.ws.recv(), timeout)
-        except websockets.ConnectionClosed as closed:
-            return closed.rcvd
-        raise AssertionError(f"a message instead of the close: {extra!r}")
+    def encode(self, msg: dict[str, Any]) -> bytes:
+        return v1_encode(msg)
 
-    async def send(self, msg: dict[str, Any]) -> str:
-        await self.ws.send(v1_encode(msg))
-        return str(msg["header"]["msg_id"])
-
-    async def recv(self, timeout: float = 30) -> dict[str, Any]:
-        frame = await asyncio.wait_for(self.ws.recv(), timeout)
+    def decode(self, frame: str | bytes) -> dict[str, Any]:
         assert isinstance(frame, bytes), f"a text frame on a v1 connection: {frame!r:.200}"
         return v1_decode(frame)

@@ -28,7 +28,7 @@ def test_repository_round_trip(tmp_path: Path) -> None:
     repo.end("k1", "test")
     record = repo.get("k1")
     assert record is not None and record.state == "dead" and record.reason == "test"
-    repo.end_all_on("127.0.0.1:2", "worker gone")
+    repo.end("k2", "worker gone")
     assert repo.live() == []
 
 

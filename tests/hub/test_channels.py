@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from cellhub.hub import channels
 from cellhub.hub.channels import KernelChannels
+from tests.polling import until
 
 
 class Recorder:
@@ -34,10 +33,10 @@ async def test_small_output_is_acknowledged_once_after_a_pause() -> None:
         sent = [message(i) for i in range(1, 6)]
         for seq, data in enumerate(sent, 1):
             kernel.put(seq, "iopub", data, None)
-        await asyncio.sleep(0.01)
+        await until(lambda: len(client.texts) == 5, "the five messages delivered")
         assert [int(t.split(",")[0].split(":")[1]) for t in client.texts] == [1, 2, 3, 4, 5]
         assert acks == []  # five small messages: one acknowledgement, a moment later
-        await asyncio.sleep(channels.ACK_DELAY * 2)
+        await until(lambda: bool(acks), "the acknowledgement", timeout=channels.ACK_DELAY * 20)
         assert acks == [sum(map(len, sent))]
     finally:
         kernel.close()
@@ -51,9 +50,9 @@ async def test_streaming_output_is_acknowledged_as_it_goes() -> None:
         sent = [message(i, 4096) for i in range(1, 41)]  # 160 kB: ten acknowledgement batches
         for seq, data in enumerate(sent, 1):
             kernel.put(seq, "iopub", data, None)
-        await asyncio.sleep(0.01)
-        assert len(acks) >= 9 and all(n >= channels.ACK_BATCH for n in acks)
-        await asyncio.sleep(channels.ACK_DELAY * 2)
+        await until(lambda: len(acks) >= 9, "nine full acknowledgements")
+        assert all(n >= channels.ACK_BATCH for n in acks)
+        await until(lambda: sum(acks) >= sum(map(len, sent)), "every byte acknowledged")
         assert sum(acks) == sum(map(len, sent))  # every byte, exactly once
     finally:
         kernel.close()

@@ -14,6 +14,7 @@ import websockets
 
 from tests.conftest import RunningHub, start_cellhub
 from tests.kernel_client import KernelClient, request_message
+from tests.polling import until
 
 LIMITS = {
     "CELLHUB_CLIENT_KERNEL_STARTS": "5",
@@ -115,7 +116,7 @@ async def test_a_flooding_client_does_not_slow_another(limited: RunningHub) -> N
             sent += 1
 
     flooding = asyncio.create_task(flood())
-    await asyncio.sleep(0.5)
+    await until(lambda: sent >= 500, "the flood under way")
     during = statistics.median(await round_trips(calm, 30))
     await flooding
     await flood_ws.close()

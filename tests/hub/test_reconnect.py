@@ -18,6 +18,7 @@ import websockets
 from tests.conftest import RunningHub, launch, start_cellhub
 from tests.db.postgres import free_port
 from tests.kernel_client import Hub, KernelClient, request_message
+from tests.polling import until
 
 READY = re.compile(r'"address":"([^"]+)"')
 
@@ -69,7 +70,7 @@ async def test_output_survives_a_hub_restart(tmp_path: Path, worker_address: str
     texts: list[str] = []
     seqs: list[int] = []
     reader = asyncio.create_task(collect(kernel, texts, seqs))
-    await asyncio.sleep(0.4)
+    await until(lambda: bool(texts), "output streaming", timeout=60)
     os.kill(first.process.pid, signal.SIGKILL)
     first.process.wait()
     assert await reader is False, "the output should still have been streaming"

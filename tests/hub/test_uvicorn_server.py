@@ -50,7 +50,7 @@ async def exchange(server: RunningHub, *parts: bytes, pause: float = 0.0) -> byt
             for part in parts:
                 writer.write(part)
                 await writer.drain()
-                await asyncio.sleep(pause)
+                await asyncio.sleep(pause)  # kept: the test is a slow client
 
     sending = asyncio.create_task(send())
     try:

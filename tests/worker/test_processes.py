@@ -15,6 +15,7 @@ import pytest
 
 from tests.conftest import RunningHub, start_cellhub
 from tests.kernel_client import Hub, KernelClient, request_message
+from tests.polling import until
 from tests.worker.test_sigkill_during_starts import cgroups_of
 
 
@@ -32,6 +33,10 @@ def wait_until_gone(pids: list[int], timeout: float = 5.0) -> list[int]:
     return alive
 
 
+async def gone(hub: Hub, kernel_id: str) -> bool:
+    return (await hub.http.get(f"/api/kernels/{kernel_id}")).status_code == 404
+
+
 def template_and_sessions(server: RunningHub) -> tuple[psutil.Process, list[psutil.Process]]:
     for proc in server.descendants():
         try:
@@ -46,7 +51,7 @@ async def test_interrupt_keeps_the_kernel_and_its_variables(hub: Hub) -> None:
     kernel_id, kernel = await hub.kernel()
     await kernel.execute("kept = 'yes'")
     running = asyncio.create_task(kernel.execute("while True: pass"))
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(0.5)  # kept: the loop must be running, and no message says it is
     assert (await hub.http.post(f"/api/kernels/{kernel_id}/interrupt")).status_code == 204
     interrupted = await asyncio.wait_for(running, 10)
     assert interrupted.first("error")["content"]["ename"] == "KeyboardInterrupt"
@@ -59,7 +64,7 @@ async def test_interrupt_keeps_the_kernel_and_its_variables(hub: Hub) -> None:
 async def test_interrupt_request_on_control_channel(hub: Hub) -> None:
     _, kernel = await hub.kernel()
     running = asyncio.create_task(kernel.execute("import time\nwhile True: time.sleep(0.01)"))
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(0.5)  # kept: the loop must be running, and no message says it is
     await kernel.send(request_message("interrupt_request", {}, channel="control"))
     interrupted = await asyncio.wait_for(running, 10)
     assert interrupted.first("error")["content"]["ename"] == "KeyboardInterrupt"
@@ -138,8 +143,7 @@ async def test_idle_kernels_are_culled(tmp_path: Path) -> None:
     hub = Hub(server.url, server.token)
     try:
         kernel_id = await hub.start_kernel()
-        await asyncio.sleep(2.5)
-        assert (await hub.http.get(f"/api/kernels/{kernel_id}")).status_code == 404
+        await until(lambda: gone(hub, kernel_id), "the idle kernel culled", timeout=2.5)
     finally:
         await hub.aclose()
         server.stop()
@@ -218,8 +222,7 @@ async def test_session_crash_is_reported(hub: Hub) -> None:
             break
     else:
         raise AssertionError("no dead status")
-    await asyncio.sleep(0.2)
-    assert (await hub.http.get(f"/api/kernels/{kernel_id}")).status_code == 404
+    await until(lambda: gone(hub, kernel_id), "the crashed kernel removed")
     await kernel.close()
 
 

@@ -103,7 +103,7 @@ async def kill_serve_while_starting(
     tree = Tree(uids, cgroups_of(server))
     starters = [asyncio.create_task(start_kernels(server.url, server.token)) for _ in range(3)]
     try:
-        await asyncio.sleep(rng.uniform(0.1, 0.8))
+        await asyncio.sleep(rng.uniform(0.1, 0.8))  # kept: the trial's random moment to kill
         tree.look([server.process.pid])
         assert tree.seen, "the worker and its template are running"
         os.kill(server.process.pid, signal.SIGKILL)

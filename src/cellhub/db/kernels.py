@@ -47,14 +47,6 @@ class KernelRepository:
                 .values(state=ENDED, reason=reason, ended=now())
             )
 
-    def touch(self, activity: dict[str, dt.datetime]) -> None:
-        """Record last activity for many kernels at once (written in batches, off the hot path)."""
-        if not activity:
-            return
-        with Session(self.engine) as db, db.begin():
-            for kernel_id, stamp in activity.items():
-                db.execute(update(Kernel).where(Kernel.id == kernel_id).values(last_activity=stamp))
-
     def count_live(self, owner: str) -> int:
         with Session(self.engine) as db:
             query = select(func.count()).where(Kernel.owner == owner, Kernel.state != ENDED)
@@ -68,12 +60,4 @@ class KernelRepository:
         with Session(self.engine, expire_on_commit=False) as db:
             return list(
                 db.scalars(select(Kernel).where(Kernel.state != ENDED).order_by(Kernel.created))
-            )
-
-    def end_all_on(self, worker: str, reason: str) -> None:
-        with Session(self.engine) as db, db.begin():
-            db.execute(
-                update(Kernel)
-                .where(Kernel.worker == worker, Kernel.state != ENDED)
-                .values(state=ENDED, reason=reason, ended=now())
             )
