@@ -189,6 +189,10 @@ class WorkerLink:
         self.send(hub_worker.request(req, asked))
         try:
             return await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            what = type(asked).__name__
+            message = f"worker {self.address} did not answer {what} within {timeout:g} s"
+            raise WorkerError(504, message) from None
         finally:
             self.pending.pop(req, None)
 
