@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypedDict, cast
 
 #: The protocol's version; both ends of a connection must speak the same.
-VERSION = 1
+VERSION = 2
 
 _HELLO = "hello"
 _REFUSED = "refused"
@@ -42,6 +42,7 @@ _KERNEL_OUTPUT = "out"
 _REPLY = "reply"
 _SESSION = "session"
 _ENDED = "ended"
+_LOAD = "load"
 
 
 class ProtocolError(Exception):
@@ -216,6 +217,24 @@ def read_hub_frame(frame: Any, to: HubFrames) -> None:
 
 
 # -- worker → hub --------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Load:
+    """How much more a worker can take: ``free`` sessions of ``capacity`` (its
+    max_sessions), ``running`` kernels, ``memory`` bytes of headroom (0: unknown), and
+    ``interval``, the seconds within which its next report is due."""
+
+    free: int
+    running: int
+    capacity: int
+    memory: int
+    interval: float
+
+
+def load(report: Load) -> list[Any]:
+    """The worker's load, sent on connect, every ``interval`` and when ``free`` changes."""
+    return [_LOAD, report.free, report.running, report.capacity, report.memory, report.interval]
+
+
 def kernel_output(
     kernel_id: str, seq: int, channel: str, msg_type: str, data: bytes, state: str | None
 ) -> list[Any]:
@@ -259,6 +278,8 @@ class WorkerFrames(Protocol):
 
     def ended(self, kernel_id: str, reason: str, told: bool) -> None: ...
 
+    def load(self, report: Load) -> None: ...
+
 
 def read_worker_frame(frame: Any, to: WorkerFrames) -> None:
     """Hand one decoded frame from a worker to the hub's method for it."""
@@ -278,6 +299,9 @@ def read_worker_frame(frame: Any, to: WorkerFrames) -> None:
         to.session(frame[1], frame[2])
     elif op == _ENDED:
         to.ended(frame[1], frame[2], bool(frame[3]))
+    elif op == _LOAD:
+        _, free, running, capacity, memory, interval = frame
+        to.load(Load(int(free), int(running), int(capacity), int(memory), float(interval)))
     else:
         raise ProtocolError(f"unknown operation {op!r}")
 
