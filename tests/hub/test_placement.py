@@ -76,21 +76,23 @@ async def test_a_worker_that_answered_full_is_not_asked_again_until_it_reports_r
 
 
 @pytest.mark.parametrize(
-    ("links", "message"),
+    ("workers", "message"),
     [
-        (
-            [link("a", load(0)), link("b", load(0))],
-            "every worker is full (2 workers, 3 sessions each)",
-        ),
-        ([link("a", load(0, capacity=2)), link("b", load(0, capacity=5))], "2 to 5 sessions each"),
-        ([link("a", load(1), connected=False)], "no worker is connected"),
+        ([(0, 3, True), (0, 3, True)], "every worker is full (2 workers, 3 sessions each)"),
+        ([(0, 2, True), (0, 5, True)], "every worker is full (2 workers, 2 to 5 sessions each)"),
+        ([(1, 3, False)], "no worker is connected"),
         ([], "no worker is connected"),
     ],
     ids=["all full", "different sizes", "none connected", "none configured"],
 )
 async def test_no_room_anywhere_is_a_503_that_says_why(
-    links: list[WorkerLink], message: str
+    workers: list[tuple[int, int, bool]], message: str
 ) -> None:
+    """``workers``: each one's free sessions, capacity, and whether it is connected."""
+    links = [
+        link(str(n), load(free, capacity=capacity), connected)
+        for n, (free, capacity, connected) in enumerate(workers)
+    ]
     with pytest.raises(WorkerError) as refused:
         KernelPlacement(links).candidates()
-    assert refused.value.status == 503 and message in refused.value.message
+    assert refused.value.status == 503 and refused.value.message == message
