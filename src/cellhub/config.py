@@ -70,7 +70,9 @@ class Config(SandboxLimits):
         "(address unix:PATH); `cellhub serve` uses worker.sock in the data dir.",
     )
     max_sessions: int = _setting(
-        64, "Most simultaneous sessions per worker; the next kernel start gets HTTP 503."
+        64,
+        "Most simultaneous sessions per worker; a hub starts the next kernel on another worker, "
+        "and answers HTTP 503 when every worker is full.",
     )
     load_interval: float = _setting(
         1.0,

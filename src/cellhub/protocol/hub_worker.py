@@ -7,7 +7,7 @@ builds frames with the constructors below and reads them with :func:`read_hub_fr
 (worker) or :func:`read_worker_frame` (hub), which call the receiver's method for the
 operation (:class:`HubFrames`, :class:`WorkerFrames`). Frames stay lists, not objects,
 because a cell's output crosses here message by message and the round trip is counted
-in tenths of a millisecond; requests, which are rare, are typed objects.
+in tenths of a millisecond; requests and load reports, which are rare, are typed objects.
 
 The first frame each way is :func:`hello` with :data:`VERSION`. A worker answers a hub
 of another version (or one that does not say) with :func:`refusal` and closes; a hub
