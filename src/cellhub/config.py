@@ -70,7 +70,15 @@ class Config(SandboxLimits):
         "(address unix:PATH); `cellhub serve` uses worker.sock in the data dir.",
     )
     max_sessions: int = _setting(
-        64, "Most simultaneous sessions per worker; the next kernel start gets HTTP 503."
+        64,
+        "Most simultaneous sessions per worker; a hub starts the next kernel on another worker, "
+        "and answers HTTP 503 when every worker is full.",
+    )
+    load_interval: float = _setting(
+        1.0,
+        "Seconds between a worker's load reports (free sessions, memory headroom) to its hubs, "
+        "which place each kernel on the least-loaded worker; a change of the free sessions is "
+        "reported at once.",
     )
     spare_sessions: int = _setting(
         2, "Pre-forked sessions kept ready so a new kernel starts in milliseconds."
@@ -261,6 +269,8 @@ def _validate(cfg: Config) -> Config:
         raise ConfigError("max_sessions must be at least 1")
     if cfg.uid_pool_start < 1000 or cfg.uid_pool_size < 1:
         raise ConfigError("uid_pool_start must be at least 1000 and uid_pool_size at least 1")
+    if cfg.load_interval <= 0:
+        raise ConfigError("load_interval must be positive")
     if cfg.spare_sessions < 0:
         raise ConfigError("spare_sessions must not be negative")
     if cfg.sandbox not in {"auto", "linux", "rlimit"}:

@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -21,6 +21,7 @@ from cellhub.config import load_config
 from cellhub.hub.workers import WorkerLink
 from cellhub.protocol import addresses, framing, hub_worker
 from cellhub.worker.server import Worker
+from tests.polling import until
 
 OTHER = hub_worker.VERSION + 1
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -124,3 +125,36 @@ async def test_the_worker_refuses_a_hub_of_another_version(
     assert f"this worker version {hub_worker.VERSION}" in message
     assert named in capsys.readouterr().err
     assert not the_worker.hubs
+
+
+class Heard:
+    """The hub's side of read_worker_frame, keeping the load reports it is handed."""
+
+    def __init__(self) -> None:
+        self.loads: list[hub_worker.Load] = []
+
+    def load(self, report: hub_worker.Load) -> None:
+        self.loads.append(report)
+
+
+def test_a_load_report_reads_back_as_it_was_sent() -> None:
+    report = hub_worker.Load(free=2, running=1, capacity=3, memory=5 * 2**30, interval=0.5)
+    heard = Heard()
+    frame = framing.decode(framing.encode(hub_worker.load(report))[framing.HEADER.size :])
+    hub_worker.read_worker_frame(frame, cast(hub_worker.WorkerFrames, heard))
+    assert heard.loads == [report]
+
+
+async def test_a_worker_reports_its_load_to_a_hub_on_connect(tmp_path: Path) -> None:
+    the_worker = worker(tmp_path)
+    async with listening(the_worker.on_hub) as address:
+        link = link_to(address)
+        await link.start()
+        try:
+            await until(lambda: link.last_load is not None, "the worker's load report")
+        finally:
+            await link.stop()
+    report = link.last_load or hub_worker.Load(0, 0, 0, 0, 0)
+    capacity = the_worker.config.max_sessions
+    assert (report.free, report.running, report.capacity) == (capacity, 0, capacity)
+    assert report.memory > 0 and report.interval == the_worker.config.load_interval

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import itertools
 import sys
 import uuid
 from collections import Counter, OrderedDict
@@ -19,10 +18,14 @@ from typing import Any
 
 from cellhub.db.kernels import KernelRepository
 from cellhub.hub.channels import Client, KernelChannels
+from cellhub.hub.placement import KernelPlacement
 from cellhub.hub.workers import WorkerError, WorkerLink
 from cellhub.protocol.hub_worker import KernelModel, Missed
 
 KERNEL_NAME = "python3"
+#: What a worker's failed start may mean that another worker can do better: it is full
+#: (503), or the connection to it failed (502) or was not there (503).
+TRY_ANOTHER = (502, 503)
 #: Ended kernels whose reason the hub keeps in memory (a 404 says why without a query).
 GONE_REMEMBERED = 4096
 PER_OWNER_REFUSAL = "you already run {running} kernels, the most one client may; shut one down"
@@ -107,16 +110,8 @@ class KernelService:
         self.located: dict[str, WorkerLink] = {}
         #: Why recently ended kernels ended, known before the database records it.
         self.gone: OrderedDict[str, str] = OrderedDict()
-        self._turn = itertools.cycle(links)
+        self.placement = KernelPlacement(links)
         self.starts = OneAtATime()
-
-    def place(self) -> WorkerLink:
-        """Round-robin over connected workers; a worker at capacity answers 503 itself."""
-        for _ in range(len(self.links)):
-            link = next(self._turn)
-            if link.connected.is_set():
-                return link
-        raise WorkerError(503, "no worker is connected")
 
     async def start(
         self,
@@ -146,8 +141,22 @@ class KernelService:
     async def start_on_worker(
         self, name: str, owner: str, options: dict[str, Any] | None
     ) -> dict[str, Any]:
+        """Start the kernel on the best worker (see :mod:`cellhub.hub.placement`); one that
+        is full or cannot be reached passes it to the next, each tried once."""
+        for link in self.placement.candidates():
+            try:
+                return await self.start_there(link, name, owner, options)
+            except WorkerError as exc:
+                if exc.status not in TRY_ANOTHER:
+                    raise
+                if exc.status == 503:
+                    self.placement.full(link)
+        raise self.placement.none_free()
+
+    async def start_there(
+        self, link: WorkerLink, name: str, owner: str, options: dict[str, Any] | None
+    ) -> dict[str, Any]:
         kernel_id = str(uuid.uuid4())
-        link = self.place()
         # The record and the session are made at the same time: start-up pays for the slower.
         record = asyncio.create_task(
             asyncio.to_thread(self.repository.add, kernel_id, name, link.address, owner)

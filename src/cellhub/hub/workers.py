@@ -3,7 +3,8 @@ a Unix socket for a worker on the same host; see :mod:`cellhub.protocol.addresse
 
 Each request of the protocol (:mod:`cellhub.protocol.hub_worker`) is a typed method of
 :class:`WorkerLink`; a worker that speaks another protocol version is not used, and
-:meth:`WorkerLink.start` says why.
+:meth:`WorkerLink.start` says why. The link keeps the worker's last load report, by which
+:mod:`cellhub.hub.placement` chooses a worker for each new kernel.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import asyncio
 import itertools
 import ssl
 import sys
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -57,6 +59,9 @@ class WorkerLink:
         self.refusal = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
         self.connections = 0
+        #: The worker's last load report (None: none yet), and when it came (time.monotonic).
+        self.last_load: hub_worker.Load | None = None
+        self.load_at = 0.0
 
     async def start(self, timeout: float = 10.0) -> None:
         """Connect; raises :class:`hub_worker.ProtocolError` for a worker of another version."""
@@ -133,6 +138,7 @@ class WorkerLink:
 
     def _disconnected(self, writer: asyncio.StreamWriter) -> None:
         self.connected.clear()
+        self.last_load = None
         self.writer = None
         self.out = None
         writer.close()
@@ -174,6 +180,10 @@ class WorkerLink:
 
     def ended(self, kernel_id: str, reason: str, told: bool) -> None:
         self.on_ended(kernel_id, reason, told)
+
+    def load(self, report: hub_worker.Load) -> None:
+        self.last_load = report
+        self.load_at = time.monotonic()
 
     # -- requests -------------------------------------------------------------------------
     def send(self, frame: list[Any]) -> None:

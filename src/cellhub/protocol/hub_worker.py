@@ -7,7 +7,7 @@ builds frames with the constructors below and reads them with :func:`read_hub_fr
 (worker) or :func:`read_worker_frame` (hub), which call the receiver's method for the
 operation (:class:`HubFrames`, :class:`WorkerFrames`). Frames stay lists, not objects,
 because a cell's output crosses here message by message and the round trip is counted
-in tenths of a millisecond; requests, which are rare, are typed objects.
+in tenths of a millisecond; requests and load reports, which are rare, are typed objects.
 
 The first frame each way is :func:`hello` with :data:`VERSION`. A worker answers a hub
 of another version (or one that does not say) with :func:`refusal` and closes; a hub
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypedDict, cast
 
 #: The protocol's version; both ends of a connection must speak the same.
-VERSION = 1
+VERSION = 2
 
 _HELLO = "hello"
 _REFUSED = "refused"
@@ -42,6 +42,7 @@ _KERNEL_OUTPUT = "out"
 _REPLY = "reply"
 _SESSION = "session"
 _ENDED = "ended"
+_LOAD = "load"
 
 
 class ProtocolError(Exception):
@@ -216,6 +217,24 @@ def read_hub_frame(frame: Any, to: HubFrames) -> None:
 
 
 # -- worker → hub --------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Load:
+    """How much more a worker can take: ``free`` sessions of ``capacity`` (its
+    max_sessions), ``running`` kernels, ``memory`` bytes of headroom (0: unknown), and
+    ``interval``, the seconds within which its next report is due."""
+
+    free: int
+    running: int
+    capacity: int
+    memory: int
+    interval: float
+
+
+def load(report: Load) -> list[Any]:
+    """The worker's load, sent on connect, every ``interval`` and when ``free`` changes."""
+    return [_LOAD, report.free, report.running, report.capacity, report.memory, report.interval]
+
+
 def kernel_output(
     kernel_id: str, seq: int, channel: str, msg_type: str, data: bytes, state: str | None
 ) -> list[Any]:
@@ -259,6 +278,8 @@ class WorkerFrames(Protocol):
 
     def ended(self, kernel_id: str, reason: str, told: bool) -> None: ...
 
+    def load(self, report: Load) -> None: ...
+
 
 def read_worker_frame(frame: Any, to: WorkerFrames) -> None:
     """Hand one decoded frame from a worker to the hub's method for it."""
@@ -278,6 +299,9 @@ def read_worker_frame(frame: Any, to: WorkerFrames) -> None:
         to.session(frame[1], frame[2])
     elif op == _ENDED:
         to.ended(frame[1], frame[2], bool(frame[3]))
+    elif op == _LOAD:
+        _, free, running, capacity, memory, interval = frame
+        to.load(Load(int(free), int(running), int(capacity), int(memory), float(interval)))
     else:
         raise ProtocolError(f"unknown operation {op!r}")
 

@@ -55,6 +55,7 @@ from cellhub.sandbox.prctl import become_subreaper, kill_children
 from cellhub.template import scheduling
 from cellhub.worker.kernels import SessionProcess, WorkerKernel
 from cellhub.worker.ksmd import KsmdShare
+from cellhub.worker.load import LoadReports
 from cellhub.worker.session_log import SessionLog
 from cellhub.worker.spares import SparePool
 from cellhub.worker.template_client import TemplateClient
@@ -156,6 +157,9 @@ class Worker:
         self.kernels: dict[str, WorkerKernel] = {}
         self.by_pid: dict[int, WorkerKernel] = {}
         self.hubs: set[HubConnection] = set()
+        self.load = LoadReports(
+            config.max_sessions, config.load_interval, lambda: len(self.kernels), self.hubs
+        )
         self.session_log = SessionLog()
         self.spares = SparePool(
             config.spare_sessions,
@@ -241,10 +245,12 @@ class Worker:
             self.session_diagnostic,
         )
         self.kernels[kernel_id] = kernel
+        self.load.changed()
         try:
             session = await self.spares.take()
         except BaseException:
             del self.kernels[kernel_id]
+            self.load.changed()
             raise
         self.bind(kernel, session)
         if options:
@@ -299,6 +305,7 @@ class Worker:
             kernel.announce("iopub", "status", {"execution_state": "dead", "reason": reason})
         for hub in self.hubs:
             hub.send(hub_worker.ended(kernel.id, reason, True))
+        self.load.changed()
         self.spares.refill()
 
     async def interrupt(self, kernel: WorkerKernel) -> None:
@@ -421,6 +428,7 @@ class Worker:
             writer.close()
             return
         self.hubs.add(hub)
+        self.load.to_one(hub)
         await hub.serve()
 
     def stop(self) -> None:
@@ -482,6 +490,7 @@ async def serve(config: Config) -> None:
     starting = worker.template_start = loop.create_task(worker.start_template())
     server, address = await listen(config, worker, certs)
     stopping = loop.create_task(stop.wait())
+    reporting = loop.create_task(worker.load.forever())
     try:
         announce(event="listening", address=address)
         await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -494,6 +503,7 @@ async def serve(config: Config) -> None:
     finally:
         stopping.cancel()
         starting.cancel()
+        reporting.cancel()
         server.close()
         if config.worker_socket:
             Path(config.worker_socket).unlink(missing_ok=True)
