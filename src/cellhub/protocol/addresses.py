@@ -55,11 +55,33 @@ async def listen_unix(handler: Handler, path: Path) -> tuple[asyncio.Server, str
 
 
 async def listen_tcp(
-    handler: Handler, host: str, port: int, context: ssl.SSLContext
+    handler: Handler,
+    host: str,
+    port: int,
+    context: ssl.SSLContext,
+    refused: Callable[[OSError, str], None],
 ) -> tuple[asyncio.Server, str]:
-    server = await asyncio.start_server(handler, host, port, ssl=context)
+    """Listen with TLS; a failed handshake is passed to ``refused(error, peer host)``, which
+    asyncio's own TLS server would not tell (it logs it only in debug mode)."""
+    server = await asyncio.start_server(_handshake_first(handler, context, refused), host, port)
     bound_host, bound_port = server.sockets[0].getsockname()[:2]
     return server, f"{bound_host}:{bound_port}"
+
+
+def _handshake_first(
+    handler: Handler, context: ssl.SSLContext, refused: Callable[[OSError, str], None]
+) -> Handler:
+    async def secured(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername") or ("?",)
+        try:
+            await writer.start_tls(context)
+        except OSError as exc:  # ssl.SSLError included
+            refused(exc, str(peer[0]))
+            writer.close()
+            return
+        await handler(reader, writer)
+
+    return secured
 
 
 def peer_uid(sock: socket.socket) -> int:

@@ -35,7 +35,8 @@ from typing import Any
 import orjson
 
 from cellhub.config import Config
-from cellhub.deploy.certificates import CertificatePaths, ensure_certificates, worker_ssl_context
+from cellhub.deploy.certificates import credentials, worker_ssl_context
+from cellhub.deploy.handshake_failures import explain
 from cellhub.protocol import addresses, framing, hub_worker, jupyter, session_frames
 from cellhub.protocol.hub_worker import (
     Interrupt,
@@ -423,6 +424,13 @@ class Worker:
         self.hubs.add(hub)
         await hub.serve()
 
+    def refused_hub(self, failure: OSError, host: str) -> None:
+        """Log a failed TLS handshake; anyone who reaches the port can cause one, so the log
+        is rate-limited, by kinds of failure OpenSSL names."""
+        named = getattr(failure, "verify_code", None) or getattr(failure, "reason", None)
+        kind = f"tls {named or type(failure).__name__}"
+        self.failures.report(kind, f"no TLS with a hub at {host}: {explain(failure, 'hub', host)}")
+
     def stop(self) -> None:
         """Kill every session at once, then let the template clean up and exit.
 
@@ -471,7 +479,6 @@ async def serve(config: Config) -> None:
     ``{"event": "ready", "address", "sandbox"}`` once the template has imported everything.
     A template that cannot start ends the worker with its error, before the second line.
     """
-    certs = ensure_certificates(config.data_path / "certs")
     become_subreaper()
     (config.data_path / "sessions").mkdir(parents=True, exist_ok=True)
     worker = Worker(config)
@@ -480,7 +487,7 @@ async def serve(config: Config) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     starting = worker.template_start = loop.create_task(worker.start_template())
-    server, address = await listen(config, worker, certs)
+    server, address = await listen(config, worker)
     stopping = loop.create_task(stop.wait())
     try:
         announce(event="listening", address=address)
@@ -500,14 +507,13 @@ async def serve(config: Config) -> None:
         worker.stop()
 
 
-async def listen(
-    config: Config, worker: Worker, certs: CertificatePaths
-) -> tuple[asyncio.Server, str]:
+async def listen(config: Config, worker: Worker) -> tuple[asyncio.Server, str]:
     """The worker's server: its Unix socket, or TLS on its TCP port."""
     if config.worker_socket:
         return await addresses.listen_unix(worker.on_hub, Path(config.worker_socket))
+    context = worker_ssl_context(credentials(config, "worker"))
     return await addresses.listen_tcp(
-        worker.on_hub, config.worker_host, config.worker_port, worker_ssl_context(certs)
+        worker.on_hub, config.worker_host, config.worker_port, context, worker.refused_hub
     )
 
 
