@@ -181,17 +181,10 @@ def test_certs_init_makes_the_ca_once_in_the_data_dir(tmp_path: Path) -> None:
 
 def test_certs_issue_writes_a_private_key_and_says_what_to_copy(tmp_path: Path) -> None:
     folder = tmp_path / "elsewhere"
-    assert (
-        "cellhub certs init"
-        in cellhub(
-            "certs", "issue", "w1", "--role", "worker", "--host", "192.0.2.2", "--dir", str(folder)
-        ).stderr
-    )
+    worker = ["--role", "worker", "--host", "192.0.2.2", "--dir", str(folder)]
+    assert "cellhub certs init" in cellhub("certs", "issue", "w1", *worker).stderr
     cellhub("certs", "init", "--dir", str(folder))
-    done = cellhub(
-        "certs", "issue", "w1", "--role", "worker", "--host", "192.0.2.2",
-        "--host", "w1.example.org", "--dir", str(folder),
-    )  # fmt: skip
+    done = cellhub("certs", "issue", "w1", *worker, "--host", "w1.example.org")
     assert done.returncode == 0, done.stderr
     assert oct((folder / "w1.key").stat().st_mode & 0o777) == oct(0o600)
     assert f"wrote {folder / 'w1.crt'} and {folder / 'w1.key'}" in done.stdout
