@@ -24,6 +24,8 @@ from cellhub.deploy.certificates import (
     worker_ssl_context,
 )
 from cellhub.deploy.handshake_failures import explain
+from cellhub.protocol import addresses
+from tests.polling import until
 
 WORKER_HOST = "127.0.0.2"
 
@@ -132,3 +134,37 @@ def test_settings_name_the_files_and_a_missing_one_is_an_error(tmp_path: Path) -
     assert local.cert == tmp_path / "certs" / "worker.crt" and local.cert.exists()
     with pytest.raises(ConfigError, match=r"tls_key: .*nowhere\.key does not exist"):
         credentials(Config(data_dir=str(tmp_path), tls_key=str(tmp_path / "nowhere.key")), "hub")
+
+
+async def test_a_worker_accepts_only_a_hubs_certificate_and_says_why_not(
+    deployment: tuple[Credentials, Credentials],
+) -> None:
+    """Through the worker's listener, which reports each refused handshake."""
+    hub, worker = deployment
+    refusals: list[str] = []
+
+    async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(await reader.readexactly(4))
+        await writer.drain()
+        writer.close()
+
+    def refused(failure: OSError, host: str) -> None:
+        refusals.append(f"{host}: {explain(failure, 'hub', host)}")
+
+    server, address = await addresses.listen_tcp(
+        echo, WORKER_HOST, 0, worker_ssl_context(worker), refused
+    )
+    port = int(address.rpartition(":")[2])
+    posing = hub_ssl_context(Credentials(worker.cert, worker.key, worker.ca))
+    anonymous = ssl.create_default_context(cafile=worker.ca)
+    async with server:
+        assert await talk(port, hub_ssl_context(hub)) == "TLSv1.3"
+        for client in (posing, anonymous):
+            with contextlib.suppress(ssl.SSLError, ConnectionError, asyncio.IncompleteReadError):
+                await talk(port, client)
+        await until(lambda: len(refusals) == 2, "both refusals")
+    assert refusals == [
+        "127.0.0.1: the hub's certificate is a worker's, not a hub's "
+        "(issue one with `cellhub certs issue NAME --role hub`)",
+        "127.0.0.1: the hub presented no certificate",
+    ]

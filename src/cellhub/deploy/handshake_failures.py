@@ -26,6 +26,15 @@ WRONG_NAME = {62, 64}  # hostname mismatch, IP address mismatch
 WRONG_ROLE = 26  # unsuitable certificate purpose: the extended key usage of the other role
 EXPIRED, NOT_YET_VALID = 10, 9
 OTHER_ROLE: dict[Role, Role] = {"hub": "worker", "worker": "hub"}
+#: The alerts a peer sends when it refuses our certificate, and what each means.
+REFUSALS = {
+    "TLSV1_ALERT_UNKNOWN_CA": "it is not signed by the {peer}'s CA",
+    "TLSV1_ALERT_DECRYPT_ERROR": "it is not signed by the {peer}'s CA",
+    "SSLV3_ALERT_UNSUPPORTED_CERTIFICATE": "it is not a {own}'s",
+    "SSLV3_ALERT_CERTIFICATE_EXPIRED": "it has expired",
+    "SSLV3_ALERT_BAD_CERTIFICATE": "it is not valid",
+    "TLSV13_ALERT_CERTIFICATE_REQUIRED": "there was none",
+}
 
 
 def explain(failure: BaseException, peer: Role, host: str) -> str:
@@ -45,6 +54,10 @@ def explain(failure: BaseException, peer: Role, host: str) -> str:
             f"the {peer}'s certificate {'has expired' if code == EXPIRED else 'is not valid yet'}"
         )
     reason = getattr(failure, "reason", None)
+    if reason in REFUSALS:
+        own = OTHER_ROLE[peer]
+        why = REFUSALS[reason].format(peer=peer, own=own)
+        return f"the {peer} refused this {own}'s certificate: {why}"
     if reason == "PEER_DID_NOT_RETURN_A_CERTIFICATE":
         return f"the {peer} presented no certificate"
     if reason in ("UNSUPPORTED_PROTOCOL", "TLSV1_ALERT_PROTOCOL_VERSION"):

@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import ssl
 import sys
 import time
 import traceback
@@ -479,6 +480,8 @@ async def serve(config: Config) -> None:
     ``{"event": "ready", "address", "sandbox"}`` once the template has imported everything.
     A template that cannot start ends the worker with its error, before the second line.
     """
+    # Before the template starts: a certificate that is not there stops the worker here.
+    context = None if config.worker_socket else worker_ssl_context(credentials(config, "worker"))
     become_subreaper()
     (config.data_path / "sessions").mkdir(parents=True, exist_ok=True)
     worker = Worker(config)
@@ -487,7 +490,7 @@ async def serve(config: Config) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     starting = worker.template_start = loop.create_task(worker.start_template())
-    server, address = await listen(config, worker)
+    server, address = await listen(config, worker, context)
     stopping = loop.create_task(stop.wait())
     try:
         announce(event="listening", address=address)
@@ -507,11 +510,12 @@ async def serve(config: Config) -> None:
         worker.stop()
 
 
-async def listen(config: Config, worker: Worker) -> tuple[asyncio.Server, str]:
+async def listen(
+    config: Config, worker: Worker, context: ssl.SSLContext | None
+) -> tuple[asyncio.Server, str]:
     """The worker's server: its Unix socket, or TLS on its TCP port."""
-    if config.worker_socket:
+    if context is None:
         return await addresses.listen_unix(worker.on_hub, Path(config.worker_socket))
-    context = worker_ssl_context(credentials(config, "worker"))
     return await addresses.listen_tcp(
         worker.on_hub, config.worker_host, config.worker_port, context, worker.refused_hub
     )
