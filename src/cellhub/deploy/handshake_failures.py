@@ -1,10 +1,9 @@
 """What went wrong when a hub and a worker could not agree on TLS, said in words.
 
 An operator who copied the wrong file to a host should read "the worker's certificate does
-not name 192.0.2.2" in the log, not an OpenSSL verify code. Both ends log the failure:
-the end that refused knows exactly why; the other end sees only the connection end (TLS 1.3
-sends its refusal as the handshake finishes, and the peer's alert often does not arrive
-before the close), so it says what to look for and where.
+not name 192.0.2.2" in the log, not an OpenSSL verify code. The end that refused knows
+exactly why; a hub whose certificate a worker refused is told by the worker's alert, or,
+when the connection ends before the alert arrives, says what to look for and where.
 """
 
 from __future__ import annotations
@@ -37,13 +36,14 @@ REFUSALS = {
 }
 
 
-def explain(failure: BaseException, peer: Role, host: str) -> str:
-    """Why the handshake with ``peer`` at ``host`` (the address dialed or seen) failed."""
+def explain(failure: BaseException, peer: Role, dialed: str = "") -> str:
+    """Why the handshake with ``peer`` failed; ``dialed``: the host a hub dialed, which the
+    worker's certificate must name."""
     code = getattr(failure, "verify_code", None)
     if code in NOT_FROM_OUR_CA:
         return f"the {peer}'s certificate is not signed by this deployment's CA"
     if code in WRONG_NAME:
-        return f"the {peer}'s certificate does not name {host}"
+        return f"the {peer}'s certificate does not name {dialed}"
     if code == WRONG_ROLE:
         return (
             f"the {peer}'s certificate is a {OTHER_ROLE[peer]}'s, not a {peer}'s "

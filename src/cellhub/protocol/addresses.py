@@ -59,29 +59,33 @@ async def listen_tcp(
     host: str,
     port: int,
     context: ssl.SSLContext,
-    refused: Callable[[OSError, str], None],
+    refused: Callable[[ssl.SSLError], None],
 ) -> tuple[asyncio.Server, str]:
-    """Listen with TLS; a failed handshake is passed to ``refused(error, peer host)``, which
-    asyncio's own TLS server would not tell (it logs it only in debug mode)."""
-    server = await asyncio.start_server(_handshake_first(handler, context, refused), host, port)
+    """Listen with TLS; each handshake this end refuses is passed to ``refused``, which
+    asyncio's and uvloop's TLS servers would not tell (they log it in debug mode only).
+
+    The hook is the context's SSLObject class (``context`` is changed): upgrading a plain
+    stream with ``start_tls`` in the handler instead would lose a ClientHello that arrived
+    before it (uvloop reads as soon as a connection is made), and the handshake would hang.
+    """
+    context.sslobject_class = _reporting(refused)
+    server = await asyncio.start_server(handler, host, port, ssl=context)
     bound_host, bound_port = server.sockets[0].getsockname()[:2]
     return server, f"{bound_host}:{bound_port}"
 
 
-def _handshake_first(
-    handler: Handler, context: ssl.SSLContext, refused: Callable[[OSError, str], None]
-) -> Handler:
-    async def secured(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        peer = writer.get_extra_info("peername") or ("?",)
-        try:
-            await writer.start_tls(context)
-        except OSError as exc:  # ssl.SSLError included
-            refused(exc, str(peer[0]))
-            writer.close()
-            return
-        await handler(reader, writer)
+def _reporting(refused: Callable[[ssl.SSLError], None]) -> type[ssl.SSLObject]:
+    class Reporting(ssl.SSLObject):
+        def do_handshake(self) -> None:
+            try:
+                super().do_handshake()
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                raise  # not a failure: the handshake waits for the peer
+            except ssl.SSLError as exc:
+                refused(exc)
+                raise
 
-    return secured
+    return Reporting
 
 
 def peer_uid(sock: socket.socket) -> int:

@@ -425,12 +425,11 @@ class Worker:
         self.hubs.add(hub)
         await hub.serve()
 
-    def refused_hub(self, failure: OSError, host: str) -> None:
-        """Log a failed TLS handshake; anyone who reaches the port can cause one, so the log
+    def refused_hub(self, failure: ssl.SSLError) -> None:
+        """Log a refused TLS handshake; anyone who reaches the port can cause one, so the log
         is rate-limited, by kinds of failure OpenSSL names."""
-        named = getattr(failure, "verify_code", None) or getattr(failure, "reason", None)
-        kind = f"tls {named or type(failure).__name__}"
-        self.failures.report(kind, f"no TLS with a hub at {host}: {explain(failure, 'hub', host)}")
+        kind = f"tls {getattr(failure, 'verify_code', None) or failure.reason}"
+        self.failures.report(kind, f"no TLS with a hub: {explain(failure, 'hub')}")
 
     def stop(self) -> None:
         """Kill every session at once, then let the template clean up and exit.
