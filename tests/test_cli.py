@@ -160,3 +160,48 @@ def test_a_worker_that_cannot_start_stops_serve_with_its_error(tmp_path: Path) -
     assert done.returncode != 0
     assert "no_such_module_here" in output and "the worker failed to start" in output
     assert "restarting it" not in output
+
+
+def cellhub(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "cellhub", *argv], capture_output=True, text=True)
+
+
+def test_certs_init_makes_the_ca_once_in_the_data_dir(tmp_path: Path) -> None:
+    first = cellhub("certs", "init", "--data-dir", str(tmp_path))
+    assert first.returncode == 0, first.stderr
+    ca = tmp_path / "certs" / "ca.crt"
+    made = ca.read_bytes()
+    assert oct((tmp_path / "certs" / "ca.key").stat().st_mode & 0o777) == oct(0o600)
+    again = cellhub("certs", "init", "--data-dir", str(tmp_path))
+    assert again.returncode != 0 and "exists; --force replaces it" in again.stderr
+    assert ca.read_bytes() == made
+    forced = cellhub("certs", "init", "--data-dir", str(tmp_path), "--force")
+    assert forced.returncode == 0 and ca.read_bytes() != made
+
+
+def test_certs_issue_writes_a_private_key_and_says_what_to_copy(tmp_path: Path) -> None:
+    folder = tmp_path / "elsewhere"
+    worker = ["--role", "worker", "--host", "192.0.2.2", "--dir", str(folder)]
+    assert "cellhub certs init" in cellhub("certs", "issue", "w1", *worker).stderr
+    cellhub("certs", "init", "--dir", str(folder))
+    done = cellhub("certs", "issue", "w1", *worker, "--host", "w1.example.org")
+    assert done.returncode == 0, done.stderr
+    assert oct((folder / "w1.key").stat().st_mode & 0o777) == oct(0o600)
+    assert f"wrote {folder / 'w1.crt'} and {folder / 'w1.key'}" in done.stdout
+    assert "192.0.2.2, w1.example.org" in done.stdout and "worker's host" in done.stdout
+    assert 'tls_ca = "/path/to/ca.crt"' in done.stdout and "never ca.key" in done.stdout
+    for refused, why in [
+        (["ca", "--role", "hub"], "not a certificate name"),
+        (["w2", "--role", "worker"], "needs --host"),
+    ]:
+        done = cellhub("certs", "issue", *refused, "--dir", str(folder))
+        assert done.returncode != 0 and why in done.stderr
+    assert not (folder / "w2.key").exists()
+
+
+def test_a_missing_certificate_file_is_a_clear_error(tmp_path: Path) -> None:
+    done = cellhub(
+        "worker", "--data-dir", str(tmp_path), "--tls-certificate", str(tmp_path / "no.crt")
+    )
+    assert done.returncode != 0 and "tls_certificate:" in done.stderr
+    assert "Traceback" not in done.stderr

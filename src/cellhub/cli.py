@@ -2,7 +2,8 @@
 
 ``cellhub serve`` runs everything on one machine: a worker (with its template
 process) as a child process, and the hub in this process. ``cellhub hub`` and
-``cellhub worker`` run one of them alone; ``cellhub db upgrade`` applies migrations.
+``cellhub worker`` run one of them alone; ``cellhub db upgrade`` applies migrations;
+``cellhub certs`` makes the certificates hubs and workers on different hosts need.
 """
 
 from __future__ import annotations
@@ -10,13 +11,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import signal
 from collections.abc import Callable, Coroutine, Iterable
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 import orjson
 
 from cellhub.config import SETTINGS, Config, ConfigError, load_config
+from cellhub.deploy import certificates
 from cellhub.deploy.access_token import access_token
 from cellhub.deploy.supervisor import WorkerFailed, WorkerProcess
 
@@ -24,6 +28,8 @@ from cellhub.deploy.supervisor import WorkerFailed, WorkerProcess
 DEFAULTS = Config()
 #: The settings ``cellhub db`` reads: where the database is.
 DATABASE_SETTINGS = ("data_dir", "database_url")
+#: A certificate's name: a file name in the certs folder, which ``ca`` (the CA's) is not.
+CERTIFICATE_NAME = re.compile(r"(?!ca$)[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 def add_setting_flags(parser: argparse.ArgumentParser, names: Iterable[str] = SETTINGS) -> None:
@@ -73,7 +79,28 @@ def build_parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="database maintenance")
     db.add_argument("action", choices=["upgrade"])
     add_setting_flags(db, DATABASE_SETTINGS)
+    add_certs_parser(commands)
     return parser
+
+
+def add_certs_parser(commands: Any) -> None:
+    certs = commands.add_parser("certs", help="make the certificates of hubs and workers")
+    actions = certs.add_subparsers(dest="action", required=True)
+    where = "folder of the CA and certificates [default: certs in the data dir]"
+    init = actions.add_parser("init", help="make the deployment's CA (once)")
+    init.add_argument("--force", action="store_true", help="replace an existing CA")
+    issue = actions.add_parser("issue", help="make a hub's or a worker's certificate and key")
+    issue.add_argument("name", help="file name: NAME.crt and NAME.key")
+    issue.add_argument("--role", required=True, choices=certificates.ROLES)
+    issue.add_argument(
+        "--host",
+        action="append",
+        default=[],
+        help="an IP address or DNS name hubs dial this worker at (repeat for more)",
+    )
+    for action in (init, issue):
+        action.add_argument("--dir", help=where)
+        add_setting_flags(action, ("data_dir",))
 
 
 def config_from(args: argparse.Namespace) -> Config:
@@ -136,9 +163,6 @@ async def serve_hub(
 def serve(config: Config, new_token: bool = False) -> None:
     prepare_data_dir(config)
     token = access_token(config.data_path, config.token, renew=new_token)
-    from cellhub.deploy.certificates import ensure_certificates
-
-    ensure_certificates(config.data_path / "certs")
     worker = WorkerProcess(config)
     try:
         address = worker.start()
@@ -154,6 +178,7 @@ def hub(config: Config, new_token: bool = False) -> None:
     if not config.workers:
         raise SystemExit("cellhub: `cellhub hub` needs --workers host:port[,host:port...]")
     prepare_data_dir(config)
+    certificates.credentials(config, "hub")  # a missing file stops the command, not the hub
     token = access_token(config.data_path, config.token, renew=new_token)
     run(serve_hub(config, token, config.workers))
 
@@ -186,17 +211,60 @@ def db_upgrade(config: Config) -> None:
     print(f"cellhub: database at {config.db_url} is up to date")
 
 
+def certs(config: Config, args: argparse.Namespace) -> None:
+    folder = certificates.CertificateDirectory(
+        Path(args.dir) if args.dir else config.data_path / "certs"
+    )
+    if args.action == "init":
+        try:
+            certificates.create_ca(folder, replace=args.force)
+        except FileExistsError:
+            raise SystemExit(
+                f"cellhub: {folder.ca_cert} exists; --force replaces it, and every "
+                "certificate it signed stops working"
+            ) from None
+        print(f"cellhub: made the CA {folder.ca_cert}; its key {folder.ca_key} never leaves here")
+    else:
+        issue(folder, args.name, cast(certificates.Role, args.role), args.host)
+
+
+def issue(
+    folder: certificates.CertificateDirectory, name: str, role: certificates.Role, hosts: list[str]
+) -> None:
+    if not CERTIFICATE_NAME.fullmatch(name):
+        raise SystemExit(f"cellhub: {name!r} is not a certificate name (letters, digits, ._-)")
+    if role == "worker" and not hosts:
+        raise SystemExit("cellhub: a worker's certificate needs --host: the address hubs dial")
+    if not folder.ca_cert.exists():
+        raise SystemExit(f"cellhub: no CA in {folder.directory}; make it with `cellhub certs init`")
+    made = certificates.issue_certificate(folder, name, role, hosts)
+    names = f" for {', '.join(hosts)}" if hosts else ""
+    print(
+        f"cellhub: wrote {made.cert} and {made.key}{names}, signed by {made.ca}.\n"
+        f"Copy {made.cert.name}, {made.key.name} and {made.ca.name} (never ca.key) to the "
+        f"{role}'s host, keep the key 0600, and set there (or --tls-… / CELLHUB_TLS_…):\n"
+        f'  tls_certificate = "/path/to/{made.cert.name}"\n'
+        f'  tls_key = "/path/to/{made.key.name}"\n'
+        f'  tls_ca = "/path/to/{made.ca.name}"'
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
         config = config_from(args)
     except (ConfigError, OSError) as exc:
         raise SystemExit(f"cellhub: {exc}") from exc
-    if args.command == "serve":
-        serve(config, args.new_token)
-    elif args.command == "hub":
-        hub(config, args.new_token)
-    elif args.command == "worker":
-        worker(config, args.parent)
-    elif args.command == "db":
-        db_upgrade(config)
+    try:
+        if args.command == "serve":
+            serve(config, args.new_token)
+        elif args.command == "hub":
+            hub(config, args.new_token)
+        elif args.command == "worker":
+            worker(config, args.parent)
+        elif args.command == "db":
+            db_upgrade(config)
+        elif args.command == "certs":
+            certs(config, args)
+    except ConfigError as exc:  # a tls_* file that is not there
+        raise SystemExit(f"cellhub: {exc}") from exc

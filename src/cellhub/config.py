@@ -69,6 +69,22 @@ class Config(SandboxLimits):
         "Unix socket the worker listens on instead of TCP, for a hub on the same host "
         "(address unix:PATH); `cellhub serve` uses worker.sock in the data dir.",
     )
+    tls_certificate: str = _setting(
+        "",
+        "Certificate (PEM) this hub or worker shows the other across hosts, made with "
+        "`cellhub certs issue` (default: hub.crt or worker.crt in the data dir's certs folder).",
+    )
+    tls_key: str = _setting(
+        "",
+        "Private key of tls_certificate (default: hub.key or worker.key beside it). With no "
+        "tls_* setting, a missing certificate is made for the loopback addresses only.",
+    )
+    tls_ca: str = _setting(
+        "",
+        "The deployment's CA certificate, made with `cellhub certs init`: hubs and workers "
+        "accept only each other's certificates signed by it (default: ca.crt in the data "
+        "dir's certs folder).",
+    )
     max_sessions: int = _setting(
         64,
         "Most simultaneous sessions per worker; a hub starts the next kernel on another worker, "

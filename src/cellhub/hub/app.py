@@ -24,7 +24,7 @@ from cellhub.db.jupyter_sessions import JupyterSessionRepository
 from cellhub.db.kernels import KernelRepository
 from cellhub.db.login_sessions import LoginSessionRepository
 from cellhub.db.permalinks import PermalinkRepository
-from cellhub.deploy.certificates import ensure_certificates, hub_ssl_context
+from cellhub.deploy.certificates import credentials, hub_ssl_context
 from cellhub.hub import (
     json_api,
     kernels_api,
@@ -56,8 +56,7 @@ def create_app(config: Config, token: str, worker_addresses: list[str]) -> Starl
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         engine = make_engine(config.db_url)
         upgrade(engine)
-        certs = ensure_certificates(config.data_path / "certs")
-        context = hub_ssl_context(certs)
+        context = hub_ssl_context(credentials(config, "hub"))
         service: KernelService
         links = [
             WorkerLink(

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from cellhub.deploy.handshake_failures import explain
 from cellhub.hub.channels import KernelChannels
 from cellhub.protocol import addresses, framing, hub_worker
 
@@ -92,23 +93,36 @@ class WorkerLink:
             try:
                 reader, writer = await addresses.connect(self.address, self.context)
             except OSError as exc:
-                self.log(f"worker {self.address} unreachable: {exc}")
+                self.log(self._unreachable(exc))
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
+            agreed = False
             try:
-                if await self._agree(reader, writer):
+                agreed = await self._agree(reader, writer)
+                if agreed:
                     backoff = 0.05
                     await self._serve(reader, writer)
-            except (asyncio.IncompleteReadError, ConnectionError, framing.FrameError, ssl.SSLError):
-                pass
+            except (asyncio.IncompleteReadError, ConnectionError, framing.FrameError):
+                if not agreed and addresses.unix_path(self.address) is None:
+                    self.log(self._unreachable(ConnectionResetError()))
+            except ssl.SSLError as exc:
+                self.log(self._unreachable(exc))
             except hub_worker.ProtocolError as exc:
                 self.log(f"dropped the connection to worker {self.address}: {exc}")
             finally:
                 self._disconnected(writer)
-            if self.refused:
+            if not agreed:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
+
+    def _unreachable(self, failure: OSError) -> str:
+        """Why this hub cannot use the worker; a closed TCP connection before the worker
+        answered is most likely a certificate the worker refused."""
+        if isinstance(failure, (ssl.SSLError, ConnectionResetError)):
+            host = self.address.rpartition(":")[0]
+            return f"no TLS with worker {self.address}: {explain(failure, 'worker', host)}"
+        return f"worker {self.address} unreachable: {failure}"
 
     async def _agree(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
         """The handshake: say this hub's version; the worker's must be the same."""

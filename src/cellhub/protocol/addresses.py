@@ -55,11 +55,37 @@ async def listen_unix(handler: Handler, path: Path) -> tuple[asyncio.Server, str
 
 
 async def listen_tcp(
-    handler: Handler, host: str, port: int, context: ssl.SSLContext
+    handler: Handler,
+    host: str,
+    port: int,
+    context: ssl.SSLContext,
+    refused: Callable[[ssl.SSLError], None],
 ) -> tuple[asyncio.Server, str]:
+    """Listen with TLS; each handshake this end refuses is passed to ``refused``, which
+    asyncio's and uvloop's TLS servers would not tell (they log it in debug mode only).
+
+    The hook is the context's SSLObject class (``context`` is changed): upgrading a plain
+    stream with ``start_tls`` in the handler instead would lose a ClientHello that arrived
+    before it (uvloop reads as soon as a connection is made), and the handshake would hang.
+    """
+    context.sslobject_class = _reporting(refused)
     server = await asyncio.start_server(handler, host, port, ssl=context)
     bound_host, bound_port = server.sockets[0].getsockname()[:2]
     return server, f"{bound_host}:{bound_port}"
+
+
+def _reporting(refused: Callable[[ssl.SSLError], None]) -> type[ssl.SSLObject]:
+    class Reporting(ssl.SSLObject):
+        def do_handshake(self) -> None:
+            try:
+                super().do_handshake()
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                raise  # not a failure: the handshake waits for the peer
+            except ssl.SSLError as exc:
+                refused(exc)
+                raise
+
+    return Reporting
 
 
 def peer_uid(sock: socket.socket) -> int:

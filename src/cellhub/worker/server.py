@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import ssl
 import sys
 import time
 import traceback
@@ -35,7 +36,8 @@ from typing import Any
 import orjson
 
 from cellhub.config import Config
-from cellhub.deploy.certificates import CertificatePaths, ensure_certificates, worker_ssl_context
+from cellhub.deploy.certificates import credentials, worker_ssl_context
+from cellhub.deploy.handshake_failures import explain
 from cellhub.protocol import addresses, framing, hub_worker, jupyter, session_frames
 from cellhub.protocol.hub_worker import (
     Interrupt,
@@ -431,6 +433,12 @@ class Worker:
         self.load.to_one(hub)
         await hub.serve()
 
+    def refused_hub(self, failure: ssl.SSLError) -> None:
+        """Log a refused TLS handshake; anyone who reaches the port can cause one, so the log
+        is rate-limited, by kinds of failure OpenSSL names."""
+        kind = f"tls {getattr(failure, 'verify_code', None) or failure.reason}"
+        self.failures.report(kind, f"no TLS with a hub: {explain(failure, 'hub')}")
+
     def stop(self) -> None:
         """Kill every session at once, then let the template clean up and exit.
 
@@ -479,7 +487,8 @@ async def serve(config: Config) -> None:
     ``{"event": "ready", "address", "sandbox"}`` once the template has imported everything.
     A template that cannot start ends the worker with its error, before the second line.
     """
-    certs = ensure_certificates(config.data_path / "certs")
+    # Before the template starts: a certificate that is not there stops the worker here.
+    context = None if config.worker_socket else worker_ssl_context(credentials(config, "worker"))
     become_subreaper()
     (config.data_path / "sessions").mkdir(parents=True, exist_ok=True)
     worker = Worker(config)
@@ -488,7 +497,7 @@ async def serve(config: Config) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     starting = worker.template_start = loop.create_task(worker.start_template())
-    server, address = await listen(config, worker, certs)
+    server, address = await listen(config, worker, context)
     stopping = loop.create_task(stop.wait())
     reporting = loop.create_task(worker.load.forever())
     try:
@@ -511,13 +520,13 @@ async def serve(config: Config) -> None:
 
 
 async def listen(
-    config: Config, worker: Worker, certs: CertificatePaths
+    config: Config, worker: Worker, context: ssl.SSLContext | None
 ) -> tuple[asyncio.Server, str]:
     """The worker's server: its Unix socket, or TLS on its TCP port."""
-    if config.worker_socket:
+    if context is None:
         return await addresses.listen_unix(worker.on_hub, Path(config.worker_socket))
     return await addresses.listen_tcp(
-        worker.on_hub, config.worker_host, config.worker_port, worker_ssl_context(certs)
+        worker.on_hub, config.worker_host, config.worker_port, context, worker.refused_hub
     )
 
 
