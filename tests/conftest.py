@@ -144,3 +144,34 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Run the browser tests last: Playwright's sync API leaves its event loop marked as
     running on the main thread, and asyncio tests after it could not start their own."""
     items.sort(key=lambda item: "browser" in item.path.parts)
+
+
+def deployment_cgroups(root: Path = Path("/sys/fs/cgroup")) -> set[Path]:
+    """Every deployment cgroup (``cellhub-*``) on the host, under any controller."""
+    found: set[Path] = set()
+    for directory, children, _ in os.walk(root):
+        for child in list(children):
+            if child.startswith("cellhub-"):
+                found.add(Path(directory) / child)
+                children.remove(child)  # its sessions are inside it
+    return found
+
+
+def remove_if_empty(tree: Path) -> None:
+    """Remove ``tree`` bottom-up; a cgroup that still holds a process stays."""
+    for directory, _, _ in sorted(os.walk(tree), key=lambda entry: -len(entry[0])):
+        try:
+            Path(directory).rmdir()
+        except OSError:
+            continue
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_cgroups_left_behind() -> Iterator[None]:
+    """Tests kill workers with SIGKILL on purpose, and a killed worker cannot remove its
+    deployment's cgroups: remove the empty ones this run made, so none pile up on the host."""
+    before = deployment_cgroups() if os.geteuid() == 0 else set()
+    yield
+    if os.geteuid() == 0:
+        for tree in deployment_cgroups() - before:
+            remove_if_empty(tree)
