@@ -198,8 +198,10 @@ class ForkServer:
             # is done: a spare may wait seconds for a CPU under SCHED_IDLE before that.
             die_with_parent(parent)
             signal.set_wakeup_fd(-1)
-            for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
+            for signum in (signal.SIGCHLD, signal.SIGTERM):
                 signal.signal(signum, signal.SIG_DFL)
+            # SIGINT stays ignored, as in the template, until the session's interrupt gate
+            # takes it: an interrupt that arrives before then must not end the session.
             self.control.close()
             if self.selector is not None:
                 self.selector.close()
