@@ -124,15 +124,15 @@ class KernelService:
         within ``max_per_owner`` and ``limit``: :class:`TooManyKernels` past either."""
         if name != KERNEL_NAME:
             raise NoSuchKernel(f"no kernel spec named {name!r}")
-        async with self.starts.hold(owner):
-            await self.check_room(owner, limit)
-            return await self.start_on_worker(name, owner, options)
-
-    async def check_room(self, owner: str, limit: OwnerLimit | None) -> None:
         limits = [OwnerLimit(self.max_per_owner, PER_OWNER_REFUSAL), *([limit] if limit else [])]
         limits = [each for each in limits if each.most]
-        if not limits:
-            return
+        if not limits:  # nothing to count: the owner's starts need not wait for each other
+            return await self.start_on_worker(name, owner, options)
+        async with self.starts.hold(owner):
+            await self.check_room(owner, limits)
+            return await self.start_on_worker(name, owner, options)
+
+    async def check_room(self, owner: str, limits: list[OwnerLimit]) -> None:
         running = await asyncio.to_thread(self.repository.count_live, owner)
         for each in limits:
             if running >= each.most:
