@@ -2,8 +2,9 @@
 
 ``cellhub serve`` runs everything on one machine: a worker (with its template
 process) as a child process, and the hub in this process. ``cellhub hub`` and
-``cellhub worker`` run one of them alone; ``cellhub db upgrade`` applies migrations;
-``cellhub certs`` makes the certificates hubs and workers on different hosts need.
+``cellhub worker`` run one of them alone; ``cellhub db upgrade`` applies migrations and
+``cellhub db backup|restore FILE`` saves and restores the database; ``cellhub certs``
+makes the certificates hubs and workers on different hosts need.
 """
 
 from __future__ import annotations
@@ -77,7 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--config-json", help=argparse.SUPPRESS)
     worker.add_argument("--parent", type=int, help=argparse.SUPPRESS)
     db = commands.add_parser("db", help="database maintenance")
-    db.add_argument("action", choices=["upgrade"])
+    db.add_argument(
+        "action",
+        choices=["upgrade", "backup", "restore"],
+        help="upgrade: bring the schema up to date; backup FILE: write the database to FILE; "
+        "restore FILE: replace its contents with the backup FILE (stop the hubs first)",
+    )
+    db.add_argument("file", nargs="?", type=Path, help="the backup file")
     add_setting_flags(db, DATABASE_SETTINGS)
     add_certs_parser(commands)
     return parser
@@ -203,12 +210,30 @@ def worker(config: Config, parent: int | None) -> None:
     run(run_worker(config))
 
 
-def db_upgrade(config: Config) -> None:
+def database(config: Config, action: str, file: Path | None) -> None:
+    """``cellhub db upgrade|backup FILE|restore FILE``."""
+    from sqlalchemy.engine import make_url
+
+    from cellhub.db import backup
     from cellhub.db.database import make_engine, upgrade
 
     prepare_data_dir(config)
-    upgrade(make_engine(config.db_url))
-    print(f"cellhub: database at {config.db_url} is up to date")
+    if action == "upgrade":
+        upgrade(make_engine(config.db_url))
+        print(f"cellhub: database at {config.db_url} is up to date")
+        return
+    if file is None:
+        raise SystemExit(f"cellhub: `cellhub db {action}` needs the backup file")
+    shown = make_url(config.db_url).render_as_string(hide_password=True)
+    try:
+        if action == "backup":
+            backup.backup(config.db_url, file)
+            print(f"cellhub: database at {shown} written to {file}")
+        else:
+            backup.restore(config.db_url, file)
+            print(f"cellhub: database at {shown} restored from {file}")
+    except backup.BackupError as exc:
+        raise SystemExit(f"cellhub: {exc}") from None
 
 
 def certs(config: Config, args: argparse.Namespace) -> None:
@@ -263,7 +288,7 @@ def main(argv: list[str] | None = None) -> None:
         elif args.command == "worker":
             worker(config, args.parent)
         elif args.command == "db":
-            db_upgrade(config)
+            database(config, args.action, args.file)
         elif args.command == "certs":
             certs(config, args)
     except ConfigError as exc:  # a tls_* file that is not there
