@@ -218,13 +218,13 @@ def database(config: Config, action: str, file: Path | None) -> None:
     from cellhub.db.database import make_engine, upgrade
 
     prepare_data_dir(config)
+    shown = make_url(config.db_url).render_as_string(hide_password=True)
     if action == "upgrade":
         upgrade(make_engine(config.db_url))
-        print(f"cellhub: database at {config.db_url} is up to date")
+        print(f"cellhub: database at {shown} is up to date")
         return
     if file is None:
         raise SystemExit(f"cellhub: `cellhub db {action}` needs the backup file")
-    shown = make_url(config.db_url).render_as_string(hide_password=True)
     try:
         if action == "backup":
             backup.backup(config.db_url, file)
