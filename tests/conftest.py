@@ -17,6 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from cellhub.sandbox.linux import deployment_cgroup
 from tests.kernel_client import Hub
 
 URL_LINE = re.compile(r"serving at (http://\S+?)/\?token=(\S+)")
@@ -167,11 +168,22 @@ def remove_if_empty(tree: Path) -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def no_cgroups_left_behind() -> Iterator[None]:
+def no_cgroups_left_behind(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Tests kill workers with SIGKILL on purpose, and a killed worker cannot remove its
-    deployment's cgroups: remove the empty ones this run made, so none pile up on the host."""
+    deployment's cgroups: remove the empty ones this run made, so none pile up on the host.
+
+    Only this run's: a deployment cgroup is named after its state dir, and those of this
+    run are under its base temporary directory. Another run going on at the same time keeps
+    its own, empty for a moment between two sessions as they may be."""
     before = deployment_cgroups() if os.geteuid() == 0 else set()
     yield
     if os.geteuid() == 0:
+        ours = deployment_names(tmp_path_factory.getbasetemp())
         for tree in deployment_cgroups() - before:
-            remove_if_empty(tree)
+            if tree.name in ours:
+                remove_if_empty(tree)
+
+
+def deployment_names(base: Path) -> set[str]:
+    """The deployment cgroup names that state dirs under ``base`` would have."""
+    return {deployment_cgroup(Path(directory)) for directory, _, _ in os.walk(base)}

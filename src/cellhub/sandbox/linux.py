@@ -43,6 +43,12 @@ HOSTNAME = "cellhub"
 NAMESPACES = CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP
 
 
+def deployment_cgroup(state_dir: Path) -> str:
+    """The name of the cgroup that holds the sessions of the deployment at ``state_dir``:
+    the same after a restart (its stale sessions are found), another for another one."""
+    return "cellhub-" + hashlib.sha1(str(state_dir.resolve()).encode()).hexdigest()[:10]
+
+
 class LinuxSandbox(SessionSandbox):
     """Each session gets a uid of its own, namespaces, a cgroup and rlimits. Needs root.
 
@@ -90,8 +96,7 @@ class LinuxSandbox(SessionSandbox):
         for path in (state_dir, self.homes):
             os.chown(path, 0, 0)
             os.chmod(path, 0o700)
-        deployment = hashlib.sha1(str(state_dir.resolve()).encode()).hexdigest()[:10]
-        self.cgroups = CgroupTree.detect(limits, f"cellhub-{deployment}")
+        self.cgroups = CgroupTree.detect(limits, deployment_cgroup(state_dir))
         self.cgroups.remove_stale()
         self.plan = MountPlan(state_dir, python_paths(), cgroup2=self.cgroups.version == 2)
 
