@@ -4,7 +4,8 @@
 process) as a child process, and the hub in this process. ``cellhub hub`` and
 ``cellhub worker`` run one of them alone; ``cellhub db upgrade`` applies migrations and
 ``cellhub db backup|restore FILE`` saves and restores the database; ``cellhub certs``
-makes the certificates hubs and workers on different hosts need.
+makes the certificates hubs and workers on different hosts need; ``cellhub workers``
+shows the workers a running hub uses.
 """
 
 from __future__ import annotations
@@ -22,13 +23,15 @@ import orjson
 
 from cellhub.config import SETTINGS, Config, ConfigError, load_config
 from cellhub.deploy import certificates
-from cellhub.deploy.access_token import access_token
+from cellhub.deploy.access_token import access_token, stored_token
 from cellhub.deploy.supervisor import WorkerFailed, WorkerProcess
 
 #: Every setting's default, for the flags' help.
 DEFAULTS = Config()
 #: The settings ``cellhub db`` reads: where the database is.
 DATABASE_SETTINGS = ("data_dir", "database_url")
+#: The settings ``cellhub workers`` reads: which hub to ask, and the token to ask with.
+HUB_CLIENT_SETTINGS = ("port", "token", "data_dir")
 #: A certificate's name: a file name in the certs folder, which ``ca`` (the CA's) is not.
 CERTIFICATE_NAME = re.compile(r"(?!ca$)[A-Za-z0-9][A-Za-z0-9._-]*")
 
@@ -87,6 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument("file", nargs="?", type=Path, help="the backup file")
     add_setting_flags(db, DATABASE_SETTINGS)
     add_certs_parser(commands)
+    workers = commands.add_parser(
+        "workers", help="show the workers a running hub uses: state, sessions, capacity, memory"
+    )
+    workers.add_argument(
+        "--hub", metavar="URL", help="the hub to ask [default: http://127.0.0.1:PORT]"
+    )
+    add_setting_flags(workers, HUB_CLIENT_SETTINGS)
     return parser
 
 
@@ -168,6 +178,9 @@ async def serve_hub(
 
 
 def serve(config: Config, new_token: bool = False) -> None:
+    """Everything on this machine: the hub uses its own worker only (the ``workers`` and
+    ``workers_file`` of a configuration shared with `cellhub hub` are not its own)."""
+    config = config.replace(workers_file="")
     prepare_data_dir(config)
     token = access_token(config.data_path, config.token, renew=new_token)
     worker = WorkerProcess(config)
@@ -182,8 +195,18 @@ def serve(config: Config, new_token: bool = False) -> None:
 
 
 def hub(config: Config, new_token: bool = False) -> None:
-    if not config.workers:
-        raise SystemExit("cellhub: `cellhub hub` needs --workers host:port[,host:port...]")
+    if bool(config.workers) == bool(config.workers_file):
+        raise SystemExit(
+            "cellhub: `cellhub hub` needs --workers host:port[,host:port...] or "
+            "--workers-file FILE (one of them)"
+        )
+    if config.workers_file:
+        from cellhub.hub.roster import RosterError, read_roster
+
+        try:
+            read_roster(Path(config.workers_file))
+        except RosterError as exc:
+            raise SystemExit(f"cellhub: workers file {config.workers_file}: {exc}") from None
     prepare_data_dir(config)
     certificates.credentials(config, "hub")  # a missing file stops the command, not the hub
     token = access_token(config.data_path, config.token, renew=new_token)
@@ -274,6 +297,18 @@ def issue(
     )
 
 
+def workers(config: Config, hub_url: str | None) -> None:
+    from cellhub.workers_table import HubUnavailable, fetch_workers, render
+
+    token = config.token or stored_token(config.data_path)
+    if not token:
+        raise SystemExit("cellhub: no token: give --token, or --data-dir of the hub")
+    try:
+        print(render(fetch_workers(hub_url or f"http://127.0.0.1:{config.port}", token)))
+    except HubUnavailable as exc:
+        raise SystemExit(f"cellhub: {exc}") from None
+
+
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
@@ -291,5 +326,7 @@ def main(argv: list[str] | None = None) -> None:
             database(config, args.action, args.file)
         elif args.command == "certs":
             certs(config, args)
+        elif args.command == "workers":
+            workers(config, args.hub)
     except ConfigError as exc:  # a tls_* file that is not there
         raise SystemExit(f"cellhub: {exc}") from exc

@@ -60,7 +60,15 @@ class Config(SandboxLimits):
         "", "SQLAlchemy database URL (default: a SQLite file in the data dir)."
     )
     workers: list[str] = _setting(
-        [], "Worker addresses (host:port) a hub started with `cellhub hub` connects to."
+        [],
+        "Worker addresses (host:port) a hub started with `cellhub hub` connects to, all "
+        "active, for as long as it runs (or workers_file, not both).",
+    )
+    workers_file: str = _setting(
+        "",
+        "TOML file listing the workers a hub started with `cellhub hub` uses (name, address, "
+        "weight, state); the hub watches it and adds, drains and removes workers as it "
+        "changes (see docs/deployment.md).",
     )
     worker_host: str = _setting("127.0.0.1", "Address the worker listens on for hubs (mutual TLS).")
     worker_port: int = _setting(0, "TCP port of the worker (0 picks a free port).")

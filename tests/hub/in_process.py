@@ -42,6 +42,7 @@ def in_process_hub(data: Path, token: str = TOKEN, **settings: Any) -> Starlette
     app.state.permalinks = PermalinkRepository(engine)
     app.state.permalink_creations = ClientBudget(1000, 1000)
     app.state.kernels = KernelService(KernelRepository(engine), [])
+    app.state.roster = None
     app.state.kernel_starts = ClientBudget(1000, 1000)
     app.state.messages = ClientBudget(1000, 1000)
     app.state.jupyter_sessions = JupyterSessionRepository(engine)

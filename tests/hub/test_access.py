@@ -46,6 +46,7 @@ TABLE = {
     "PATCH /api/sessions/{session_id}": Access.ANONYMOUS,
     "DELETE /api/sessions/{session_id}": Access.ANONYMOUS,
     "GET /api/status": Access.ADMIN,
+    "GET /api/workers": Access.ADMIN,
     "WEBSOCKET /api/kernels/{kernel_id}/channels": Access.ANONYMOUS,
     "GET /": Access.ANONYMOUS,
     "POST /api/permalinks": Access.ANONYMOUS,

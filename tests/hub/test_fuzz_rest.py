@@ -39,6 +39,7 @@ OPERATIONS = {
     "GET /api/kernelspecs/{name}",
     "GET /kernelspecs/{name}/{file}",
     "GET /api/status",
+    "GET /api/workers",
     "GET /api/sessions",
     "POST /api/sessions",
     "GET /api/sessions/{session_id}",

@@ -96,3 +96,25 @@ async def test_no_room_anywhere_is_a_503_that_says_why(
     with pytest.raises(WorkerError) as refused:
         KernelPlacement(links).candidates()
     assert refused.value.status == 503 and refused.value.message == message
+
+
+async def test_a_draining_worker_takes_no_new_kernel() -> None:
+    placement = KernelPlacement([link("a", load(3)), link("b", load(1))])
+    placement.configure("unix:/a", weight=1.0, taking=False)
+    assert names(placement.candidates()) == ["b"]
+    placement.configure("unix:/a", weight=1.0, taking=True)
+    assert names(placement.candidates()) == ["a", "b"]
+
+
+async def test_free_sessions_count_times_the_workers_weight() -> None:
+    placement = KernelPlacement([link("a", load(3)), link("b", load(2))])
+    placement.configure("unix:/b", weight=2.0, taking=True)
+    assert names(placement.candidates()) == ["b", "a"]
+
+
+async def test_when_only_draining_workers_are_left_the_503_says_so() -> None:
+    placement = KernelPlacement([link("a", load(3)), link("b", load(3), connected=False)])
+    placement.configure("unix:/a", weight=1.0, taking=False)
+    with pytest.raises(WorkerError) as refused:
+        placement.candidates()
+    assert refused.value.message == "no worker takes new kernels (1 draining, no other connected)"

@@ -2,131 +2,27 @@
 that meets a full or dead worker to the next without the client noticing, and answers 503
 only when every worker is full.
 
-Each test runs ``cellhub worker`` processes on Unix sockets and one ``cellhub hub`` over them,
-and looks at each worker's kernels through a connection of its own, as a second hub would.
+Each test runs ``cellhub worker`` processes on Unix sockets and one ``cellhub hub`` over them
+(tests/hub/worker_processes.py), and looks at each worker's kernels through a connection of
+its own, as a second hub would.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
-import signal
 import ssl
-import subprocess
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import psutil
-import pytest
-
-from cellhub.hub.workers import WorkerLink
 from cellhub.protocol import addresses, framing, hub_worker
-from tests.conftest import RunningHub, launch, start_cellhub
+from tests.hub.worker_processes import Workers, hub_over, kernels_on, linked, start
 from tests.kernel_client import Hub
 
-READY = re.compile(r'"address":"([^"]+)"')
 #: The operations the relay looks at: a load report, and a reply (which may be a failure).
 LOAD = hub_worker.load(hub_worker.Load(0, 0, 0, 0, 0))[0]
 REPLY = hub_worker.reply(0, None)[0]
-LIGHT = {"CELLHUB_PRELOAD": "", "CELLHUB_SPARE_SESSIONS": "1"}
-
-
-class Workers:
-    """``cellhub worker`` processes of one test, stopped (with what they started) at its end."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.processes: dict[str, subprocess.Popen[str]] = {}
-        self.left: list[psutil.Process] = []
-
-    def start(self, name: str, max_sessions: int, load_interval: float = 1.0) -> str:
-        data = self.root / name
-        env = {
-            **LIGHT,
-            "CELLHUB_MAX_SESSIONS": str(max_sessions),
-            "CELLHUB_LOAD_INTERVAL": str(load_interval),
-        }
-        argv = ["worker", "--data-dir", str(data), "--worker-socket", str(data / "w.sock")]
-        process, match, _ = launch(argv, READY, env)
-        self.processes[match.group(1)] = process
-        return match.group(1)
-
-    def family(self, process: subprocess.Popen[str]) -> list[psutil.Process]:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            return psutil.Process(process.pid).children(recursive=True)
-        return []
-
-    def kill(self, address: str) -> None:
-        process = self.processes[address]
-        self.left += self.family(process)
-        process.send_signal(signal.SIGKILL)
-
-    def stop(self) -> None:
-        for process in self.processes.values():
-            self.left += self.family(process)
-            process.terminate()
-            process.wait(15)
-        psutil.wait_procs(self.left, timeout=15)
-        for left in self.left:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                left.kill()
-
-
-@pytest.fixture
-def workers(tmp_path: Path) -> Iterator[Workers]:
-    started = Workers(tmp_path)
-    yield started
-    started.stop()
-
-
-@contextlib.asynccontextmanager
-async def hub_over(tmp_path: Path, *worker_addresses: str) -> AsyncIterator[RunningHub]:
-    """A hub over the workers; started in a thread, so that this event loop can relay."""
-    data = tmp_path / "hub"
-    argv = ["hub", "--data-dir", str(data), "--port", "0", "--workers", ",".join(worker_addresses)]
-    running = await asyncio.to_thread(start_cellhub, data, None, argv)
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
-@contextlib.asynccontextmanager
-async def linked(address: str) -> AsyncIterator[WorkerLink]:
-    """A connection of the test's own to a worker, as another hub's."""
-    link = WorkerLink(address, ssl.create_default_context(), lambda *_: None)
-    await link.start(timeout=60)
-    try:
-        yield link
-    finally:
-        await link.stop()
-
-
-async def kernels_on(address: str) -> int:
-    async with linked(address) as link:
-        return len(await link.list_kernels())
-
-
-async def start(hub: Hub) -> Any:
-    return await hub.http.post("/api/kernels", json={"name": "python3"}, timeout=60)
-
-
-async def test_kernels_fill_workers_evenly_and_then_503(tmp_path: Path, workers: Workers) -> None:
-    a, b = workers.start("a", 3), workers.start("b", 3)
-    async with hub_over(tmp_path, a, b) as running:
-        hub = Hub(running.url, running.token)
-        try:
-            for _ in range(6):
-                assert (await start(hub)).status_code == 201
-            assert [await kernels_on(a), await kernels_on(b)] == [3, 3]
-            refused = await start(hub)
-        finally:
-            await hub.aclose()
-    assert refused.status_code == 503
-    assert "every worker is full (2 workers, 3 sessions each)" in refused.json()["message"]
 
 
 class Relay:

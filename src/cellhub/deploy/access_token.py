@@ -17,16 +17,21 @@ from pathlib import Path
 FILE_NAME = "token"
 
 
+def stored_token(data_dir: Path) -> str:
+    """The token kept in ``data_dir`` ("" if none): what `cellhub workers` asks a hub with."""
+    try:
+        return (data_dir / FILE_NAME).read_text().strip()
+    except FileNotFoundError:
+        return ""
+
+
 def access_token(data_dir: Path, configured: str, *, renew: bool = False) -> str:
     """The token to serve with: the configured one, else the stored one, else a new one."""
     if configured:
         return configured
     path = data_dir / FILE_NAME
     if not renew:
-        try:
-            stored = path.read_text().strip()
-        except FileNotFoundError:
-            stored = ""
+        stored = stored_token(data_dir)
         if stored:
             return stored
     token = secrets.token_urlsafe(24)

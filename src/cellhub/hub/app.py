@@ -35,6 +35,7 @@ from cellhub.hub import (
     sessions_api,
     status_api,
     websocket,
+    workers_api,
 )
 from cellhub.hub.access import Access, AccessControl, Guarded
 from cellhub.hub.anonymous import AnonymousPolicy
@@ -43,6 +44,7 @@ from cellhub.hub.kernels import KernelService, in_background
 from cellhub.hub.limits import BodySizeLimit
 from cellhub.hub.login import LoginSessions
 from cellhub.hub.ratelimit import ClientBudget
+from cellhub.hub.roster import WorkerRoster
 from cellhub.hub.security_headers import SecurityHeaders
 from cellhub.hub.workers import WorkerLink
 
@@ -50,7 +52,8 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 
 
 def create_app(config: Config, token: str, worker_addresses: list[str]) -> Starlette:
-    """Build the hub for workers at ``worker_addresses`` (host:port, mutual TLS)."""
+    """Build the hub for workers at ``worker_addresses`` (host:port, mutual TLS), and those
+    of the configuration's ``workers_file`` (hub/roster.py)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -58,39 +61,40 @@ def create_app(config: Config, token: str, worker_addresses: list[str]) -> Starl
         upgrade(engine)
         context = hub_ssl_context(credentials(config, "hub"))
         service: KernelService
-        links = [
-            WorkerLink(
-                a,
+
+        def link_to(address: str) -> WorkerLink:
+            return WorkerLink(
+                address,
                 context,
                 lambda kid, why, told: service.ended(kid, why, announce=not told),
                 lambda link: in_background(service.reconcile([link])),
             )
-            for a in worker_addresses
-        ]
+
+        links = [link_to(address) for address in worker_addresses]
         service = KernelService(KernelRepository(engine), links, config.client_max_kernels)
+        roster = None
+        if config.workers_file:
+            roster = WorkerRoster(Path(config.workers_file), service, link_to)
         app.state.kernels = service
-        app.state.kernel_starts = ClientBudget(
-            config.client_kernel_starts / 60, config.client_kernel_starts
-        )
-        app.state.messages = ClientBudget(
-            config.client_message_rate, 2 * config.client_message_rate
-        )
+        app.state.roster = roster
+        init_budgets(app, config)
         app.state.token = token
         app.state.started = time.time()
         app.state.jupyter_sessions = JupyterSessionRepository(engine)
         app.state.config = config
         app.state.permalinks = PermalinkRepository(engine)
         app.state.login_sessions = LoginSessionRepository(engine)
-        app.state.permalink_creations = ClientBudget(
-            config.permalink_rate / 60, config.permalink_rate
-        )
         for link in links:
             await link.start()
         await service.reconcile()
+        if roster is not None:
+            await roster.start()
         try:
             yield
         finally:
-            for link in links:
+            if roster is not None:
+                await roster.stop()
+            for link in list(service.links.values()):
                 await link.stop()
             engine.dispose()
 
@@ -101,6 +105,15 @@ def create_app(config: Config, token: str, worker_addresses: list[str]) -> Starl
         middleware=hub_middleware(config, token, table),
         exception_handlers={**kernels_api.EXCEPTION_HANDLERS, **json_api.EXCEPTION_HANDLERS},
     )
+
+
+def init_budgets(app: Starlette, config: Config) -> None:
+    """Each client's budgets: kernel starts, WebSocket messages, permalinks."""
+    app.state.kernel_starts = ClientBudget(
+        config.client_kernel_starts / 60, config.client_kernel_starts
+    )
+    app.state.messages = ClientBudget(config.client_message_rate, 2 * config.client_message_rate)
+    app.state.permalink_creations = ClientBudget(config.permalink_rate / 60, config.permalink_rate)
 
 
 def hub_middleware(config: Config, token: str, table: list[Guarded]) -> list[Middleware]:
@@ -124,6 +137,7 @@ def hub_routes() -> list[Guarded]:
         *kernelspecs.ROUTES,
         *sessions_api.ROUTES,
         *status_api.ROUTES,
+        *workers_api.ROUTES,
         *websocket.ROUTES,
         *pages.ROUTES,
         *permalinks.ROUTES,

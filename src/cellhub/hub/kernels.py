@@ -212,12 +212,35 @@ class KernelService:
 
     async def list(self) -> list[dict[str, Any]]:
         models = []
-        for link in self.links.values():
+        for link in list(self.links.values()):  # workers may join or leave meanwhile
             if link.connected.is_set():
                 for live in await link.list_kernels():
                     self.located.setdefault(live["id"], link)
                     models.append(jupyter_model(live, self.connections(link, live["id"])))
         return models
+
+    # -- workers that join and leave while the hub runs (hub/roster.py) -------------------
+    def add_link(self, link: WorkerLink) -> None:
+        """Use ``link``'s worker too, once it is connected (the caller starts the link)."""
+        self.links[link.address] = link
+        self.placement.add(link)
+
+    def remove_link(self, link: WorkerLink) -> None:
+        """Use ``link``'s worker no more (the caller stops the link): it is then no kernel's
+        location, so only remove a worker that runs no kernel (:meth:`runs_none`)."""
+        self.links.pop(link.address, None)
+        self.placement.remove(link)
+        for kernel_id in [k for k, where in self.located.items() if where is link]:
+            del self.located[kernel_id]
+
+    async def runs_none(self, link: WorkerLink) -> bool:
+        """Whether ``link``'s worker runs no kernel, of any hub: the worker says so when it is
+        connected; else the database, which records every hub's kernels (a worker that cannot
+        be reached may still run some, until they are recorded as dead)."""
+        if link.connected.is_set():
+            return not await link.list_kernels()
+        records = await asyncio.to_thread(self.repository.live)
+        return not any(record.worker == link.address for record in records)
 
     async def owns(self, kernel_id: str, owner: str) -> bool:
         """Whether the kernel was started by ``owner``; ids that are no kernel's are nobody's."""

@@ -1,7 +1,7 @@
 """The OpenAPI 3 description of the hub's REST API, served at ``GET /api/openapi.json``.
 
 It describes what the hub answers, errors included — the kernels, sessions, kernel specs
-and status API with Jupyter Server's paths and models, and permalinks — so that clients
+and status API with Jupyter Server's paths and models, permalinks and workers — so that clients
 can be generated from it and
 a fuzzer (schemathesis, in tests/hub/test_fuzz_rest.py) can check every answer against
 it. It is public, like ``GET /api``: it holds nothing about this deployment. Every error
@@ -172,6 +172,12 @@ def kernelspec_paths() -> dict[str, Any]:
         "/api/status": {
             "get": operation("The server's status.", {"200": answer("Status.", "Status")})
         },
+        "/api/workers": {
+            "get": operation(
+                "The workers this hub uses: state, sessions, capacity, memory headroom.",
+                {"200": answer("Workers.", "WorkerList")},
+            )
+        },
     }
 
 
@@ -242,6 +248,7 @@ def obj(required: list[str], **properties: Any) -> dict[str, Any]:
 STRING = {"type": "string"}
 ANY_OBJECT = {"type": "object"}
 NULLABLE_TIME = {"type": "string", "format": "date-time", "nullable": True}
+NULLABLE_COUNT = {"type": "integer", "minimum": 0, "nullable": True}
 SCHEMAS: dict[str, Any] = {
     "Error": obj(["message"], message=STRING, reason={"type": "string", "nullable": True}),
     "Version": obj(["version"], version=STRING),
@@ -315,6 +322,19 @@ SCHEMAS: dict[str, Any] = {
         kernels={"type": "integer", "minimum": 0},
         connections={"type": "integer", "minimum": 0},
     ),
+    "Worker": obj(
+        ["name", "address", "state", "weight", "connected", "sessions", "capacity", "free"],
+        name=STRING,
+        address=STRING,
+        state={"type": "string", "enum": ["active", "draining", "removed-draining"]},
+        weight={"type": "number", "exclusiveMinimum": True, "minimum": 0},
+        connected={"type": "boolean"},
+        sessions=NULLABLE_COUNT,
+        capacity=NULLABLE_COUNT,
+        free=NULLABLE_COUNT,
+        memory={**NULLABLE_COUNT, "description": "Bytes of headroom (null: unknown)."},
+    ),
+    "WorkerList": {"type": "array", "items": ref("Worker")},
     "NewPermalink": obj(
         ["code"],
         code=STRING,

@@ -2,14 +2,15 @@
 
 Workers report their load (:class:`~cellhub.protocol.hub_worker.Load`) when a hub
 connects, every few seconds and when their free sessions change; :class:`KernelPlacement`
-ranks the connected workers by it — most free sessions, then most memory headroom, then
+ranks the connected workers by it — most free sessions times the worker's capacity weight
+(1 unless the workers file, hub/roster.py, gives another), then most memory headroom, then
 in turn, so that equal workers share the kernels — and leaves out those that reported
-none free. A report is only a hint: a worker that fills up between two reports answers
-the start with 503 and the hub tries the next (:meth:`KernelService.start_on_worker
-<cellhub.hub.kernels.KernelService.start_on_worker>`). A worker that has not reported yet
-(it may be of a release without reports) or has missed three reports is tried after
-those with a fresh report, never left out: the connection, not the reports, says whether
-it is there.
+none free, and those the workers file drains. A report is only a hint: a worker that
+fills up between two reports answers the start with 503 and the hub tries the next
+(:meth:`KernelService.start_on_worker <cellhub.hub.kernels.KernelService.start_on_worker>`).
+A worker that has not reported yet (it may be of a release without reports) or has missed
+three reports is tried after those with a fresh report, never left out: the connection,
+not the reports, says whether it is there.
 """
 
 from __future__ import annotations
@@ -30,8 +31,28 @@ class KernelPlacement:
     """Orders the workers of ``links`` for the next kernel start."""
 
     def __init__(self, links: list[WorkerLink]) -> None:
-        self.links = links
+        self.links = list(links)
         self.turn = 0
+        #: Capacity weights by worker address; a worker not named here weighs 1.
+        self.weights: dict[str, float] = {}
+        #: The addresses of the workers that take no new kernel (draining).
+        self.closed: set[str] = set()
+
+    def configure(self, address: str, weight: float, taking: bool) -> None:
+        """The workers file's word on a worker: its weight, and whether it takes new kernels."""
+        self.weights[address] = weight
+        if taking:
+            self.closed.discard(address)
+        else:
+            self.closed.add(address)
+
+    def add(self, link: WorkerLink) -> None:
+        self.links.append(link)
+
+    def remove(self, link: WorkerLink) -> None:
+        self.links.remove(link)
+        self.weights.pop(link.address, None)
+        self.closed.discard(link.address)
 
     def fresh(self, link: WorkerLink, now: float) -> bool:
         report = link.last_load
@@ -43,15 +64,16 @@ class KernelPlacement:
         now = time.monotonic()
         rotated = self.links[self.turn :] + self.links[: self.turn]
         self.turn = (self.turn + 1) % max(1, len(self.links))
-        ranked: list[tuple[tuple[int, int, int], WorkerLink]] = []
+        ranked: list[tuple[tuple[int, float, int], WorkerLink]] = []
         for link in rotated:
-            if not link.connected.is_set():
+            if not link.connected.is_set() or link.address in self.closed:
                 continue
             report = link.last_load if self.fresh(link, now) else None
             if report is None:
                 ranked.append(((1, 0, 0), link))
             elif report.free > 0:
-                ranked.append(((0, -report.free, -(report.memory // MEMORY_GRAIN)), link))
+                weighted = report.free * self.weights.get(link.address, 1.0)
+                ranked.append(((0, -weighted, -(report.memory // MEMORY_GRAIN)), link))
         if not ranked:
             raise self.none_free()
         ranked.sort(key=lambda entry: entry[0])
@@ -65,7 +87,13 @@ class KernelPlacement:
 
     def none_free(self) -> WorkerError:
         """The 503 for a start no worker can take, saying why."""
-        connected = [link for link in self.links if link.connected.is_set()]
+        taking = [link for link in self.links if link.address not in self.closed]
+        connected = [link for link in taking if link.connected.is_set()]
+        if not connected and len(taking) < len(self.links):
+            draining = len(self.links) - len(taking)
+            return WorkerError(
+                503, f"no worker takes new kernels ({draining} draining, no other connected)"
+            )
         if not connected:
             return WorkerError(503, "no worker is connected")
         sizes = sorted({link.last_load.capacity for link in connected if link.last_load})

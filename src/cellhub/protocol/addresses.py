@@ -31,6 +31,18 @@ def unix_path(address: str) -> str | None:
     return address[len(UNIX_PREFIX) :] if address.startswith(UNIX_PREFIX) else None
 
 
+def address_error(address: str) -> str | None:
+    """Why ``address`` is not a worker's address (``HOST:PORT`` or ``unix:/PATH``); None
+    when it is one."""
+    path = unix_path(address)
+    if path is not None:
+        return None if path.startswith("/") else "a unix: address needs an absolute path"
+    host, colon, port = address.rpartition(":")
+    if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        return "an address is HOST:PORT (port 1 to 65535) or unix:/PATH"
+    return None
+
+
 def fits_unix_socket(path: Path) -> bool:
     return len(os.fsencode(path)) <= MAX_UNIX_PATH
 
