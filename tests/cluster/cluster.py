@@ -139,12 +139,13 @@ class Cluster:
         return [hub.url for _, hub in sorted(self.hubs.items()) if hub.process.poll() is None]
 
     def placement(self, kernel_ids: Iterable[str]) -> Counter[str]:
-        """How many of the kernels each worker (by address) runs, as the kernels table,
-        which an admin reads, records it."""
+        """How many of the live kernels ``kernel_ids`` each worker (by address) runs, as the
+        kernels table, which an admin reads, records it."""
         if self.database is None:
             self.database = make_engine(self.database_url)
-        kernels = KernelRepository(self.database)
-        return Counter(record.worker for k in kernel_ids if (record := kernels.get(k)))
+        wanted = set(kernel_ids)
+        live = KernelRepository(self.database).live()
+        return Counter(record.worker for record in live if record.id in wanted)
 
     def logs(self, lines: int = 40) -> str:
         """The last ``lines`` each hub and worker printed, for a failed scenario's report."""

@@ -1,6 +1,6 @@
 """A deployment across hosts (tests/cluster/cluster.py) seen by its clients: kernels spread
 over every worker, and a hub killed in the middle of a long print costs a reconnect through
-another hub, not a line of output.
+another hub, not a line of output (issue 14, item 7: scenarios a and b).
 
 Clients connect to ``cluster.client_urls()``: the hubs themselves until the load balancers
 come, whose virtual address these scenarios will then go through unchanged.
@@ -9,6 +9,8 @@ come, whose virtual address these scenarios will then go through unchanged.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import websockets
 
@@ -21,39 +23,37 @@ from tests.polling import until
 KERNELS = 150
 #: Kernel starts in flight at once, as a class of students opening a page would send them.
 STARTS_AT_ONCE = 10
+T = TypeVar("T")
 
 
-async def start_kernels(hubs: list[Hub], count: int) -> list[str]:
-    """Start ``count`` kernels, taking the hubs in turn."""
+async def at_once(count: int, request: Callable[[int], Awaitable[T]]) -> list[T]:
+    """``request(0)`` to ``request(count - 1)``, STARTS_AT_ONCE at a time; the first to fail
+    cancels the others."""
     gate = asyncio.Semaphore(STARTS_AT_ONCE)
 
-    async def start(index: int) -> str:
+    async def gated(index: int) -> T:
         async with gate:
-            return await hubs[index % len(hubs)].start_kernel()
+            return await request(index)
 
-    return list(await asyncio.gather(*(start(index) for index in range(count))))
+    async with asyncio.TaskGroup() as group:
+        tasks = [group.create_task(gated(index)) for index in range(count)]
+    return [task.result() for task in tasks]
 
 
-async def shut_down(hubs: list[Hub], kernel_ids: list[str]) -> None:
-    """Shut the kernels down, each through the hub after the one that started it."""
-    gate = asyncio.Semaphore(STARTS_AT_ONCE)
-
-    async def stop(index: int, kernel_id: str) -> None:
-        async with gate:
-            response = await hubs[(index + 1) % len(hubs)].http.delete(f"/api/kernels/{kernel_id}")
-            assert response.status_code == 204, response.text
-
-    await asyncio.gather(*(stop(index, kernel_id) for index, kernel_id in enumerate(kernel_ids)))
+async def shut_down(hub: Hub, kernel_id: str) -> None:
+    response = await hub.http.delete(f"/api/kernels/{kernel_id}")
+    assert response.status_code == 204, response.text
 
 
 async def test_kernels_spread_over_every_worker(cluster: Cluster) -> None:
     hubs = [Hub(url, TOKEN) for url in cluster.client_urls()]
     try:
-        kernel_ids = await start_kernels(hubs, KERNELS)
+        kernel_ids = await at_once(KERNELS, lambda i: hubs[i % len(hubs)].start_kernel())
         placed = cluster.placement(kernel_ids)
         assert sorted(placed) == sorted(cluster.worker_addresses), placed
         assert min(placed.values()) >= KERNELS // 5, f"a worker got less than 20 %: {placed}"
-        await shut_down(hubs, kernel_ids)
+        # each through the hub after the one that started it
+        await at_once(KERNELS, lambda i: shut_down(hubs[(i + 1) % len(hubs)], kernel_ids[i]))
         for hub in hubs:
             listed = {kernel["id"] for kernel in (await hub.http.get("/api/kernels")).json()}
             assert not listed & set(kernel_ids), "a kernel shut down is still listed"
