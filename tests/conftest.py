@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,13 +42,19 @@ class RunningHub:
             return []
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop(self.process)
+
+
+def stop(process: subprocess.Popen[str], timeout: float = 15) -> None:
+    """SIGTERM, as an admin stops a service (it then ends what it started); SIGKILL if it
+    has not exited within ``timeout``."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def launch(
@@ -57,10 +63,14 @@ def launch(
     env: dict[str, str],
     timeout: float = 90,
     cwd: Path | None = None,
+    prefix: Sequence[str] = (),
 ) -> tuple[subprocess.Popen[str], re.Match[str], list[str]]:
-    """Start ``python -m cellhub ARGV``; return once a line of its output matches ``ready``."""
+    """Start ``python -m cellhub ARGV``; return once a line of its output matches ``ready``.
+
+    ``prefix`` runs it through another command that then executes it in place (``nsenter``:
+    on another host of the cluster test), so the process is still the service's own."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "cellhub", *argv],
+        [*prefix, sys.executable, "-m", "cellhub", *argv],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -94,12 +104,14 @@ def start_cellhub(
     env: dict[str, str] | None = None,
     argv: list[str] | None = None,
     cwd: Path | None = None,
+    prefix: Sequence[str] = (),
 ) -> RunningHub:
-    """Start ``cellhub serve`` (or, with ``argv``, another command that serves the hub)."""
+    """Start ``cellhub serve`` (or, with ``argv``, another command that serves the hub);
+    ``prefix`` as :func:`launch` takes it."""
     token = (env or {}).get("CELLHUB_TOKEN") or secrets.token_hex(16)
     command = argv or ["serve", "--port", "0", "--data-dir", str(data_dir)]
     env = {"CELLHUB_TOKEN": token, **UNLIMITED_CLIENTS, **(env or {})}
-    process, match, output = launch(command, URL_LINE, env, cwd=cwd)
+    process, match, output = launch(command, URL_LINE, env, cwd=cwd, prefix=prefix)
     assert match.group(2) == token
     server = RunningHub(process, match.group(1) + "/", token, data_dir, output)
     if not argv or argv[0] == "serve":

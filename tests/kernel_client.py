@@ -125,6 +125,11 @@ class KernelClient(KernelSocket):
         )
 
 
+#: Seconds the client keeps an idle connection: less than the hub's 5 (uvicorn's default), or
+#: a request sent on one just as the hub closes it fails with a ReadError (seen under load).
+KEEPALIVE_EXPIRY = 2.0
+
+
 class Hub:
     """The REST side of a running cellhub."""
 
@@ -132,7 +137,10 @@ class Hub:
         self.url = url
         self.token = token
         self.http = httpx.AsyncClient(
-            base_url=url, headers={"Authorization": f"token {token}"}, timeout=30
+            base_url=url,
+            headers={"Authorization": f"token {token}"},
+            timeout=30,
+            limits=httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY),
         )
 
     async def start_kernel(self) -> str:

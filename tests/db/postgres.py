@@ -1,7 +1,8 @@
 """A real PostgreSQL server for tests: initdb into a temporary directory, on an ephemeral port.
 
 PostgreSQL refuses to run as root, so as root the server runs as the ``postgres`` user
-that Debian's package creates.
+that Debian's package creates. The cluster test runs it on a host of its own (a network
+namespace), listening on that host's address for the other hosts' hubs.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import pwd
 import shutil
 import socket
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 
@@ -31,33 +32,52 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def server_user(workdir: Path) -> list[str]:
+    """Make ``workdir`` the server's; the command prefix that runs a program as its user."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() != 0:
+        return []
+    user = pwd.getpwnam("postgres")
+    os.chown(workdir, user.pw_uid, user.pw_gid)
+    workdir.chmod(0o700)
+    parent = workdir.parent
+    while parent != parent.parent:
+        parent.chmod(parent.stat().st_mode | 0o011)
+        parent = parent.parent
+    return ["runuser", "-u", "postgres", "--"]
+
+
 @contextlib.contextmanager
-def running_postgres(workdir: Path) -> Iterator[str]:
-    """Yield a SQLAlchemy URL for a fresh PostgreSQL server; stop it afterwards."""
+def running_postgres(
+    workdir: Path,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    clients: str = "",
+    prefix: Sequence[str] = (),
+) -> Iterator[str]:
+    """Yield a SQLAlchemy URL for a fresh PostgreSQL server; stop it afterwards.
+
+    It listens on ``host`` and ``port`` (default: a free one), accepts loopback clients and
+    those of the network ``clients`` (CIDR) without a password, and is started through the
+    command ``prefix`` (``nsenter --net=…``: on another host) when one is given."""
     bindir = pg_bindir()
     if bindir is None:
         raise RuntimeError("PostgreSQL is not installed (apt-get install postgresql)")
-    as_user: list[str] = []
-    workdir.mkdir(parents=True, exist_ok=True)
-    if os.geteuid() == 0:
-        user = pwd.getpwnam("postgres")
-        os.chown(workdir, user.pw_uid, user.pw_gid)
-        workdir.chmod(0o700)
-        parent = workdir.parent
-        while parent != parent.parent:
-            parent.chmod(parent.stat().st_mode | 0o011)
-            parent = parent.parent
-        as_user = ["runuser", "-u", "postgres", "--"]
+    as_user = server_user(workdir)
     data = workdir / "data"
-    port = free_port()
+    port = port or free_port()
     subprocess.run(
         [*as_user, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "cellhub"],
         check=True,
         capture_output=True,
     )
-    options = f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1 -c fsync=off"
+    if clients:
+        with open(data / "pg_hba.conf", "a") as hba:
+            hba.write(f"host all all {clients} trust\n")
+    options = f"-p {port} -k {workdir} -c listen_addresses={host} -c fsync=off"
     subprocess.run(
         [
+            *prefix,
             *as_user,
             str(bindir / "pg_ctl"),
             "-D",
@@ -73,7 +93,7 @@ def running_postgres(workdir: Path) -> Iterator[str]:
         capture_output=True,
     )
     try:
-        yield f"postgresql+psycopg://cellhub@127.0.0.1:{port}/postgres"
+        yield f"postgresql+psycopg://cellhub@{host}:{port}/postgres"
     finally:
         subprocess.run(
             [*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],

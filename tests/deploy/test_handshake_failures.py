@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import re
 import ssl
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,27 +14,12 @@ import pytest
 
 from cellhub.deploy.handshake_failures import explain
 from tests.conftest import RunningHub, launch, start_cellhub
+from tests.deploy.cellhub_certs import certs, tls_flags
 from tests.kernel_client import Hub
 from tests.polling import until
 
 LISTENING = re.compile(r'"address":"([^"]+)"')
 QUICK = {"CELLHUB_PRELOAD": "", "CELLHUB_SPARE_SESSIONS": "1"}
-
-
-def certs(*argv: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "cellhub", "certs", *argv], capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
-def tls_flags(folder: Path, name: str) -> list[str]:
-    return [
-        *("--tls-certificate", str(folder / f"{name}.crt")),
-        *("--tls-key", str(folder / f"{name}.key")),
-        *("--tls-ca", str(folder / "ca.crt")),
-    ]
 
 
 @pytest.fixture

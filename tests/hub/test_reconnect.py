@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 import websockets
 
-from tests.conftest import RunningHub, launch, start_cellhub
+from tests.conftest import launch, start_cellhub
 from tests.db.postgres import free_port
+from tests.hubs import LONG_PRINT, LONG_PRINT_OUTPUT, collect, start_hub
 from tests.kernel_client import Hub, KernelClient, request_message
 from tests.polling import until
 
@@ -37,25 +38,6 @@ def worker_address(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[s
     process.wait(15)
 
 
-def start_hub(data_dir: Path, worker: str, port: int, token: str) -> RunningHub:
-    argv = ["hub", "--data-dir", str(data_dir), "--workers", worker, "--port", str(port)]
-    return start_cellhub(data_dir, env={"CELLHUB_TOKEN": token}, argv=argv)
-
-
-async def collect(kernel: KernelClient, lines: list[str], seqs: list[int]) -> bool:
-    """Read stream output until the execute_reply; False if the connection dropped first."""
-    try:
-        while True:
-            msg = json.loads(await asyncio.wait_for(kernel.ws.recv(), 60))
-            seqs.append(msg["cellhub_seq"])
-            if msg["header"]["msg_type"] == "stream":
-                lines.append(msg["content"]["text"])
-            if msg["header"]["msg_type"] == "execute_reply":
-                return True
-    except websockets.exceptions.ConnectionClosed:
-        return False
-
-
 async def test_output_survives_a_hub_restart(tmp_path: Path, worker_address: str) -> None:
     port = free_port()
     first = start_hub(tmp_path, worker_address, port, "t0ken")
@@ -63,10 +45,7 @@ async def test_output_survives_a_hub_restart(tmp_path: Path, worker_address: str
     kernel_id = await hub.start_kernel()
     await hub.aclose()
     kernel = await KernelClient.connect(first.url, first.token, kernel_id)
-    code = (
-        "import time\nfor i in range(10**5):\n    print(i)\n    if i % 1000 == 0: time.sleep(0.01)"
-    )
-    await kernel.send(request_message("execute_request", {"code": code}))
+    await kernel.send(request_message("execute_request", {"code": LONG_PRINT}))
     texts: list[str] = []
     seqs: list[int] = []
     reader = asyncio.create_task(collect(kernel, texts, seqs))
@@ -86,7 +65,7 @@ async def test_output_survives_a_hub_restart(tmp_path: Path, worker_address: str
         await ws.close()
     finally:
         second.stop()
-    assert "".join(texts) == "".join(f"{i}\n" for i in range(10**5))
+    assert "".join(texts) == LONG_PRINT_OUTPUT
     assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), "each message exactly once, in order"
 
 
