@@ -39,6 +39,8 @@ OPERATIONS = {
     "GET /api/kernelspecs/{name}",
     "GET /kernelspecs/{name}/{file}",
     "GET /api/status",
+    "GET /api/health",
+    "GET /api/health/live",
     "GET /api/sessions",
     "POST /api/sessions",
     "GET /api/sessions/{session_id}",

@@ -26,6 +26,7 @@ from cellhub.db.login_sessions import LoginSessionRepository
 from cellhub.db.permalinks import PermalinkRepository
 from cellhub.deploy.certificates import credentials, hub_ssl_context
 from cellhub.hub import (
+    health_api,
     json_api,
     kernels_api,
     kernelspecs,
@@ -81,6 +82,7 @@ def create_app(config: Config, token: str, worker_addresses: list[str]) -> Starl
         app.state.config = config
         app.state.permalinks = PermalinkRepository(engine)
         app.state.login_sessions = LoginSessionRepository(engine)
+        app.state.database_probe = health_api.DatabaseProbe(engine)
         app.state.permalink_creations = ClientBudget(
             config.permalink_rate / 60, config.permalink_rate
         )
@@ -124,6 +126,7 @@ def hub_routes() -> list[Guarded]:
         *kernelspecs.ROUTES,
         *sessions_api.ROUTES,
         *status_api.ROUTES,
+        *health_api.ROUTES,
         *websocket.ROUTES,
         *pages.ROUTES,
         *permalinks.ROUTES,
