@@ -22,7 +22,7 @@ from cellhub.db.database import make_engine
 from cellhub.hub.health_api import DatabaseProbe
 from tests.db.postgres import free_port
 from tests.hub.in_process import HUB, in_process_hub
-from tests.hub.test_placement_by_load import Workers, hub_over, workers  # noqa: F401  # the fixture
+from tests.hub.test_placement_by_load import Workers, hub_over
 from tests.polling import until
 
 
@@ -86,10 +86,15 @@ async def test_answers_are_reused_for_a_while(tmp_path: Path) -> None:
     assert probe.query is asked
 
 
-async def test_ready_until_the_only_worker_dies_and_again_once_it_is_back(
-    tmp_path: Path,
-    workers: Workers,  # noqa: F811  # the fixture imported above
-) -> None:
+async def test_ready_until_the_only_worker_dies_and_again_once_it_is_back(tmp_path: Path) -> None:
+    workers = Workers(tmp_path / "workers")
+    try:
+        await worker_comes_and_goes(tmp_path, workers)
+    finally:
+        workers.stop()
+
+
+async def worker_comes_and_goes(tmp_path: Path, workers: Workers) -> None:
     address = workers.start("only", max_sessions=4)
     async with hub_over(tmp_path, address) as running, httpx.AsyncClient() as http:
         health = f"{running.url}api/health"
