@@ -113,13 +113,17 @@ def checked(response: httpx.Response) -> httpx.Response:
 class KernelsClient:
     """REST calls of the kernels API plus opening kernel WebSockets, for one server."""
 
-    def __init__(self, base_url: str, token: str) -> None:
+    def __init__(self, base_url: str, token: str, connections: int = 100) -> None:
+        """``connections``: the most REST requests at once, each on its own connection
+        (httpx's default, 100, would queue a class of 500 in the client)."""
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.http = httpx.AsyncClient(
             base_url=self.base_url,
             headers={"Authorization": f"token {token}"},
-            transport=httpx.AsyncHTTPTransport(socket_options=NODELAY, retries=0),
+            transport=httpx.AsyncHTTPTransport(
+                socket_options=NODELAY, retries=0, limits=httpx.Limits(max_connections=connections)
+            ),
             timeout=120.0,
             trust_env=False,
         )

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bench import memory, report
+from bench import class_start, cluster, memory, report
 from bench.client import KernelsClient
 from bench.servers import BenchServer, CellhubServer, JupyterServer, ServerFailed
 from bench.workloads import (
@@ -39,7 +39,17 @@ from bench.workloads import (
 )
 
 GiB = 2**30
-FIGURES = ["start", "roundtrip", "concurrency", "lines", "bigprint", "memory", "capacity"]
+FIGURES = [
+    "start",
+    "roundtrip",
+    "cluster",
+    "classstart",
+    "concurrency",
+    "lines",
+    "bigprint",
+    "memory",
+    "capacity",
+]
 SERVERS = ["cellhub", "jupyter", "jupyter-tuned"]
 
 
@@ -52,6 +62,13 @@ class Plan:
     start_pause: float = 0.2
     roundtrip_rounds: int = 5
     roundtrips_per_round: int = 100
+    cluster_rounds: int = 5
+    cluster_starts_per_round: int = 8
+    cluster_roundtrips_per_round: int = 100
+    class_size: int = 500
+    jupyter_class_size: int = 100
+    class_spread: float = 5.0
+    class_timeout: float = 300.0
     clients: int = 8
     concurrency_seconds: float = 10.0
     concurrency_rounds: int = 2
@@ -72,6 +89,11 @@ QUICK = Plan(
     starts_per_round=1,
     roundtrip_rounds=2,
     roundtrips_per_round=50,
+    cluster_rounds=1,
+    cluster_starts_per_round=2,
+    cluster_roundtrips_per_round=50,
+    class_size=50,
+    jupyter_class_size=10,
     concurrency_seconds=3.0,
     concurrency_rounds=1,
     lines_rounds=1,
@@ -85,52 +107,54 @@ QUICK = Plan(
 Workload = Callable[[Target], Awaitable[Samples]]
 
 
+def is_cellhub(target: Target) -> bool:
+    return isinstance(target.server, CellhubServer)
+
+
+def class_of(plan: Plan, target: Target) -> Awaitable[Samples]:
+    """The class start: cellhub's class through HAProxy, Jupyter's (as many kernels as fit)
+    straight."""
+    size = plan.class_size if is_cellhub(target) else plan.jupyter_class_size
+    return class_start.class_start(
+        target, size, plan.class_spread, plan.class_timeout, through_haproxy=is_cellhub(target)
+    )
+
+
 def rounds(plan: Plan, figures: list[str]) -> list[tuple[str, int, Workload]]:
-    """(figure, number of rounds, one round's workload) for each selected figure."""
-    chosen: list[tuple[str, int, Workload]] = []
-    if "start" in figures:
-        chosen.append(
-            (
-                "start",
-                plan.start_rounds,
-                lambda t: session_start(t, plan.starts_per_round, plan.start_pause),
-            )
-        )
-    if "roundtrip" in figures:
-        chosen.append(
-            ("roundtrip", plan.roundtrip_rounds, lambda t: round_trip(t, plan.roundtrips_per_round))
-        )
-    if "concurrency" in figures:
-        chosen.append(
-            (
-                "concurrency",
-                plan.concurrency_rounds,
-                lambda t: concurrent_clients(t, plan.clients, plan.concurrency_seconds),
-            )
-        )
-    if "lines" in figures:
-        chosen.append(
-            (
-                "lines",
-                plan.lines_rounds,
-                lambda t: printed_lines(t, plan.lines, plan.output_timeout),
-            )
-        )
-    if "bigprint" in figures:
-        chosen.append(
-            (
-                "bigprint",
-                plan.bigprint_rounds,
-                lambda t: big_print(t, plan.bigprint, plan.output_timeout),
-            )
-        )
-    if "memory" in figures or "capacity" in figures:
-        memory_at = plan.memory_at if "memory" in figures else 0
-        budget = plan.budget if "capacity" in figures else 0
-        chosen.append(
-            ("memory", 1, lambda t: fill_memory(t, memory_at, budget, plan.ksm, plan.merge_wait))
-        )
-    return chosen
+    """(figure, number of rounds, one round's workload) for each selected figure; memory
+    and capacity share one ramp."""
+    memory_at = plan.memory_at if "memory" in figures else 0
+    budget = plan.budget if "capacity" in figures else 0
+    table: dict[str, tuple[int, Workload]] = {
+        "start": (
+            plan.start_rounds,
+            lambda t: session_start(t, plan.starts_per_round, plan.start_pause),
+        ),
+        "roundtrip": (plan.roundtrip_rounds, lambda t: round_trip(t, plan.roundtrips_per_round)),
+        "cluster": (
+            plan.cluster_rounds,
+            lambda t: cluster.cluster_overhead(
+                t,
+                plan.cluster_starts_per_round,
+                plan.cluster_roundtrips_per_round,
+                plan.start_pause,
+            ),
+        ),
+        "classstart": (1, lambda t: class_of(plan, t)),
+        "concurrency": (
+            plan.concurrency_rounds,
+            lambda t: concurrent_clients(t, plan.clients, plan.concurrency_seconds),
+        ),
+        "lines": (plan.lines_rounds, lambda t: printed_lines(t, plan.lines, plan.output_timeout)),
+        "bigprint": (
+            plan.bigprint_rounds,
+            lambda t: big_print(t, plan.bigprint, plan.output_timeout),
+        ),
+        "memory": (1, lambda t: fill_memory(t, memory_at, budget, plan.ksm, plan.merge_wait)),
+    }
+    if "capacity" in figures:
+        figures = [*figures, "memory"]
+    return [(name, *table[name]) for name in table if name in figures]
 
 
 def log(message: str, started: float = time.monotonic()) -> None:
@@ -224,10 +248,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help="directory for server data and logs (default: a temporary one, removed afterwards)",
     )
     arguments = parser.parse_args(argv)
-    arguments.figures = [f for f in arguments.figures.split(",") if f]
-    unknown = set(arguments.figures) - set(FIGURES)
-    if unknown:
-        parser.error(f"unknown figures: {', '.join(sorted(unknown))}")
+    arguments.figures = chosen_figures(parser, arguments.figures)
     names = [n for n in arguments.only.split(",") if n] or SERVERS
     if not arguments.tuned and not arguments.only:
         names = [n for n in names if n != "jupyter-tuned"]
@@ -240,9 +261,40 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return arguments
 
 
+def chosen_figures(parser: argparse.ArgumentParser, text: str) -> list[str]:
+    """The figures ``--figures`` names; those through HAProxy are left out of the default
+    run when it is not installed, and refused when asked for."""
+    chosen = [f for f in text.split(",") if f]
+    unknown = set(chosen) - set(FIGURES)
+    if unknown:
+        parser.error(f"unknown figures: {', '.join(sorted(unknown))}")
+    through_haproxy = [figure for figure in ("cluster", "classstart") if figure in chosen]
+    if through_haproxy and cluster.HAPROXY is None:
+        if chosen != FIGURES:
+            parser.error(f"{', '.join(through_haproxy)} need HAProxy: apt-get install haproxy")
+        log("HAProxy is not installed: the cluster and classstart figures are left out")
+        chosen = [figure for figure in chosen if figure not in through_haproxy]
+    return chosen
+
+
 def lines_label(lines: int) -> str:
     exponent = len(str(lines)) - 1
     return f"10**{exponent}" if lines == 10**exponent else f"{lines:,}"
+
+
+def labels(plan: Plan) -> dict[str, str]:
+    """What fills the placeholders of the figures' labels ({clients}, {budget}, …)."""
+    return {
+        "clients": str(plan.clients),
+        "lines": lines_label(plan.lines),
+        "bigprint": f"{plan.bigprint / 1e6:g} MB",
+        "budget": f"{plan.budget / GiB:g} GiB",
+        "memory_at": str(plan.memory_at),
+        "start_pause": f"{plan.start_pause:g} s",
+        "class_size": str(plan.class_size),
+        "jupyter_class_size": str(plan.jupyter_class_size),
+        "class_spread": f"{plan.class_spread:g} s",
+    }
 
 
 def make_servers(names: list[str], workdir: Path, settings: list[str]) -> list[BenchServer]:
@@ -304,19 +356,11 @@ def main(argv: list[str] | None = None) -> int:
         "mode": "quick" if arguments.quick else "full",
         "figures": arguments.figures,
     }
-    labels = {
-        "clients": str(plan.clients),
-        "lines": lines_label(plan.lines),
-        "bigprint": f"{plan.bigprint / 1e6:g} MB",
-        "budget": f"{plan.budget / GiB:g} GiB",
-        "memory_at": str(plan.memory_at),
-        "start_pause": f"{plan.start_pause:g} s",
-    }
     document = report.build(
         results,
         {server.name: server.description for server in servers},
         parameters,
-        labels,
+        labels(plan),
         machine,
     )
     print(report.table(document))

@@ -1,6 +1,6 @@
 """The figures the benchmark reports, their statistics, and the table and JSON it prints.
 
-Each ``Metric`` reads one statistic (median or p95) of one series of samples. The ratio
+Each ``Metric`` reads one statistic (median, p95 or p99) of one series of samples. The ratio
 column is cellhub's advantage: Jupyter / cellhub where lower is better (time, memory),
 cellhub / Jupyter where higher is better (throughput, capacity, bytes delivered); above 1
 means cellhub is better.
@@ -51,6 +51,71 @@ METRICS = [
     ),
     Metric("roundtrip", "1+1 round trip", "roundtrip_ms", "median", "ms", "lower"),
     Metric("roundtrip_p95", "1+1 round trip, p95", "roundtrip_ms", "p95", "ms", "lower"),
+    Metric(
+        "cluster_start_direct",
+        "cluster: start, straight to the server",
+        "cluster_start_direct_ms",
+        "median",
+        "ms",
+        "lower",
+    ),
+    Metric(
+        "cluster_start_proxied",
+        "cluster: start, through HAProxy",
+        "cluster_start_proxied_ms",
+        "median",
+        "ms",
+        "lower",
+    ),
+    Metric(
+        "cluster_start_added",
+        "cluster: start, added by HAProxy",
+        "cluster_start_added_ms",
+        "median",
+        "ms",
+        "none",
+    ),
+    Metric(
+        "cluster_roundtrip_direct",
+        "cluster: 1+1 round trip, straight",
+        "cluster_roundtrip_direct_ms",
+        "median",
+        "ms",
+        "lower",
+    ),
+    Metric(
+        "cluster_roundtrip_proxied",
+        "cluster: 1+1 round trip, through HAProxy",
+        "cluster_roundtrip_proxied_ms",
+        "median",
+        "ms",
+        "lower",
+    ),
+    Metric(
+        "cluster_roundtrip_added",
+        "cluster: 1+1 round trip, added by HAProxy",
+        "cluster_roundtrip_added_ms",
+        "median",
+        "ms",
+        "none",
+    ),
+    Metric(
+        "class_p50",
+        "class start ({class_size}, Jupyter {jupyter_class_size}, in {class_spread}): p50",
+        "class_seconds",
+        "median",
+        "s",
+        "lower",
+    ),
+    Metric("class_p99", "class start: p99 to first result", "class_seconds", "p99", "s", "lower"),
+    Metric(
+        "class_succeeded",
+        "class start: clients with their result",
+        "class_succeeded",
+        "median",
+        "clients",
+        "none",
+    ),
     Metric(
         "concurrency_rate",
         "{clients} clients: executions",
@@ -108,7 +173,9 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def statistic(values: list[float], stat: str) -> float:
-    return percentile(values, 0.95) if stat == "p95" else statistics.median(values)
+    if stat.startswith("p"):
+        return percentile(values, int(stat[1:]) / 100)
+    return statistics.median(values)
 
 
 def ratio(metric: Metric, cellhub: float | None, other: float | None) -> float | None:

@@ -54,6 +54,8 @@ class BenchServer:
 
     name = "server"
     description = ""
+    #: What a load balancer in front of it asks to know it can serve (bench/cluster.py).
+    health_path = "/api"
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
@@ -155,6 +157,7 @@ class CellhubServer(BenchServer):
     """
 
     name = "cellhub"
+    health_path = "/api/health"
     BENCH_SETTINGS = {
         "max_sessions": "100000",
         "client_kernel_starts": "0",

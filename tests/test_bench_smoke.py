@@ -1,8 +1,9 @@
 """The benchmark harness runs end to end: ``python -m bench --quick`` against cellhub alone.
 
-Two cheap figures (session start and round trip) in under a minute, so CI notices when the
-harness or cellhub's kernels API drifts apart. The numbers themselves are not checked
-beyond being plausible: performance is measured by ``python -m bench``, not by tests.
+Two cheap figures (session start and round trip) in under a minute, and the cluster figure
+(through HAProxy) likewise, so CI notices when the harness or cellhub's kernels API drifts
+apart. The numbers themselves are not checked beyond being plausible: performance is
+measured by ``python -m bench``, not by tests.
 """
 
 from __future__ import annotations
@@ -11,15 +12,19 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from tests.deploy.haproxy import needs_haproxy
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.timeout(90)
 
 
-def test_quick_start_and_roundtrip_against_cellhub(tmp_path: Path) -> None:
+def quick_bench(tmp_path: Path, figures: str) -> tuple[str, dict[str, Any]]:
+    """``python -m bench --quick`` against cellhub alone: what it printed, and its figures."""
     output = tmp_path / "bench.json"
     bench = subprocess.Popen(
         [
@@ -30,7 +35,7 @@ def test_quick_start_and_roundtrip_against_cellhub(tmp_path: Path) -> None:
             "--only",
             "cellhub",
             "--figures",
-            "start,roundtrip",
+            figures,
             "--json",
             str(output),
             "--workdir",
@@ -48,8 +53,13 @@ def test_quick_start_and_roundtrip_against_cellhub(tmp_path: Path) -> None:
         stdout, stderr = bench.communicate(timeout=25)
         pytest.fail(f"python -m bench took over 50 s:\n{stderr[-4000:]}")
     assert bench.returncode == 0, stderr[-4000:]
+    figures: dict[str, Any] = json.loads(output.read_text())["figures"]
+    return stdout, figures
+
+
+def test_quick_start_and_roundtrip_against_cellhub(tmp_path: Path) -> None:
+    stdout, figures = quick_bench(tmp_path, "start,roundtrip")
     assert "1+1 round trip" in stdout
-    figures = json.loads(output.read_text())["figures"]
     assert {"start", "start_p95", "start_bare", "start_burst", "roundtrip", "roundtrip_p95"} <= set(
         figures
     )
@@ -58,3 +68,16 @@ def test_quick_start_and_roundtrip_against_cellhub(tmp_path: Path) -> None:
     assert figures["roundtrip"]["samples"]["cellhub"] == 100
     assert figures["start"]["samples"]["cellhub"] == 3
     assert figures["start_burst"]["samples"]["cellhub"] == 3
+
+
+@needs_haproxy
+def test_quick_cluster_figure_against_cellhub(tmp_path: Path) -> None:
+    """Straight and through HAProxy, in pairs: each pair's difference is a sample too."""
+    stdout, figures = quick_bench(tmp_path, "cluster")
+    assert "added by HAProxy" in stdout
+    for way in ("direct", "proxied", "added"):
+        assert figures[f"cluster_start_{way}"]["samples"]["cellhub"] == 2
+        assert figures[f"cluster_roundtrip_{way}"]["samples"]["cellhub"] == 50
+    for way in ("direct", "proxied"):
+        for kind in ("start", "roundtrip"):
+            assert 0 < figures[f"cluster_{kind}_{way}"]["values"]["cellhub"] < 10_000

@@ -5,7 +5,8 @@ process) as a child process, and the hub in this process. ``cellhub hub`` and
 ``cellhub worker`` run one of them alone; ``cellhub db upgrade`` applies migrations and
 ``cellhub db backup|restore FILE`` saves and restores the database; ``cellhub certs``
 makes the certificates hubs and workers on different hosts need; ``cellhub workers``
-shows the workers a running hub uses.
+shows the workers a running hub uses; ``cellhub render`` prints the configurations of
+HAProxy and keepalived (deploy/render.py).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any, cast
 import orjson
 
 from cellhub.config import SETTINGS, Config, ConfigError, load_config
-from cellhub.deploy import certificates
+from cellhub.deploy import certificates, render
 from cellhub.deploy.access_token import access_token, stored_token
 from cellhub.deploy.supervisor import WorkerFailed, WorkerProcess
 
@@ -97,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--hub", metavar="URL", help="the hub to ask [default: http://127.0.0.1:PORT]"
     )
     add_setting_flags(workers, HUB_CLIENT_SETTINGS)
+
+    add_render_parser(commands)
     return parser
 
 
@@ -118,6 +121,69 @@ def add_certs_parser(commands: Any) -> None:
     for action in (init, issue):
         action.add_argument("--dir", help=where)
         add_setting_flags(action, ("data_dir",))
+
+
+def add_render_parser(commands: Any) -> None:
+    """``cellhub render haproxy|keepalived``: flags for the inputs of deploy/render.py."""
+    rendered = commands.add_parser("render", help="print HAProxy's or keepalived's configuration")
+    daemons = rendered.add_subparsers(dest="daemon", required=True)
+    haproxy = daemons.add_parser("haproxy", help="HAProxy in front of the hubs")
+    haproxy.add_argument(
+        "--hub", action="append", required=True, metavar="[NAME=]HOST:PORT", help="repeat"
+    )
+    haproxy.add_argument("--bind", default="0.0.0.0:80", metavar="HOST:PORT")
+    haproxy.add_argument("--stats", default="127.0.0.1:8404", metavar="HOST:PORT")
+    haproxy.add_argument("--certificate", default="", help="PEM (chain and key): end TLS here")
+    haproxy.add_argument("--static", metavar="HOST:PORT", help="nginx serving /static/")
+    haproxy.add_argument("--log", default="", help="syslog target (/dev/log, HOST:PORT, stdout)")
+    haproxy.add_argument("--admin-socket", default="", help="path of HAProxy's runtime API")
+    keepalived = daemons.add_parser("keepalived", help="one of two HAProxies' virtual address")
+    keepalived.add_argument("--name", required=True, help="this load balancer's name")
+    keepalived.add_argument("--interface", required=True)
+    keepalived.add_argument("--virtual-address", required=True, metavar="ADDRESS/PREFIX")
+    keepalived.add_argument("--router-id", type=int, required=True, help="VRRP id, 1-255")
+    keepalived.add_argument("--priority", type=int, required=True, help="1-254: highest leads")
+    keepalived.add_argument("--password", required=True, help="VRRP password, 1-8 characters")
+    keepalived.add_argument("--check", default="127.0.0.1:8404", help="HAProxy's stats port")
+    keepalived.add_argument("--peer", action="append", default=[], help="unicast peer; repeat")
+    keepalived.add_argument("--source", default="", help="this host's unicast address")
+
+
+def rendered(args: argparse.Namespace) -> str:
+    """The configuration ``cellhub render`` prints; ValueError for an input out of place."""
+    if args.daemon == "haproxy":
+        return render.render_haproxy(
+            render.LoadBalancer(
+                [render.Server.parse(hub, f"hub{i}") for i, hub in enumerate(args.hub, 1)],
+                render.Endpoint.parse(args.bind),
+                render.Endpoint.parse(args.stats),
+                args.certificate,
+                render.Endpoint.parse(args.static) if args.static else None,
+                log=args.log,
+                admin_socket=args.admin_socket,
+            )
+        )
+    return render.render_keepalived(
+        render.VirtualRouter(
+            args.name,
+            args.interface,
+            args.virtual_address,
+            args.router_id,
+            args.priority,
+            args.password,
+            render.Endpoint.parse(args.check),
+            args.peer,
+            args.source,
+        )
+    )
+
+
+def print_rendered(args: argparse.Namespace) -> None:
+    try:
+        text = rendered(args)
+    except ValueError as exc:
+        raise SystemExit(f"cellhub render: {exc}") from None
+    print(text, end="")
 
 
 def config_from(args: argparse.Namespace) -> Config:
@@ -328,5 +394,8 @@ def main(argv: list[str] | None = None) -> None:
             certs(config, args)
         elif args.command == "workers":
             workers(config, args.hub)
+
+        elif args.command == "render":
+            print_rendered(args)
     except ConfigError as exc:  # a tls_* file that is not there
         raise SystemExit(f"cellhub: {exc}") from exc

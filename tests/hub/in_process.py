@@ -22,6 +22,7 @@ from cellhub.db.kernels import KernelRepository
 from cellhub.db.login_sessions import LoginSessionRepository
 from cellhub.db.permalinks import PermalinkRepository
 from cellhub.hub.app import create_app
+from cellhub.hub.health_api import DatabaseProbe
 from cellhub.hub.kernels import KernelService
 from cellhub.hub.ratelimit import ClientBudget
 
@@ -39,6 +40,7 @@ def in_process_hub(data: Path, token: str = TOKEN, **settings: Any) -> Starlette
     app.state.started = time.time()
     app.state.config = config
     app.state.login_sessions = LoginSessionRepository(engine)
+    app.state.database_probe = DatabaseProbe(engine)
     app.state.permalinks = PermalinkRepository(engine)
     app.state.permalink_creations = ClientBudget(1000, 1000)
     app.state.kernels = KernelService(KernelRepository(engine), [])

@@ -47,6 +47,8 @@ TABLE = {
     "DELETE /api/sessions/{session_id}": Access.ANONYMOUS,
     "GET /api/status": Access.ADMIN,
     "GET /api/workers": Access.ADMIN,
+    "GET /api/health": Access.ANYONE,
+    "GET /api/health/live": Access.ANYONE,
     "WEBSOCKET /api/kernels/{kernel_id}/channels": Access.ANONYMOUS,
     "GET /": Access.ANONYMOUS,
     "POST /api/permalinks": Access.ANONYMOUS,
@@ -159,7 +161,14 @@ async def test_without_the_token_the_api_and_pages_refuse(
 
 
 @pytest.mark.parametrize(
-    "path", ["/api", "/api/openapi.json", "/output-frame", "/kernelspecs/python3/logo-32x32.png"]
+    "path",
+    [
+        "/api",
+        "/api/openapi.json",
+        "/api/health/live",
+        "/output-frame",
+        "/kernelspecs/python3/logo-32x32.png",
+    ],
 )
 async def test_public_routes_need_nothing(closed_hub: Starlette, path: str) -> None:
     async with client(closed_hub) as http:

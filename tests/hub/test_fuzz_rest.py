@@ -40,6 +40,8 @@ OPERATIONS = {
     "GET /kernelspecs/{name}/{file}",
     "GET /api/status",
     "GET /api/workers",
+    "GET /api/health",
+    "GET /api/health/live",
     "GET /api/sessions",
     "POST /api/sessions",
     "GET /api/sessions/{session_id}",

@@ -26,6 +26,7 @@ from cellhub.db.login_sessions import LoginSessionRepository
 from cellhub.db.permalinks import PermalinkRepository
 from cellhub.deploy.certificates import credentials, hub_ssl_context
 from cellhub.hub import (
+    health_api,
     json_api,
     kernels_api,
     kernelspecs,
@@ -84,6 +85,8 @@ def create_app(config: Config, token: str, worker_addresses: list[str]) -> Starl
         app.state.config = config
         app.state.permalinks = PermalinkRepository(engine)
         app.state.login_sessions = LoginSessionRepository(engine)
+
+        app.state.database_probe = health_api.DatabaseProbe(engine)
         for link in links:
             await link.start()
         await service.reconcile()
@@ -138,6 +141,7 @@ def hub_routes() -> list[Guarded]:
         *sessions_api.ROUTES,
         *status_api.ROUTES,
         *workers_api.ROUTES,
+        *health_api.ROUTES,
         *websocket.ROUTES,
         *pages.ROUTES,
         *permalinks.ROUTES,

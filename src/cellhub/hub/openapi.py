@@ -1,13 +1,13 @@
 """The OpenAPI 3 description of the hub's REST API, served at ``GET /api/openapi.json``.
 
 It describes what the hub answers, errors included — the kernels, sessions, kernel specs
-and status API with Jupyter Server's paths and models, permalinks and workers — so that clients
-can be generated from it and
-a fuzzer (schemathesis, in tests/hub/test_fuzz_rest.py) can check every answer against
-it. It is public, like ``GET /api``: it holds nothing about this deployment. Every error
-is ``{"message": …, "reason": null}``, as Jupyter Server sends them. The WebSocket
-channels (``/api/kernels/{kernel_id}/channels``) are Jupyter's messaging protocol, which
-OpenAPI cannot describe: see docs/protocol.md.
+and status API with Jupyter Server's paths and models, permalinks, workers and health — so
+that clients can be generated from it and a fuzzer (schemathesis, in
+tests/hub/test_fuzz_rest.py) can check every answer against it. It is public, like ``GET
+/api``: it holds nothing about this deployment. Every error is ``{"message": …, "reason":
+null}``, as Jupyter Server sends them. The WebSocket channels
+(``/api/kernels/{kernel_id}/channels``) are Jupyter's messaging protocol, which OpenAPI
+cannot describe: see docs/protocol.md.
 """
 
 from __future__ import annotations
@@ -181,6 +181,29 @@ def kernelspec_paths() -> dict[str, Any]:
     }
 
 
+def health_paths() -> dict[str, Any]:
+    """Public: a load balancer asks them without a token (hub/health_api.py)."""
+    return {
+        "/api/health": {
+            "get": operation(
+                "Whether this hub is ready: its database answers and a worker is connected.",
+                {
+                    "200": answer("Ready.", "Health"),
+                    "503": answer("Not ready: `problems` says why.", "Health"),
+                },
+                security=[],
+            )
+        },
+        "/api/health/live": {
+            "get": operation(
+                "Whether this hub's process answers at all.",
+                {"200": answer("Live.", "Liveness")},
+                security=[],
+            )
+        },
+    }
+
+
 def permalink_paths() -> dict[str, Any]:
     return {
         "/api/permalinks": {
@@ -223,6 +246,7 @@ def document() -> dict[str, Any]:
                 **public,
             )
         },
+        **health_paths(),
         **kernelspec_paths(),
         **kernel_paths(),
         **session_paths(),
@@ -335,6 +359,18 @@ SCHEMAS: dict[str, Any] = {
         memory={**NULLABLE_COUNT, "description": "Bytes of headroom (null: unknown)."},
     ),
     "WorkerList": {"type": "array", "items": ref("Worker")},
+    "Health": obj(
+        ["ready", "database", "workers", "problems"],
+        ready={"type": "boolean"},
+        database={"type": "boolean", "description": "Whether the database answered."},
+        workers=obj(
+            ["connected", "known"],
+            connected={"type": "integer", "minimum": 0},
+            known={"type": "integer", "minimum": 0},
+        ),
+        problems={"type": "array", "items": STRING},
+    ),
+    "Liveness": obj(["live"], live={"type": "boolean"}),
     "NewPermalink": obj(
         ["code"],
         code=STRING,

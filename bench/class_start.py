@@ -1,0 +1,84 @@
+"""The class start: a whole class opens its kernels within the same few seconds, through the
+load balancer.
+
+``size`` clients arrive evenly spread over ``spread`` seconds (client ``i`` at ``i ·
+spread / size``), each on its own connections: ``POST /api/kernels``, the kernel's
+WebSocket, ``1+1``. cellhub is reached through HAProxy (the cluster figure's,
+bench/cluster.py), as a deployment's clients reach it; Jupyter Server, which has no load
+balancer story, straight (behind HAProxy, its health checks time out under this load and
+HAProxy turns most of the class away). Each sample is the
+time from the client's arrival to its result, so that a server (or a client process) that
+falls behind shows in it; a client that gets no result within ``timeout`` seconds, or an
+error, counts as failed. The kernels stay alive until every client is done, as a class's
+would, and are shut down afterwards, outside the timing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+from bench.client import KernelChannel, KernelsClient
+from bench.cluster import haproxy_in_front
+from bench.workloads import FAILURES, Samples, Target, expect
+
+
+async def one_student(
+    client: KernelsClient, arrival: float, timeout: float
+) -> tuple[float, KernelChannel]:
+    """Wait for ``arrival`` (loop time), then start, connect and run ``1+1``: seconds from
+    arrival to result, and the kernel's socket."""
+    loop = asyncio.get_running_loop()
+    await asyncio.sleep(max(0.0, arrival - loop.time()))
+    channel: KernelChannel | None = None
+    try:
+        async with asyncio.timeout(timeout):
+            kernel_id = await client.start_kernel()
+            channel = await client.connect(kernel_id)
+            expect(await channel.execute("1+1"), "2")
+    except BaseException:
+        if channel is not None:
+            await channel.close()
+        raise
+    return loop.time() - arrival, channel
+
+
+async def class_start(
+    target: Target, size: int, spread: float, timeout: float, through_haproxy: bool
+) -> Samples:
+    """One class start against ``target``'s server, through HAProxy or straight to it (see
+    the module)."""
+    samples = Samples()
+    front = (
+        haproxy_in_front(target.server)
+        if through_haproxy
+        else contextlib.nullcontext(target.server.base_url)
+    )
+    async with front as url:
+        client = KernelsClient(url, target.server.token, connections=size)
+        began = asyncio.get_running_loop().time() + 0.5
+        started = time.perf_counter()
+        try:
+            outcomes = await asyncio.gather(
+                *(one_student(client, began + i * spread / size, timeout) for i in range(size)),
+                return_exceptions=True,
+            )
+        finally:
+            await client.aclose()
+    samples.details["class_wall_seconds"] = time.perf_counter() - started
+    done = [outcome for outcome in outcomes if not isinstance(outcome, BaseException)]
+    failed = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+    unexpected = [failure for failure in failed if not isinstance(failure, FAILURES)]
+    if unexpected:
+        raise unexpected[0]
+    samples.add("class_seconds", *(seconds for seconds, _ in done))
+    samples.add("class_succeeded", len(done))
+    if failed:
+        samples.details["errors"] = (
+            f"class start: {len(failed)} of {size} clients failed, first: {failed[0]!r}"[:500]
+        )
+    for _, channel in done:
+        await channel.close()
+    await target.client.shutdown_all()
+    return samples

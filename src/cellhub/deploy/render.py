@@ -1,0 +1,212 @@
+"""The configurations of the deployment's other daemons, rendered from Jinja2 templates
+(``deploy/templates/``) and typed inputs: nothing in them is edited by hand.
+
+- :class:`LoadBalancer` → ``haproxy.cfg``: the hubs behind ``balance leastconn``, each
+  checked at its readiness endpoint (hub/health_api.py), timeouts fit for WebSockets that
+  stay open for hours, the client's address in ``X-Forwarded-For`` (which the hubs believe
+  from the HAProxies' addresses only: their ``forwarded_allow_ips``), and stats and a
+  Prometheus endpoint on a port of their own.
+- :class:`VirtualRouter` → ``keepalived.conf``: two HAProxy hosts share one virtual address
+  by VRRP; the host whose HAProxy stops answering gives the address up, and the other takes
+  it within seconds.
+
+The inputs are checked when they are made (:class:`ValueError`, in words): a configuration
+file has no escaping, so a name with a space or a line break would be a directive of its
+own. Every daemon of a deployment gets its configuration from here — ``cellhub render``
+today, the launcher later — and its command line from :func:`haproxy_argv` and
+:func:`keepalived_argv`, which keep several of them apart on one host (their pid files).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+TEMPLATES = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+    autoescape=False,  # configuration files, not HTML: the inputs are checked instead
+)
+#: A name in a configuration: a server, a VRRP instance, an interface.
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,62}")
+LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+#: A DNS name (an address that is not an IP address), at most 253 characters.
+DNS_NAME = re.compile(rf"{LABEL}(\.{LABEL})*")
+#: A file path or URL path: no spaces, quotes or line breaks.
+PATH = re.compile(r"[^\s'\"#{}]+")
+
+
+def checked_name(name: str, what: str) -> str:
+    if not NAME.fullmatch(name):
+        raise ValueError(f"{what} {name!r} is not a name (letters, digits and ._@-)")
+    return name
+
+
+def checked_path(path: str, what: str) -> str:
+    if not PATH.fullmatch(path):
+        raise ValueError(f"{what} {path!r} has spaces, quotes or braces")
+    return path
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A host (IP address or DNS name) and a TCP port."""
+
+    host: str
+    port: int
+
+    def __post_init__(self) -> None:
+        if not 0 < self.port < 65536:
+            raise ValueError(f"port {self.port} is not between 1 and 65535")
+        try:
+            ipaddress.ip_address(self.host)
+        except ValueError:
+            if len(self.host) > 253 or not DNS_NAME.fullmatch(self.host):
+                raise ValueError(f"{self.host!r} is neither an IP address nor a DNS name") from None
+
+    @classmethod
+    def parse(cls, text: str) -> Endpoint:
+        """``HOST:PORT``, an IPv6 address in brackets: ``[2001:db8::1]:8888``."""
+        host, colon, port = text.rpartition(":")
+        if not colon or not port.isdigit():
+            raise ValueError(f"{text!r} is not HOST:PORT")
+        return cls(host.removeprefix("[").removesuffix("]"), int(port))
+
+    def __str__(self) -> str:
+        shown = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{shown}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Server:
+    """A named server of a backend: a hub, or nginx."""
+
+    name: str
+    endpoint: Endpoint
+
+    def __post_init__(self) -> None:
+        checked_name(self.name, "server name")
+
+    @classmethod
+    def parse(cls, text: str, default_name: str) -> Server:
+        """``[NAME=]HOST:PORT``."""
+        name, equals, where = text.rpartition("=")
+        return cls(name if equals else default_name, Endpoint.parse(where))
+
+
+@dataclass(frozen=True)
+class LoadBalancer:
+    """One HAProxy in front of the hubs.
+
+    ``certificate``: a PEM file with the certificate chain and key; HAProxy then ends TLS
+    (and speaks HTTP/2 to browsers), and tells hubs ``X-Forwarded-Proto: https``. ``static``:
+    nginx serving ``/static/``, when there is one; else the hubs serve it. ``log``: a syslog
+    target (``/dev/log``, ``127.0.0.1:514``, ``stdout``), none by default. ``admin_socket``:
+    HAProxy's runtime API (drain a hub before restarting it), none by default.
+    """
+
+    hubs: Sequence[Server]
+    bind: Endpoint = Endpoint("0.0.0.0", 80)
+    stats: Endpoint = Endpoint("127.0.0.1", 8404)
+    certificate: str = ""
+    static: Endpoint | None = None
+    health_path: str = "/api/health"
+    log: str = ""
+    admin_socket: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.hubs:
+            raise ValueError("HAProxy needs at least one hub")
+        names = [hub.name for hub in self.hubs]
+        if len(set(names)) != len(names):
+            raise ValueError(f"hub names must differ: {', '.join(names)}")
+        if not self.health_path.startswith("/"):
+            raise ValueError(f"the health path {self.health_path!r} must start with /")
+        for value, what in (
+            (self.certificate, "certificate"),
+            (self.health_path, "health path"),
+            (self.log, "log target"),
+            (self.admin_socket, "admin socket"),
+        ):
+            if value:
+                checked_path(value, what)
+
+
+@dataclass(frozen=True)
+class VirtualRouter:
+    """One keepalived: holds ``virtual_address`` while this host's HAProxy answers at
+    ``check`` (its stats endpoint), and while no peer of higher ``priority`` does.
+
+    ``name``: this load balancer's name (keepalived's router_id, in its logs).
+    ``router_id``: the VRRP virtual router id (1 to 255), the same on every peer and unique on
+    the network. ``password``: VRRP's simple password (at most 8 characters, sent in
+    clear: it keeps two deployments on one network apart, it is no security). ``peers``:
+    the other keepalived hosts' addresses, for unicast VRRP (for networks without
+    multicast, such as most clouds); none: multicast. ``source``: this host's address
+    for unicast.
+    """
+
+    name: str
+    interface: str
+    virtual_address: str
+    router_id: int
+    priority: int
+    password: str
+    check: Endpoint = Endpoint("127.0.0.1", 8404)
+    peers: Sequence[str] = ()
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        checked_name(self.name, "load balancer name")
+        checked_name(self.interface, "interface")
+        ipaddress.ip_interface(self.virtual_address)  # raises ValueError, saying why
+        for address in [*self.peers, *([self.source] if self.source else [])]:
+            ipaddress.ip_address(address)
+        if not 1 <= self.router_id <= 255:
+            raise ValueError(f"the virtual router id {self.router_id} is not between 1 and 255")
+        if not 1 <= self.priority <= 254:
+            raise ValueError(f"the priority {self.priority} is not between 1 and 254")
+        if not 1 <= len(self.password) <= 8 or not NAME.fullmatch(self.password):
+            raise ValueError("the VRRP password is 1 to 8 letters, digits or ._@-")
+
+
+def render_haproxy(balancer: LoadBalancer) -> str:
+    return TEMPLATES.get_template("haproxy.cfg.j2").render(lb=balancer)
+
+
+def render_keepalived(router: VirtualRouter) -> str:
+    return TEMPLATES.get_template("keepalived.conf.j2").render(vr=router)
+
+
+def haproxy_argv(config: Path, pid_file: Path, executable: str = "haproxy") -> list[str]:
+    """HAProxy in the foreground, as master and worker (so that SIGKILL of the pid in
+    ``pid_file`` ends the worker too), with its pid where a supervisor finds it."""
+    return [executable, "-W", "-db", "-f", str(config), "-p", str(pid_file)]
+
+
+def keepalived_argv(
+    config: Path, run_dir: Path, name: str, executable: str = "keepalived"
+) -> list[str]:
+    """keepalived in the foreground, VRRP only, logging to stderr, with pid files named
+    after ``name`` in ``run_dir``: its default ones in /run collide when several run on
+    one host (in network namespaces, say)."""
+    return [
+        executable,
+        "--dont-fork",
+        "--log-console",
+        "--vrrp",
+        "--use-file",
+        str(config),
+        "--pid",
+        str(run_dir / f"keepalived-{checked_name(name, 'name')}.pid"),
+        "--vrrp_pid",
+        str(run_dir / f"keepalived-{name}-vrrp.pid"),
+    ]

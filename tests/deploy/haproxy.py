@@ -1,0 +1,111 @@
+"""A real HAProxy for tests: configured by deploy/render.py (nothing edited), run in the
+foreground on ephemeral ports of 127.0.0.1, and stopped at the end even when the test fails.
+
+Debian's ``haproxy`` package provides it (scripts/test installs it); without it the tests
+that need it are skipped, saying so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from cellhub.deploy.render import (
+    Endpoint,
+    LoadBalancer,
+    Server,
+    haproxy_argv,
+    render_haproxy,
+)
+from tests.db.postgres import free_port
+
+#: Debian installs it in /usr/sbin, which an ordinary user's PATH may leave out.
+HAPROXY = shutil.which("haproxy", path="/usr/sbin:/usr/bin:/sbin:/bin")
+needs_haproxy = pytest.mark.skipif(
+    HAPROXY is None, reason="HAProxy is not installed (apt-get install haproxy)"
+)
+
+
+@dataclass
+class RunningHAProxy:
+    """An HAProxy process, its front door and its stats port."""
+
+    process: subprocess.Popen[bytes]
+    balancer: LoadBalancer
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.balancer.bind}/"
+
+    @property
+    def stats(self) -> str:
+        return f"http://{self.balancer.stats}"
+
+    def server_states(self) -> dict[str, str]:
+        """Each hub's state as the Prometheus endpoint says it (UP, DOWN, …)."""
+        text = httpx.get(f"{self.stats}/metrics", timeout=10).text
+        states: dict[str, str] = {}
+        for family in text_string_to_metric_families(text):
+            if family.name == "haproxy_server_status":
+                for sample in family.samples:
+                    labels: dict[str, Any] = sample.labels
+                    if labels["proxy"] == "hubs" and sample.value == 1:
+                        states[labels["server"]] = labels["state"]
+        return states
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@contextlib.contextmanager
+def running_haproxy(
+    hubs: Sequence[Endpoint], directory: Path, timeout: float = 30
+) -> Iterator[RunningHAProxy]:
+    """HAProxy in front of ``hubs`` (named hub1, hub2, …), ready once its stats answer."""
+    assert HAPROXY is not None
+    directory.mkdir(parents=True, exist_ok=True)
+    balancer = LoadBalancer(
+        [Server(f"hub{number}", hub) for number, hub in enumerate(hubs, 1)],
+        bind=Endpoint("127.0.0.1", free_port()),
+        stats=Endpoint("127.0.0.1", free_port()),
+    )
+    config = directory / "haproxy.cfg"
+    config.write_text(render_haproxy(balancer))
+    log = directory / "haproxy.log"
+    with open(log, "wb") as out:
+        argv = haproxy_argv(config, directory / "haproxy.pid", HAPROXY)
+        process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+    running = RunningHAProxy(process, balancer, log)
+    try:
+        wait_for_stats(running, timeout)
+        yield running
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def wait_for_stats(running: RunningHAProxy, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if running.process.poll() is not None:
+            break
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(f"{running.stats}/stats", timeout=2).status_code == 200:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"HAProxy did not start:\n{running.output()}")
