@@ -5,7 +5,6 @@ is a setting, the workers file parses, and the probes ask public hub routes that
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ import yaml
 from cellhub.config import SETTINGS, load_config
 from cellhub.hub.access import Access
 from cellhub.hub.app import hub_routes
-from cellhub.hub.roster import parse_workers
+from cellhub.hub.roster import parse_roster
 
 MANIFESTS = Path(__file__).resolve().parents[2] / "deploy" / "kubernetes"
 #: The Kubernetes release the manifests are written for.
@@ -69,7 +68,7 @@ def test_the_settings_file_loads_and_every_variable_is_a_setting(tmp_path: Path)
 
 def test_the_workers_file_parses() -> None:
     text = config_map("cellhub-workers")["workers.toml"]
-    workers = parse_workers(tomllib.loads(text))
+    workers = parse_roster(text)
     assert [w.name for w in workers] == ["node-1"]
 
 
