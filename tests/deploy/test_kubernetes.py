@@ -38,7 +38,7 @@ def containers() -> list[dict[str, Any]]:
 
 
 def config_map(name: str) -> dict[str, str]:
-    found = [doc for _, doc in every_document() if doc["metadata"]["name"] == name]
+    found = [doc for _, doc in every_document() if doc.get("metadata", {}).get("name") == name]
     assert len(found) == 1, name
     data: dict[str, str] = found[0]["data"]
     return data
