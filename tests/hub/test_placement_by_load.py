@@ -45,12 +45,16 @@ class Workers:
     def start(self, name: str, max_sessions: int, load_interval: float = 1.0) -> str:
         data = self.root / name
         env = {
-            **LIGHT,
             "CELLHUB_MAX_SESSIONS": str(max_sessions),
             "CELLHUB_LOAD_INTERVAL": str(load_interval),
         }
-        argv = ["worker", "--data-dir", str(data), "--worker-socket", str(data / "w.sock")]
-        process, match, _ = launch(argv, READY, env)
+        return self.run(data, ["--worker-socket", str(data / "w.sock")], env)
+
+    def run(self, data: Path, flags: list[str], env: dict[str, str]) -> str:
+        """A worker keeping its data in ``data``, started with ``flags`` and the settings
+        ``env`` (beside light ones); its address."""
+        argv = ["worker", "--data-dir", str(data), *flags]
+        process, match, _ = launch(argv, READY, {**LIGHT, **env})
         self.processes[match.group(1)] = process
         return match.group(1)
 
@@ -63,11 +67,13 @@ class Workers:
         process = self.processes[address]
         self.left += self.family(process)
         process.send_signal(signal.SIGKILL)
+        process.wait()
 
     def stop(self) -> None:
         for process in self.processes.values():
             self.left += self.family(process)
             process.terminate()
+            process.send_signal(signal.SIGCONT)  # a test may have stopped it
             process.wait(15)
         psutil.wait_procs(self.left, timeout=15)
         for left in self.left:
@@ -83,11 +89,14 @@ def workers(tmp_path: Path) -> Iterator[Workers]:
 
 
 @contextlib.asynccontextmanager
-async def hub_over(tmp_path: Path, *worker_addresses: str) -> AsyncIterator[RunningHub]:
-    """A hub over the workers; started in a thread, so that this event loop can relay."""
-    data = tmp_path / "hub"
+async def hub_over(
+    tmp_path: Path, *worker_addresses: str, env: dict[str, str] | None = None, name: str = "hub"
+) -> AsyncIterator[RunningHub]:
+    """A hub over the workers, with the settings ``env``, keeping its data in ``name``;
+    started in a thread, so that this event loop can relay."""
+    data = tmp_path / name
     argv = ["hub", "--data-dir", str(data), "--port", "0", "--workers", ",".join(worker_addresses)]
-    running = await asyncio.to_thread(start_cellhub, data, None, argv)
+    running = await asyncio.to_thread(start_cellhub, data, env, argv)
     try:
         yield running
     finally:

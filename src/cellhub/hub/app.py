@@ -64,6 +64,8 @@ def create_app(config: Config, token: str, worker_addresses: list[str]) -> Starl
                 context,
                 lambda kid, why, told: service.ended(kid, why, announce=not told),
                 lambda link: in_background(service.reconcile([link])),
+                lambda link: service.lost(link),
+                config.worker_timeout,
             )
             for a in worker_addresses
         ]
