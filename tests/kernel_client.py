@@ -101,6 +101,16 @@ class KernelClient(KernelSocket):
             return closed.rcvd
         raise AssertionError(f"a message instead of the close: {extra!r}")
 
+    async def dead_reason(self, messages: int = 50, timeout: float = 10) -> str:
+        """Read until the kernel's ``dead`` status (within ``messages``, each within
+        ``timeout`` seconds); the reason it gives."""
+        for _ in range(messages):
+            msg = await self.recv(timeout)
+            content = msg["content"]
+            if msg["header"]["msg_type"] == "status" and content["execution_state"] == "dead":
+                return str(content.get("reason", ""))
+        raise AssertionError("no dead status")
+
     async def request(
         self, msg_type: str, content: dict[str, Any], channel: str = "shell", timeout: float = 60
     ) -> Execution:

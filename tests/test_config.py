@@ -36,6 +36,7 @@ def test_precedence_file_then_environment_then_flags(tmp_path: Path) -> None:
         ({"CELLHUB_PORT": "eighty"}, "port"),
         ({"CELLHUB_PORT": "70000"}, "ports"),
         ({"CELLHUB_MAX_SESSIONS": "0"}, "max_sessions"),
+        ({"CELLHUB_WORKER_TIMEOUT": "0"}, "worker_timeout"),
         ({"CELLHUB_SANDBOX": "chroot"}, "sandbox"),
         ({"CELLHUB_NETWORK": "maybe"}, "network"),
         ({"CELLHUB_SESSION_ENVIRONMENT": "CELLHUB_TOKEN"}, "never reach sessions"),

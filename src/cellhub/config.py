@@ -104,6 +104,12 @@ class Config(SandboxLimits):
         "which place each kernel on the least-loaded worker; a change of the free sessions is "
         "reported at once.",
     )
+    worker_timeout: float = _setting(
+        5.0,
+        "Seconds a hub waits for a word from a connected worker (its load reports are the "
+        "heartbeat) before it drops the connection and reports the worker's kernels dead "
+        "(their host is unreachable); never less than three of the worker's load_interval.",
+    )
     spare_sessions: int = _setting(
         2, "Pre-forked sessions kept ready so a new kernel starts in milliseconds."
     )
@@ -293,8 +299,8 @@ def _validate(cfg: Config) -> Config:
         raise ConfigError("max_sessions must be at least 1")
     if cfg.uid_pool_start < 1000 or cfg.uid_pool_size < 1:
         raise ConfigError("uid_pool_start must be at least 1000 and uid_pool_size at least 1")
-    if cfg.load_interval <= 0:
-        raise ConfigError("load_interval must be positive")
+    if cfg.load_interval <= 0 or cfg.worker_timeout <= 0:
+        raise ConfigError("load_interval and worker_timeout must be positive")
     if cfg.spare_sessions < 0:
         raise ConfigError("spare_sessions must not be negative")
     if cfg.sandbox not in {"auto", "linux", "rlimit"}:

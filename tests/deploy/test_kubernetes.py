@@ -27,9 +27,8 @@ def documents(name: str) -> list[dict[str, Any]]:
 
 
 def every_document() -> list[tuple[str, dict[str, Any]]]:
-    return [
-        (path.name, doc) for path in sorted(MANIFESTS.glob("*.yaml")) for doc in documents(path.name)
-    ]
+    files = sorted(MANIFESTS.glob("*.yaml"))
+    return [(path.name, doc) for path in files for doc in documents(path.name)]
 
 
 def containers() -> list[dict[str, Any]]:
@@ -73,9 +72,7 @@ def test_the_workers_file_parses() -> None:
 
 
 def test_the_probes_ask_public_routes_the_hub_has() -> None:
-    public = {
-        getattr(g.route, "path", "") for g in hub_routes() if g.access == Access.ANYONE
-    }
+    public = {getattr(g.route, "path", "") for g in hub_routes() if g.access == Access.ANYONE}
     paths = [
         probe["httpGet"]["path"]
         for c in containers()

@@ -38,12 +38,16 @@ class Workers:
     def start(self, name: str, max_sessions: int, load_interval: float = 1.0) -> str:
         data = self.root / name
         env = {
-            **LIGHT,
             "CELLHUB_MAX_SESSIONS": str(max_sessions),
             "CELLHUB_LOAD_INTERVAL": str(load_interval),
         }
-        argv = ["worker", "--data-dir", str(data), "--worker-socket", str(data / "w.sock")]
-        process, match, _ = launch(argv, READY, env)
+        return self.run(data, ["--worker-socket", str(data / "w.sock")], env)
+
+    def run(self, data: Path, flags: list[str], env: dict[str, str]) -> str:
+        """A worker keeping its data in ``data``, started with ``flags`` and the settings
+        ``env`` (beside light ones); its address."""
+        argv = ["worker", "--data-dir", str(data), *flags]
+        process, match, _ = launch(argv, READY, {**LIGHT, **env})
         self.processes[match.group(1)] = process
         return match.group(1)
 
@@ -56,11 +60,13 @@ class Workers:
         process = self.processes[address]
         self.left += self.family(process)
         process.send_signal(signal.SIGKILL)
+        process.wait()
 
     def stop(self) -> None:
         for process in self.processes.values():
             self.left += self.family(process)
             process.terminate()
+            process.send_signal(signal.SIGCONT)  # a test may have stopped it
             process.wait(15)
         psutil.wait_procs(self.left, timeout=15)
         for left in self.left:
@@ -69,12 +75,15 @@ class Workers:
 
 
 @contextlib.asynccontextmanager
-async def hub_with(tmp_path: Path, *options: str) -> AsyncIterator[RunningHub]:
-    """A ``cellhub hub`` with ``options`` (its workers); started in a thread, so that this
-    event loop can go on (relaying, say) meanwhile."""
-    data = tmp_path / "hub"
+async def hub_with(
+    tmp_path: Path, *options: str, env: dict[str, str] | None = None, name: str = "hub"
+) -> AsyncIterator[RunningHub]:
+    """A ``cellhub hub`` with ``options`` (its workers) and the settings ``env``, keeping its
+    data in ``name``; started in a thread, so that this event loop can go on (relaying,
+    say) meanwhile."""
+    data = tmp_path / name
     argv = ["hub", "--data-dir", str(data), "--port", "0", *options]
-    running = await asyncio.to_thread(start_cellhub, data, None, argv)
+    running = await asyncio.to_thread(start_cellhub, data, env, argv)
     try:
         yield running
     finally:
@@ -82,10 +91,10 @@ async def hub_with(tmp_path: Path, *options: str) -> AsyncIterator[RunningHub]:
 
 
 def hub_over(
-    tmp_path: Path, *worker_addresses: str
+    tmp_path: Path, *worker_addresses: str, env: dict[str, str] | None = None, name: str = "hub"
 ) -> contextlib.AbstractAsyncContextManager[RunningHub]:
-    """A hub over a fixed list of workers."""
-    return hub_with(tmp_path, "--workers", ",".join(worker_addresses))
+    """A hub over a fixed list of workers (see :func:`hub_with`)."""
+    return hub_with(tmp_path, "--workers", ",".join(worker_addresses), env=env, name=name)
 
 
 @contextlib.asynccontextmanager

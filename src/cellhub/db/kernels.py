@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
+from dataclasses import dataclass
 
 from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from cellhub.db import locks
 from cellhub.db.models import Kernel
 
 ENDED = "dead"
+#: The state of a kernel's record while it lives (the live execution state is its worker's).
+LIVE = "idle"
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    """What reconciling a worker changed: the kernels back, and those now dead."""
+
+    revived: list[str]
+    ended: list[str]
 
 
 def now() -> dt.datetime:
@@ -32,7 +45,7 @@ class KernelRepository:
                     name=name,
                     worker=worker,
                     owner=owner,
-                    state="idle",
+                    state=LIVE,
                     reason="",
                     created=stamp,
                     last_activity=stamp,
@@ -47,6 +60,41 @@ class KernelRepository:
                 .values(state=ENDED, reason=reason, ended=now())
             )
 
+    def end_on_worker(self, worker: str, reason: str) -> None:
+        """End every live kernel recorded on ``worker``; those ended already keep their reason."""
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(Kernel)
+                .where(Kernel.worker == worker, Kernel.state != ENDED)
+                .values(state=ENDED, reason=reason, ended=now())
+            )
+
+    def reconcile(
+        self, worker: str, running: Collection[str], stale: Collection[str], lost: str, gone: str
+    ) -> Reconciled | None:
+        """Make the records of ``worker`` agree with the kernels it is ``running``: those ended
+        for the reason ``lost`` are live again, and the ``stale`` ones (recorded as live before
+        the worker said what it runs, and not among them) are ended with the reason ``gone``;
+        a kernel recorded since may be starting there. Once per deployment: None when another
+        hub is doing it now."""
+        with self.engine.begin() as connection:
+            if not locks.once(connection, f"reconcile worker {worker}"):
+                return None
+            back = (Kernel.state == ENDED, Kernel.reason == lost, Kernel.id.in_(running))
+            revived = connection.scalars(
+                update(Kernel)
+                .where(Kernel.worker == worker, *back)
+                .values(state=LIVE, reason="", ended=None)
+                .returning(Kernel.id)
+            ).all()
+            ended = connection.scalars(
+                update(Kernel)
+                .where(Kernel.worker == worker, Kernel.state != ENDED, Kernel.id.in_(stale))
+                .values(state=ENDED, reason=gone, ended=now())
+                .returning(Kernel.id)
+            ).all()
+            return Reconciled(list(revived), list(ended))
+
     def count_live(self, owner: str) -> int:
         with Session(self.engine) as db:
             query = select(func.count()).where(Kernel.owner == owner, Kernel.state != ENDED)
@@ -55,6 +103,11 @@ class KernelRepository:
     def get(self, kernel_id: str) -> Kernel | None:
         with Session(self.engine, expire_on_commit=False) as db:
             return db.get(Kernel, kernel_id)
+
+    def live_on(self, worker: str) -> list[Kernel]:
+        with Session(self.engine, expire_on_commit=False) as db:
+            query = select(Kernel).where(Kernel.worker == worker, Kernel.state != ENDED)
+            return list(db.scalars(query))
 
     def live(self) -> list[Kernel]:
         with Session(self.engine, expire_on_commit=False) as db:

@@ -69,6 +69,8 @@ def create_app(config: Config, token: str, worker_addresses: list[str]) -> Starl
                 context,
                 lambda kid, why, told: service.ended(kid, why, announce=not told),
                 lambda link: in_background(service.reconcile([link])),
+                lambda link: service.lost(link),
+                config.worker_timeout,
             )
 
         links = [link_to(address) for address in worker_addresses]

@@ -2,6 +2,13 @@
 
 This is the one place that knows a kernel lives on a worker; the REST routes and
 the WebSocket bridge only call it.
+
+When a worker is lost (:mod:`cellhub.hub.workers`), every hub reports the kernels
+recorded on it dead, "its host is unreachable", to its own clients and in the database
+(the same write, whichever hub makes it first). When the worker is back, each hub
+reconciles it: the kernels it still runs are listed and attachable again, and those it no
+longer runs are dead; the database's part of that is done by one hub
+(:meth:`KernelRepository.reconcile <cellhub.db.kernels.KernelRepository.reconcile>`).
 """
 
 from __future__ import annotations
@@ -29,6 +36,10 @@ TRY_ANOTHER = (502, 503)
 #: Ended kernels whose reason the hub keeps in memory (a 404 says why without a query).
 GONE_REMEMBERED = 4096
 PER_OWNER_REFUSAL = "you already run {running} kernels, the most one client may; shut one down"
+#: Why the kernels of a lost worker ended; those it still runs when it returns are back.
+UNREACHABLE = "its host is unreachable"
+#: Why a kernel recorded as live ended that its worker, reached again, no longer runs.
+RESTARTED = "its worker no longer runs it (the worker restarted)"
 
 
 def iso(timestamp: float) -> str:
@@ -112,6 +123,8 @@ class KernelService:
         self.gone: OrderedDict[str, str] = OrderedDict()
         self.placement = KernelPlacement(links)
         self.starts = OneAtATime()
+        #: Per worker: a loss and a reconcile are handled one after the other, in order.
+        self.outages = OneAtATime()
 
     async def start(
         self,
@@ -184,7 +197,10 @@ class KernelService:
             raise NoSuchKernel(kernel_id, record.reason)
         if record is None or record.worker not in self.links:
             raise NoSuchKernel(kernel_id)
-        link = self.located[kernel_id] = self.links[record.worker]
+        link = self.links[record.worker]
+        if link.lost:  # the database may not say so yet
+            raise NoSuchKernel(kernel_id, UNREACHABLE)
+        self.located[kernel_id] = link
         return link
 
     async def list_for(self, owner: str | None) -> list[dict[str, Any]]:
@@ -211,10 +227,15 @@ class KernelService:
         return jupyter_model(found[0], self.connections(link, kernel_id))
 
     async def list(self) -> list[dict[str, Any]]:
+        """The kernels of the connected workers; one that fails to answer is left out."""
         models = []
         for link in list(self.links.values()):  # workers may join or leave meanwhile
             if link.connected.is_set():
-                for live in await link.list_kernels():
+                try:
+                    kernels = await link.list_kernels()
+                except WorkerError:
+                    continue
+                for live in kernels:
                     self.located.setdefault(live["id"], link)
                     models.append(jupyter_model(live, self.connections(link, live["id"])))
         return models
@@ -298,6 +319,12 @@ class KernelService:
     def ended(self, kernel_id: str, reason: str, announce: bool) -> None:
         """The kernel is gone (crash, cull, shutdown): record it. ``announce``: tell its
         clients, when the gone kernel's worker did not (it is no longer there to)."""
+        self.forget(kernel_id, reason, announce)
+        in_background(asyncio.to_thread(self.repository.end, kernel_id, reason))
+
+    def forget(self, kernel_id: str, reason: str, announce: bool) -> None:
+        """This hub's part of a kernel's end: no longer located, the reason kept for a 404,
+        the clients here told (when ``announce``) and let go."""
         self.located.pop(kernel_id, None)
         self.gone[kernel_id] = reason
         if len(self.gone) > GONE_REMEMBERED:
@@ -306,19 +333,56 @@ class KernelService:
             channels = link.channels.get(kernel_id)
             if channels is not None:
                 channels.kernel_gone(reason, announce)
-        in_background(asyncio.to_thread(self.repository.end, kernel_id, reason))
+
+    def known_on(self, link: WorkerLink) -> set[str]:
+        """The kernels this hub knows to be on ``link``'s worker: attached or located."""
+        return set(link.channels) | {k for k, there in self.located.items() if there is link}
+
+    def lost(self, link: WorkerLink) -> None:
+        """``link``'s worker is lost: its kernels are dead, "its host is unreachable"."""
+        for kernel_id in self.known_on(link):
+            self.forget(kernel_id, UNREACHABLE, announce=True)
+        in_background(self.record_lost(link.address))
+
+    async def record_lost(self, address: str) -> None:
+        async with self.outages.hold(address):
+            await asyncio.to_thread(self.repository.end_on_worker, address, UNREACHABLE)
 
     async def reconcile(self, links: Iterable[WorkerLink] | None = None) -> None:
-        """After a (re)start or a reconnect, mark kernels their worker no longer runs as dead."""
+        """After a (re)start or a reconnect: no kernel listed that its worker does not run,
+        none lost that it does."""
         for link in links or list(self.links.values()):
-            alive = {k["id"] for k in await link.list_kernels()}
-            for record in await asyncio.to_thread(self.repository.live):
-                if record.worker == link.address and record.id not in alive:
-                    self.ended(
-                        record.id,
-                        "its worker no longer runs it (the worker restarted)",
-                        announce=True,
-                    )
+            async with self.outages.hold(link.address):
+                await self.reconcile_one(link)
+
+    async def reconcile_one(self, link: WorkerLink) -> None:
+        """This hub's view first, then the database's, by whichever hub gets there first. The
+        records are read before the worker's list: a kernel recorded after it may be starting
+        there, and is not taken for one the worker no longer runs."""
+        recorded = {r.id for r in await asyncio.to_thread(self.repository.live_on, link.address)}
+        running = {k["id"] for k in await link.list_kernels()}
+        for kernel_id in running:
+            if self.gone.get(kernel_id, UNREACHABLE) == UNREACHABLE:
+                self.gone.pop(kernel_id, None)
+                self.located[kernel_id] = link
+        for kernel_id in (recorded | self.known_on(link)) - running:
+            if kernel_id not in self.gone:
+                self.forget(kernel_id, RESTARTED, announce=True)
+        done = await asyncio.to_thread(
+            self.repository.reconcile,
+            link.address,
+            running,
+            recorded - running,
+            UNREACHABLE,
+            RESTARTED,
+        )
+        if done is None:
+            WorkerLink.log(f"another hub reconciles worker {link.address}")
+        else:
+            WorkerLink.log(
+                f"reconciled worker {link.address}: {len(done.revived)} kernel(s) it still "
+                f"runs are back, {len(done.ended)} it no longer runs are dead"
+            )
 
 
 #: The tasks :func:`in_background` runs, held until they finish: the event loop keeps only

@@ -18,13 +18,11 @@ from __future__ import annotations
 import dataclasses
 import time
 
-from cellhub.hub.workers import WorkerError, WorkerLink
+from cellhub.hub.workers import MISSED_REPORTS, WorkerError, WorkerLink
 
 #: Memory headrooms that differ by less than this count as equal, so that measurement noise
 #: does not decide between two otherwise equal workers; taking turns does.
 MEMORY_GRAIN = 256 * 2**20
-#: Reports a worker may miss before its last one no longer counts.
-MISSED_REPORTS = 3
 
 
 class KernelPlacement:

@@ -5,6 +5,16 @@ Each request of the protocol (:mod:`cellhub.protocol.hub_worker`) is a typed met
 :class:`WorkerLink`; a worker that speaks another protocol version is not used, and
 :meth:`WorkerLink.start` says why. The link keeps the worker's last load report, by which
 :mod:`cellhub.hub.placement` chooses a worker for each new kernel.
+
+The load reports are also the worker's heartbeat. A worker is *lost* when this hub cannot
+reach it (refused, unanswered, a failed handshake) or when it has said nothing for its
+silence limit (``worker_timeout``, and never less than :data:`MISSED_REPORTS` of its report
+intervals): a host that drops off the network leaves the connection open and silent. The
+link then drops the connection, fails the requests waiting on it, and calls ``on_lost``
+once per outage; it keeps trying to reconnect, and ``on_reconnected`` reconciles the
+worker when it is back. A connection the worker closes (it exited) is not a loss by itself:
+the link reconnects at once, and only if that fails is the worker lost — a worker that was
+restarted meanwhile is just reconciled.
 """
 
 from __future__ import annotations
@@ -21,6 +31,14 @@ from cellhub.deploy.handshake_failures import explain
 from cellhub.hub.channels import KernelChannels
 from cellhub.protocol import addresses, framing, hub_worker
 
+#: Load reports a worker may miss before its last one no longer counts for placement, and
+#: before its silence may count as a loss.
+MISSED_REPORTS = 3
+#: Checks of a worker's silence per silence limit. Silence is counted in the hub's own
+#: checks, not read off the clock, so that a hub that was itself stopped or starved for a
+#: while does not blame its workers for the time it was not listening.
+SILENCE_CHECKS = 5
+
 
 class WorkerError(Exception):
     """A worker refused a request; ``status`` is the HTTP status to answer with."""
@@ -31,11 +49,18 @@ class WorkerError(Exception):
         self.message = message
 
 
+class WorkerSilent(ConnectionError):
+    """The worker said nothing for its silence limit: the connection is dropped."""
+
+
 class WorkerLink:
     """Talks to one worker: requests with replies, client messages, and kernel output.
 
     ``on_ended(kernel_id, reason, told)`` is called when the worker reports a kernel gone;
-    ``told``: the worker has told the kernel's clients already.
+    ``told``: the worker has told the kernel's clients already. ``on_lost`` is called when
+    the worker is lost, ``on_reconnected`` when it is connected again after a loss or a
+    dropped connection; ``timeout``: the least silence limit, and how long a connection
+    attempt may take (seconds).
     """
 
     def __init__(
@@ -44,11 +69,15 @@ class WorkerLink:
         context: ssl.SSLContext,
         on_ended: Callable[[str, str, bool], None],
         on_reconnected: Callable[[WorkerLink], None] | None = None,
+        on_lost: Callable[[WorkerLink], None] | None = None,
+        timeout: float = 5.0,
     ) -> None:
         self.address = address
         self.context = context
         self.on_ended = on_ended
         self.on_reconnected = on_reconnected
+        self.on_lost = on_lost
+        self.timeout = timeout
         self.writer: asyncio.StreamWriter | None = None
         self.out: framing.BatchedWriter | None = None
         self.pending: dict[int, asyncio.Future[Any]] = {}
@@ -63,6 +92,10 @@ class WorkerLink:
         #: The worker's last load report (None: none yet), and when it came (time.monotonic).
         self.last_load: hub_worker.Load | None = None
         self.load_at = 0.0
+        #: Whether a frame came since the last silence check.
+        self.heard = False
+        #: The worker is lost (see the module's docstring) and has not been reached since.
+        self.lost = False
 
     async def start(self, timeout: float = 10.0) -> None:
         """Connect; raises :class:`hub_worker.ProtocolError` for a worker of another version."""
@@ -90,31 +123,49 @@ class WorkerLink:
     async def _run(self) -> None:
         backoff = 0.05
         while True:
-            try:
-                reader, writer = await addresses.connect(self.address, self.context)
-            except OSError as exc:
-                self.log(self._unreachable(exc))
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+            if await self._connection():
+                backoff = 0.05
                 continue
-            agreed = False
-            try:
-                agreed = await self._agree(reader, writer)
-                if agreed:
-                    backoff = 0.05
-                    await self._serve(reader, writer)
-            except (asyncio.IncompleteReadError, ConnectionError, framing.FrameError):
-                if not agreed and addresses.unix_path(self.address) is None:
-                    self.log(self._unreachable(ConnectionResetError()))
-            except ssl.SSLError as exc:
-                self.log(self._unreachable(exc))
-            except hub_worker.ProtocolError as exc:
-                self.log(f"dropped the connection to worker {self.address}: {exc}")
-            finally:
-                self._disconnected(writer)
-            if not agreed:
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+            self._lose()
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 5.0)
+
+    async def _connection(self) -> bool:
+        """Connect and serve until the connection ends. True: it was agreed on and then closed
+        (try again at once); False: the worker could not be reached or used, or went silent."""
+        try:
+            connecting = addresses.connect(self.address, self.context)
+            reader, writer = await asyncio.wait_for(connecting, self.timeout)
+        except OSError as exc:
+            self.log(self._unreachable(exc))
+            return False
+        agreed = False
+        try:
+            agreed = await asyncio.wait_for(self._agree(reader, writer), self.timeout)
+            if agreed:
+                await self._serve(reader, writer)
+        except WorkerSilent as exc:
+            self.log(str(exc))
+            writer.transport.abort()
+            return False
+        except (asyncio.IncompleteReadError, ConnectionError, framing.FrameError):
+            if not agreed and addresses.unix_path(self.address) is None:
+                self.log(self._unreachable(ConnectionResetError()))
+        except (ssl.SSLError, TimeoutError) as exc:
+            self.log(self._unreachable(exc))
+        except hub_worker.ProtocolError as exc:
+            self.log(f"dropped the connection to worker {self.address}: {exc}")
+        finally:
+            self._disconnected(writer)
+        return agreed
+
+    def _lose(self) -> None:
+        """The worker is lost: say so once per outage."""
+        if not self.lost:
+            self.lost = True
+            self.log(f"lost worker {self.address}: its kernels are reported dead")
+            if self.on_lost is not None:
+                self.on_lost(self)
 
     def _unreachable(self, failure: OSError) -> str:
         """Why this hub cannot use the worker; a closed TCP connection before the worker
@@ -122,6 +173,8 @@ class WorkerLink:
         if isinstance(failure, (ssl.SSLError, ConnectionResetError)):
             host = self.address.rpartition(":")[0]
             return f"no TLS with worker {self.address}: {explain(failure, 'worker', host)}"
+        if isinstance(failure, TimeoutError):
+            return f"worker {self.address} unreachable: no answer within {self.timeout:g} s"
         return f"worker {self.address} unreachable: {failure}"
 
     async def _agree(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
@@ -143,12 +196,43 @@ class WorkerLink:
         self.out = framing.BatchedWriter(writer)
         for kernel_id in self.channels:
             self.send(hub_worker.attach(kernel_id))
-        if self.task is not None and self.connections and self.on_reconnected is not None:
+        returned = self.connections > 0 or self.lost
+        self.lost = False
+        if self.task is not None and returned and self.on_reconnected is not None:
             self.on_reconnected(self)
         self.connections += 1
         self.connected.set()
+        listening = asyncio.ensure_future(self._listen(reader))
+        watching = asyncio.ensure_future(self._watch())
+        try:
+            await asyncio.wait({listening, watching}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            listening.cancel()
+            watching.cancel()
+        if listening.done():
+            listening.result()  # raises why the connection ended
+        raise WorkerSilent(f"worker {self.address} said nothing for {self.silence_limit():g} s")
+
+    async def _listen(self, reader: asyncio.StreamReader) -> None:
         while True:
-            hub_worker.read_worker_frame(await framing.read_frame(reader), self)
+            frame = await framing.read_frame(reader)
+            self.heard = True
+            hub_worker.read_worker_frame(frame, self)
+
+    def silence_limit(self) -> float:
+        """Seconds without a word after which the worker is lost: ``timeout``, but never less
+        than the reports the worker may miss (its host's settings may differ from ours)."""
+        report = self.last_load
+        return max(self.timeout, MISSED_REPORTS * report.interval) if report else self.timeout
+
+    async def _watch(self) -> None:
+        """Return once the worker has said nothing through :data:`SILENCE_CHECKS` checks."""
+        silent = 0
+        self.heard = False
+        while silent < SILENCE_CHECKS:
+            await asyncio.sleep(self.silence_limit() / SILENCE_CHECKS)
+            silent = 0 if self.heard else silent + 1
+            self.heard = False
 
     def _disconnected(self, writer: asyncio.StreamWriter) -> None:
         self.connected.clear()
