@@ -36,12 +36,16 @@ class Relay:
         self.loads = 0
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Relay until either side closes (the hub's leaving must end it: the worker
+        outlives the test's event loop)."""
         upstream, downstream = await addresses.connect(self.worker, ssl.create_default_context())
         asking = asyncio.ensure_future(self.pass_on(reader, downstream, lambda _: True))
+        answering = asyncio.ensure_future(self.pass_on(upstream, writer, self.heard))
         try:
-            await self.pass_on(upstream, writer, self.heard)
+            await asyncio.wait({asking, answering}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             asking.cancel()
+            answering.cancel()
             writer.close()
             downstream.close()
 
