@@ -101,3 +101,17 @@ async def test_an_interrupt_stops_a_computation_in_compiled_code(sage_hub: Hub) 
     assert run.reply is not None and run.reply["content"]["ename"] == "KeyboardInterrupt"
     assert await plain(kernel, "2^10") == "1024"
     await kernel.close()
+
+
+async def test_an_interact_gives_its_function_sage_values(sage_hub: Hub) -> None:
+    _, kernel = await sage_hub.kernel("sage")
+    shown = await kernel.execute(
+        "@interact\ndef f(n=(1, 10), r=range_slider(0, 4), q=input_box(1/2)):\n"
+        "    print(n + 1/2, r, q, parent(q))"
+    )
+    assert shown.stream_text() == "3/2 (0, 4) 1/2 Rational Field\n", shown.explain()
+    moved = await kernel.execute("f.widget.kwargs_widgets[0].value = 7")
+    assert moved.stream_text() == "15/2 (0, 4) 1/2 Rational Field\n", moved.explain()
+    typed = await kernel.execute("f.widget.kwargs_widgets[2].value = '2^10'")
+    assert typed.stream_text() == "15/2 (0, 4) 1024 Integer Ring\n", typed.explain()
+    await kernel.close()

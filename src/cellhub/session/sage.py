@@ -68,6 +68,7 @@ def prepare(shell: CellShell) -> None:
     SageCustomizations(shell=shell)  # with SAGE_IMPORTALL=no (the kind's environment)
     get_display_manager().switch_backend(math_as_latex_backend(), shell=shell)
     install_names(shell, modules)
+    use_sage_values_in_interacts()
     ip: Any = shell
     warm = ip.run_cell(WARM_UP_CELL, store_history=False, silent=True)
     if not warm.success:
@@ -92,6 +93,25 @@ def install_names(shell: CellShell, modules: list[Any]) -> None:
     shell.user_ns.update(names)
     shell.user_ns_hidden.update(names)
     set_globals(shell.user_ns)
+
+
+def use_sage_values_in_interacts() -> None:
+    """``@interact`` functions get Sage's numbers, and input boxes evaluate Sage's syntax
+    (``1/2`` a rational, ``2^3`` a power), as in Sage."""
+    try:
+        from cellhub.session import interact
+    except ImportError:  # ipywidgets is not installed: no interacts
+        return
+    from sage.all__sagemath_symbolics import RR, ZZ, sage_eval  # type: ignore[import-untyped]
+
+    class SageValues(interact.Values):
+        def number(self, value: Any) -> Any:
+            return ZZ(value) if isinstance(value, int) else RR(value)
+
+        def evaluate(self, text: str, namespace: dict[str, Any]) -> Any:
+            return sage_eval(text, locals=namespace)
+
+    interact.values = SageValues()
 
 
 def math_as_latex_backend() -> Any:
