@@ -7,6 +7,7 @@ import asyncio
 import base64
 from typing import Any
 
+from tests.hub.test_permalinks import page_config
 from tests.kernel_client import Execution, Hub, KernelClient
 from tests.polling import until
 
@@ -80,9 +81,11 @@ async def test_sage_writes_to_its_directory_in_the_session_home(sage_hub: Hub) -
         "import os, sage.env, sage.misc.misc\n"
         "d = os.environ['DOT_SAGE']\n"
         "(d == os.path.join(os.environ['HOME'], '.sage') == sage.env.DOT_SAGE"
-        " == sage.misc.misc.DOT_SAGE, os.access(d, os.W_OK))"
+        " == sage.misc.misc.DOT_SAGE, os.access(d, os.W_OK), tmp_filename().startswith(d))"
     )
-    assert await plain(kernel, code) == "(True, True)"
+    assert await plain(kernel, code) == "(True, True, True)"
+    three_d = result(await kernel.execute("var('y')\nplot3d(x * y, (x, -1, 1), (y, -1, 1))"))
+    assert "<iframe" in three_d["text/html"]  # written through a temporary file
     await kernel.close()
 
 
@@ -115,3 +118,15 @@ async def test_an_interact_gives_its_function_sage_values(sage_hub: Hub) -> None
     typed = await kernel.execute("f.widget.kwargs_widgets[2].value = '2^10'")
     assert typed.stream_text() == "15/2 (0, 4) 1024 Integer Ring\n", typed.explain()
     await kernel.close()
+
+
+async def test_a_permalink_with_kernel_sage_opens_a_sage_worksheet(sage_hub: Hub) -> None:
+    made = await sage_hub.http.post(
+        "/api/permalinks", json={"code": "factor(2^64 + 1)", "kernel_name": "sage"}
+    )
+    assert made.status_code == 201, made.text
+    link = made.json()
+    stored = (await sage_hub.http.get(f"/api/permalinks/{link['id']}")).json()
+    assert stored["kernel_name"] == "sage"
+    page = await sage_hub.http.get(f"/s/{link['id']}")
+    assert page_config(page.text)["kernelName"] == "sage"

@@ -18,9 +18,10 @@ without MathJax). Plots are PNG images.
 Two things must be redone in every session, once forked (:attr:`CellShell.session_start
 <cellhub.session.shell.CellShell.session_start>`):
 
-- ``DOT_SAGE``, the directory Sage writes its caches and logs to, moves into the
-  session's home (the template's is a temporary directory it removes once warm; the
-  sandbox keeps the rest of the filesystem read-only);
+- ``DOT_SAGE``, the directory Sage writes its caches and logs to, and Sage's temporary
+  directory (3-D plots, compiled code) move into the session's home (the template's are
+  temporary directories it removes once warm; the sandbox keeps the rest of the
+  filesystem read-only, and a home is removed with its session, under either sandbox);
 - SIGINT goes to cysignals again, after the session's interrupt gate took it: cysignals'
   handler interrupts computations in compiled code (PARI, FLINT, Maxima), and hands every
   other SIGINT on to the gate.
@@ -76,7 +77,7 @@ def prepare(shell: CellShell) -> None:
             f"Sage's warm-up failed: {warm.error_before_exec or warm.error_in_exec!r}"
         )
     shutil.rmtree(dot_sage, ignore_errors=True)
-    shell.session_start.append(DotSage(shell, dot_sage).move_to_home)
+    shell.session_start.append(SageFiles(shell, dot_sage).move_to_home)
     shell.session_start.append(interrupts_to_cysignals())
 
 
@@ -131,16 +132,21 @@ def math_as_latex_backend() -> Any:
     return MathAsLatex()
 
 
-class DotSage:
-    """Where the template's ``DOT_SAGE`` is held, to point each session at its own.
+class SageFiles:
+    """Where Sage writes, moved from the template's directories to each session's home.
 
     Sage reads ``DOT_SAGE`` once, at import, and a few modules keep it (or paths under
     it) as module constants; they are found here, in the template, so that a session
     rewrites those few entries instead of reading every module (which would copy pages
     of the template into each session: reading an object writes its reference count).
+    Sage's temporary directory, made at import too, is made anew in ``DOT_SAGE``.
     """
 
     def __init__(self, shell: CellShell, template_dot_sage: str) -> None:
+        from sage.misc import temporary_file  # type: ignore[import-untyped]
+
+        temporary_file.TMP_DIR_FILENAME_BASE.cleanup()  # the template's, in the host's /tmp
+        self.temporary_file = temporary_file
         self.old = template_dot_sage
         namespaces = [vars(m) for name, m in sys.modules.items() if name.startswith("sage.") and m]
         self.places = [
@@ -157,6 +163,9 @@ class DotSage:
         os.environ["DOT_SAGE"] = new
         with contextlib.suppress(OSError):  # Sage says so when it needs it and cannot write
             os.makedirs(new, mode=0o700, exist_ok=True)
+            self.temporary_file.TMP_DIR_FILENAME_BASE = tempfile.TemporaryDirectory(
+                prefix="sage_", dir=new
+            )
 
 
 def interrupts_to_cysignals() -> Any:
