@@ -67,11 +67,21 @@ async def test_a_plot_is_an_inline_png(sage_hub: Hub) -> None:
     await kernel.close()
 
 
-async def test_pari_gp_through_its_cell_magic(sage_hub: Hub) -> None:
+async def test_pari_gp_and_maxima_through_their_magics(sage_hub: Hub) -> None:
     _, kernel = await sage_hub.kernel("sage")
     assert await plain(kernel, "%gp nextprime(2^64)") == "18446744073709551629"
     printed = (await kernel.execute("%%gp\nv = [1, 2, 3];\nvecsum(v)")).stream_text()
     assert printed.strip() == "6"
+    assert await plain(kernel, "%maxima integrate(x^2, x)") == "x^3/3"
+    await kernel.close()
+
+
+async def test_a_restarted_sage_kernel_is_sage_again(sage_hub: Hub) -> None:
+    kernel_id, kernel = await sage_hub.kernel("sage")
+    assert await plain(kernel, "a = 2^5; a") == "32"
+    restarted = await sage_hub.http.post(f"/api/kernels/{kernel_id}/restart")
+    assert restarted.status_code == 200 and restarted.json()["name"] == "sage"
+    assert await plain(kernel, "'a' in globals(), 2^5") == "(False, 32)"
     await kernel.close()
 
 
