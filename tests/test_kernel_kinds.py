@@ -24,13 +24,12 @@ def test_named_kinds_are_offered_as_named() -> None:
 def test_auto_offers_each_installed_kind_and_says_why_not_the_others(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    missing = dataclasses.replace(SAGE, requires="no_such_module_here.all")
+    missing = dataclasses.replace(SAGE, requires=("sage.all__sagemath_repl", "no_such_here.all"))
     monkeypatch.setitem(KINDS, "sage", missing)
     offer = offered(["auto"])
     assert offer.names == ("python3",)
     assert offer.describe() == (
-        "python3; sage not offered: no_such_module_here.all is not installed "
-        "(pip install 'cellhub[sage]')"
+        "python3; sage not offered: no_such_here.all not installed (pip install 'cellhub[sage]')"
     )
 
 

@@ -38,8 +38,8 @@ class KernelKind:
     setup: str = ""
     #: Environment the template needs before its imports (a library's start-up switches).
     environment: dict[str, str] = field(default_factory=dict)
-    #: A module that must be importable for a worker to offer this kind (empty: always).
-    requires: str = ""
+    #: Modules that must be importable for a worker to offer this kind (none: always).
+    requires: tuple[str, ...] = ()
     #: How to install what ``requires``, for the message that says it is missing.
     install: str = ""
     #: The package the logos are in, found at run time (it may not be installed).
@@ -53,14 +53,13 @@ class KernelKind:
         }
     )
 
+    def missing(self) -> list[str]:
+        """What of ``requires`` this host lacks (found, never imported)."""
+        return [name for name in self.requires if not _importable(name)]
+
     def available(self) -> bool:
-        """Whether this host can run kernels of this kind (finds, never imports, them)."""
-        if not self.requires:
-            return True
-        try:
-            return importlib.util.find_spec(self.requires) is not None
-        except ImportError:  # a parent package is missing
-            return False
+        """Whether this host can run kernels of this kind."""
+        return not self.missing()
 
     def logo_files(self) -> dict[str, Path]:
         """The logos this host (the hub's) has, by the file name clients ask for."""
@@ -76,6 +75,13 @@ class KernelKind:
         return found
 
 
+def _importable(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ImportError:  # a parent package is missing
+        return False
+
+
 PYTHON3 = KernelKind("python3", "Python 3 (cellhub)", "python")
 SAGE = KernelKind(
     "sage",
@@ -89,7 +95,10 @@ SAGE = KernelKind(
         # Sage's IPython set-up leaves the user namespace to cellhub.session.sage.
         "SAGE_IMPORTALL": "no",
     },
-    requires="sage.all__sagemath_symbolics",
+    # One module of each passagemath part of the cellhub[sage] extra (pyproject.toml).
+    requires=tuple(
+        f"sage.all__sagemath_{part}" for part in ("repl", "symbolics", "maxima", "plot", "pari")
+    ),
     install="pip install 'cellhub[sage]'",
     logo_package="sage",
     logos={
@@ -134,7 +143,7 @@ def offered(names: list[str]) -> Offer:
         return Offer(tuple(names))
     installed = [kind for kind in KINDS.values() if kind.available()]
     left_out = tuple(
-        f"{kind.name} not offered: {kind.requires} is not installed ({kind.install})"
+        f"{kind.name} not offered: {', '.join(kind.missing())} not installed ({kind.install})"
         for kind in KINDS.values()
         if kind not in installed
     )
