@@ -49,8 +49,11 @@ def test_the_kernel_choice_gives_sage_with_typeset_math_and_plots(
     context: Any, sage_ui: UiServer
 ) -> None:
     sheet = sage_sheet(context, sage_ui)
-    outputs = sheet.run_and_wait(0, "show(integrate(x^2 * sin(x), x))\nplot(sin(x), (x, 0, pi))")
-    expect(outputs.locator(".latex-output .katex")).to_have_count(1)
+    outputs = sheet.run_and_wait(
+        0, "show(integrate(x^2 * sin(x), x))\nshow(QQ['t'])\nplot(sin(x), (x, 0, pi))"
+    )
+    expect(outputs.locator(".latex-output .katex")).to_have_count(2)
+    expect(outputs.locator(".katex-error")).to_have_count(0)  # Sage's \Bold, defined inline
     expect(outputs.locator("img.image-output")).to_have_count(1)
     sheet.page.reload()
     sheet.kernel_state("idle")
