@@ -36,6 +36,7 @@ import shutil
 import signal
 import sys
 import tempfile
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -168,7 +169,7 @@ class SageFiles:
             )
 
 
-def interrupts_to_cysignals() -> Any:
+def interrupts_to_cysignals() -> Callable[[], None]:
     """What gives SIGINT back to cysignals' handler, as the template's imports set it."""
     from cysignals.pysignals import getossignal, setossignal  # type: ignore[import-untyped]
 
