@@ -128,8 +128,8 @@ class KernelsClient:
             trust_env=False,
         )
 
-    async def start_kernel(self) -> str:
-        response = checked(await self.http.post("/api/kernels", json={"name": "python3"}))
+    async def start_kernel(self, name: str = "python3") -> str:
+        response = checked(await self.http.post("/api/kernels", json={"name": name}))
         kernel_id: str = response.json()["id"]
         return kernel_id
 

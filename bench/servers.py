@@ -154,6 +154,8 @@ class CellhubServer(BenchServer):
     each only if this cellhub has it): the session cap, so that capacity measures memory; and
     the per-client limits on kernel starts, kernels alive and WebSocket messages, because one
     benchmark process with one token plays every client. Jupyter Server has no such limits.
+    The kernels are python3 alone: a Sage template (where Sage is installed) would hold CPU
+    and memory that no benchmarked kernel uses.
     """
 
     name = "cellhub"
@@ -163,6 +165,7 @@ class CellhubServer(BenchServer):
         "client_kernel_starts": "0",
         "client_max_kernels": "0",
         "client_message_rate": "0",
+        "kernels": "python3",
     }
 
     def __init__(self, workdir: Path, settings: dict[str, str] | None = None) -> None:

@@ -23,6 +23,9 @@ from tests.kernel_client import Hub
 URL_LINE = re.compile(r"serving at (http://\S+?)/\?token=(\S+)")
 #: Tests start many kernels from one address; the per-client limits have tests of their own.
 UNLIMITED_CLIENTS = {"CELLHUB_CLIENT_KERNEL_STARTS": "0", "CELLHUB_CLIENT_MAX_KERNELS": "0"}
+#: A Sage template costs seconds of CPU and hundreds of MiB at every start: the cellhubs of
+#: tests offer python3 kernels alone, unless a test asks for more (tests/sage).
+PYTHON3_ONLY = {"CELLHUB_KERNELS": "python3"}
 
 
 @dataclass
@@ -74,7 +77,7 @@ def launch(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, **env},
+        env={**os.environ, **PYTHON3_ONLY, **env},
         cwd=cwd,
     )
     output: list[str] = []

@@ -153,13 +153,13 @@ class Hub:
             limits=httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY),
         )
 
-    async def start_kernel(self) -> str:
-        response = await self.http.post("/api/kernels", json={"name": "python3"})
+    async def start_kernel(self, name: str = "python3") -> str:
+        response = await self.http.post("/api/kernels", json={"name": name})
         assert response.status_code == 201, response.text
         return str(response.json()["id"])
 
-    async def kernel(self) -> tuple[str, KernelClient]:
-        kernel_id = await self.start_kernel()
+    async def kernel(self, name: str = "python3") -> tuple[str, KernelClient]:
+        kernel_id = await self.start_kernel(name)
         return kernel_id, await KernelClient.connect(self.url, self.token, kernel_id)
 
     async def aclose(self) -> None:

@@ -12,6 +12,7 @@ import httpx
 
 from cellhub.config import SETTINGS
 from tests.conftest import (
+    PYTHON3_ONLY,
     UNLIMITED_CLIENTS,
     URL_LINE,
     RunningHub,
@@ -153,7 +154,7 @@ def test_a_worker_that_cannot_start_stops_serve_with_its_error(tmp_path: Path) -
         [sys.executable, "-m", "cellhub", "serve", "--port", "0", "--data-dir", str(tmp_path)],
         capture_output=True,
         text=True,
-        env={**os.environ, "CELLHUB_PRELOAD": "no_such_module_here"},
+        env={**os.environ, **PYTHON3_ONLY, "CELLHUB_PRELOAD": "no_such_module_here"},
         timeout=120,
     )
     output = done.stdout + done.stderr

@@ -11,7 +11,7 @@ import { fromNotebook, notebookFileName, toNotebook } from "./notebook/ipynb";
 import { BrowserStore } from "./notebook/persistence";
 import { codeToShare, linkedCode, openLinked, reopenOnLinkedHash, SHARED_TITLE } from "./share/openLink";
 import { ShareButton } from "./share/shareButton";
-import { KernelBar } from "./view/kernelBar";
+import { confirmRestart, KernelBar } from "./view/kernelBar";
 import { Notices } from "./view/notices";
 import { WidgetHost } from "./widgets/host";
 import { WorksheetView } from "./view/worksheetView";
@@ -27,18 +27,32 @@ function boot(): void {
   // A shared link opens in a worksheet of its own, so it never replaces the person's.
   const linked = linkedCode();
   const store = new BrowserStore(worksheet, `cellhub:${linked ? "shared" : "worksheet"}:${scope}`);
-  if (linked) worksheet.replaceAll([new Cell("code")], SHARED_TITLE);
-  else store.restore();
+  if (linked) {
+    worksheet.replaceAll([new Cell("code")], SHARED_TITLE);
+    worksheet.kernelName = linked.kernelName ?? config.kernelName;
+  } else store.restore();
 
-  const kernel = new KernelConnection(new KernelsApi(config.baseUrl), config.kernelName, `cellhub:kernel:${scope}${linked ? "#shared" : ""}`);
+  const kernel = new KernelConnection(new KernelsApi(config.baseUrl), worksheet.kernelName, `cellhub:kernel:${scope}${linked ? "#shared" : ""}`);
   const runner = new Runner(kernel, worksheet);
   const widgets = new WidgetHost(kernel);
   const notices = new Notices();
   const view = new WorksheetView(worksheet, runner, kernel, notices);
 
+  /** The worksheet's code is for kernel `name` now: a kernel of another spec replaces the kernel. */
+  const useKernel = async (name: string): Promise<void> => {
+    worksheet.kernelName = name;
+    bar.kernelChoice.value = name;
+    if (kernel.kernelName !== name) await kernel.switchKernel(name);
+  };
+
   const bar = new KernelBar(
     kernel,
     {
+      switchKernel: async (name) => {
+        if (!confirmRestart(kernel)) return false;
+        await useKernel(name);
+        return true;
+      },
       newWorksheet: () => {
         const discard = "Start a new worksheet? This one's cells and outputs will be discarded (Download .ipynb keeps a copy).";
         if (!worksheet.isBlank && !confirm(discard)) return;
@@ -70,9 +84,10 @@ function boot(): void {
       },
       open: async (file) => {
         try {
-          const { cells, title } = fromNotebook(JSON.parse(await file.text()));
+          const { cells, title, kernelName } = fromNotebook(JSON.parse(await file.text()));
           worksheet.replaceAll(cells, title || file.name.replace(/\.ipynb$/i, ""));
           bar.titleInput.value = worksheet.title;
+          void useKernel(kernelName);
           notices.show(`Opened ${file.name} (${cells.length} cells).`);
           view.focusSelected();
         } catch (error) {
@@ -94,7 +109,7 @@ function boot(): void {
 
   const root = document.getElementById("app") ?? document.body;
   root.replaceChildren(bar.element, bar.banner, view.element, notices.element);
-  const share = new ShareButton({ ...config, code: () => codeToShare(worksheet, view) });
+  const share = new ShareButton({ ...config, kernelName: () => worksheet.kernelName, code: () => codeToShare(worksheet, view) });
   bar.element.querySelector(".controls")?.append(share.element);
   if (linked) void openLinked(linked, worksheet, view, runner).then((title) => (bar.titleInput.value = title));
   reopenOnLinkedHash();

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cellhub.kernel_kinds import check_setting as check_kernels
 from cellhub.sandbox.base import SandboxLimits
 from cellhub.sandbox.environment import parse_entries
 
@@ -125,6 +126,12 @@ class Config(SandboxLimits):
             "ipywidgets",
         ],
         "Modules the template process imports once, before forking sessions.",
+    )
+    kernels: list[str] = _setting(
+        ["auto"],
+        "Kernel kinds a worker offers, each with its own template process and spare sessions: "
+        "python3, sage; 'auto' is python3, and sage too where Sage (passagemath) is installed "
+        "(see docs/sage.md). The worker's start-up line says which it offers.",
     )
     merge_pages: bool = _setting(
         True,
@@ -307,6 +314,10 @@ def _validate(cfg: Config) -> Config:
         raise ConfigError(f"sandbox must be 'auto', 'linux' or 'rlimit', not {cfg.sandbox!r}")
     if cfg.output_cap < 1024 or cfg.max_stream_chunk < 1024 or cfg.flow_window < 64 * 1024:
         raise ConfigError("output_cap, max_stream_chunk and flow_window are too small")
+    try:
+        check_kernels(cfg.kernels)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
     try:
         parse_entries(cfg.session_environment)
     except ValueError as exc:

@@ -21,6 +21,14 @@ async def test_api_root_and_kernelspecs(hub: Hub) -> None:
     assert spec["name"] == "python3" and spec["spec"]["language"] == "python"
 
 
+async def test_a_kind_no_worker_offers_is_no_kernel_spec(hub: Hub) -> None:
+    """The tests' cellhub offers python3 alone (tests/conftest.py), Sage installed or not."""
+    assert list((await hub.http.get("/api/kernelspecs")).json()["kernelspecs"]) == ["python3"]
+    assert (await hub.http.get("/api/kernelspecs/sage")).status_code == 404
+    started = await hub.http.post("/api/kernels", json={"name": "sage"})
+    assert started.status_code == 404 and "sage" in started.json()["message"]
+
+
 async def test_kernel_lifecycle(hub: Hub) -> None:
     created = await hub.http.post("/api/kernels", json={"name": "python3"})
     assert created.status_code == 201

@@ -138,7 +138,9 @@ class Heard:
 
 
 def test_a_load_report_reads_back_as_it_was_sent() -> None:
-    report = hub_worker.Load(free=2, running=1, capacity=3, memory=5 * 2**30, interval=0.5)
+    report = hub_worker.Load(
+        free=2, running=1, capacity=3, memory=5 * 2**30, interval=0.5, kernels=("python3", "sage")
+    )
     heard = Heard()
     frame = framing.decode(framing.encode(hub_worker.load(report))[framing.HEADER.size :])
     hub_worker.read_worker_frame(frame, cast(hub_worker.WorkerFrames, heard))
@@ -158,3 +160,4 @@ async def test_a_worker_reports_its_load_to_a_hub_on_connect(tmp_path: Path) -> 
     capacity = the_worker.config.max_sessions
     assert (report.free, report.running, report.capacity) == (capacity, 0, capacity)
     assert report.memory > 0 and report.interval == the_worker.config.load_interval
+    assert report.kernels == the_worker.offer.names

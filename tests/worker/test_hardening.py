@@ -33,7 +33,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import UNLIMITED_CLIENTS, URL_LINE, RunningHub
+from tests.conftest import PYTHON3_ONLY, UNLIMITED_CLIENTS, URL_LINE, RunningHub
 from tests.kernel_client import Hub
 from tests.worker.test_abuse import (
     LINUX,
@@ -82,7 +82,7 @@ def start_logged(data_dir: Path, log: Path, env: dict[str, str]) -> LoggedServer
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env={**os.environ, **env},
+            env={**os.environ, **PYTHON3_ONLY, **env},
         )
     deadline = time.monotonic() + 90
     # serve prints its address, then its worker's line once the template is ready

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from cellhub.config import load_config
-from cellhub.worker.server import Worker
+from cellhub.worker.session_sources import template_settings
 from cellhub.worker.template_client import TemplateClient
 from tests.polling import until
 
@@ -56,7 +56,7 @@ async def test_an_interrupt_before_the_session_is_ready_is_ignored(tmp_path: Pat
         barrages.append(asyncio.get_running_loop().create_task(interrupt_often(pid)))
 
     template = TemplateClient(
-        Worker(config).template_settings(),
+        template_settings(config, "python3"),
         on_forked,
         lambda pid, code: exited.__setitem__(pid, code),
         lambda: None,

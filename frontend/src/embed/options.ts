@@ -1,8 +1,12 @@
 /**
  * Options of an embedded cell: from the page's `cellhub.init({...})` call, overridden per cell
  * by data attributes (`data-cellhub-autorun`, `data-cellhub-read-only`,
- * `data-cellhub-hide-editor`, `data-cellhub-kernel="group"`, `data-cellhub-kernel-name`).
+ * `data-cellhub-hide-editor`, `data-cellhub-kernel="group"`, `data-cellhub-kernel-name`). The
+ * kernel spec may also be given as Sage Cell pages give a cell's language: `data-kernel="sage"`,
+ * `data-lang="sage"`, or a `<script type="text/x-sage">` holding the code.
  */
+
+import { DEFAULT_KERNEL, kernelOfLanguage } from "../kernel/kinds";
 
 export interface EmbedOptions {
   /** The cellhub serving the cells (default: where embed.js came from). */
@@ -26,7 +30,7 @@ export const DEFAULTS: Omit<EmbedOptions, "hubUrl"> = {
   readOnly: false,
   hideEditor: false,
   kernel: "",
-  kernelName: "python3",
+  kernelName: DEFAULT_KERNEL,
 };
 
 function flag(value: string | undefined, fallback: boolean): boolean {
@@ -44,8 +48,13 @@ export function cellOptions(element: HTMLElement, defaults: EmbedOptions): Embed
     readOnly: flag(data.cellhubReadOnly, defaults.readOnly),
     hideEditor: flag(data.cellhubHideEditor, defaults.hideEditor),
     kernel: data.cellhubKernel ?? defaults.kernel,
-    kernelName: data.cellhubKernelName ?? defaults.kernelName,
+    kernelName: data.cellhubKernelName ?? data.kernel ?? kernelOfLanguage(data.lang ?? languageOfScript(element)) ?? defaults.kernelName,
   };
+}
+
+/** The language a cell's `<script type="text/x-LANGUAGE">` names, if it has one. */
+function languageOfScript(element: HTMLElement): string | undefined {
+  return /^text\/x-(\w+)$/.exec(element.querySelector("script")?.type ?? "")?.[1];
 }
 
 /** The code of an element: a `<script type="text/x-python">` inside it (so `<` needs no

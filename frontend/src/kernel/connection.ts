@@ -70,7 +70,8 @@ export class KernelConnection {
 
   constructor(
     readonly api: KernelsApi,
-    private readonly kernelName: string,
+    /** The kernel spec the connection starts kernels of (see `switchKernel`). */
+    public kernelName: string,
     private readonly rememberKey: string,
   ) {
     window.addEventListener("online", () => {
@@ -131,6 +132,25 @@ export class KernelConnection {
       }
     } catch (error) {
       this.markDead(`Restart failed: ${(error as Error).message}`, error);
+    }
+  }
+
+  /** Replace the kernel by a new one of spec `name` (another language): the old one is shut down. */
+  async switchKernel(name: string): Promise<void> {
+    const old = this.kernelId;
+    this.kernelName = name;
+    this.abandonAll();
+    this.closeSocket();
+    this.kernelId = null;
+    sessionStorage.removeItem(this.rememberKey);
+    this.setState("starting");
+    this.holdsState = false;
+    this.failure = null;
+    if (old) await this.api.shutdown(old).catch(() => undefined);
+    try {
+      this.attach((await this.api.start(name)).id);
+    } catch (error) {
+      this.markDead(`Could not start a kernel: ${(error as Error).message}`, error);
     }
   }
 

@@ -7,6 +7,11 @@ export interface KernelModel {
   execution_state?: string;
 }
 
+export interface KernelSpecs {
+  default: string;
+  kernelspecs: Record<string, { name: string; spec: { display_name: string; language: string } }>;
+}
+
 const NO_ANSWER: Record<NoAnswer, string> = {
   "origin-not-allowed": "the cellhub does not allow requests from this page's origin (CORS)",
   unreachable: "the cellhub could not be reached",
@@ -58,6 +63,11 @@ export class KernelsApi {
     readonly baseUrl: string,
     readonly token = "",
   ) {}
+
+  /** The kernel specs the server offers, by name, and its default one. */
+  async specs(): Promise<KernelSpecs> {
+    return (await this.call("GET", "api/kernelspecs")) as KernelSpecs;
+  }
 
   async start(name: string): Promise<KernelModel> {
     return (await this.call("POST", "api/kernels", { name })) as KernelModel;

@@ -2,6 +2,7 @@
  * Worksheets as Jupyter notebooks (nbformat 4.5): what "Download .ipynb" writes, what
  * "Open .ipynb" reads, and what the page keeps in localStorage.
  */
+import { kernelOfNotebook, notebookKernelspec } from "../kernel/kinds";
 import { Cell } from "../worksheet/cell";
 import type { MimeBundle, Output } from "../worksheet/outputs";
 import type { Worksheet } from "../worksheet/worksheet";
@@ -40,8 +41,8 @@ export function toNotebook(worksheet: Worksheet, options: SaveOptions = {}): Not
     nbformat: 4,
     nbformat_minor: 5,
     metadata: {
-      kernelspec: { name: "python3", display_name: "Python 3 (ipykernel)", language: "python" },
-      language_info: { name: "python" },
+      kernelspec: notebookKernelspec(worksheet.kernelName),
+      language_info: { name: notebookKernelspec(worksheet.kernelName).language },
       cellhub: { title: worksheet.title },
     },
     cells: worksheet.cells.map((cell) => cellToNotebook(cell, options)),
@@ -84,7 +85,7 @@ function outputToNotebook(output: Output, options: SaveOptions): NotebookOutput 
 
 export class NotebookFormatError extends Error {}
 
-export function fromNotebook(value: unknown): { cells: Cell[]; title: string } {
+export function fromNotebook(value: unknown): { cells: Cell[]; title: string; kernelName: string } {
   const notebook = value as Partial<Notebook>;
   if (!notebook || typeof notebook !== "object" || !Array.isArray(notebook.cells)) {
     throw new NotebookFormatError("This file is not a Jupyter notebook (no cells).");
@@ -103,7 +104,7 @@ export function fromNotebook(value: unknown): { cells: Cell[]; title: string } {
     }
     return cell;
   });
-  return { cells, title: meta.cellhub?.title ?? "" };
+  return { cells, title: meta.cellhub?.title ?? "", kernelName: kernelOfNotebook(notebook.metadata?.kernelspec) };
 }
 
 function outputFromNotebook(raw: NotebookOutput): Output | null {

@@ -23,9 +23,10 @@ export class BrowserStore {
     try {
       const saved = localStorage.getItem(this.key);
       if (saved) {
-        const { cells, title } = fromNotebook(JSON.parse(saved));
+        const { cells, title, kernelName } = fromNotebook(JSON.parse(saved));
         if (cells.length > 0) {
           this.worksheet.replaceAll(cells, title);
+          this.worksheet.kernelName = kernelName;
           restored = true;
         }
       }

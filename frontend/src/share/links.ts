@@ -1,8 +1,11 @@
 /**
  * Links that carry their code: `#z=<base64url(zlib(code))>` (the form Sage Cell users know;
- * `?z=` works too) and `?c=<code>` in plain text. They need no database, so they work on any
+ * `?z=` works too) and `?c=<code>` in plain text, with the code's language as Sage Cell names
+ * it (`lang=sage`; none: the page's kernel, `python3` unless a worksheet says otherwise). They need no database, so they work on any
  * cellhub and never expire; short links (`/s/{id}`) come from the permalinks API instead.
  */
+
+import { DEFAULT_KERNEL, kernelOfLanguage, languageOfKernel } from "../kernel/kinds";
 
 /** zlib's format (RFC 1950) is what CompressionStream calls "deflate", and Python's zlib reads. */
 const FORMAT = "deflate";
@@ -32,24 +35,30 @@ export async function decompressCode(z: string): Promise<string> {
   return new TextDecoder().decode(await pipe(fromBase64Url(z), new DecompressionStream(FORMAT)));
 }
 
-/** The self-contained link to `code` on the cellhub at `baseUrl`. */
-export async function selfContainedLink(baseUrl: string, code: string): Promise<string> {
-  return `${new URL(baseUrl, location.href).href}#z=${await compressCode(code)}`;
+/** The self-contained link to `code`, for kernel `kernelName`, on the cellhub at `baseUrl`. */
+export async function selfContainedLink(baseUrl: string, code: string, kernelName: string = DEFAULT_KERNEL): Promise<string> {
+  const language = languageOfKernel(kernelName);
+  return `${new URL(baseUrl, location.href).href}#z=${await compressCode(code)}${language ? `&lang=${language}` : ""}`;
 }
 
-/** What a link asks the page to open: code (maybe still being decompressed) and whether to run it. */
+/**
+ * What a link asks the page to open: code (maybe still being decompressed), whether to run it,
+ * and the kernel it is for (null: the link does not say).
+ */
 export interface LinkedCode {
   code: Promise<string>;
   run: boolean;
+  kernelName: string | null;
 }
 
 /** The code an address carries in `#z=`, `?z=` or `?c=`, or null when it carries none. */
 export function codeInAddress(url: URL): LinkedCode | null {
   const hash = new URLSearchParams(url.hash.replace(/^#/, ""));
   const run = ["1", "true", "yes"].includes(url.searchParams.get("run") ?? hash.get("run") ?? "");
+  const kernelName = kernelOfLanguage(hash.get("lang") ?? url.searchParams.get("lang"));
   const z = hash.get("z") ?? url.searchParams.get("z");
-  if (z) return { code: decompressCode(z), run };
+  if (z) return { code: decompressCode(z), run, kernelName };
   const c = url.searchParams.get("c");
-  if (c !== null) return { code: Promise.resolve(c), run };
+  if (c !== null) return { code: Promise.resolve(c), run, kernelName };
   return null;
 }

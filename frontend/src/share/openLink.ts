@@ -11,7 +11,7 @@ export const SHARED_TITLE = "Shared code";
 
 export function linkedCode(): LinkedCode | null {
   const shared = sharedCodeOfPage();
-  if (shared) return { code: Promise.resolve(shared.code), run: shared.run };
+  if (shared) return { code: Promise.resolve(shared.code), run: shared.run, kernelName: shared.kernelName };
   return codeInAddress(new URL(location.href));
 }
 

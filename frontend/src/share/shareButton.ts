@@ -11,7 +11,8 @@ import { createPermalink } from "./permalinks";
 
 export interface ShareSource {
   baseUrl: string;
-  kernelName: string;
+  /** The kernel the code is for (the worksheet's). */
+  kernelName(): string;
   /** Anyone may use this cellhub (`allow_anonymous`), so anyone may open its links. */
   allowAnonymous: boolean;
   /** The code to share (the selected cell's, say). */
@@ -80,9 +81,10 @@ export class ShareButton {
     this.panel.hidden = false;
     this.shortLink.value = "";
     this.status.textContent = "Making the short link…";
-    this.longLink.value = await selfContainedLink(this.source.baseUrl, code);
+    const kernelName = this.source.kernelName();
+    this.longLink.value = await selfContainedLink(this.source.baseUrl, code, kernelName);
     try {
-      const link = await createPermalink(this.source.baseUrl, code, this.source.kernelName);
+      const link = await createPermalink(this.source.baseUrl, code, kernelName);
       this.shortLink.value = link.url;
       this.status.textContent = "";
       this.shortLink.focus();

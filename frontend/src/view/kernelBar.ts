@@ -1,5 +1,6 @@
 /**
- * The page header: worksheet title, the kernel's state, kernel controls, a new worksheet,
+ * The page header: worksheet title, the kernel's state, the kernel's language (a choice among
+ * the kernel specs the hub offers, shown when it offers more than one), kernel controls, a new worksheet,
  * notebook download and open, the keyboard help, and a banner for a lost connection or a dead
  * kernel. Actions that throw work away (a restart that loses the kernel's variables, a new
  * worksheet that discards cells) ask first, with the browser's own `confirm()` dialog: it is
@@ -10,6 +11,8 @@ import type { KernelConnection, KernelState } from "../kernel/connection";
 import { h } from "../util/dom";
 
 export interface KernelBarActions {
+  /** Run the worksheet's code in a kernel of spec `name` from now on; false if the person declined. */
+  switchKernel(name: string): Promise<boolean>;
   newWorksheet(): void;
   runAll(): void;
   restartAndRunAll(): void;
@@ -41,6 +44,7 @@ export class KernelBar {
   private readonly bannerText: HTMLElement;
   private readonly bannerRestart: HTMLButtonElement;
   readonly titleInput: HTMLInputElement;
+  readonly kernelChoice: HTMLSelectElement;
 
   constructor(
     private readonly kernel: KernelConnection,
@@ -71,6 +75,17 @@ export class KernelBar {
         fileInput.value = "";
       },
     });
+    this.kernelChoice = h("select", {
+      className: "kernel-choice",
+      "aria-label": "Kernel",
+      hidden: true,
+      onchange: () => {
+        const wanted = this.kernelChoice.value;
+        void actions.switchKernel(wanted).then((switched) => {
+          if (!switched) this.kernelChoice.value = kernel.kernelName;
+        });
+      },
+    });
     const help = h(
       "details",
       { className: "shortcuts" },
@@ -80,7 +95,7 @@ export class KernelBar {
     this.element = h(
       "header",
       { className: "topbar" },
-      h("div", { className: "brand-row" }, h("span", { className: "brand" }, "cellhub"), this.titleInput, this.state),
+      h("div", { className: "brand-row" }, h("span", { className: "brand" }, "cellhub"), this.titleInput, this.kernelChoice, this.state),
       h(
         "div",
         { className: "controls" },
@@ -110,6 +125,16 @@ export class KernelBar {
     kernel.stateChanged.connect(() => this.refresh());
     kernel.notice.connect((text) => this.showNotice(text));
     this.refresh();
+    void this.listKernels();
+  }
+
+  /** Offer the hub's kernel specs; the choice stays hidden while there is nothing to choose. */
+  private async listKernels(): Promise<void> {
+    const offered = await this.kernel.api.specs().catch(() => null);
+    const specs = Object.values(offered?.kernelspecs ?? {});
+    this.kernelChoice.replaceChildren(...specs.map((spec) => h("option", { value: spec.name }, spec.spec.display_name)));
+    this.kernelChoice.value = this.kernel.kernelName;
+    this.kernelChoice.hidden = specs.length < 2;
   }
 
   private refresh(): void {

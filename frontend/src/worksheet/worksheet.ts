@@ -1,4 +1,5 @@
 /** The ordered cells of a worksheet, the structural edits on them, and undo of deletions. */
+import { DEFAULT_KERNEL } from "../kernel/kinds";
 import { Signal } from "../util/signal";
 import { Cell } from "./cell";
 
@@ -14,6 +15,7 @@ export class Worksheet {
   readonly contentChanged = new Signal<void>();
   private _cells: Cell[] = [];
   private _title = "Untitled";
+  private _kernelName = DEFAULT_KERNEL;
   private deleted: { cell: Cell; index: number }[] = [];
   private watchers = new Map<Cell, () => void>();
 
@@ -27,6 +29,16 @@ export class Worksheet {
 
   set title(title: string) {
     this._title = title.trim() || "Untitled";
+    this.contentChanged.emit();
+  }
+
+  /** The kernel spec the worksheet's code is written for (`python3`, `sage`). */
+  get kernelName(): string {
+    return this._kernelName;
+  }
+
+  set kernelName(name: string) {
+    this._kernelName = name;
     this.contentChanged.emit();
   }
 

@@ -6,9 +6,9 @@ tells their clients so.
 
 The worker listens before its template has imported everything (seconds, with the default
 preload), so the hub starts and ``cellhub serve`` prints its address at once; kernel starts
-wait for the template. The worker's line (its address and sandbox) is printed when the
-template is ready. A worker that dies before that never worked: ``serve`` stops and says so,
-instead of restarting it in a loop.
+wait for the template. The worker's line (its address, kernel kinds and sandbox) is printed
+when the templates are ready. A worker that dies before that never worked: ``serve`` stops
+and says so, instead of restarting it in a loop.
 
 The worker is executed with the sessions' environment (see
 :mod:`cellhub.sandbox.environment`), not ours: it needs none of our secrets, and
@@ -117,7 +117,11 @@ class WorkerProcess:
         if line:
             ready: dict[str, Any] = orjson.loads(line)
             self.ready.set()
-            print(f"cellhub: worker at {ready['address']}; sandbox: {ready['sandbox']}", flush=True)
+            print(
+                f"cellhub: worker at {ready['address']}; kernels: {ready['kernels']}; "
+                f"sandbox: {ready['sandbox']}",
+                flush=True,
+            )
 
     async def watch(self) -> None:
         """Restart the worker whenever it dies, until :meth:`stop`; raise :class:`WorkerFailed`

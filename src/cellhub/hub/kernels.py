@@ -25,10 +25,12 @@ from typing import Any
 
 from cellhub.db.kernels import KernelRepository
 from cellhub.hub.channels import Client, KernelChannels
+from cellhub.hub.kernel_offer import offered_kinds, offers
 from cellhub.hub.placement import KernelPlacement
 from cellhub.hub.workers import WorkerError, WorkerLink
 from cellhub.protocol.hub_worker import KernelModel, Missed
 
+#: The kernel spec a start without a name gets, as with Jupyter Server.
 KERNEL_NAME = "python3"
 #: What a worker's failed start may mean that another worker can do better: it is full
 #: (503), or the connection to it failed (502) or was not there (503).
@@ -135,7 +137,7 @@ class KernelService:
     ) -> dict[str, Any]:
         """Start a kernel for ``owner``, with ``options`` (idle_timeout, max_lifetime) for it,
         within ``max_per_owner`` and ``limit``: :class:`TooManyKernels` past either."""
-        if name != KERNEL_NAME:
+        if name not in offered_kinds(self.links.values()):
             raise NoSuchKernel(f"no kernel spec named {name!r}")
         limits = [OwnerLimit(self.max_per_owner, PER_OWNER_REFUSAL), *([limit] if limit else [])]
         limits = [each for each in limits if each.most]
@@ -154,9 +156,12 @@ class KernelService:
     async def start_on_worker(
         self, name: str, owner: str, options: dict[str, Any] | None
     ) -> dict[str, Any]:
-        """Start the kernel on the best worker (see :mod:`cellhub.hub.placement`); one that
-        is full or cannot be reached passes it to the next, each tried once."""
+        """Start the kernel on the best worker that offers its kind (see
+        :mod:`cellhub.hub.placement`); one that is full or cannot be reached passes it to the
+        next, each tried once."""
         for link in self.placement.candidates():
+            if not offers(link, name):
+                continue
             try:
                 return await self.start_there(link, name, owner, options)
             except WorkerError as exc:

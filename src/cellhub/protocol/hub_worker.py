@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypedDict, cast
 
 #: The protocol's version; both ends of a connection must speak the same.
-VERSION = 2
+VERSION = 3
 
 _HELLO = "hello"
 _REFUSED = "refused"
@@ -220,19 +220,29 @@ def read_hub_frame(frame: Any, to: HubFrames) -> None:
 @dataclass(frozen=True, slots=True)
 class Load:
     """How much more a worker can take: ``free`` sessions of ``capacity`` (its
-    max_sessions), ``running`` kernels, ``memory`` bytes of headroom (0: unknown), and
-    ``interval``, the seconds within which its next report is due."""
+    max_sessions), ``running`` kernels, ``memory`` bytes of headroom (0: unknown),
+    ``interval``, the seconds within which its next report is due, and ``kernels``, the
+    kernel kinds it offers (``python3``, ``sage``)."""
 
     free: int
     running: int
     capacity: int
     memory: int
     interval: float
+    kernels: tuple[str, ...] = ("python3",)
 
 
 def load(report: Load) -> list[Any]:
     """The worker's load, sent on connect, every ``interval`` and when ``free`` changes."""
-    return [_LOAD, report.free, report.running, report.capacity, report.memory, report.interval]
+    return [
+        _LOAD,
+        report.free,
+        report.running,
+        report.capacity,
+        report.memory,
+        report.interval,
+        list(report.kernels),
+    ]
 
 
 def kernel_output(
@@ -300,8 +310,17 @@ def read_worker_frame(frame: Any, to: WorkerFrames) -> None:
     elif op == _ENDED:
         to.ended(frame[1], frame[2], bool(frame[3]))
     elif op == _LOAD:
-        _, free, running, capacity, memory, interval = frame
-        to.load(Load(int(free), int(running), int(capacity), int(memory), float(interval)))
+        _, free, running, capacity, memory, interval, kernels = frame
+        to.load(
+            Load(
+                int(free),
+                int(running),
+                int(capacity),
+                int(memory),
+                float(interval),
+                tuple(str(kind) for kind in kernels),
+            )
+        )
     else:
         raise ProtocolError(f"unknown operation {op!r}")
 

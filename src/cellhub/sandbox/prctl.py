@@ -6,6 +6,7 @@ import contextlib
 import ctypes
 import os
 import signal
+from collections.abc import Collection
 
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
@@ -47,8 +48,9 @@ def forbid_new_privileges() -> None:
     _prctl(PR_SET_NO_NEW_PRIVS, 1)
 
 
-def kill_children(deadline: float = 3.0) -> None:
-    """SIGKILL every child, and as a subreaper every orphan they leave, until none is left.
+def kill_children(deadline: float = 3.0, keep: Collection[int] = ()) -> None:
+    """SIGKILL every child but those in ``keep``, and as a subreaper every orphan they
+    leave, until none is left.
 
     Each round kills our direct children and reaps them; the orphans of those
     children are re-parented to us and are killed in the next round.
@@ -60,7 +62,7 @@ def kill_children(deadline: float = 3.0) -> None:
     me = psutil.Process()
     stop = time.monotonic() + deadline
     while time.monotonic() < stop:
-        children = me.children()
+        children = [child for child in me.children() if child.pid not in keep]
         if not children:
             return
         for child in children:

@@ -17,6 +17,10 @@ and the function's output, and re-runs the function whenever a control changes
 (or the *Update* button is pressed), replacing its previous output. It is an
 ``ipywidgets.interactive`` with Sage's inference, so the messages are the widget
 protocol's own.
+
+What the function receives is a value of the kernel's language: :data:`values` turns
+the sliders' numbers and the input boxes' text into values, as Python has them, or,
+in the ``sage`` kernel, as Sage has them (:mod:`cellhub.session.sage` sets it).
 """
 
 from __future__ import annotations
@@ -44,6 +48,50 @@ SESSION_NAMES = (
 #: Where controls may go, in :func:`interact`'s ``layout`` (as in Sage).
 LAYOUT_POSITIONS = ("top", "bottom", "left", "right")
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+class Values:
+    """How an interact's numbers and typed expressions become the kernel's values: Python's."""
+
+    def number(self, value: Any) -> Any:
+        """A slider's number (an int or a float)."""
+        return value
+
+    def evaluate(self, text: str, namespace: dict[str, Any]) -> Any:
+        """An input box's text, as an expression of the kernel's language."""
+        return eval(text, namespace)
+
+
+#: The kernel's :class:`Values` (a kernel kind's set-up may replace it, in the template).
+values = Values()
+
+
+class NumberValue:
+    """A slider whose value (a number, or a pair of them) reaches the function as the
+    kernel's number (see :class:`Values`)."""
+
+    value: Any
+
+    def get_interact_value(self) -> Any:
+        if isinstance(self.value, tuple):
+            return tuple(values.number(number) for number in self.value)
+        return values.number(self.value)
+
+
+class IntSlider(NumberValue, widgets.IntSlider):  # type: ignore[misc]
+    pass
+
+
+class FloatSlider(NumberValue, widgets.FloatSlider):  # type: ignore[misc]
+    pass
+
+
+class IntRangeSlider(NumberValue, widgets.IntRangeSlider):  # type: ignore[misc]
+    pass
+
+
+class FloatRangeSlider(NumberValue, widgets.FloatRangeSlider):  # type: ignore[misc]
+    pass
 
 
 class Color(str):
@@ -76,7 +124,7 @@ class InputBox(widgets.Text):  # type: ignore[misc]
         if not self.value.strip():
             return None
         ip = get_ipython()
-        return eval(self.value, ip.user_ns if ip is not None else {})
+        return values.evaluate(self.value, ip.user_ns if ip is not None else {})
 
 
 def slider(
@@ -97,7 +145,7 @@ def slider(
         )
     numbers = (vmin, vmax, step_size if step_size is not None else 1)
     integral = all(isinstance(n, Integral) for n in numbers)
-    cls = widgets.IntSlider if integral else widgets.FloatSlider
+    cls = IntSlider if integral else FloatSlider
     step = step_size if step_size is not None else (1 if integral else (vmax - vmin) / 100)
     return cls(
         min=vmin,
@@ -120,7 +168,7 @@ def range_slider(
     """A slider choosing an interval ``(low, high)`` of ``[vmin, vmax]``."""
     numbers = (vmin, vmax, step_size if step_size is not None else 1)
     integral = all(isinstance(n, Integral) for n in numbers)
-    cls = widgets.IntRangeSlider if integral else widgets.FloatRangeSlider
+    cls = IntRangeSlider if integral else FloatRangeSlider
     step = step_size if step_size is not None else (1 if integral else (vmax - vmin) / 100)
     return cls(
         min=vmin,

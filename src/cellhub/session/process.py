@@ -67,6 +67,8 @@ def run_session(shell: CellShell, sock: Any) -> NoReturn:
         (module.__file__ or "" for module in CRITICAL_MODULES), [Inbox.wait_readable.__code__]
     )
     gate.install()
+    for start in shell.session_start:
+        start()
     frames = Inbox(sock)
     frames.wake_on_signals()
     # A pre-forked spare does all it can before it is claimed: a kernel start then

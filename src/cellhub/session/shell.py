@@ -15,7 +15,7 @@ import os
 import re
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -29,6 +29,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from traitlets import Instance, Type, default
 from traitlets.config import Config
 
+from cellhub.kernel_kinds import PYTHON3, KernelKind
 from cellhub.session.comms import install_comms
 from cellhub.session.outbox import Publisher
 from cellhub.template.preload import prepare_environment
@@ -222,6 +223,9 @@ class CellShell(InteractiveShell):
     kernel: Any = None
     #: The traceback of the last error shown, for the execute_reply (as ipykernel keeps it).
     last_traceback: list[str] | None = None
+    #: What each session runs once, forked and sandboxed, before it serves: what a kernel
+    #: kind's set-up (:mod:`cellhub.kernel_kinds`) must redo per session.
+    session_start: list[Callable[[], None]]
 
     @default("input_transformer_manager")
     def _cell_transformer_manager(self) -> TransformerManager:
@@ -335,13 +339,14 @@ def without_own_frames(tb: TracebackType | None) -> TracebackType | None:
     return tb
 
 
-def build_shell(preload: Sequence[str]) -> CellShell:
-    """Build and warm the shell every session will fork from.
+def build_shell(preload: Sequence[str], kind: KernelKind = PYTHON3) -> CellShell:
+    """Build and warm the shell every session of ``kind`` will fork from.
 
     Wires Jupyter comms (:mod:`cellhub.session.comms`), imports ``preload`` (raising
     ``ImportError`` for a missing module), turns on the inline matplotlib backend
     (retina PNG) if matplotlib was preloaded, runs a throwaway cell,
-    completion and inspection so that IPython, jedi and parso are warm, and returns
+    completion and inspection so that IPython, jedi and parso are warm, runs the kind's
+    set-up (Sage's: :mod:`cellhub.session.sage`), and returns
     a clean shell: ``execution_count == 1``, no user variables, input history in an
     in-memory database (``In[1]`` is the first cell a session runs), and the names of
     :mod:`cellhub.template.preload` (Sage-style ``interact``) in the user namespace.
@@ -358,6 +363,7 @@ def build_shell(preload: Sequence[str]) -> CellShell:
     config.InteractiveShell.readline_use = False
     config.InlineBackend.figure_formats = ["retina"]  # PNG at 2x, shown at 1x: sharp on HiDPI
     shell: CellShell = CellShell.instance(config=config)
+    shell.session_start = []
     ip: Any = shell  # IPython's own methods are untyped
     install_comms(shell)  # before ipywidgets is imported: it registers its comm targets then
     for name in preload:
@@ -366,6 +372,8 @@ def build_shell(preload: Sequence[str]) -> CellShell:
         ip.enable_matplotlib("inline")
         _warm_matplotlib()
     _warm(shell)
+    if kind.setup:
+        importlib.import_module(kind.setup).prepare(shell)
     prepare_environment(shell)
     if threading.active_count() != 1:
         raise RuntimeError("building the shell started a thread, which a fork would lose")

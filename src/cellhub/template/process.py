@@ -30,6 +30,7 @@ from typing import Any, NoReturn
 
 import orjson
 
+from cellhub.kernel_kinds import KINDS
 from cellhub.protocol import template_control
 from cellhub.protocol.diagnostics import log_frame
 from cellhub.sandbox import SandboxLease, SandboxLimits, SessionSandbox, sandbox_for
@@ -246,7 +247,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
     parser.add_argument("--control-fd", type=int, required=True)
     parser.add_argument("--parent", type=int, required=True)
     parser.add_argument(
-        "--settings", required=True, help="JSON: preload, sandbox, limits, state_dir"
+        "--settings", required=True, help="JSON: kind, preload, sandbox, limits, state_dir"
     )
     args = parser.parse_args(argv)
     # SIGTERM, not SIGKILL: the handler kills every session before the template exits.
@@ -263,7 +264,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
     )
     from cellhub.session.process import build_shell
 
-    shell = build_shell(settings["preload"])
+    shell = build_shell(settings["preload"], KINDS[settings["kind"]])
     gc.collect()
     gc.freeze()
     merging = pagemerge.enable(settings["merge_pages"])

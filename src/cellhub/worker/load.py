@@ -63,12 +63,18 @@ class Hub(Protocol):
 class LoadReports:
     """Sends the worker's :class:`~cellhub.protocol.hub_worker.Load` to its ``hubs`` (the
     worker's live collection of them); ``running()`` counts the worker's kernels, each of
-    which holds a session or waits for one."""
+    which holds a session or waits for one; ``kernels`` are the kinds it offers."""
 
     def __init__(
-        self, capacity: int, interval: float, running: Callable[[], int], hubs: Collection[Hub]
+        self,
+        capacity: int,
+        interval: float,
+        running: Callable[[], int],
+        hubs: Collection[Hub],
+        kernels: tuple[str, ...] = ("python3",),
     ) -> None:
         self.capacity = capacity
+        self.kernels = kernels
         self.interval = interval
         self.running = running
         self.hubs = hubs
@@ -78,7 +84,9 @@ class LoadReports:
     def report(self) -> hub_worker.Load:
         running = self.running()
         free = max(0, self.capacity - running)
-        return hub_worker.Load(free, running, self.capacity, memory_headroom(), self.interval)
+        return hub_worker.Load(
+            free, running, self.capacity, memory_headroom(), self.interval, self.kernels
+        )
 
     def to_all(self) -> None:
         report = self.report()

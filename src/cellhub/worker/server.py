@@ -38,6 +38,7 @@ import orjson
 from cellhub.config import Config
 from cellhub.deploy.certificates import credentials, worker_ssl_context
 from cellhub.deploy.handshake_failures import explain
+from cellhub.kernel_kinds import offered
 from cellhub.protocol import addresses, framing, hub_worker, jupyter, session_frames
 from cellhub.protocol.hub_worker import (
     Interrupt,
@@ -52,14 +53,13 @@ from cellhub.protocol.hub_worker import (
 )
 from cellhub.protocol.session_frames import SessionInit
 from cellhub.ratelimited_log import RateLimitedLog, exception_kind
-from cellhub.sandbox.environment import session_environment
 from cellhub.sandbox.prctl import become_subreaper, kill_children
 from cellhub.template import scheduling
 from cellhub.worker.kernels import SessionProcess, WorkerKernel
 from cellhub.worker.ksmd import KsmdShare
 from cellhub.worker.load import LoadReports
 from cellhub.worker.session_log import SessionLog
-from cellhub.worker.spares import SparePool
+from cellhub.worker.session_sources import SessionSource, start_all
 from cellhub.worker.template_client import TemplateClient
 
 #: Seconds after a claim at which the session is promoted again (see Worker.bind).
@@ -77,6 +77,10 @@ def log_failure(text: str) -> None:
 
 class CapacityError(Exception):
     """The worker already runs its maximum number of sessions."""
+
+
+class NoSuchKind(Exception):
+    """The worker offers no kernels of the kind asked for."""
 
 
 class HubConnection:
@@ -159,26 +163,23 @@ class Worker:
         self.kernels: dict[str, WorkerKernel] = {}
         self.by_pid: dict[int, WorkerKernel] = {}
         self.hubs: set[HubConnection] = set()
+        self.offer = offered(config.kernels)
         self.load = LoadReports(
-            config.max_sessions, config.load_interval, lambda: len(self.kernels), self.hubs
+            config.max_sessions,
+            config.load_interval,
+            lambda: len(self.kernels),
+            self.hubs,
+            self.offer.names,
         )
         self.session_log = SessionLog()
-        self.spares = SparePool(
-            config.spare_sessions,
-            config.max_sessions,
-            lambda: self.template.fork(),
-            lambda: len(self.kernels),
-            self.session_log,
-        )
-        self.template = TemplateClient(
-            self.template_settings(),
-            self.spares.on_forked,
-            self.spares.on_exited,
-            self.on_template_lost,
-            session_environment(os.environ, config.session_environment),
-        )
+        #: One template and spare pool per kernel kind offered, by kind.
+        self.sources = {
+            kind: SessionSource(
+                kind, config, lambda: len(self.kernels), self.session_log, self.on_template_lost
+            )
+            for kind in self.offer.names
+        }
         self.sandbox_description = ""
-        self.template_start: asyncio.Task[None] | None = None
         self.promote_spares = scheduling.can_promote()
         #: Per-kernel (idle_timeout, max_lifetime) that differ from the configuration's.
         self.kernel_limits: dict[str, tuple[float, float]] = {}
@@ -186,17 +187,6 @@ class Worker:
         self.tasks: set[asyncio.Task[None]] = set()
         #: Requests that failed: a hub (and through it a client) can repeat one at will.
         self.failures = RateLimitedLog(log_failure)
-
-    def template_settings(self) -> dict[str, Any]:
-        c = self.config
-        return {
-            "preload": c.preload,
-            "merge_pages": c.merge_pages,
-            "sandbox": c.sandbox,
-            "state_dir": str(c.data_path / "sessions"),
-            "uids": [c.uid_pool_start, c.uid_pool_size],
-            "limits": c.limit_values(),
-        }
 
     def session_init(self) -> SessionInit:
         c = self.config
@@ -211,22 +201,35 @@ class Worker:
         pid = kernel.session.pid if kernel.session is not None else 0
         self.session_log.report(f"kernel {kernel.id}", f"kernel {kernel.id} (pid {pid})", text)
 
-    def on_template_lost(self) -> None:
+    def on_template_lost(self, source: SessionSource) -> None:
         print(
-            "cellhub-worker: the template process died; restarting it", file=sys.stderr, flush=True
+            f"cellhub-worker: the template process of {source.kind} kernels died; restarting it",
+            file=sys.stderr,
+            flush=True,
         )
-        kill_children()  # what its sessions left behind was re-parented to us, the subreaper
+        # What its sessions left behind was re-parented to us, the subreaper; the templates
+        # of the other kinds are our children too, and stay.
+        others = self.templates()
+        others.remove(source.template)
+        kill_children(keep={t.process.pid for t in others if t.process is not None})
         for kernel in list(self.kernels.values()):
-            self.end(kernel, "the template process died")
-        self.spares.clear()
-        self.template_start = asyncio.get_running_loop().create_task(self.start_template())
+            if kernel.name == source.kind:
+                self.end(kernel, "the template process died")
+        source.spares.clear()
+        self.in_background(self.restart_template(source))
 
-    async def start_template(self) -> None:
-        """Start the template; sessions are forked once it has imported everything, and kernel
-        starts that came earlier wait for it (see :meth:`SparePool.take`)."""
-        self.sandbox_description = await self.template.start()
-        self.spares.template_ready.set()
-        self.spares.refill()
+    async def restart_template(self, source: SessionSource) -> None:
+        await source.start()
+
+    def templates(self) -> list[TemplateClient]:
+        return [source.template for source in self.sources.values()]
+
+    def template_of(self, kernel: WorkerKernel) -> TemplateClient:
+        return self.sources[kernel.name].template
+
+    async def start_templates(self) -> None:
+        """Start every kind's template (see :meth:`SessionSource.start`)."""
+        self.sandbox_description = await start_all(list(self.sources.values()))
 
     # -- kernels -------------------------------------------------------------------
     async def start_kernel(
@@ -234,6 +237,8 @@ class Worker:
     ) -> WorkerKernel:
         if kernel_id in self.kernels:
             raise ValueError(f"kernel {kernel_id} already exists")
+        if name not in self.sources:
+            raise NoSuchKind(f"this worker offers no kernel spec named {name!r}")
         if len(self.kernels) >= self.config.max_sessions:
             raise CapacityError(
                 f"this worker already runs its maximum of {self.config.max_sessions} sessions"
@@ -249,7 +254,7 @@ class Worker:
         self.kernels[kernel_id] = kernel
         self.load.changed()
         try:
-            session = await self.spares.take()
+            session = await self.sources[name].spares.take()
         except BaseException:
             del self.kernels[kernel_id]
             self.load.changed()
@@ -281,8 +286,8 @@ class Worker:
         old = kernel.unbind()
         if old is not None:
             self.by_pid.pop(old.pid, None)
-            self.template.kill(old.pid)
-        self.bind(kernel, await self.spares.take())
+            self.template_of(kernel).kill(old.pid)
+        self.bind(kernel, await self.sources[kernel.name].spares.take())
         kernel.announce("iopub", "status", {"execution_state": "starting"}, state="starting")
         await kernel.ask_kernel_info(RESTART_INFO_TIMEOUT)
 
@@ -301,20 +306,21 @@ class Worker:
         old = kernel.unbind()
         if old is not None:
             self.by_pid.pop(old.pid, None)
-            self.template.kill(old.pid)
+            self.template_of(kernel).kill(old.pid)
         kernel.state = "dead"
         if dead:
             kernel.announce("iopub", "status", {"execution_state": "dead", "reason": reason})
         for hub in self.hubs:
             hub.send(hub_worker.ended(kernel.id, reason, True))
         self.load.changed()
-        self.spares.refill()
+        for source in self.sources.values():
+            source.spares.refill()
 
     async def interrupt(self, kernel: WorkerKernel) -> None:
         """SIGINT to the kernel's session; returns once the template has sent it, so that a
         client told its interrupt is done never sees the next cell it runs interrupted."""
         if kernel.session is not None:
-            delivered = self.template.signal(kernel.session.pid, signal.SIGINT)
+            delivered = self.template_of(kernel).signal(kernel.session.pid, signal.SIGINT)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(delivered, INTERRUPT_TIMEOUT)
 
@@ -349,6 +355,8 @@ class Worker:
             hub.reply(req, await self.answer(asked))
         except CapacityError as exc:
             hub.failure(req, 503, str(exc))
+        except NoSuchKind as exc:
+            hub.failure(req, 404, str(exc))
         except KeyError as exc:
             hub.failure(req, 404, f"no kernel {exc.args[0]} on this worker")
         except Exception as exc:  # noqa: BLE001 - the hub shows the message; the worker stays up
@@ -446,10 +454,12 @@ class Worker:
         If the template had to be killed, what its sessions left running was re-parented
         to us, the subreaper: that goes last.
         """
-        for pid in [*self.by_pid, *self.spares.pids()]:
+        spares = [pid for source in self.sources.values() for pid in source.pids()]
+        for pid in [*self.by_pid, *spares]:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
-        self.template.stop()
+        for template in self.templates():
+            template.stop()
         kill_children()
 
 
@@ -480,12 +490,13 @@ async def run_worker(config: Config) -> None:
 
 
 async def serve(config: Config) -> None:
-    """Listen for hubs at once; start the template beside; serve until SIGTERM/SIGINT.
+    """Listen for hubs at once; start the templates beside; serve until SIGTERM/SIGINT.
 
     Prints two JSON lines: ``{"event": "listening", "address"}`` as soon as hubs can connect
-    (kernel starts then wait for the template, see :meth:`Worker.take_spare`), and
-    ``{"event": "ready", "address", "sandbox"}`` once the template has imported everything.
-    A template that cannot start ends the worker with its error, before the second line.
+    (kernel starts then wait for their kind's template, see :meth:`SparePool.take`), and
+    ``{"event": "ready", "address", "kernels", "sandbox"}`` once every template has imported
+    everything; ``kernels`` names the kinds offered, and says why any other is not. A
+    template that cannot start ends the worker with its error, before the second line.
     """
     # Before the template starts: a certificate that is not there stops the worker here.
     context = None if config.worker_socket else worker_ssl_context(credentials(config, "worker"))
@@ -496,7 +507,7 @@ async def serve(config: Config) -> None:
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    starting = worker.template_start = loop.create_task(worker.start_template())
+    starting = loop.create_task(worker.start_templates())
     server, address = await listen(config, worker, context)
     stopping = loop.create_task(stop.wait())
     reporting = loop.create_task(worker.load.forever())
@@ -504,8 +515,13 @@ async def serve(config: Config) -> None:
         announce(event="listening", address=address)
         await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
         if not stop.is_set():
-            starting.result()  # raises if the template could not start
-            announce(event="ready", address=address, sandbox=worker.sandbox_description)
+            starting.result()  # raises if a template could not start
+            announce(
+                event="ready",
+                address=address,
+                kernels=worker.offer.describe(),
+                sandbox=worker.sandbox_description,
+            )
             culler = loop.create_task(worker.cull_forever())
             await stopping
             culler.cancel()

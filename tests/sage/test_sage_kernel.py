@@ -1,0 +1,142 @@
+"""The ``sage`` kernel, against a real cellhub: Sage's syntax, calculus, display and plots,
+in a session forked from a template that imported Sage (cellhub.session.sage)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from typing import Any
+
+from tests.hub.test_permalinks import page_config
+from tests.kernel_client import Execution, Hub, KernelClient
+from tests.polling import until
+
+
+def result(run: Execution) -> dict[str, Any]:
+    """The data of the cell's execute_result, failing with everything heard if there is none."""
+    assert run.reply is not None and run.reply["content"]["status"] == "ok", run.explain()
+    assert "execute_result" in run.msg_types, run.explain()
+    data: dict[str, Any] = run.first("execute_result")["content"]["data"]
+    return data
+
+
+async def plain(kernel: KernelClient, code: str) -> str:
+    return str(result(await kernel.execute(code))["text/plain"])
+
+
+async def test_kernelspecs_list_sage_with_its_logo(sage_hub: Hub) -> None:
+    specs = (await sage_hub.http.get("/api/kernelspecs")).json()
+    assert specs["default"] == "python3"
+    assert list(specs["kernelspecs"]) == ["python3", "sage"]
+    sage = specs["kernelspecs"]["sage"]
+    assert sage["spec"]["language"] == "sage" and "Sage" in sage["spec"]["display_name"]
+    assert (await sage_hub.http.get("/api/kernelspecs/sage")).json() == sage
+    logo = await sage_hub.http.get(sage["resources"]["logo-64x64"])
+    assert logo.status_code == 200 and logo.content.startswith(b"\x89PNG")
+
+
+async def test_the_preparser_runs_on_every_cell(sage_hub: Hub) -> None:
+    _, kernel = await sage_hub.kernel("sage")
+    assert await plain(kernel, "2^3") == "8"
+    assert await plain(kernel, "1/2 + 1/3") == "5/6"
+    assert await plain(kernel, "parent(1/2)") == "Rational Field"
+    assert await plain(kernel, "[1..5]") == "[1, 2, 3, 4, 5]"
+    assert await plain(kernel, "R.<t> = QQ[]\n(t + 1)^2") == "t^2 + 2*t + 1"
+    assert await plain(kernel, "f(x) = x^2 + 1\nf(3)") == "10"
+    await kernel.close()
+
+
+async def test_integrate_solve_and_show_as_latex(sage_hub: Hub) -> None:
+    _, kernel = await sage_hub.kernel("sage")
+    assert await plain(kernel, "integrate(x^2 * sin(x), x)") == "-(x^2 - 2)*cos(x) + 2*x*sin(x)"
+    assert await plain(kernel, "integrate(exp(-x^2), x, -oo, oo)") == "sqrt(pi)"
+    assert await plain(kernel, "solve(x^2 - 2 == 0, x)") == "[x == -sqrt(2), x == sqrt(2)]"
+    assert await plain(kernel, "factor(2^64 + 1)") == "274177 * 67280421310721"
+    shown = await kernel.execute("show(x^2 / 2)")
+    data = shown.first("display_data")["content"]["data"]
+    assert data["text/latex"] == "$\\displaystyle \\frac{1}{2} \\, x^{2}$"
+    assert "text/html" not in data  # the page typesets LaTeX; Sage's HTML is a MathJax wrapper
+    await kernel.close()
+
+
+async def test_a_plot_is_an_inline_png(sage_hub: Hub) -> None:
+    _, kernel = await sage_hub.kernel("sage")
+    data = result(await kernel.execute("plot(sin(x), (x, 0, 2*pi))"))
+    assert base64.b64decode(data["image/png"]).startswith(b"\x89PNG")
+    assert data["text/plain"] == "Graphics object consisting of 1 graphics primitive"
+    await kernel.close()
+
+
+async def test_pari_gp_and_maxima_through_their_magics(sage_hub: Hub) -> None:
+    _, kernel = await sage_hub.kernel("sage")
+    assert await plain(kernel, "%gp nextprime(2^64)") == "18446744073709551629"
+    printed = (await kernel.execute("%%gp\nv = [1, 2, 3];\nvecsum(v)")).stream_text()
+    assert printed.strip() == "6"
+    assert await plain(kernel, "%maxima integrate(x^2, x)") == "x^3/3"
+    await kernel.close()
+
+
+async def test_a_restarted_sage_kernel_is_sage_again(sage_hub: Hub) -> None:
+    kernel_id, kernel = await sage_hub.kernel("sage")
+    assert await plain(kernel, "a = 2^5; a") == "32"
+    restarted = await sage_hub.http.post(f"/api/kernels/{kernel_id}/restart")
+    assert restarted.status_code == 200 and restarted.json()["name"] == "sage"
+    assert await plain(kernel, "'a' in globals(), 2^5") == "(False, 32)"
+    await kernel.close()
+
+
+async def test_sage_writes_to_its_directory_in_the_session_home(sage_hub: Hub) -> None:
+    _, kernel = await sage_hub.kernel("sage")
+    code = (
+        "import os, sage.env, sage.misc.misc\n"
+        "d = os.environ['DOT_SAGE']\n"
+        "(d == os.path.join(os.environ['HOME'], '.sage') == sage.env.DOT_SAGE"
+        " == sage.misc.misc.DOT_SAGE, os.access(d, os.W_OK), tmp_filename().startswith(d))"
+    )
+    assert await plain(kernel, code) == "(True, True, True)"
+    three_d = result(await kernel.execute("var('y')\nplot3d(x * y, (x, -1, 1), (y, -1, 1))"))
+    assert "<iframe" in three_d["text/html"]  # written through a temporary file
+    await kernel.close()
+
+
+async def test_an_interrupt_stops_a_computation_in_compiled_code(sage_hub: Hub) -> None:
+    """PARI factors without returning to Python: only cysignals' handler can stop it."""
+    kernel_id, kernel = await sage_hub.kernel("sage")
+    running = asyncio.create_task(kernel.execute("factor(2^997 - 1)", timeout=90))
+
+    async def busy() -> bool:
+        model = (await sage_hub.http.get(f"/api/kernels/{kernel_id}")).json()
+        return bool(model["execution_state"] == "busy")
+
+    await until(busy, "the kernel busy factoring", timeout=30)
+    assert (await sage_hub.http.post(f"/api/kernels/{kernel_id}/interrupt")).status_code == 204
+    run = await running
+    assert run.reply is not None and run.reply["content"]["ename"] == "KeyboardInterrupt"
+    assert await plain(kernel, "2^10") == "1024"
+    await kernel.close()
+
+
+async def test_an_interact_gives_its_function_sage_values(sage_hub: Hub) -> None:
+    _, kernel = await sage_hub.kernel("sage")
+    shown = await kernel.execute(
+        "@interact\ndef f(n=(1, 10), r=range_slider(0, 4), q=input_box(1/2)):\n"
+        "    print(n + 1/2, r, q, parent(q))"
+    )
+    assert shown.stream_text() == "3/2 (0, 4) 1/2 Rational Field\n", shown.explain()
+    moved = await kernel.execute("f.widget.kwargs_widgets[0].value = 7")
+    assert moved.stream_text() == "15/2 (0, 4) 1/2 Rational Field\n", moved.explain()
+    typed = await kernel.execute("f.widget.kwargs_widgets[2].value = '2^10'")
+    assert typed.stream_text() == "15/2 (0, 4) 1024 Integer Ring\n", typed.explain()
+    await kernel.close()
+
+
+async def test_a_permalink_with_kernel_sage_opens_a_sage_worksheet(sage_hub: Hub) -> None:
+    made = await sage_hub.http.post(
+        "/api/permalinks", json={"code": "factor(2^64 + 1)", "kernel_name": "sage"}
+    )
+    assert made.status_code == 201, made.text
+    link = made.json()
+    stored = (await sage_hub.http.get(f"/api/permalinks/{link['id']}")).json()
+    assert stored["kernel_name"] == "sage"
+    page = await sage_hub.http.get(f"/s/{link['id']}")
+    assert page_config(page.text)["kernelName"] == "sage"
