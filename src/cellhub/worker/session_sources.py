@@ -51,6 +51,7 @@ class SessionSource:
             self.spares.on_exited,
             lambda: on_lost(self),
             {**environment, **KINDS[kind].environment},
+            self.spares.fork_failed,
         )
 
     async def start(self) -> str:

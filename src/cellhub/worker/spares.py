@@ -111,16 +111,26 @@ class SparePool:
 
     def spare_failed(self, code: int) -> None:
         """A session died before it was used: retry with backoff, not in a tight fork loop."""
+        died = f"a new session died at once (exit code {code})"
+        self.failed(died, "see the session's error above")
+
+    def fork_failed(self, why: str) -> None:
+        """The template could not fork the session asked for (it said ``why``): count it as
+        a session that died, or the starts waiting for that fork would wait in vain."""
+        self.forks_pending = max(0, self.forks_pending - 1)
+        self.failed(f"the template could not make a session: {why}", "see the template's error")
+
+    def failed(self, what: str, where: str) -> None:
+        """Retry with backoff; after three failures in a row, fail the waiting starts."""
         self.failures += 1
         delay = min(0.05 * 2**self.failures, 10.0)
         print(
-            f"cellhub-worker: a new session died at once (exit code {code}); "
-            f"retrying in {delay:.1f} s; see the session's error above",
+            f"cellhub-worker: {what}; retrying in {delay:.1f} s; {where}",
             file=sys.stderr,
             flush=True,
         )
         if self.failures >= 3:
-            error = RuntimeError(f"sessions fail to start (exit code {code}); see the worker's log")
+            error = RuntimeError(f"sessions fail to start ({what}); see the worker's log")
             while self.waiters:
                 waiter = self.waiters.popleft()
                 if not waiter.done():

@@ -27,8 +27,8 @@ class TemplateError(RuntimeError):
 class TemplateClient:
     """Owns one template process and its SEQPACKET control socket.
 
-    ``on_forked(pid, sock)``, ``on_exited(pid, code)`` and ``on_lost()`` are called
-    from the event loop as the template reports.
+    ``on_forked(pid, sock)``, ``on_exited(pid, code)``, ``on_lost()`` and
+    ``on_fork_failed(why)`` are called from the event loop as the template reports.
     """
 
     def __init__(
@@ -38,6 +38,7 @@ class TemplateClient:
         on_exited: Callable[[int, int], None],
         on_lost: Callable[[], None],
         environment: dict[str, str],
+        on_fork_failed: Callable[[str], None] | None = None,
     ) -> None:
         self.settings = settings
         #: What the template is executed with, and so what every session's /proc/self/environ
@@ -46,6 +47,7 @@ class TemplateClient:
         self.on_forked = on_forked
         self.on_exited = on_exited
         self.on_lost = on_lost
+        self.on_fork_failed = on_fork_failed
         self.process: subprocess.Popen[bytes] | None = None
         self.control: socket.socket | None = None
         self.description = ""
@@ -126,7 +128,10 @@ class TemplateClient:
                 done.set_result(None)
 
     def error(self, text: str) -> None:
+        """The template could not fork a session it was asked for."""
         print(f"cellhub-worker: template: {text}", file=sys.stderr, flush=True)
+        if self.on_fork_failed is not None:
+            self.on_fork_failed(text)
 
     def _lost(self) -> None:
         self._detach()
