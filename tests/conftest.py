@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -48,7 +49,7 @@ class RunningHub:
         stop(self.process)
 
 
-def stop(process: subprocess.Popen[str], timeout: float = 15) -> None:
+def stop(process: subprocess.Popen[Any], timeout: float = 15) -> None:
     """SIGTERM, as an admin stops a service (it then ends what it started); SIGKILL if it
     has not exited within ``timeout``."""
     if process.poll() is None:

@@ -1,34 +1,41 @@
 """A cellhub deployment on hosts of its own, built as the multi-host steps of
 docs/deployment.md build one: a CA and a certificate per host made with ``cellhub certs``,
 PostgreSQL on its host, the schema made with ``cellhub db upgrade``, each worker on its host
-(``cellhub worker`` with its certificate, a uid pool of its own), and hubs on theirs
-(``cellhub hub`` on the database, with the same token, dialing every worker over mutual TLS).
+(``cellhub worker`` with its certificate, a uid pool of its own), a workers file listing
+them, hubs on their hosts (``cellhub hub`` on the database, with the same token, watching
+the workers file, dialing every worker over mutual TLS, believing forwarded headers from
+the load balancers only), and two load balancers (tests/cluster/balancers.py: HAProxy in
+front of every hub, keepalived holding one virtual address).
 
 Hosts are numbered on the /24 by kind (``FIRST_NUMBER``): .1 the test client, .10 the
-database, .2N hub N, .3N worker N; the load balancers to come will be one more kind.
-Hubs and workers are numbered from 1, as the scenarios name them ("hub 1", "worker 2"), and
-can be started again, or more of them, while the cluster runs. :meth:`Cluster.client_urls`
-is where clients connect: each running hub for now, the load balancers' virtual address
-once there is one.
+database, .2N hub N, .3N worker N, .4N load balancer N, and .100 is the virtual address.
+Hosts are numbered from 1, as the scenarios name them ("hub 1", "worker 2"); hubs, workers
+and HAProxies can be started again, or more of them, while the cluster runs, and the
+workers file written again. :attr:`Cluster.client_url` is where clients connect: the
+virtual address.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import signal
 import subprocess
 import sys
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+import time
+from collections.abc import Callable, Collection, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 from sqlalchemy import Engine
 
 from cellhub.db.database import make_engine
 from cellhub.db.kernels import KernelRepository
+from cellhub.deploy.render import Endpoint, Server
+from tests.cluster.balancers import Balancer
 from tests.cluster.hosts import Host, Network
 from tests.conftest import RunningHub, launch, start_cellhub, stop
 from tests.db.postgres import running_postgres
@@ -38,7 +45,9 @@ PREFIX = "chcl"
 SUBNET = "10.231.14"
 TOKEN = "cluster-t0ken"
 #: Host KIND N is at SUBNET.(FIRST_NUMBER[KIND] + N).
-FIRST_NUMBER = {"hub": 20, "worker": 30}
+FIRST_NUMBER = {"hub": 20, "worker": 30, "lb": 40}
+#: The load balancers' virtual address is SUBNET.VIRTUAL_NUMBER.
+VIRTUAL_NUMBER = 100
 HUB_PORT = 8888
 WORKER_PORT = 7000
 #: The worker's line once its template has imported everything: it takes kernels from then on.
@@ -49,6 +58,8 @@ MAX_SESSIONS = 120
 UID_POOL_SIZE = 160
 #: Nothing preloaded: the cluster test is about hosts, and its workers start in seconds.
 WORKER_ENV = {"CELLHUB_PRELOAD": ""}
+#: Seconds the cluster has to settle: at start, and after a scenario killed one of its parts.
+SETTLE_WAIT = 60.0
 
 
 @dataclass
@@ -73,11 +84,26 @@ class Cluster:
     database_url: str
     hubs: dict[int, RunningHub] = field(default_factory=dict)
     workers: dict[int, ClusterWorker] = field(default_factory=dict)
+    balancers: dict[int, Balancer] = field(default_factory=dict)
     database: Engine | None = None
 
     @property
     def certificates(self) -> Path:
         return self.workdir / "certs"
+
+    @property
+    def workers_file(self) -> Path:
+        """In a folder of its own: a hub reads the file again on any change in its folder."""
+        return self.workdir / "etc" / "workers.toml"
+
+    @property
+    def virtual_address(self) -> str:
+        return f"{self.network.subnet}.{VIRTUAL_NUMBER}"
+
+    @property
+    def client_url(self) -> str:
+        """The base URL clients use: the load balancers' virtual address."""
+        return f"http://{self.virtual_address}/"
 
     def host(self, kind: str, number: int) -> Host:
         """The host ``KIND NUMBER``, made on first use."""
@@ -86,6 +112,12 @@ class Cluster:
             if host.name == f"{self.network.prefix}-{name}":
                 return host
         return self.network.add_host(name, FIRST_NUMBER[kind] + number)
+
+    def numbers(self, kind: str) -> list[int]:
+        """The numbers of the hosts of ``kind`` made so far."""
+        name = re.compile(rf"{self.network.prefix}-{kind}(\d+)")
+        found = (name.fullmatch(host.name) for host in self.network.hosts)
+        return sorted(int(match.group(1)) for match in found if match)
 
     def start_worker(self, number: int) -> ClusterWorker:
         host = self.host("worker", number)
@@ -115,7 +147,8 @@ class Cluster:
             *("--data-dir", str(self.workdir / name)),
             *("--host", host.address, "--port", str(HUB_PORT)),
             *("--database-url", self.database_url),
-            *("--workers", ",".join(self.worker_addresses)),
+            *("--workers-file", str(self.workers_file)),
+            *("--forwarded-allow-ips", ",".join(self.balancer_addresses)),
             *tls_flags(self.certificates, name),
         ]
         env = {"CELLHUB_TOKEN": TOKEN}
@@ -129,34 +162,89 @@ class Cluster:
         process.send_signal(signal.SIGKILL)
         process.wait(15)
 
+    def start_balancer(self, number: int) -> Balancer:
+        """Load balancer ``number``: HAProxy in front of every hub host, and keepalived."""
+        hubs = [
+            Server(f"hub{n}", Endpoint(self.host("hub", n).address, HUB_PORT))
+            for n in self.numbers("hub")
+        ]
+        balancer = Balancer(number, self.host("lb", number), self.workdir / f"lb-{number}", hubs)
+        peers = [address for address in self.balancer_addresses if address != balancer.host.address]
+        balancer.start(self.virtual_address, peers)
+        self.balancers[number] = balancer
+        return balancer
+
     @property
-    def worker_addresses(self) -> list[str]:
-        return [self.workers[number].address for number in sorted(self.workers)]
+    def balancer_addresses(self) -> list[str]:
+        return [self.host("lb", number).address for number in self.numbers("lb")]
 
-    def client_urls(self) -> list[str]:
-        """The base URLs clients use: every running hub's, by number (until load balancers
-        hold a virtual address, which will be the only one)."""
-        return [hub.url for _, hub in sorted(self.hubs.items()) if hub.process.poll() is None]
+    def write_workers_file(self, draining: Collection[int] = ()) -> None:
+        """List every worker started, ``draining`` ones so, the others active; the file is
+        replaced at once, as deployment tools do (write, then rename)."""
+        entries = [
+            f'[[worker]]\nname = "worker-{number}"\naddress = "{worker.address}"\n'
+            f'state = "{"draining" if number in draining else "active"}"\n'
+            for number, worker in sorted(self.workers.items())
+        ]
+        self.workers_file.parent.mkdir(exist_ok=True)
+        written = self.workers_file.with_suffix(".new")
+        written.write_text("\n".join(entries))
+        os.replace(written, self.workers_file)
 
-    def placement(self, kernel_ids: Iterable[str]) -> Counter[str]:
-        """How many of the live kernels ``kernel_ids`` each worker (by address) runs, as the
+    def holders(self) -> list[int]:
+        """The load balancers whose host holds the virtual address now."""
+        return [n for n, lb in sorted(self.balancers.items()) if lb.holds(self.virtual_address)]
+
+    def unsettled(self) -> str:
+        """What keeps the cluster from being as it started, "" once it is: balancer 1 alone
+        holds the virtual address, every HAProxy sees every hub ready, the address answers."""
+        holders = self.holders()
+        if holders != [1]:
+            return f"the virtual address is held by the load balancers {holders}, not by 1 alone"
+        ready = {f"hub{number}": "UP" for number in self.hubs}
+        try:
+            for number, balancer in sorted(self.balancers.items()):
+                assert balancer.haproxy is not None
+                states = balancer.haproxy.server_states()
+                if states != ready:
+                    return f"load balancer {number} sees the hubs so: {states}"
+            health = httpx.get(f"{self.client_url}api/health", timeout=5)
+        except httpx.TransportError as exc:
+            return f"no answer: {exc!r}"
+        return "" if health.status_code == 200 else f"/api/health: {health.text}"
+
+    def wait_until_settled(self) -> None:
+        deadline = time.monotonic() + SETTLE_WAIT
+        while unsettled := self.unsettled():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the cluster did not settle in {SETTLE_WAIT} s: {unsettled}")
+            time.sleep(0.1)
+
+    def placement(self, kernel_ids: Iterable[str]) -> dict[str, int]:
+        """The number of the worker that runs each of the live kernels ``kernel_ids``, as the
         kernels table, which an admin reads, records it."""
         if self.database is None:
             self.database = make_engine(self.database_url)
         wanted = set(kernel_ids)
+        numbers = {worker.address: number for number, worker in self.workers.items()}
         live = KernelRepository(self.database).live()
-        return Counter(record.worker for record in live if record.id in wanted)
+        return {record.id: numbers[record.worker] for record in live if record.id in wanted}
 
     def logs(self, lines: int = 40) -> str:
-        """The last ``lines`` each hub and worker printed, for a failed scenario's report."""
+        """The last ``lines`` each process printed, for a failed scenario's report."""
         printed = [
             *((f"hub {number}", hub.output) for number, hub in sorted(self.hubs.items())),
             *((f"worker {n}", worker.output) for n, worker in sorted(self.workers.items())),
         ]
-        return "\n".join(f"== {name}\n{''.join(output[-lines:])}" for name, output in printed)
+        shown = [f"== {name}\n{''.join(output[-lines:])}" for name, output in printed]
+        for number, balancer in sorted(self.balancers.items()):
+            shown.append(f"== load balancer {number}\n{balancer.output(lines)}")
+        return "\n".join(shown)
 
     def stop(self) -> None:
-        """Stop every hub, then every worker, each as its admin would (SIGTERM)."""
+        """Stop every load balancer, hub, then worker, each as its admin would (SIGTERM)."""
+        for balancer in self.balancers.values():
+            balancer.stop()
         for hub in self.hubs.values():
             hub.stop()
         for worker in self.workers.values():
@@ -181,9 +269,12 @@ def upgrade_database(host: Host, url: str) -> None:
 
 
 @contextlib.contextmanager
-def running_cluster(workdir: Path, workers: int = 3, hubs: int = 2) -> Iterator[Cluster]:
-    """A cluster of ``workers`` workers and ``hubs`` hubs on one PostgreSQL; everything is
-    stopped and every host removed when the ``with`` block ends, failed or not."""
+def running_cluster(
+    workdir: Path, workers: int = 3, hubs: int = 2, balancers: int = 2
+) -> Iterator[Cluster]:
+    """A cluster of ``workers`` workers and ``hubs`` hubs on one PostgreSQL behind
+    ``balancers`` load balancers, settled; everything is stopped and every host removed
+    when the ``with`` block ends, failed or not."""
     with Network(PREFIX, SUBNET) as network, contextlib.ExitStack() as stack:
         db = network.add_host("db", 10)
         url = stack.enter_context(
@@ -191,11 +282,14 @@ def running_cluster(workdir: Path, workers: int = 3, hubs: int = 2) -> Iterator[
         )
         cluster = Cluster(network, workdir, url)
         stack.callback(cluster.stop)
-        for kind, count in (("worker", workers), ("hub", hubs)):
+        for kind, count in (("worker", workers), ("hub", hubs), ("lb", balancers)):
             for number in range(1, count + 1):
                 cluster.host(kind, number)  # one after the other: `ip` edits shared tables
         certs("init", "--dir", str(cluster.certificates))
         upgrade_database(cluster.host("hub", 1), url)
+        in_parallel(cluster.start_balancer, range(1, balancers + 1))
         in_parallel(cluster.start_worker, range(1, workers + 1))
+        cluster.write_workers_file()
         in_parallel(cluster.start_hub, range(1, hubs + 1))
+        cluster.wait_until_settled()
         yield cluster

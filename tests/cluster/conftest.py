@@ -1,6 +1,7 @@
 """The cluster the scenarios of a module share: built once (it takes seconds), removed with
 every host when the module ends, whatever happened; skipped, saying why, where namespaces
-cannot be made. A failed scenario's report ends with what the hubs and workers printed."""
+cannot be made or HAProxy and keepalived are missing. A failed scenario's report ends with
+what the cluster's processes printed."""
 
 from __future__ import annotations
 
@@ -8,12 +9,12 @@ from collections.abc import Generator, Iterator
 
 import pytest
 
+from tests.cluster import balancers, hosts
 from tests.cluster.cluster import Cluster, running_cluster
-from tests.cluster.hosts import unavailable
 
 
 def require_hosts() -> None:
-    reason = unavailable()
+    reason = hosts.unavailable()
     if reason:
         pytest.skip(reason)
 
@@ -21,6 +22,9 @@ def require_hosts() -> None:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     require_hosts()
+    reason = balancers.unavailable()
+    if reason:
+        pytest.skip(reason)
     with running_cluster(tmp_path_factory.mktemp("cluster")) as running:
         yield running
 
@@ -33,5 +37,5 @@ def pytest_runtest_makereport(
     report = yield
     cluster = getattr(item, "funcargs", {}).get("cluster")
     if report.failed and isinstance(cluster, Cluster):
-        report.sections.append(("cluster: what its hubs and workers printed", cluster.logs()))
+        report.sections.append(("cluster: what its processes printed", cluster.logs()))
     return report

@@ -1,5 +1,7 @@
-"""A real HAProxy for tests: configured by deploy/render.py (nothing edited), run in the
-foreground on ephemeral ports of 127.0.0.1, and stopped at the end even when the test fails.
+"""A real HAProxy for tests: configured by deploy/render.py (nothing edited) and run in the
+foreground. :func:`running_haproxy` runs one on ephemeral ports of 127.0.0.1 and stops it at
+the end even when the test fails; :func:`start_haproxy` starts one as a given configuration
+says, on another host of the cluster test too, for a caller that kills and restarts it.
 
 Debian's ``haproxy`` package provides it (scripts/test installs it); without it the tests
 that need it are skipped, saying so.
@@ -27,6 +29,7 @@ from cellhub.deploy.render import (
     haproxy_argv,
     render_haproxy,
 )
+from tests.conftest import stop
 from tests.db.postgres import free_port
 
 #: Debian installs it in /usr/sbin, which an ordinary user's PATH may leave out.
@@ -73,30 +76,41 @@ def running_haproxy(
     hubs: Sequence[Endpoint], directory: Path, timeout: float = 30
 ) -> Iterator[RunningHAProxy]:
     """HAProxy in front of ``hubs`` (named hub1, hub2, …), ready once its stats answer."""
-    assert HAPROXY is not None
-    directory.mkdir(parents=True, exist_ok=True)
     balancer = LoadBalancer(
         [Server(f"hub{number}", hub) for number, hub in enumerate(hubs, 1)],
         bind=Endpoint("127.0.0.1", free_port()),
         stats=Endpoint("127.0.0.1", free_port()),
     )
+    running = start_haproxy(balancer, directory, timeout)
+    try:
+        yield running
+    finally:
+        stop(running.process, timeout=10)
+
+
+def start_haproxy(
+    balancer: LoadBalancer, directory: Path, timeout: float = 30, prefix: Sequence[str] = ()
+) -> RunningHAProxy:
+    """HAProxy as ``balancer`` says, its configuration, pid file and log in ``directory``
+    (the log appended to: a restarted HAProxy's follows the last one's); returned once its
+    stats answer. ``prefix`` runs it through a command that executes it in place
+    (``nsenter``: on another host of the cluster test), so the process is HAProxy's master."""
+    assert HAPROXY is not None
+    directory.mkdir(parents=True, exist_ok=True)
     config = directory / "haproxy.cfg"
     config.write_text(render_haproxy(balancer))
     log = directory / "haproxy.log"
-    with open(log, "wb") as out:
+    with open(log, "ab") as out:
         argv = haproxy_argv(config, directory / "haproxy.pid", HAPROXY)
-        process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen([*prefix, *argv], stdout=out, stderr=subprocess.STDOUT)
     running = RunningHAProxy(process, balancer, log)
     try:
         wait_for_stats(running, timeout)
-        yield running
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+    return running
 
 
 def wait_for_stats(running: RunningHAProxy, timeout: float) -> None:
