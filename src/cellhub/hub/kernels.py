@@ -35,14 +35,15 @@ def iso(timestamp: float) -> str:
     return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat().replace("+00:00", "Z")
 
 
-def jupyter_model(live: KernelModel, connections: int) -> dict[str, Any]:
-    """A kernel model with exactly the fields Jupyter Server returns."""
+def jupyter_model(live: KernelModel) -> dict[str, Any]:
+    """A kernel model with exactly the fields Jupyter Server returns; ``connections`` counts
+    the kernel's clients on every hub (each hub tells the worker its own)."""
     return {
         "id": live["id"],
         "name": live["name"],
         "last_activity": iso(live["last_activity"]),
         "execution_state": live["execution_state"],
-        "connections": connections,
+        "connections": live["connections"],
     }
 
 
@@ -169,7 +170,7 @@ class KernelService:
             raise
         await record
         self.located[kernel_id] = link
-        return jupyter_model(live, 0)
+        return jupyter_model(live)
 
     async def locate(self, kernel_id: str) -> WorkerLink:
         link = self.located.get(kernel_id)
@@ -198,17 +199,13 @@ class KernelService:
         }
         return [model for model in await self.list() if model["id"] in mine]
 
-    def connections(self, link: WorkerLink, kernel_id: str) -> int:
-        channels = link.channels.get(kernel_id)
-        return len(channels.clients) if channels else 0
-
     async def get(self, kernel_id: str) -> dict[str, Any]:
         link = await self.locate(kernel_id)
         found = await link.list_kernels([kernel_id])
         if not found:
             self.ended(kernel_id, "not found on its worker", announce=True)
             raise NoSuchKernel(kernel_id)
-        return jupyter_model(found[0], self.connections(link, kernel_id))
+        return jupyter_model(found[0])
 
     async def list(self) -> list[dict[str, Any]]:
         models = []
@@ -216,7 +213,7 @@ class KernelService:
             if link.connected.is_set():
                 for live in await link.list_kernels():
                     self.located.setdefault(live["id"], link)
-                    models.append(jupyter_model(live, self.connections(link, live["id"])))
+                    models.append(jupyter_model(live))
         return models
 
     async def owns(self, kernel_id: str, owner: str) -> bool:
@@ -264,7 +261,7 @@ class KernelService:
     async def restart(self, kernel_id: str) -> dict[str, Any]:
         link = await self.locate(kernel_id)
         live = await link.restart_kernel(kernel_id)
-        return jupyter_model(live, self.connections(link, kernel_id))
+        return jupyter_model(live)
 
     async def shutdown(self, kernel_id: str) -> None:
         link = await self.locate(kernel_id)

@@ -1,7 +1,7 @@
 """``GET /api/status``: the server's status with Jupyter Server's fields.
 
 ``started`` is when this hub started; ``kernels`` and ``connections`` count the kernels
-of every connected worker and the WebSocket clients attached to them through this hub;
+of every connected worker and the WebSocket clients attached to them through any hub;
 ``last_activity`` is the latest of ``started`` and the kernels' own last activity (Jupyter
 Server also counts its own REST traffic; a hub behind a load balancer sees only part of
 it, so it is left out).
