@@ -1,6 +1,11 @@
-"""Hubs and a worker as processes of their own, for tests that kill a hub and go on through
-another (restarted on the same port, or a second hub on the same database): the worker
-outlives them, and so do its kernels."""
+"""Hubs started and left as the reconnect tests need them: a ``cellhub hub`` on a port of the
+test's choosing (so a second hub can take the place of a killed one), and a client that
+reads a long numbered print until its reply, telling whether the connection dropped first.
+
+Shared by the reconnect test on one host and the cluster test's across hosts; and, with a
+worker of their own that outlives the hubs (and so do its kernels), by the tests of several
+hubs on one database and of pages that reconnect by themselves.
+"""
 
 from __future__ import annotations
 
@@ -19,24 +24,12 @@ from tests.conftest import RunningHub, launch, start_cellhub
 from tests.kernel_client import KernelClient, request_message
 from tests.polling import until
 
-READY = re.compile(r'"address":"([^"]+)"')
-LINES = 10**5
-#: Prints LINES lines, slowly enough that a hub can be killed while they stream.
-PRINT_SLOWLY = (
-    f"import time\nfor i in range({LINES}):\n    print(i)\n    if i % 1000 == 0: time.sleep(0.01)"
+#: A print of 10**5 numbered lines, slow enough that a hub can be killed in the middle of it.
+LONG_PRINT = (
+    "import time\nfor i in range(10**5):\n    print(i)\n    if i % 1000 == 0: time.sleep(0.01)"
 )
-
-
-def start_worker(data_dir: Path, unix: bool = False) -> tuple[subprocess.Popen[str], str]:
-    """A worker and the address hubs reach it at: TCP with mutual TLS (its certificates in
-    ``data_dir``, where hubs started on the same ``data_dir`` find theirs), or with ``unix``
-    its Unix socket."""
-    argv = ["worker", "--data-dir", str(data_dir)]
-    if unix:
-        argv += ["--worker-socket", str(data_dir / "w.sock")]
-    process, match, _ = launch(argv, READY, {})
-    assert match.group(1).startswith("unix:") == unix
-    return process, match.group(1)
+#: Everything LONG_PRINT prints, each line exactly once.
+LONG_PRINT_OUTPUT = "".join(f"{i}\n" for i in range(10**5))
 
 
 def start_hub(
@@ -61,6 +54,21 @@ async def collect(kernel: KernelClient, lines: list[str], seqs: list[int]) -> bo
         return False
 
 
+READY = re.compile(r'"address":"([^"]+)"')
+
+
+def start_worker(data_dir: Path, unix: bool = False) -> tuple[subprocess.Popen[str], str]:
+    """A worker and the address hubs reach it at: TCP with mutual TLS (its certificates in
+    ``data_dir``, where hubs started on the same ``data_dir`` find theirs), or with ``unix``
+    its Unix socket."""
+    argv = ["worker", "--data-dir", str(data_dir)]
+    if unix:
+        argv += ["--worker-socket", str(data_dir / "w.sock")]
+    process, match, _ = launch(argv, READY, {})
+    assert match.group(1).startswith("unix:") == unix
+    return process, match.group(1)
+
+
 @dataclass
 class Received:
     """The stream text and the message numbers a client received, across its connections."""
@@ -70,9 +78,9 @@ class Received:
 
 
 async def print_until_killed(hub: RunningHub, kernel_id: str, received: Received) -> None:
-    """Run PRINT_SLOWLY through ``hub`` and SIGKILL the hub while its output streams."""
+    """Run LONG_PRINT through ``hub`` and SIGKILL the hub while its output streams."""
     kernel = await KernelClient.connect(hub.url, hub.token, kernel_id)
-    await kernel.send(request_message("execute_request", {"code": PRINT_SLOWLY}))
+    await kernel.send(request_message("execute_request", {"code": LONG_PRINT}))
     reader = asyncio.create_task(collect(kernel, received.lines, received.seqs))
     await until(lambda: bool(received.lines), "output streaming", timeout=60)
     os.kill(hub.process.pid, signal.SIGKILL)
@@ -91,6 +99,6 @@ async def resume_printing(hub: RunningHub, kernel_id: str, received: Received) -
     )
     assert await collect(KernelClient(ws), received.lines, received.seqs) is True
     await ws.close()
-    assert "".join(received.lines) == "".join(f"{i}\n" for i in range(LINES))
+    assert "".join(received.lines) == LONG_PRINT_OUTPUT
     seqs = received.seqs
     assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), "each message exactly once, in order"
