@@ -81,8 +81,10 @@ async def test_started_through_a_listed_and_attached_through_b(
         await KernelClient.connect(a.url, TOKEN, kernel_id, session="watcher") as watcher,
         await KernelClient.connect(b.url, TOKEN, kernel_id, session="runner") as runner,
     ):
-        for hub in (a, b):  # each hub counts every hub's clients
+        for hub in (a, b):  # each hub counts every hub's clients of the kernel
             await until(partial(counts, hub, kernel_id, 2), "both clients counted", timeout=30)
+            status = (await hub.http.get("/api/status")).json()
+            assert status["connections"] == 1, "a hub's status counts the sockets it carries"
         run = await runner.execute("print('through B')")
         assert run.reply is not None and run.reply["content"]["status"] == "ok", run.explain()
         assert run.stream_text() == "through B\n"

@@ -248,6 +248,13 @@ class KernelService:
         if link is not None:
             link.forward(channels.kernel_id, channel, msg_type, data)
 
+    def carried(self) -> int:
+        """The WebSocket clients attached through this hub, to any kernel (a kernel's model
+        counts its clients on every hub)."""
+        return sum(
+            len(each.clients) for link in self.links.values() for each in link.channels.values()
+        )
+
     def detach(self, channels: KernelChannels, client: Client) -> None:
         """``client`` has gone; the worker stops sending here once the last one has."""
         channels.remove(client)
