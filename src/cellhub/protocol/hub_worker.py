@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypedDict, cast
 
 #: The protocol's version; both ends of a connection must speak the same.
-VERSION = 3
+VERSION = 4
 
 _HELLO = "hello"
 _REFUSED = "refused"
