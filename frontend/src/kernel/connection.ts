@@ -99,11 +99,8 @@ export class KernelConnection {
       const remembered = sessionStorage.getItem(this.rememberKey);
       const reattached = remembered ? await this.api.get(remembered) : null;
       this.holdsState = reattached !== null;
-      if (reattached) this.attach(reattached.id, null);
-      else {
-        await this.finishRelease();
-        this.attach((await this.api.start(this.kernelName)).id, 0);
-      }
+      if (!reattached) await this.finishRelease();
+      this.attach((reattached ?? (await this.api.start(this.kernelName))).id, reattached ? null : 0);
     } catch (error) {
       this.markDead(`Could not start a kernel: ${(error as Error).message}`, error);
     }
@@ -143,7 +140,7 @@ export class KernelConnection {
         if (this.socket?.readyState === WebSocket.OPEN) this.requestKernelInfo();
         else this.reconnectNow();
       } else {
-        this.attach((await this.api.start(this.kernelName)).id, 0);
+        this.attach((await this.api.start(this.kernelName)).id);
       }
     } catch (error) {
       this.markDead(`Restart failed: ${(error as Error).message}`, error);
@@ -275,7 +272,8 @@ export class KernelConnection {
     else this.outbox.push(data);
   }
 
-  private attach(kernelId: string, lastSeq: number | null): void {
+  /** Use kernel `kernelId`: one this page just started, or with `lastSeq` null one re-attached. */
+  private attach(kernelId: string, lastSeq: number | null = 0): void {
     this.kernelId = kernelId;
     this.lastSeq = lastSeq;
     sessionStorage.setItem(this.rememberKey, kernelId);
