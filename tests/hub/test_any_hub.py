@@ -142,7 +142,10 @@ async def test_a_client_of_a_killed_hub_resumes_through_another(
 ) -> None:
     """SIGKILL a third hub during a 10**5-line print; its client resumes through hub B."""
     doomed = start_hub(deployment.data_dir, deployment.worker, free_port(), TOKEN, deployment.env)
-    kernel_id = await rest[0].start_kernel()
     received = Received()
-    await print_until_killed(doomed, kernel_id, received)
+    try:
+        kernel_id = await rest[0].start_kernel()
+        await print_until_killed(doomed, kernel_id, received)
+    finally:
+        doomed.stop()  # killed already, unless the test failed before
     await resume_printing(deployment.b, kernel_id, received)

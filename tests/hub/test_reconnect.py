@@ -32,11 +32,14 @@ def worker_address(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[s
 async def test_output_survives_a_hub_restart(tmp_path: Path, worker_address: str) -> None:
     port = free_port()
     first = start_hub(tmp_path, worker_address, port, "t0ken")
-    hub = Hub(first.url, first.token)
-    kernel_id = await hub.start_kernel()
-    await hub.aclose()
     received = Received()
-    await print_until_killed(first, kernel_id, received)
+    try:
+        hub = Hub(first.url, first.token)
+        kernel_id = await hub.start_kernel()
+        await hub.aclose()
+        await print_until_killed(first, kernel_id, received)
+    finally:
+        first.stop()  # killed already, unless the test failed before
     second = start_hub(tmp_path, worker_address, port, "t0ken")
     try:
         await resume_printing(second, kernel_id, received)
