@@ -38,3 +38,23 @@ def test_dead_kernel_offers_restart(page: Any) -> None:
     sheet.kernel_state("idle")
     outputs = sheet.run_and_wait(0, "1 + 1")
     expect(outputs).to_contain_text("2")
+
+
+#: Hands the page's connection a status message numbered ``seq``, as if the hub had sent it.
+RECEIVE_STATUS = """([seq, state]) => window.cellhub.kernel.socket.onmessage({data: JSON.stringify({
+    cellhub_seq: seq, channel: "iopub", header: {msg_type: "status", msg_id: `injected-${seq}`},
+    parent_header: {}, metadata: {}, content: {execution_state: state}})})"""
+
+
+def test_a_message_numbered_at_or_below_the_last_is_dropped(page: Any) -> None:
+    """The hub replays each message once; should one come twice, the page shows it once."""
+    sheet = WorksheetPage(page)
+    sheet.run_and_wait(0, "1 + 1")
+    last = page.evaluate("window.cellhub.kernel.lastSeq")
+    assert last > 0, "the page keeps the number of the last message it received"
+    page.evaluate(RECEIVE_STATUS, [last, "busy"])
+    assert page.locator(".kernel-state").get_attribute("data-state") == "idle", "dropped"
+    page.evaluate(RECEIVE_STATUS, [last + 1000, "busy"])  # beyond any real one meanwhile
+    sheet.kernel_state("busy")
+    page.evaluate(RECEIVE_STATUS, [last + 1001, "idle"])
+    sheet.kernel_state("idle")

@@ -2,6 +2,13 @@
  * One live kernel for the page: starts (or re-attaches to) it over REST, speaks the Jupyter
  * protocol over its channels WebSocket, routes replies and outputs to whoever sent the request,
  * and reconnects with backoff when the socket drops. Its `state` is what the page shows.
+ *
+ * A reconnect misses nothing: the hub numbers each kernel message (`cellhub_seq`, one sequence
+ * per kernel that a restart continues), the connection remembers the last number it received,
+ * and every socket it opens asks to resume after it (`?resume=N`), through whichever hub the
+ * load balancer picks. What the kernel sent meanwhile arrives first, once and in order, and the
+ * replies among it settle the requests sent before the drop; a message numbered at or below the
+ * last one received is dropped, should one come twice.
  */
 import { newId } from "../util/ids";
 import { Signal } from "../util/signal";
@@ -67,6 +74,12 @@ export class KernelConnection {
   private attempts = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly session = newId();
+  /**
+   * The number of the last kernel message received: the socket resumes after it. 0 for a kernel
+   * this page started (all it ever sent is the page's); null for one re-attached after a reload
+   * until its first message, as what it sent before is not this page's to show.
+   */
+  private lastSeq: number | null = null;
 
   constructor(
     readonly api: KernelsApi,
@@ -88,7 +101,7 @@ export class KernelConnection {
       const reattached = remembered ? await this.api.get(remembered) : null;
       this.holdsState = reattached !== null;
       if (!reattached) await this.finishRelease();
-      this.attach((reattached ?? (await this.api.start(this.kernelName))).id);
+      this.attach((reattached ?? (await this.api.start(this.kernelName))).id, reattached ? null : 0);
     } catch (error) {
       this.markDead(`Could not start a kernel: ${(error as Error).message}`, error);
     }
@@ -279,8 +292,10 @@ export class KernelConnection {
     else this.outbox.push(data);
   }
 
-  private attach(kernelId: string): void {
+  /** Use kernel `kernelId`: one this page just started, or with `lastSeq` null one re-attached. */
+  private attach(kernelId: string, lastSeq: number | null = 0): void {
     this.kernelId = kernelId;
+    this.lastSeq = lastSeq;
     sessionStorage.setItem(this.rememberKey, kernelId);
     this.attempts = 0;
     this.openSocket();
@@ -289,7 +304,7 @@ export class KernelConnection {
   private openSocket(): void {
     if (!this.kernelId) return;
     this.closeSocket();
-    const socket = new WebSocket(this.api.channelsUrl(this.kernelId, this.session));
+    const socket = new WebSocket(this.api.channelsUrl(this.kernelId, this.session, this.lastSeq));
     socket.binaryType = "arraybuffer";
     this.socket = socket;
     socket.onopen = () => {
@@ -310,6 +325,7 @@ export class KernelConnection {
         console.error("cellhub: unreadable kernel message", error);
         return;
       }
+      if (!this.isNew(message)) return;
       if (this.held) this.held.push(message);
       else this.dispatch(message);
     };
@@ -322,6 +338,16 @@ export class KernelConnection {
       if (event.code === NORMAL_CLOSURE) this.reconnectNow();
       else this.scheduleReconnect();
     };
+  }
+
+  /** Whether the message is not one received already; remembers its number. The hub's own
+   * messages (an error reply, a notice) carry none and are always new. */
+  private isNew(message: KernelMessage): boolean {
+    const seq = (message as KernelMessage & { cellhub_seq?: unknown }).cellhub_seq;
+    if (typeof seq !== "number" || seq <= 0) return true;
+    if (this.lastSeq !== null && seq <= this.lastSeq) return false;
+    this.lastSeq = seq;
+    return true;
   }
 
   private requestKernelInfo(): void {

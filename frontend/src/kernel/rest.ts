@@ -111,10 +111,12 @@ export class KernelsApi {
     fetch(this.url(`api/kernels/${id}`), { ...this.init("DELETE"), keepalive: true }).catch(() => undefined);
   }
 
-  channelsUrl(id: string, sessionId: string): string {
+  /** The channels socket's URL; `resumeAfter`: the last message number seen (null: none). */
+  channelsUrl(id: string, sessionId: string, resumeAfter: number | null): string {
     const url = this.url(`api/kernels/${id}/channels`);
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
     url.searchParams.set("session_id", sessionId);
+    if (resumeAfter !== null) url.searchParams.set("resume", String(resumeAfter));
     if (this.token) url.searchParams.set("token", this.token);
     return url.toString();
   }

@@ -11,6 +11,14 @@ no top level: :mod:`cellhub.protocol.wsv1`). A client that reconnects with
 ``?resume=<last seq seen>`` first gets what it missed from the worker's replay buffer,
 then the live stream, with no message twice and none out of order.
 
+A reply (shell, control, stdin) goes to the client that sent its request, as Jupyter Server's
+per-connection sockets deliver it; iopub goes to every client. A client that sent the request
+through another hub, or through a socket that has since dropped, is recognised by the
+``?session_id=`` its socket was opened with (Jupyter's own name for one client across its
+reconnections), matched against the request's ``session``; a reply no client here sent or can
+be recognised as sending goes to the clients that gave no ``session_id``, which cannot be told
+apart. A hub of several serving one kernel thus passes each reply to its requester only.
+
 Each client gets the framing it negotiated: JSON text frames and Jupyter's binary
 framing for messages with buffers (no subprotocol), or v1 binary frames. A message is
 encoded once per framing, not once per client.
@@ -110,13 +118,33 @@ def lost_notice(lost: int, session: str) -> bytes:
     return jupyter.message("iopub", "stream", content, None, session)
 
 
+def parent_of(data: bytes) -> tuple[str, str] | None:
+    """The ``msg_id`` and ``session`` of the request a message answers (None: no request)."""
+    try:
+        parent = orjson.loads(data).get("parent_header", {})
+        msg_id, session = parent.get("msg_id"), parent.get("session", "")
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+    if not isinstance(msg_id, str) or not msg_id:
+        return None
+    return msg_id, session if isinstance(session, str) else ""
+
+
 class KernelChannels:
-    def __init__(self, kernel_id: str, ack: Callable[[int], None]) -> None:
+    """``ack(nbytes)``: output handed to the clients; ``counted(n)``: this hub now has ``n``
+    clients of the kernel (more than none; :meth:`WorkerLink.release` handles none)."""
+
+    def __init__(
+        self, kernel_id: str, ack: Callable[[int], None], counted: Callable[[int], None]
+    ) -> None:
         self.kernel_id = kernel_id
         self.ack = ack
+        self.counted = counted
         self.clients: list[Client] = []
         #: Each client's subprotocol ("" for none).
         self.protocols: dict[Client, str] = {}
+        #: Each client's ``session_id`` ("" when its socket gave none).
+        self.sessions: dict[Client, str] = {}
         self.catching_up: dict[Client, list[Entry]] = {}
         self.queue: asyncio.Queue[tuple[int, str, bytes]] = asyncio.Queue()
         self.routes: OrderedDict[str, Client] = OrderedDict()
@@ -129,15 +157,20 @@ class KernelChannels:
             self._deliver(), name=f"deliver-{kernel_id}"
         )
 
-    def add(self, client: Client, protocol: str = "") -> None:
+    def add(self, client: Client, protocol: str = "", session: str = "") -> None:
         self.clients.append(client)
         self.protocols[client] = protocol
+        self.sessions[client] = session
+        self.counted(len(self.clients))
 
     def remove(self, client: Client) -> None:
         if client in self.clients:
             self.clients.remove(client)
+            if self.clients:
+                self.counted(len(self.clients))
         self.catching_up.pop(client, None)
         self.protocols.pop(client, None)
+        self.sessions.pop(client, None)
 
     async def send_own(self, client: Client, data: bytes) -> None:
         """Send one client a message the hub made (unnumbered), in the client's framing."""
@@ -149,17 +182,20 @@ class KernelChannels:
         after: int,
         replay: Callable[[int], Awaitable[Missed]],
         protocol: str = "",
+        session: str = "",
     ) -> None:
-        """Attach ``client`` and send it everything numbered above ``after``, then live output."""
+        """Attach ``client`` and send it everything numbered above ``after`` that is addressed
+        to it (every iopub message, the replies to its requests), then live output."""
         pending: list[Entry] = []
         self.catching_up[client] = pending
-        self.add(client, protocol)
+        self.add(client, protocol, session)
         missed = await replay(after)
         if missed["lost"]:
             await self.send_own(client, lost_notice(int(missed["lost"]), self.session_id))
         last = after
-        for seq, _channel, data in missed["messages"]:
-            await send(client, for_client(seq, data, protocol))
+        for seq, channel, data in missed["messages"]:
+            if channel == "iopub" or self._addressed(client, parent_of(data)):
+                await send(client, for_client(seq, data, protocol))
             last = seq
         while pending:
             seq, _channel, data = pending.pop(0)
@@ -195,14 +231,20 @@ class KernelChannels:
             self.ack_timer.cancel()
 
     def _recipients(self, channel: str, data: bytes) -> list[Client]:
-        if channel == "iopub" or len(self.clients) < 2:
+        if channel == "iopub":
             return self.clients
-        try:
-            parent = orjson.loads(data).get("parent_header", {}).get("msg_id")
-        except (orjson.JSONDecodeError, AttributeError):
-            parent = None
-        client = self.routes.get(parent) if isinstance(parent, str) else None
-        return [client] if client in self.clients else self.clients
+        parent = parent_of(data)
+        return [client for client in self.clients if self._addressed(client, parent)]
+
+    def _addressed(self, client: Client, parent: tuple[str, str] | None) -> bool:
+        """Whether a reply to request ``parent`` is for ``client`` (see the module's contract)."""
+        if parent is None:
+            return True
+        msg_id, session = parent
+        requester = self.routes.get(msg_id)
+        if requester is not None and requester in self.clients:
+            return requester is client
+        return self.sessions.get(client, "") in ("", session)
 
     def _acknowledge(self) -> None:
         if self.ack_timer is not None:

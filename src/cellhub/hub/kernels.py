@@ -48,14 +48,15 @@ def iso(timestamp: float) -> str:
     return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat().replace("+00:00", "Z")
 
 
-def jupyter_model(live: KernelModel, connections: int) -> dict[str, Any]:
-    """A kernel model with exactly the fields Jupyter Server returns."""
+def jupyter_model(live: KernelModel) -> dict[str, Any]:
+    """A kernel model with exactly the fields Jupyter Server returns; ``connections`` counts
+    the kernel's clients on every hub (each hub tells the worker its own)."""
     return {
         "id": live["id"],
         "name": live["name"],
         "last_activity": iso(live["last_activity"]),
         "execution_state": live["execution_state"],
-        "connections": connections,
+        "connections": live["connections"],
     }
 
 
@@ -187,7 +188,7 @@ class KernelService:
             raise
         await record
         self.located[kernel_id] = link
-        return jupyter_model(live, 0)
+        return jupyter_model(live)
 
     async def locate(self, kernel_id: str) -> WorkerLink:
         link = self.located.get(kernel_id)
@@ -219,17 +220,13 @@ class KernelService:
         }
         return [model for model in await self.list() if model["id"] in mine]
 
-    def connections(self, link: WorkerLink, kernel_id: str) -> int:
-        channels = link.channels.get(kernel_id)
-        return len(channels.clients) if channels else 0
-
     async def get(self, kernel_id: str) -> dict[str, Any]:
         link = await self.locate(kernel_id)
         found = await link.list_kernels([kernel_id])
         if not found:
             self.ended(kernel_id, "not found on its worker", announce=True)
             raise NoSuchKernel(kernel_id)
-        return jupyter_model(found[0], self.connections(link, kernel_id))
+        return jupyter_model(found[0])
 
     async def list(self) -> list[dict[str, Any]]:
         """The kernels of the connected workers; one that fails to answer is left out."""
@@ -242,7 +239,7 @@ class KernelService:
                     continue
                 for live in kernels:
                     self.located.setdefault(live["id"], link)
-                    models.append(jupyter_model(live, self.connections(link, live["id"])))
+                    models.append(jupyter_model(live))
         return models
 
     # -- workers that join and leave while the hub runs (hub/roster.py) -------------------
@@ -300,6 +297,13 @@ class KernelService:
         if link is not None:
             link.forward(channels.kernel_id, channel, msg_type, data)
 
+    def carried(self) -> int:
+        """The WebSocket clients attached through this hub, to any kernel (a kernel's model
+        counts its clients on every hub)."""
+        return sum(
+            len(each.clients) for link in self.links.values() for each in link.channels.values()
+        )
+
     def detach(self, channels: KernelChannels, client: Client) -> None:
         """``client`` has gone; the worker stops sending here once the last one has."""
         channels.remove(client)
@@ -313,7 +317,7 @@ class KernelService:
     async def restart(self, kernel_id: str) -> dict[str, Any]:
         link = await self.locate(kernel_id)
         live = await link.restart_kernel(kernel_id)
-        return jupyter_model(live, self.connections(link, kernel_id))
+        return jupyter_model(live)
 
     async def shutdown(self, kernel_id: str) -> None:
         link = await self.locate(kernel_id)

@@ -1,7 +1,8 @@
 """``GET /api/status``: the server's status with Jupyter Server's fields.
 
-``started`` is when this hub started; ``kernels`` and ``connections`` count the kernels
-of every connected worker and the WebSocket clients attached to them through this hub;
+``started`` is when this hub started; ``kernels`` counts the kernels of every connected
+worker and ``connections`` the WebSocket clients attached to them through this hub (its own
+load, which a load balancer spreads; a kernel's model counts its clients on every hub);
 ``last_activity`` is the latest of ``started`` and the kernels' own last activity (Jupyter
 Server also counts its own REST traffic; a hub behind a load balancer sees only part of
 it, so it is left out).
@@ -30,7 +31,7 @@ async def status(request: Request) -> Response:
             "started": iso(started),
             "last_activity": iso(last),
             "kernels": len(kernels),
-            "connections": sum(kernel["connections"] for kernel in kernels),
+            "connections": service(request).carried(),
         }
     )
 

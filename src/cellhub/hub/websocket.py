@@ -20,6 +20,7 @@ client's message are the protocol's (:mod:`cellhub.protocol.jupyter`).
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -69,16 +70,16 @@ async def kernel_channels(websocket: WebSocket) -> None:
         await websocket.send_denial_response(error(404, f"Kernel does not exist: {kernel_id}"))
         return
     resume = websocket.query_params.get("resume", "")
+    session = websocket.query_params.get("session_id", "")
     protocol = negotiated(websocket)
     await websocket.accept(subprotocol=protocol or None)
     channels = await kernels.attach(kernel_id)
     try:
         if resume.isdigit():
-            await channels.resume(
-                websocket, int(resume), lambda after: kernels.replay(channels, after), protocol
-            )
+            replay = functools.partial(kernels.replay, channels)
+            await channels.resume(websocket, int(resume), replay, protocol, session)
         else:
-            channels.add(websocket, protocol)
+            channels.add(websocket, protocol, session)
         await relay_client_messages(websocket, kernels, channels, protocol)
     finally:
         kernels.detach(channels, websocket)

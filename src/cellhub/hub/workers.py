@@ -194,8 +194,8 @@ class WorkerLink:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.writer = writer
         self.out = framing.BatchedWriter(writer)
-        for kernel_id in self.channels:
-            self.send(hub_worker.attach(kernel_id))
+        for kernel_id, channels in self.channels.items():
+            self.send(hub_worker.attach(kernel_id, len(channels.clients)))
         returned = self.connections > 0 or self.lost
         self.lost = False
         if self.task is not None and returned and self.on_reconnected is not None:
@@ -335,12 +335,16 @@ class WorkerLink:
 
     # -- the kernels' clients on this hub -------------------------------------------------
     def channels_for(self, kernel_id: str) -> KernelChannels:
-        """The kernel's client set on this hub, attaching to the worker on first use."""
+        """The kernel's client set on this hub, which attaches to the worker with its first
+        client and tells it each change in their number."""
         channels = self.channels.get(kernel_id)
         if channels is None:
-            channels = KernelChannels(kernel_id, lambda n: self.send(hub_worker.ack(kernel_id, n)))
+            channels = KernelChannels(
+                kernel_id,
+                lambda n: self.send(hub_worker.ack(kernel_id, n)),
+                lambda n: self.send(hub_worker.attach(kernel_id, n)),
+            )
             self.channels[kernel_id] = channels
-            self.send(hub_worker.attach(kernel_id))
         return channels
 
     def release(self, kernel_id: str) -> None:

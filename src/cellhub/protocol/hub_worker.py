@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypedDict, cast
 
 #: The protocol's version; both ends of a connection must speak the same.
-VERSION = 3
+VERSION = 4
 
 _HELLO = "hello"
 _REFUSED = "refused"
@@ -174,9 +174,11 @@ def ack(kernel_id: str, nbytes: int) -> list[Any]:
     return [_ACK, kernel_id, nbytes]
 
 
-def attach(kernel_id: str) -> list[Any]:
-    """Send this hub the kernel's output (answer: :func:`session`, or :func:`ended`)."""
-    return [_ATTACH, kernel_id]
+def attach(kernel_id: str, clients: int) -> list[Any]:
+    """Send this hub the kernel's output (answer: :func:`session`, or :func:`ended`); the hub
+    has ``clients`` clients of it, and says so again whenever that changes (the kernel's
+    ``connections`` count every hub's)."""
+    return [_ATTACH, kernel_id, clients]
 
 
 def detach(kernel_id: str) -> list[Any]:
@@ -191,7 +193,7 @@ class HubFrames(Protocol):
 
     def ack(self, kernel_id: str, nbytes: int) -> None: ...
 
-    def attach(self, kernel_id: str) -> None: ...
+    def attach(self, kernel_id: str, clients: int) -> None: ...
 
     def detach(self, kernel_id: str) -> None: ...
 
@@ -209,7 +211,7 @@ def read_hub_frame(frame: Any, to: HubFrames) -> None:
     elif op == _ACK:
         to.ack(frame[1], int(frame[2]))
     elif op == _ATTACH:
-        to.attach(frame[1])
+        to.attach(frame[1], int(frame[2]))
     elif op == _DETACH:
         to.detach(frame[1])
     else:

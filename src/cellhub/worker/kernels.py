@@ -92,6 +92,8 @@ class WorkerKernel:
         self.own_request: tuple[bytes, asyncio.Future[None]] | None = None
         self.pump_task: asyncio.Task[None] | None = None
         self.links: dict[HubLink, int] = {}
+        #: How many clients each attached hub has of this kernel (their sum: ``connections``).
+        self.clients: dict[HubLink, int] = {}
         self.state = "starting"
         self.last_activity = time.time()
         self.created = time.time()
@@ -105,7 +107,7 @@ class WorkerKernel:
             "execution_state": self.state,
             "last_activity": self.last_activity,
             "created": self.created,
-            "connections": len(self.links),
+            "connections": sum(self.clients.values()),
             "pid": self.session.pid if self.session else None,
         }
 
@@ -163,14 +165,19 @@ class WorkerKernel:
         return old
 
     # -- hubs ---------------------------------------------------------------
-    def attach(self, link: HubLink) -> None:
-        self.links.setdefault(link, 0)
+    def attach(self, link: HubLink, clients: int) -> None:
+        """Send ``link`` the output from now on (again: only its count of clients changed)."""
+        self.clients[link] = clients
+        if link in self.links:
+            return
+        self.links[link] = 0
         if self.session_id:
             link.send(hub_worker.session(self.id, self.session_id))
         self._update_window()
 
     def detach(self, link: HubLink) -> None:
         self.links.pop(link, None)
+        self.clients.pop(link, None)
         self._update_window()
 
     def ack(self, link: HubLink, nbytes: int) -> None:

@@ -139,10 +139,10 @@ class HubConnection:
         if kernel is not None:
             kernel.ack(self, nbytes)
 
-    def attach(self, kernel_id: str) -> None:
+    def attach(self, kernel_id: str, clients: int) -> None:
         kernel = self.worker.kernels.get(kernel_id)
         if kernel is not None:
-            kernel.attach(self)
+            kernel.attach(self, clients)
         else:
             self.send(hub_worker.ended(kernel_id, "no such kernel on this worker", False))
 
