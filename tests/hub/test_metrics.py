@@ -14,7 +14,8 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.kernel_client import Hub
+from cellhub.client import execute_content
+from tests.kernel_client import Hub, request_message
 from tests.polling import until
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "cellhub.json"
@@ -100,6 +101,43 @@ async def test_a_refusal_counts_as_4xx(hub: Hub) -> None:
     after = await scrape(hub)
     name = "cellhub_http_responses_total"
     assert value(after, name, status_class="4xx") == value(before, name, status_class="4xx") + 1
+
+
+async def ended(hub: Hub, cause: str) -> float:
+    """Kernels the worker reports ended for ``cause``."""
+    samples = await scrape(hub)
+    return sum(
+        found
+        for (name, labels), found in samples.items()
+        if name == "cellhub_worker_kernels_ended_total" and ("cause", cause) in labels
+    )
+
+
+async def test_a_killed_session_and_a_shutdown_count_by_cause(hub: Hub) -> None:
+    killed, requested = await ended(hub, "killed"), await ended(hub, "requested")
+    kernel_id, client = await hub.kernel()
+    async with client:
+        kill = "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"
+        await client.send(request_message("execute_request", execute_content(kill)))
+        assert "SIGKILL" in await client.dead_reason()
+
+    async def killed_counted() -> bool:
+        return await ended(hub, "killed") == killed + 1
+
+    await until(killed_counted, "the worker's report counts the killed session")
+    assert (await hub.http.get(f"/api/kernels/{kernel_id}")).status_code == 404
+    shut = await hub.start_kernel()
+    assert (await hub.http.delete(f"/api/kernels/{shut}")).status_code == 204
+
+    async def requested_counted() -> bool:
+        return await ended(hub, "requested") == requested + 1
+
+    await until(requested_counted, "the worker's report counts the shutdown")
+    samples = await scrape(hub)
+    assert [
+        labels for (name, labels), _ in samples.items() if name == "cellhub_worker_spares"
+    ] != [], "spares per kind are reported"
+    assert per_worker(samples, "cellhub_worker_flow_pauses_total") != []
 
 
 def dashboard_metrics() -> set[str]:

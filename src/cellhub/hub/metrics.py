@@ -12,7 +12,9 @@ count into each other. Two kinds of numbers:
 - **States**, read when Prometheus scrapes (:class:`LiveCollector`): kernels starting on this
   hub, messages and bytes relayed to clients (hub/channels.py's :class:`Traffic` totals), and
   per worker its last load report (hub/workers.py): connected, kernels running, free
-  sessions, capacity, memory headroom. The workers' numbers reach Prometheus through every
+  sessions, capacity, memory headroom, spares per kernel kind, and the worker's own counts
+  since it started: kernels ended per cause (culls, sandbox kills by SIGKILL or SIGXCPU),
+  flow-control pauses. The workers' numbers reach Prometheus through every
   hub rather than a port of the worker's own: the load report already carries them over
   the authenticated hub↔worker link, and a worker then needs no listener beside it.
 
@@ -41,6 +43,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from cellhub.hub.access import Access, Guarded
 from cellhub.hub.channels import Traffic
 from cellhub.hub.kernels import KernelService
+from cellhub.protocol.hub_worker import END_CAUSES
 
 #: Kernel starts take from tens of milliseconds (a spare) to seconds (a cold start, Sage).
 START_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -132,6 +135,7 @@ class LiveCollector(Collector):
             value=self.traffic.bytes,
         )
         yield from self.worker_gauges()
+        yield from self.worker_tallies()
 
     def worker_gauges(self) -> Iterator[Metric]:
         """Per worker, labelled by its address: whether it is connected, and its last load
@@ -163,6 +167,38 @@ class LiveCollector(Collector):
             "Kernels running on the workers connected to this hub.",
             value=running,
         )
+
+    def worker_tallies(self) -> Iterator[Metric]:
+        """Per connected worker, what its last load report counts: spares per kernel kind,
+        kernels ended per cause (culls, sandbox kills: ``hub_worker.END_CAUSES``), and flow
+        pauses. Each worker counts from its own start, as Prometheus counters do."""
+        spares = GaugeMetricFamily(
+            "cellhub_worker_spares",
+            "Sessions the worker holds ready, per kernel kind.",
+            labels=["worker", "kind"],
+        )
+        ended = CounterMetricFamily(
+            "cellhub_worker_kernels_ended",
+            "Kernels ended on the worker since it started, per cause (requested, culled, "
+            "lifetime, killed: SIGKILL, out of memory or a sandbox limit; cpu: SIGXCPU; "
+            "template; exited).",
+            labels=["worker", "cause"],
+        )
+        pauses = CounterMetricFamily(
+            "cellhub_worker_flow_pauses",
+            "Times a kernel's output on the worker waited for a hub's acknowledgement.",
+            labels=["worker"],
+        )
+        for link in list(self.service.links.values()):
+            load = link.last_load
+            if not link.connected.is_set() or load is None:
+                continue
+            for kind, count in load.spares.items():
+                spares.add_metric([link.address, kind], count)
+            for cause in END_CAUSES:
+                ended.add_metric([link.address, cause], load.ended.get(cause, 0))
+            pauses.add_metric([link.address], load.flow_pauses)
+        yield from (spares, ended, pauses)
 
 
 #: The per-worker gauges and their help texts, in the order of :meth:`worker_gauges`.
