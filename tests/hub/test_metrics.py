@@ -1,8 +1,9 @@
 """``GET /metrics`` (hub/metrics.py) of a real ``cellhub serve``: Prometheus's format, as
 prometheus_client's own parser reads it, refused without the token, and counting what
 happens: a kernel start, an execution's messages and round trip, HTTP responses, database
-statements. And every metric the Grafana dashboard (deploy/grafana/cellhub.json) charts is
-one the hub serves.
+statements, kernel ends by cause. And every metric the Grafana dashboard
+(deploy/grafana/cellhub.json) charts is one the hub serves, and every one it serves is
+documented (docs/deployment.md, Metrics).
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from cellhub.client import execute_content
 from tests.kernel_client import Hub, request_message
 from tests.polling import until
 
-DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "cellhub.json"
+ROOT = Path(__file__).resolve().parents[2]
+DASHBOARD = ROOT / "deploy" / "grafana" / "cellhub.json"
+DEPLOYMENT_DOC = ROOT / "docs" / "deployment.md"
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -159,3 +162,14 @@ async def test_the_dashboard_charts_only_metrics_the_hub_serves(hub: Hub) -> Non
         sample.name for family in families for sample in family.samples
     }
     assert charted <= served, charted - served
+
+
+async def test_every_served_metric_is_documented(hub: Hub) -> None:
+    text = (await hub.http.get("/metrics")).text
+    served = {
+        family.name + ("_total" if family.type == "counter" else "")
+        for family in text_string_to_metric_families(text)
+        if not family.name.endswith("_created")  # prometheus_client's creation times
+    }
+    documented = set(re.findall(r"^\| `(cellhub_\w+)`", DEPLOYMENT_DOC.read_text(), re.M))
+    assert served == documented
