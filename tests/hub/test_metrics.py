@@ -16,6 +16,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from cellhub.client import execute_content
+from tests.conftest import start_cellhub
 from tests.kernel_client import Hub, request_message
 from tests.polling import until
 
@@ -141,6 +142,35 @@ async def test_a_killed_session_and_a_shutdown_count_by_cause(hub: Hub) -> None:
         labels for (name, labels), _ in samples.items() if name == "cellhub_worker_spares"
     ] != [], "spares per kind are reported"
     assert per_worker(samples, "cellhub_worker_flow_pauses_total") != []
+
+
+async def test_flow_pauses_and_culls_are_counted(tmp_path: Path) -> None:
+    """A flow window of one stream chunk closes at each chunk; an idle kernel is culled."""
+    env = {
+        "CELLHUB_FLOW_WINDOW": str(64 * 1024),
+        "CELLHUB_IDLE_TIMEOUT": "1",
+        "CELLHUB_CULL_INTERVAL": "0.25",
+    }
+    server = start_cellhub(tmp_path / "data", env=env)
+    hub = Hub(server.url, server.token)
+    try:
+        _kernel_id, client = await hub.kernel()
+        async with client:
+            printed = await client.execute("print('x' * 300_000)")
+            assert len(printed.stream_text()) == 300_001
+
+        async def paused() -> bool:
+            pauses = per_worker(await scrape(hub), "cellhub_worker_flow_pauses_total")
+            return pauses != [] and pauses[0] >= 1
+
+        async def culled() -> bool:
+            return await ended(hub, "culled") == 1
+
+        await until(paused, "the worker's report counts the flow pauses")
+        await until(culled, "the idle kernel is culled and counted", timeout=30)
+    finally:
+        await hub.aclose()
+        server.stop()
 
 
 def dashboard_metrics() -> set[str]:
