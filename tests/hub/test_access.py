@@ -49,6 +49,7 @@ TABLE = {
     "GET /api/workers": Access.ADMIN,
     "GET /api/health": Access.ANYONE,
     "GET /api/health/live": Access.ANYONE,
+    "GET /metrics": Access.ADMIN,
     "WEBSOCKET /api/kernels/{kernel_id}/channels": Access.ANONYMOUS,
     "GET /": Access.ANONYMOUS,
     "POST /api/permalinks": Access.ANONYMOUS,

@@ -42,6 +42,7 @@ OPERATIONS = {
     "GET /api/workers",
     "GET /api/health",
     "GET /api/health/live",
+    "GET /metrics",
     "GET /api/sessions",
     "POST /api/sessions",
     "GET /api/sessions/{session_id}",

@@ -139,7 +139,15 @@ class Heard:
 
 def test_a_load_report_reads_back_as_it_was_sent() -> None:
     report = hub_worker.Load(
-        free=2, running=1, capacity=3, memory=5 * 2**30, interval=0.5, kernels=("python3", "sage")
+        free=2,
+        running=1,
+        capacity=3,
+        memory=5 * 2**30,
+        interval=0.5,
+        kernels=("python3", "sage"),
+        spares={"python3": 2, "sage": 0},
+        ended={"culled": 3, "killed": 1},
+        flow_pauses=7,
     )
     heard = Heard()
     frame = framing.decode(framing.encode(hub_worker.load(report))[framing.HEADER.size :])
@@ -161,3 +169,5 @@ async def test_a_worker_reports_its_load_to_a_hub_on_connect(tmp_path: Path) -> 
     assert (report.free, report.running, report.capacity) == (capacity, 0, capacity)
     assert report.memory > 0 and report.interval == the_worker.config.load_interval
     assert report.kernels == the_worker.offer.names
+    assert report.spares.keys() == set(the_worker.offer.names)
+    assert report.ended == {} and report.flow_pauses == 0

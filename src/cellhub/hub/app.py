@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Mount
@@ -30,6 +31,7 @@ from cellhub.hub import (
     json_api,
     kernels_api,
     kernelspecs,
+    metrics,
     output_frame,
     pages,
     permalinks,
@@ -40,10 +42,12 @@ from cellhub.hub import (
 )
 from cellhub.hub.access import Access, AccessControl, Guarded
 from cellhub.hub.anonymous import AnonymousPolicy
+from cellhub.hub.channels import Traffic
 from cellhub.hub.cors import cors_middleware
 from cellhub.hub.kernels import KernelService, in_background
 from cellhub.hub.limits import BodySizeLimit
 from cellhub.hub.login import LoginSessions
+from cellhub.hub.metrics import HubMetrics, ResponseCounter
 from cellhub.hub.ratelimit import ClientBudget
 from cellhub.hub.roster import WorkerRoster
 from cellhub.hub.security_headers import SecurityHeaders
@@ -55,6 +59,7 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 def create_app(config: Config, token: str, worker_addresses: list[str]) -> Starlette:
     """Build the hub for workers at ``worker_addresses`` (host:port, mutual TLS), and those
     of the configuration's ``workers_file`` (hub/roster.py)."""
+    hub_metrics = HubMetrics()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -62,6 +67,7 @@ def create_app(config: Config, token: str, worker_addresses: list[str]) -> Starl
         upgrade(engine)
         context = hub_ssl_context(credentials(config, "hub"))
         service: KernelService
+        traffic = Traffic()
 
         def link_to(address: str) -> WorkerLink:
             return WorkerLink(
@@ -71,6 +77,7 @@ def create_app(config: Config, token: str, worker_addresses: list[str]) -> Starl
                 lambda link: in_background(service.reconcile([link])),
                 lambda link: service.lost(link),
                 config.worker_timeout,
+                traffic,
             )
 
         links = [link_to(address) for address in worker_addresses]
@@ -78,17 +85,14 @@ def create_app(config: Config, token: str, worker_addresses: list[str]) -> Starl
         roster = None
         if config.workers_file:
             roster = WorkerRoster(Path(config.workers_file), service, link_to)
+        hub_metrics.watch(service, traffic, engine)
         app.state.kernels = service
         app.state.roster = roster
         init_budgets(app, config)
         app.state.token = token
         app.state.started = time.time()
-        app.state.jupyter_sessions = JupyterSessionRepository(engine)
         app.state.config = config
-        app.state.permalinks = PermalinkRepository(engine)
-        app.state.login_sessions = LoginSessionRepository(engine)
-
-        app.state.database_probe = health_api.DatabaseProbe(engine)
+        init_repositories(app, engine)
         for link in links:
             await link.start()
         await service.reconcile()
@@ -104,12 +108,22 @@ def create_app(config: Config, token: str, worker_addresses: list[str]) -> Starl
             engine.dispose()
 
     table = hub_routes()
-    return Starlette(
+    app = Starlette(
         routes=[guarded.route for guarded in table],
         lifespan=lifespan,
-        middleware=hub_middleware(config, token, table),
+        middleware=hub_middleware(config, token, table, hub_metrics),
         exception_handlers={**kernels_api.EXCEPTION_HANDLERS, **json_api.EXCEPTION_HANDLERS},
     )
+    app.state.metrics = hub_metrics
+    return app
+
+
+def init_repositories(app: Starlette, engine: Engine) -> None:
+    """What the routes keep in the database, and the probe of it that health checks use."""
+    app.state.jupyter_sessions = JupyterSessionRepository(engine)
+    app.state.permalinks = PermalinkRepository(engine)
+    app.state.login_sessions = LoginSessionRepository(engine)
+    app.state.database_probe = health_api.DatabaseProbe(engine)
 
 
 def init_budgets(app: Starlette, config: Config) -> None:
@@ -121,11 +135,14 @@ def init_budgets(app: Starlette, config: Config) -> None:
     app.state.permalink_creations = ClientBudget(config.permalink_rate / 60, config.permalink_rate)
 
 
-def hub_middleware(config: Config, token: str, table: list[Guarded]) -> list[Middleware]:
-    """The middleware, outermost first: headers and limits, then who is asking and whether
-    the route ``table`` lets them in."""
+def hub_middleware(
+    config: Config, token: str, table: list[Guarded], hub_metrics: HubMetrics
+) -> list[Middleware]:
+    """The middleware, outermost first: counting the responses, headers and limits, then who
+    is asking and whether the route ``table`` lets them in."""
     policy = AnonymousPolicy.from_config(config)
     return [
+        Middleware(ResponseCounter, metrics=hub_metrics),
         Middleware(SecurityHeaders, frame_ancestors=config.frame_ancestors),
         Middleware(BodySizeLimit, max_body_size=config.max_body_size),
         *cors_middleware(config),
@@ -144,6 +161,7 @@ def hub_routes() -> list[Guarded]:
         *status_api.ROUTES,
         *workers_api.ROUTES,
         *health_api.ROUTES,
+        *metrics.ROUTES,
         *websocket.ROUTES,
         *pages.ROUTES,
         *permalinks.ROUTES,

@@ -22,12 +22,18 @@ apart. A hub of several serving one kernel thus passes each reply to its request
 Each client gets the framing it negotiated: JSON text frames and Jupyter's binary
 framing for messages with buffers (no subprotocol), or v1 binary frames. A message is
 encoded once per framing, not once per client.
+
+What the hub relays is counted in a :class:`Traffic` that every kernel's channels of one hub
+share: messages and bytes to clients, and the round trip of each execution (its
+``execute_request`` passing to the kernel, to its ``execute_reply`` passing back), which
+hub/metrics.py exposes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Protocol
@@ -50,6 +56,17 @@ Entry = tuple[int, str, bytes]
 CLOSE = ""
 #: WebSocket close reasons are at most 123 bytes.
 CLOSE_REASON_BYTES = 123
+
+
+class Traffic:
+    """What one hub relayed to its clients. Plain totals, read when metrics are scraped, so
+    that relaying costs an addition and this module knows nothing of Prometheus;
+    ``round_trip`` is told each execution's seconds (by default, nobody listens)."""
+
+    def __init__(self) -> None:
+        self.messages = 0
+        self.bytes = 0
+        self.round_trip: Callable[[float], None] = lambda seconds: None
 
 
 class Client(Protocol):
@@ -132,14 +149,22 @@ def parent_of(data: bytes) -> tuple[str, str] | None:
 
 class KernelChannels:
     """``ack(nbytes)``: output handed to the clients; ``counted(n)``: this hub now has ``n``
-    clients of the kernel (more than none; :meth:`WorkerLink.release` handles none)."""
+    clients of the kernel (more than none; :meth:`WorkerLink.release` handles none);
+    ``traffic``: the hub's totals, which this kernel's relaying adds to."""
 
     def __init__(
-        self, kernel_id: str, ack: Callable[[int], None], counted: Callable[[int], None]
+        self,
+        kernel_id: str,
+        ack: Callable[[int], None],
+        counted: Callable[[int], None],
+        traffic: Traffic | None = None,
     ) -> None:
         self.kernel_id = kernel_id
         self.ack = ack
         self.counted = counted
+        self.traffic = traffic or Traffic()
+        #: When each execute_request still unanswered passed to the kernel (time.monotonic).
+        self.executions: OrderedDict[str, float] = OrderedDict()
         self.clients: list[Client] = []
         #: Each client's subprotocol ("" for none).
         self.protocols: dict[Client, str] = {}
@@ -204,11 +229,26 @@ class KernelChannels:
                 last = seq
         self.catching_up.pop(client, None)
 
-    def route_reply(self, msg_id: str, client: Client) -> None:
-        """Remember who sent a request, so that its reply goes back to that client only."""
+    def route_reply(self, msg_id: str, client: Client, msg_type: str = "") -> None:
+        """Remember who sent a request, so that its reply goes back to that client only,
+        and when an execution was asked, to time its round trip."""
         self.routes[msg_id] = client
         if len(self.routes) > REPLY_ROUTES:
             self.routes.popitem(last=False)
+        if msg_type == "execute_request":
+            self.executions[msg_id] = time.monotonic()
+            if len(self.executions) > REPLY_ROUTES:
+                self.executions.popitem(last=False)
+
+    def _time_execution(self, channel: str, data: bytes) -> None:
+        """A shell message whose parent is a timed execute_request is its execute_reply (the
+        only shell reply to it): the round trip is over."""
+        if channel != "shell" or not self.executions:
+            return
+        parent = parent_of(data)
+        asked = self.executions.pop(parent[0], None) if parent is not None else None
+        if asked is not None:
+            self.traffic.round_trip(time.monotonic() - asked)
 
     def kernel_gone(self, reason: str, announce: bool) -> None:
         """The kernel ended: tell the clients when ``announce`` (the worker could not), unless
@@ -281,6 +321,10 @@ class KernelChannels:
                     await send(client, payload)
                 except Exception:  # noqa: BLE001 - a broken client must not stop the others
                     self.remove(client)
+                    continue
+                self.traffic.messages += 1
+                self.traffic.bytes += len(data)
+            self._time_execution(channel, data)
             self.unacked += len(data)
             if self.unacked >= ACK_BATCH:
                 self._acknowledge()

@@ -17,9 +17,10 @@ import asyncio
 import contextlib
 import datetime as dt
 import sys
+import time
 import uuid
 from collections import Counter, OrderedDict
-from collections.abc import AsyncIterator, Coroutine, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,6 +129,9 @@ class KernelService:
         self.starts = OneAtATime()
         #: Per worker: a loss and a reconcile are handled one after the other, in order.
         self.outages = OneAtATime()
+        #: Starts under way, and who is told each successful start's seconds (hub/metrics.py).
+        self.starting = 0
+        self.start_latency: Callable[[float], None] = lambda seconds: None
 
     async def start(
         self,
@@ -137,7 +141,20 @@ class KernelService:
         limit: OwnerLimit | None = None,
     ) -> dict[str, Any]:
         """Start a kernel for ``owner``, with ``options`` (idle_timeout, max_lifetime) for it,
-        within ``max_per_owner`` and ``limit``: :class:`TooManyKernels` past either."""
+        within ``max_per_owner`` and ``limit``: :class:`TooManyKernels` past either. Counted
+        in :attr:`starting` meanwhile, and timed from the request to the running kernel."""
+        self.starting += 1
+        began = time.monotonic()
+        try:
+            model = await self.start_within_limits(name, owner, options, limit)
+        finally:
+            self.starting -= 1
+        self.start_latency(time.monotonic() - began)
+        return model
+
+    async def start_within_limits(
+        self, name: str, owner: str, options: dict[str, Any] | None, limit: OwnerLimit | None
+    ) -> dict[str, Any]:
         if name not in offered_kinds(self.links.values()):
             raise NoSuchKernel(f"no kernel spec named {name!r}")
         limits = [OwnerLimit(self.max_per_owner, PER_OWNER_REFUSAL), *([limit] if limit else [])]

@@ -1,8 +1,8 @@
 """The OpenAPI 3 description of the hub's REST API, served at ``GET /api/openapi.json``.
 
 It describes what the hub answers, errors included — the kernels, sessions, kernel specs
-and status API with Jupyter Server's paths and models, permalinks, workers and health — so
-that clients can be generated from it and a fuzzer (schemathesis, in
+and status API with Jupyter Server's paths and models, permalinks, workers, health and
+metrics — so that clients can be generated from it and a fuzzer (schemathesis, in
 tests/hub/test_fuzz_rest.py) can check every answer against it. It is public, like ``GET
 /api``: it holds nothing about this deployment. Every error is ``{"message": …, "reason":
 null}``, as Jupyter Server sends them. The WebSocket channels
@@ -176,6 +176,12 @@ def kernelspec_paths() -> dict[str, Any]:
             "get": operation(
                 "The workers this hub uses: state, sessions, capacity, memory headroom.",
                 {"200": answer("Workers.", "WorkerList")},
+            )
+        },
+        "/metrics": {
+            "get": operation(
+                "The hub's and its workers' metrics, in Prometheus's text format.",
+                {"200": {"description": "Metrics.", "content": {"text/plain": {"schema": STRING}}}},
             )
         },
     }

@@ -106,7 +106,7 @@ async def relay_client_messages(
         except InvalidMessage as exc:
             await channels.send_own(websocket, error_reply(exc, channels.session_id))
             continue
-        channels.route_reply(header["msg_id"], websocket)
+        channels.route_reply(header["msg_id"], websocket, msg_type)
         kernels.forward(channels, channel, msg_type, text.encode())
 
 

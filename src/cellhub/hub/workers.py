@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from cellhub.deploy.handshake_failures import explain
-from cellhub.hub.channels import KernelChannels
+from cellhub.hub.channels import KernelChannels, Traffic
 from cellhub.protocol import addresses, framing, hub_worker
 
 #: Load reports a worker may miss before its last one no longer counts for placement, and
@@ -60,7 +60,8 @@ class WorkerLink:
     ``told``: the worker has told the kernel's clients already. ``on_lost`` is called when
     the worker is lost, ``on_reconnected`` when it is connected again after a loss or a
     dropped connection; ``timeout``: the least silence limit, and how long a connection
-    attempt may take (seconds).
+    attempt may take (seconds); ``traffic``: the hub's relay totals (hub/channels.py), which
+    its kernels' channels add to.
     """
 
     def __init__(
@@ -71,8 +72,10 @@ class WorkerLink:
         on_reconnected: Callable[[WorkerLink], None] | None = None,
         on_lost: Callable[[WorkerLink], None] | None = None,
         timeout: float = 5.0,
+        traffic: Traffic | None = None,
     ) -> None:
         self.address = address
+        self.traffic = traffic or Traffic()
         self.context = context
         self.on_ended = on_ended
         self.on_reconnected = on_reconnected
@@ -343,6 +346,7 @@ class WorkerLink:
                 kernel_id,
                 lambda n: self.send(hub_worker.ack(kernel_id, n)),
                 lambda n: self.send(hub_worker.attach(kernel_id, n)),
+                self.traffic,
             )
             self.channels[kernel_id] = channels
         return channels

@@ -19,11 +19,11 @@ change to a frame. docs/protocol.md describes each operation.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, TypedDict, cast
 
 #: The protocol's version; both ends of a connection must speak the same.
-VERSION = 4
+VERSION = 5
 
 _HELLO = "hello"
 _REFUSED = "refused"
@@ -224,7 +224,10 @@ class Load:
     """How much more a worker can take: ``free`` sessions of ``capacity`` (its
     max_sessions), ``running`` kernels, ``memory`` bytes of headroom (0: unknown),
     ``interval``, the seconds within which its next report is due, and ``kernels``, the
-    kernel kinds it offers (``python3``, ``sage``)."""
+    kernel kinds it offers (``python3``, ``sage``). And what the worker alone sees, for the
+    hubs' /metrics (hub/metrics.py): ``spares``, sessions ready per kernel kind; ``ended``,
+    kernels ended since the worker started, per cause (:data:`END_CAUSES`); and
+    ``flow_pauses``, how often a kernel's output waited for a hub's acknowledgement."""
 
     free: int
     running: int
@@ -232,6 +235,16 @@ class Load:
     memory: int
     interval: float
     kernels: tuple[str, ...] = ("python3",)
+    spares: Mapping[str, int] = field(default_factory=dict)
+    ended: Mapping[str, int] = field(default_factory=dict)
+    flow_pauses: int = 0
+
+
+#: Why kernels end, as ``Load.ended`` counts them: asked to (REST or a client); culled idle;
+#: past their maximum lifetime; their session killed by SIGKILL (out of memory, or a sandbox
+#: limit such as the pids limit's fork bomb being killed) or by SIGXCPU (its CPU time);
+#: the template process died; any other exit (a crash, a signal, a broken protocol).
+END_CAUSES = ("requested", "culled", "lifetime", "killed", "cpu", "template", "exited")
 
 
 def load(report: Load) -> list[Any]:
@@ -244,6 +257,9 @@ def load(report: Load) -> list[Any]:
         report.memory,
         report.interval,
         list(report.kernels),
+        dict(report.spares),
+        dict(report.ended),
+        report.flow_pauses,
     ]
 
 
@@ -312,7 +328,7 @@ def read_worker_frame(frame: Any, to: WorkerFrames) -> None:
     elif op == _ENDED:
         to.ended(frame[1], frame[2], bool(frame[3]))
     elif op == _LOAD:
-        _, free, running, capacity, memory, interval, kernels = frame
+        _, free, running, capacity, memory, interval, kernels, spares, ended, pauses = frame
         to.load(
             Load(
                 int(free),
@@ -321,6 +337,9 @@ def read_worker_frame(frame: Any, to: WorkerFrames) -> None:
                 int(memory),
                 float(interval),
                 tuple(str(kind) for kind in kernels),
+                {str(kind): int(count) for kind, count in spares.items()},
+                {str(cause): int(count) for cause, count in ended.items()},
+                int(pauses),
             )
         )
     else:

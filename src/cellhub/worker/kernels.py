@@ -34,6 +34,16 @@ MAX_SESSION_FRAME = 32 * 2**20
 MAX_PENDING_INPUT = 32 * 2**20
 
 
+#: Why a kernel ended whose session the kernel (OOM killer) or the sandbox killed.
+KILLED = "session killed (SIGKILL: out of memory or over a limit)"
+OUT_OF_CPU = "session ran out of CPU time (SIGXCPU)"
+
+
+def cause_of(reason: str) -> str:
+    """The cause (``hub_worker.END_CAUSES``) of a kernel's end that its session's exit gave."""
+    return {KILLED: "killed", OUT_OF_CPU: "cpu"}.get(reason, "exited")
+
+
 class HubLink(Protocol):
     """What a kernel needs of a hub connection."""
 
@@ -99,6 +109,8 @@ class WorkerKernel:
         self.created = time.time()
         self.window_open = asyncio.Event()
         self.window_open.set()
+        #: How often the window closed: output waited for a hub's acknowledgement.
+        self.flow_pauses = 0
 
     def model(self) -> hub_worker.KernelModel:
         return {
@@ -188,8 +200,9 @@ class WorkerKernel:
     def _update_window(self) -> None:
         if all(inflight < self.window for inflight in self.links.values()):
             self.window_open.set()
-        else:
+        elif self.window_open.is_set():
             self.window_open.clear()
+            self.flow_pauses += 1
 
     def broadcast(
         self, channel: str, msg_type: str, data: bytes, state: str | None, counted: bool = True
@@ -248,9 +261,9 @@ class WorkerKernel:
         except TimeoutError:
             return "session exited"
         if code == -9:
-            return "session killed (SIGKILL: out of memory or over a limit)"
+            return KILLED
         if code == -24:
-            return "session ran out of CPU time (SIGXCPU)"
+            return OUT_OF_CPU
         if code < 0:
             return f"session killed by signal {-code}"
         return f"session exited with code {code}"

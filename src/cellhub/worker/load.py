@@ -63,7 +63,9 @@ class Hub(Protocol):
 class LoadReports:
     """Sends the worker's :class:`~cellhub.protocol.hub_worker.Load` to its ``hubs`` (the
     worker's live collection of them); ``running()`` counts the worker's kernels, each of
-    which holds a session or waits for one; ``kernels`` are the kinds it offers."""
+    which holds a session or waits for one; ``kernels`` are the kinds it offers;
+    ``tallies()`` gives the report's counts for the hubs' /metrics (``spares``, ``ended``,
+    ``flow_pauses`` of :class:`~cellhub.protocol.hub_worker.Load`)."""
 
     def __init__(
         self,
@@ -72,8 +74,10 @@ class LoadReports:
         running: Callable[[], int],
         hubs: Collection[Hub],
         kernels: tuple[str, ...] = ("python3",),
+        tallies: Callable[[], dict[str, Any]] = dict,
     ) -> None:
         self.capacity = capacity
+        self.tallies = tallies
         self.kernels = kernels
         self.interval = interval
         self.running = running
@@ -85,7 +89,13 @@ class LoadReports:
         running = self.running()
         free = max(0, self.capacity - running)
         return hub_worker.Load(
-            free, running, self.capacity, memory_headroom(), self.interval, self.kernels
+            free,
+            running,
+            self.capacity,
+            memory_headroom(),
+            self.interval,
+            self.kernels,
+            **self.tallies(),
         )
 
     def to_all(self) -> None:

@@ -29,6 +29,7 @@ import ssl
 import sys
 import time
 import traceback
+from collections import Counter
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
@@ -55,7 +56,7 @@ from cellhub.protocol.session_frames import SessionInit
 from cellhub.ratelimited_log import RateLimitedLog, exception_kind
 from cellhub.sandbox.prctl import become_subreaper, kill_children
 from cellhub.template import scheduling
-from cellhub.worker.kernels import SessionProcess, WorkerKernel
+from cellhub.worker.kernels import SessionProcess, WorkerKernel, cause_of
 from cellhub.worker.ksmd import KsmdShare
 from cellhub.worker.load import LoadReports
 from cellhub.worker.session_log import SessionLog
@@ -170,7 +171,11 @@ class Worker:
             lambda: len(self.kernels),
             self.hubs,
             self.offer.names,
+            self.tallies,
         )
+        #: Kernels ended per cause, and the flow pauses of the ended ones (for the hubs' /metrics).
+        self.ended: Counter[str] = Counter()
+        self.ended_pauses = 0
         self.session_log = SessionLog()
         #: One template and spare pool per kernel kind offered, by kind.
         self.sources = {
@@ -197,6 +202,16 @@ class Worker:
             "max_stream_chunk": c.max_stream_chunk,
         }
 
+    def tallies(self) -> dict[str, Any]:
+        """What the load report counts for the hubs' /metrics: spares per kind, ends per cause,
+        flow pauses (of the ended kernels and the running ones)."""
+        running_pauses = sum(kernel.flow_pauses for kernel in self.kernels.values())
+        return {
+            "spares": {kind: len(source.spares.spares) for kind, source in self.sources.items()},
+            "ended": dict(self.ended),
+            "flow_pauses": self.ended_pauses + running_pauses,
+        }
+
     def session_diagnostic(self, kernel: WorkerKernel, text: str) -> None:
         pid = kernel.session.pid if kernel.session is not None else 0
         self.session_log.report(f"kernel {kernel.id}", f"kernel {kernel.id} (pid {pid})", text)
@@ -214,7 +229,7 @@ class Worker:
         kill_children(keep={t.process.pid for t in others if t.process is not None})
         for kernel in list(self.kernels.values()):
             if kernel.name == source.kind:
-                self.end(kernel, "the template process died")
+                self.end(kernel, "the template process died", cause="template")
         source.spares.clear()
         self.in_background(self.restart_template(source))
 
@@ -294,14 +309,19 @@ class Worker:
     def shutdown_kernel(self, kernel: WorkerKernel, request: dict[str, Any] | None = None) -> None:
         """End the kernel as asked (REST, or a client's shutdown_request)."""
         say_goodbye(kernel, False, request)
-        self.end(kernel, "shut down by request", dead=False)
+        self.end(kernel, "shut down by request", dead=False, cause="requested")
 
-    def end(self, kernel: WorkerKernel, reason: str, dead: bool = True) -> None:
+    def end(
+        self, kernel: WorkerKernel, reason: str, dead: bool = True, cause: str | None = None
+    ) -> None:
         """Forget ``kernel``, kill its session, and tell every hub why it ended; its clients
-        too (a ``dead`` status) when ``dead``: the kernel ended without being asked to."""
+        too (a ``dead`` status) when ``dead``: the kernel ended without being asked to.
+        ``cause`` (``hub_worker.END_CAUSES``) is counted; None: the session's exit tells it."""
         if self.kernels.get(kernel.id) is not kernel:
             return
         del self.kernels[kernel.id]
+        self.ended[cause or cause_of(reason)] += 1
+        self.ended_pauses += kernel.flow_pauses
         self.kernel_limits.pop(kernel.id, None)
         old = kernel.unbind()
         if old is not None:
@@ -332,14 +352,15 @@ class Worker:
             for kernel in list(self.kernels.values()):
                 timeout, lifetime = self.kernel_limits.get(kernel.id, (self.config.idle_timeout, 0))
                 if lifetime > 0 and now - kernel.created > lifetime:
-                    self.end(kernel, f"ended after its maximum lifetime of {lifetime:g} s")
+                    why = f"ended after its maximum lifetime of {lifetime:g} s"
+                    self.end(kernel, why, cause="lifetime")
                 elif (
                     timeout > 0
                     and not kernel.links
                     and kernel.state in ("idle", "starting")
                     and kernel.last_activity < now - timeout
                 ):
-                    self.end(kernel, f"culled after {timeout:g} s idle")
+                    self.end(kernel, f"culled after {timeout:g} s idle", cause="culled")
 
     # -- hub requests -----------------------------------------------------------------
     def in_background(self, work: Coroutine[Any, Any, None]) -> None:
