@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -88,3 +90,40 @@ def context(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
 @pytest.fixture
 def page(context: Any, ui_server: UiServer) -> Any:
     return open_worksheet(context, ui_server)
+
+
+class ThirdPartySite:
+    """A static page server on its own port: another origin than the hub's."""
+
+    def __init__(self) -> None:
+        self.page = ""
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = site.page.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.origin = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[ThirdPartySite]:
+    """Another origin than the hub's, serving the page a test sets; one per module."""
+    server = ThirdPartySite()
+    yield server
+    server.close()

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import ThirdPartySite
 from tests.conftest import RunningHub, start_cellhub
 
 PAGE = """<!doctype html>
@@ -38,42 +37,6 @@ if x < 100:
 <script src="HUB/static/embed.js"></script>
 </body></html>
 """
-
-
-class ThirdPartySite:
-    """A static page server on its own port: another origin than the hub's."""
-
-    def __init__(self) -> None:
-        self.page = ""
-        site = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = site.page.encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.origin = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture(scope="module")
-def site() -> Iterator[ThirdPartySite]:
-    server = ThirdPartySite()
-    yield server
-    server.close()
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,8 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_embed import ThirdPartySite, open_page
+from tests.browser.conftest import ThirdPartySite
+from tests.browser.test_embed import open_page
 from tests.conftest import RunningHub, start_cellhub
 
 LIMIT = 2
@@ -35,13 +36,6 @@ def grouped_cells(groups: int, autorun: bool) -> str:
         f'<div class="cellhub" data-cellhub-kernel="g{n}"{run}>print("group", {n})</div>'
         for n in range(groups)
     )
-
-
-@pytest.fixture(scope="module")
-def site() -> Iterator[ThirdPartySite]:
-    server = ThirdPartySite()
-    yield server
-    server.close()
 
 
 def hub_for(site: ThirdPartySite, factory: pytest.TempPathFactory, **env: str) -> RunningHub:

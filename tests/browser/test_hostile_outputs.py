@@ -22,12 +22,11 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from tests.browser import test_embed
-from tests.browser.conftest import UiServer
+from tests.browser.conftest import ThirdPartySite, UiServer
 from tests.browser.worksheet_page import RUN_TIMEOUT, WorksheetPage
 from tests.conftest import RunningHub
 
-# A third-party page and a hub that serves it embedded cells, as in test_embed.
-site = test_embed.site
+# A hub that serves embedded cells to the third-party page (conftest's site), as in test_embed.
 public_hub = test_embed.public_hub
 
 MARK = "data-payload-ran"
@@ -220,7 +219,7 @@ EMBED_PAGE = """<!doctype html>
 
 
 def test_embedded_widget_html_runs_no_script_in_the_embedding_page(
-    context: Any, site: test_embed.ThirdPartySite, public_hub: RunningHub
+    context: Any, site: ThirdPartySite, public_hub: RunningHub
 ) -> None:
     payload = repr(markup("embed"))
     code = (

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import UiServer, open_worksheet
-from tests.browser.test_embed import ThirdPartySite, open_page
+from tests.browser.conftest import ThirdPartySite, UiServer, open_worksheet
+from tests.browser.test_embed import open_page
 from tests.browser.worksheet_page import WorksheetPage
 from tests.conftest import RunningHub
 from tests.db.postgres import free_port
@@ -51,13 +51,6 @@ class Restartable:
         os.kill(self.hub.process.pid, signal.SIGKILL)
         self.hub.process.wait()
         self.hub = start_hub(self.data_dir, self.worker, self.port, TOKEN, self.env)
-
-
-@pytest.fixture
-def site() -> Iterator[ThirdPartySite]:
-    server = ThirdPartySite()
-    yield server
-    server.close()
 
 
 @pytest.fixture

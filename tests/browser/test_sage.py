@@ -12,18 +12,11 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import UiServer, open_worksheet
-from tests.browser.test_embed import ThirdPartySite, open_page
+from tests.browser.conftest import ThirdPartySite, UiServer, open_worksheet
+from tests.browser.test_embed import open_page
 from tests.browser.worksheet_page import WorksheetPage
 from tests.conftest import start_cellhub
 from tests.sage.conftest import SAGE_AND_PYTHON, require_sage
-
-
-@pytest.fixture(scope="module")
-def site() -> Iterator[ThirdPartySite]:
-    server = ThirdPartySite()
-    yield server
-    server.close()
 
 
 @pytest.fixture(scope="module")

@@ -191,12 +191,16 @@ async def interrupted_print(cluster: Cluster, interrupt: Callable[[str], Awaitab
 
 
 async def serving_hub(cluster: Cluster, kernel_id: str) -> int:
-    """The number of the hub that holds the kernel's one client connection."""
+    """The number of the hub that holds the kernel's one client connection: a kernel's model
+    counts its clients on every hub, a hub's status only those it carries itself (and the
+    scenario's client is the only one connected)."""
     serving = []
     async with httpx.AsyncClient(headers={"Authorization": f"token {TOKEN}"}) as http:
+        model = (await http.get(f"{cluster.hubs[1].url}api/kernels/{kernel_id}")).json()
+        assert model["connections"] == 1, model
         for number, hub in sorted(cluster.hubs.items()):
-            model = (await http.get(f"{hub.url}api/kernels/{kernel_id}")).json()
-            serving += [number] * model["connections"]
+            status = (await http.get(f"{hub.url}api/status")).json()
+            serving += [number] * status["connections"]
     assert len(serving) == 1, f"connections by hub: {serving}"
     return serving[0]
 
