@@ -3,16 +3,12 @@ login cookie (hub/login.py, hub/security_headers.py, hub/output_frame.py), in Ch
 
 from __future__ import annotations
 
-import http.server
-import threading
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import UiServer, open_worksheet
+from tests.browser.conftest import ThirdPartySite, UiServer, open_worksheet
 from tests.browser.worksheet_page import WorksheetPage
 
 #: A page of another origin on the same host (so the SameSite cookie goes along) that tries
@@ -39,30 +35,6 @@ forge();
 </script></body></html>"""
 
 
-@pytest.fixture
-def forger_site() -> Iterator[tuple[str, dict[str, str]]]:
-    """An http.server on another port of 127.0.0.1; the test puts pages into the dict."""
-    pages: dict[str, str] = {}
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = pages.get(self.path, "").encode()
-            self.send_response(200 if body else 404)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", pages
-    server.shutdown()
-    server.server_close()
-
-
 def live_kernels(server: UiServer) -> set[str]:
     token = {"Authorization": f"token {server.token}"}
     answer = httpx.get(f"{server.url}api/kernels", headers=token)
@@ -71,16 +43,15 @@ def live_kernels(server: UiServer) -> set[str]:
 
 
 def test_a_same_site_page_cannot_use_the_login_cookie(
-    context: Any, ui_server: UiServer, forger_site: tuple[str, dict[str, str]]
+    context: Any, ui_server: UiServer, site: ThirdPartySite
 ) -> None:
     open_worksheet(context, ui_server)
     assert any(cookie["name"] == "cellhub_login" for cookie in context.cookies())
     before = live_kernels(ui_server)
     assert before, "the worksheet started a kernel"
-    origin, pages = forger_site
-    pages["/forge"] = FORGER.format(hub=ui_server.url, kernels=sorted(before))
+    site.page = FORGER.format(hub=ui_server.url, kernels=sorted(before))
     forger = context.new_page()
-    forger.goto(f"{origin}/forge")
+    forger.goto(f"{site.origin}/forge")
     expect(forger).to_have_title("post:sent form:sent")
     assert live_kernels(ui_server) == before
 
