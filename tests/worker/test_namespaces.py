@@ -146,6 +146,17 @@ def with_uid(uid: int) -> list[int]:
     return found
 
 
+def same_pid_namespace(pid: int) -> set[int]:
+    """The host pids of the processes in ``pid``'s PID namespace."""
+    namespace = os.readlink(f"/proc/{pid}/ns/pid")
+    found = set()
+    for process in psutil.process_iter():
+        with contextlib.suppress(OSError):
+            if os.readlink(f"/proc/{process.pid}/ns/pid") == namespace:
+                found.add(process.pid)
+    return found
+
+
 def wait_until_gone(uid: int, timeout: float = 10) -> list[int]:
     deadline = time.monotonic() + timeout
     while (left := with_uid(uid)) and time.monotonic() < deadline:
@@ -195,11 +206,14 @@ async def test_a_session_sees_and_signals_only_its_own_processes(
     finally:
         await kernel.close()
     assert seen["probes"] == dict.fromkeys(targets, "ESRCH"), seen
-    # PID 1 is the namespace's init, which forked the session and is its parent.
-    assert seen["ppid"] == 1 and seen["listed"] == [1, seen["pid"]], seen
+    # PID 1 is the namespace's init, another user's and so hidden from the session's /proc;
+    # the session's parent, the template, is outside the namespace.
+    assert seen["pid"] == 2 and seen["ppid"] == 0 and seen["listed"] == [2], seen
     on_host = [psutil.Process(pid) for pid in with_uid(seen["uid"])]
-    init = next(p for p in on_host if p.ppid() == template.pid)
-    assert [p.ppid() for p in on_host if p.pid != init.pid] == [init.pid]
+    assert [p.ppid() for p in on_host] == [template.pid]
+    (init,) = same_pid_namespace(on_host[0].pid) - {on_host[0].pid}
+    # Not a copy of the template: a small process of the init maker's, under root.
+    assert psutil.Process(init).ppid() != template.pid and psutil.Process(init).uids().real == 0
 
 
 @needs_linux_sandbox

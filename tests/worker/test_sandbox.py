@@ -308,8 +308,8 @@ def test_linux_cgroup_holds_the_limits(tmp_path: Path) -> None:
     found = {}
     with session(sandbox, cgroup) as forked:
         seen = forked.receive()
-        assert seen["pid"] in forked.lease.details.processes()
-        for directory in forked.lease.details.directories:
+        assert seen["pid"] in forked.lease.details.cgroup.processes()
+        for directory in forked.lease.details.cgroup.directories:
             for name, file in (("memory", "memory.max"), ("memory", "memory.limit_in_bytes")):
                 if (directory / file).exists():
                     found[name] = (directory / file).read_text()
@@ -444,7 +444,7 @@ def test_fork_bomb_stops_at_the_process_limit(kind: str, tmp_path: Path) -> None
         assert outcome["children"] < limit
         forked.close()
     if kind == "linux":
-        assert not forked.lease.details.processes()
+        assert not forked.lease.details.cgroup.processes()
         assert not any(alive(p) for p in _pids_of_uid(forked.lease.uid))
 
 

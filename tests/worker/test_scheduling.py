@@ -32,21 +32,19 @@ def template_children(server: RunningHub) -> list[psutil.Process]:
     return template.children()
 
 
-def claimed_processes(server: RunningHub, pid: int, uid: int) -> list[int]:
-    """The template's child that became the session ``pid`` of ``uid``, and the session.
+def claimed_session(server: RunningHub, pid: int, uid: int) -> int:
+    """The template's child that became the session ``pid`` of ``uid``.
 
-    In the linux sandbox the template's child is the init of the session's PID namespace
-    and the session its child: the last pid on its ``NSpid`` line is the one it sees, and
-    its uid tells it from the sessions of other namespaces. In the fallback the two are
-    one process.
+    In the linux sandbox the session has a PID namespace of its own: the last pid on its
+    ``NSpid`` line is the one it sees, and its uid tells it from the sessions of other
+    namespaces.
     """
     for child in template_children(server):
-        for process in (child, *child.children()):
-            with contextlib.suppress(psutil.Error, OSError):
-                status = Path(f"/proc/{process.pid}/status").read_text()
-                nspids = next(line for line in status.splitlines() if line.startswith("NSpid:"))
-                if int(nspids.split()[-1]) == pid and uid in process.uids():
-                    return [child.pid, *({process.pid} - {child.pid})]
+        with contextlib.suppress(psutil.Error, OSError):
+            status = Path(f"/proc/{child.pid}/status").read_text()
+            nspids = next(line for line in status.splitlines() if line.startswith("NSpid:"))
+            if int(nspids.split()[-1]) == pid and uid in child.uids():
+                return child.pid
     raise AssertionError(f"no session of uid {uid} is {pid} in its PID namespace")
 
 
@@ -95,6 +93,6 @@ async def test_spares_wait_under_sched_idle_until_claimed(
         await asyncio.sleep(0.05)
     assert idle, "no spare session waits under SCHED_IDLE"
     (pid, uid), _ = await new_kernel_policies(hub)
-    claimed = claimed_processes(cellhub_server, pid, uid)
-    assert claimed[0] in idle, "the oldest spare was claimed"
-    assert [thread_policies(pid) for pid in claimed] == [{os.SCHED_OTHER}] * len(claimed)
+    claimed = claimed_session(cellhub_server, pid, uid)
+    assert claimed in idle, "the oldest spare was claimed"
+    assert thread_policies(claimed) == {os.SCHED_OTHER}

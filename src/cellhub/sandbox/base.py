@@ -151,8 +151,8 @@ class SessionSandbox(abc.ABC):
       process of the session remains and its home is gone.
     - :meth:`orphans` (optional) → the pids of processes that ended sessions left
       to the template, if the mechanism cannot find them in :meth:`release`.
-    - :meth:`fork` and :meth:`exit_code` (optional) → how the template forks a
-      session and reads its exit code, if the mechanism needs more than ``os.fork()``.
+    - :meth:`fork` (optional) → how the template forks a session, if the mechanism needs
+      more than ``os.fork()``.
 
     A sandbox is built in the template, the process that forks every session.
     """
@@ -192,14 +192,9 @@ class SessionSandbox(abc.ABC):
         """
         return set()
 
-    def fork(self) -> int:
+    def fork(self, lease: SandboxLease) -> int:
         """Fork the process that will :meth:`enter` the sandbox: ``os.fork()`` by default."""
         return os.fork()
-
-    def exit_code(self, code: int) -> int:
-        """The exit code of a reaped session (negative: killed by that signal), from the
-        code of the process :meth:`fork` returned; the same by default."""
-        return code
 
     def describe_rlimits(self) -> str:
         lim = self.limits

@@ -6,6 +6,7 @@ import hashlib
 import logging
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 from cellhub.sandbox import pid_namespace
@@ -41,6 +42,14 @@ HOSTNAME = "cellhub"
 #: The namespaces every session gets besides its PID namespace (made at fork). The
 #: cgroup namespace is made after the session joined its cgroup, which becomes its root.
 NAMESPACES = CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP
+
+
+@dataclass
+class Confinement:
+    """What a session holds of the host while it runs: its cgroup and its PID namespace's init."""
+
+    cgroup: SessionCgroup
+    init: int
 
 
 def deployment_cgroup(state_dir: Path) -> str:
@@ -99,6 +108,8 @@ class LinuxSandbox(SessionSandbox):
         self.cgroups = CgroupTree.detect(limits, deployment_cgroup(state_dir))
         self.cgroups.remove_stale()
         self.plan = MountPlan(state_dir, python_paths(), cgroup2=self.cgroups.version == 2)
+        #: Started with the first session (an exec'd process: it costs the template nothing).
+        self.inits: pid_namespace.InitMaker | None = None
 
     def describe(self) -> str:
         lim = self.limits
@@ -117,28 +128,37 @@ class LinuxSandbox(SessionSandbox):
         )
 
     def prepare(self) -> SandboxLease:
-        while True:
-            uid = self.pool.take(self._free_of_processes)
-            try:
-                cgroup = self.cgroups.session(f"session-{uid}", self.limits)
-            except CgroupBusy:
-                self.pool.quarantine(uid)
-                log.warning("uid %d quarantined: its cgroup still holds processes", uid)
-                continue
-            break
+        uid, cgroup = self._uid_and_cgroup()
         home = self.homes / str(uid)
         try:
             if home.exists():
                 shutil.rmtree(home)
             home.mkdir(mode=0o700)
             os.chown(home, uid, uid)
+            if self.inits is None:
+                self.inits = pid_namespace.InitMaker()
+            init = self.inits.make()
         except BaseException:
             cgroup.remove(0)
             self.pool.give_back(uid)
             raise
         return SandboxLease(
-            id=f"session-{uid}", home=home, uid=uid, gid=uid, username=f"u{uid}", details=cgroup
+            id=f"session-{uid}",
+            home=home,
+            uid=uid,
+            gid=uid,
+            username=f"u{uid}",
+            details=Confinement(cgroup, init),
         )
+
+    def _uid_and_cgroup(self) -> tuple[int, SessionCgroup]:
+        while True:
+            uid = self.pool.take(self._free_of_processes)
+            try:
+                return uid, self.cgroups.session(f"session-{uid}", self.limits)
+            except CgroupBusy:
+                self.pool.quarantine(uid)
+                log.warning("uid %d quarantined: its cgroup still holds processes", uid)
 
     def _free_of_processes(self, uid: int) -> bool:
         if uid in self.suspects:
@@ -147,18 +167,15 @@ class LinuxSandbox(SessionSandbox):
             self.suspects.discard(uid)
         return True
 
-    def fork(self) -> int:
-        return pid_namespace.fork_into_new_namespace()
-
-    def exit_code(self, code: int) -> int:
-        return pid_namespace.session_exit_code(code)
+    def fork(self, lease: SandboxLease) -> int:
+        confinement: Confinement = lease.details
+        return pid_namespace.fork_into(confinement.init)
 
     def enter(self, lease: SandboxLease) -> None:
-        """Confine this process; as PID 1 of a new namespace (:meth:`fork`), stay its init and
-        return in the session it forks. A child of a plain ``fork()`` is the session itself."""
-        watch = pid_namespace.ParentWatch() if pid_namespace.is_init() else None
-        cgroup: SessionCgroup = lease.details
-        cgroup.join()
+        """Confine this process, forked by :meth:`fork` into its own PID namespace."""
+        watch = pid_namespace.ParentWatch()
+        confinement: Confinement = lease.details
+        confinement.cgroup.join()
         os.setsid()
         unshare(NAMESPACES | (0 if self.limits.network else CLONE_NEWNET))
         sethostname(HOSTNAME)
@@ -169,20 +186,23 @@ class LinuxSandbox(SessionSandbox):
         # The uid change made us non-dumpable, which gives /proc/self to root;
         # only this session's own uid can use what dumpable allows.
         prctl(PR_SET_DUMPABLE, 1)
-        # An init's parent is outside its namespace: getppid() is 0, and the watch checks.
-        finish_entering(lease, self.limits, os.getppid() if watch else self.template_pid)
-        if watch is not None:
-            watch.check(self.template_pid)
-            pid_namespace.become_init()
+        # The parent is outside the session's namespace: getppid() is 0, and the watch checks.
+        finish_entering(lease, self.limits, os.getppid())
+        watch.check(self.template_pid)
 
     def close(self) -> None:
+        if self.inits is not None:
+            self.inits.close()
         self.cgroups.remove()
 
     def release(self, lease: SandboxLease) -> None:
         if lease.released:
             return
         lease.released = True
-        cgroup: SessionCgroup = lease.details
+        confinement: Confinement = lease.details
+        if self.inits is not None:
+            self.inits.end(confinement.init)
+        cgroup = confinement.cgroup
         clean = cgroup.kill(KILL_TIMEOUT)
         clean = cgroup.remove(KILL_TIMEOUT) and clean
         clean = kill_until_gone(living_with_uid(lease.uid), KILL_TIMEOUT) and clean

@@ -116,9 +116,7 @@ class ForkServer:
             if lease is not None:
                 ended = True
                 self.sandbox.release(lease)
-                send_control(
-                    self.control, template_control.exited(pid, self.sandbox.exit_code(code))
-                )
+                send_control(self.control, template_control.exited(pid, code))
         if ended:
             self.kill_orphans()
 
@@ -168,7 +166,14 @@ class ForkServer:
             return
         parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         me = os.getpid()
-        pid = self.fork_idle()
+        try:
+            pid = self.fork_idle(lease)
+        except OSError as exc:  # out of processes or memory: the worker forks again later
+            for end in (parent_end, child_end):
+                end.close()
+            self.sandbox.release(lease)
+            send_control(self.control, template_control.error(f"fork: {exc}"))
+            return
         if pid == 0:
             parent_end.close()
             self.become_session(lease, child_end, me)
@@ -177,15 +182,15 @@ class ForkServer:
         send_control(self.control, template_control.forked(pid), [parent_end.fileno()])
         parent_end.close()
 
-    def fork_idle(self) -> int:
+    def fork_idle(self, lease: SandboxLease) -> int:
         """Fork the session under ``SCHED_IDLE`` (see :mod:`cellhub.template.scheduling`), so
         that it is idle from its first instruction: a claim that promotes it at once, before
         the session ran at all, is never undone by the session demoting itself later."""
         if not scheduling.can_promote():
-            return self.sandbox.fork()
+            return self.sandbox.fork(lease)
         scheduling.demote_self()
         try:
-            pid = self.sandbox.fork()
+            pid = self.sandbox.fork(lease)
         except BaseException:
             scheduling.restore_self()
             raise

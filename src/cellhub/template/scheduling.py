@@ -30,30 +30,14 @@ def restore_self() -> None:
 
 
 def promote(pid: int) -> None:
-    """Give every thread of ``pid``, and of its children, the normal policy back.
+    """Give every thread of the session ``pid`` the normal policy back.
 
-    The children: in the linux sandbox ``pid`` is the init of the session's PID
-    namespace, and the session is its child. Each process's main thread goes first:
-    threads and children it starts afterwards inherit the normal policy, and those it
-    started before are in ``/proc`` when it is read.
+    The main thread goes first: threads it starts afterwards inherit the normal policy, and
+    those it started before are in ``/proc`` when it is read.
     """
-    _promote_threads(pid)
-    for child in _children(pid):
-        _promote_threads(child)
-
-
-def _promote_threads(pid: int) -> None:
     normal = os.sched_param(0)
     with contextlib.suppress(ProcessLookupError, FileNotFoundError):
         os.sched_setscheduler(pid, os.SCHED_OTHER, normal)
         for tid in os.listdir(f"/proc/{pid}/task"):
             with contextlib.suppress(ProcessLookupError):
                 os.sched_setscheduler(int(tid), os.SCHED_OTHER, normal)
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(child) for child in f.read().split()]
-    except (FileNotFoundError, ProcessLookupError):
-        return []
