@@ -139,6 +139,12 @@ class Config(SandboxLimits):
         "sessions copied are shared again (needs ksmd running on the host; see "
         "docs/performance.md).",
     )
+    huge_pages: bool = _setting(
+        True,
+        "Collapse the template's memory into transparent huge pages after the preload "
+        "(Linux 6.1 or later), so that forking a session copies a few hundred page-table "
+        "entries rather than tens of thousands (see docs/performance.md).",
+    )
     ksmd_pages_to_scan: int = _setting(
         250,
         "Pages the host's ksmd scans every 5 ms when a worker running as root starts it because "

@@ -36,7 +36,7 @@ from cellhub.protocol.diagnostics import log_frame
 from cellhub.sandbox import SandboxLease, SandboxLimits, SessionSandbox, sandbox_for
 from cellhub.sandbox.prctl import become_subreaper, die_with_parent, kill_children, reap_all
 from cellhub.sandbox.processes import kill_until_gone
-from cellhub.template import pagemerge, scheduling
+from cellhub.template import hugepages, pagemerge, scheduling
 
 #: Above any descriptor a process can hold (close_range(2) takes the bound as it is).
 MAX_FD = 2**31 - 1
@@ -73,12 +73,12 @@ class ForkServer:
     """Forks sandboxed sessions on request and reaps them."""
 
     def __init__(
-        self, control: socket.socket, sandbox: SessionSandbox, shell: Any, merging: str
+        self, control: socket.socket, sandbox: SessionSandbox, shell: Any, memory: str
     ) -> None:
         self.control = control
         self.sandbox = sandbox
         self.shell = shell
-        self.merging = merging
+        self.memory = memory
         self.leases: dict[int, SandboxLease] = {}
         self.selector: selectors.BaseSelector | None = None
         self.wake_r, self.wake_w = os.pipe()
@@ -94,7 +94,7 @@ class ForkServer:
         selector.register(self.control, selectors.EVENT_READ, self.on_control)
         selector.register(self.wake_r, selectors.EVENT_READ, self.on_signal)
         send_control(
-            self.control, template_control.ready(f"{self.sandbox.describe()}; {self.merging}")
+            self.control, template_control.ready(f"{self.sandbox.describe()}; {self.memory}")
         )
         while True:
             for key, _ in selector.select():
@@ -183,19 +183,13 @@ class ForkServer:
         parent_end.close()
 
     def fork_idle(self, lease: SandboxLease) -> int:
-        """Fork the session under ``SCHED_IDLE`` (see :mod:`cellhub.template.scheduling`), so
-        that it is idle from its first instruction: a claim that promotes it at once, before
-        the session ran at all, is never undone by the session demoting itself later."""
-        if not scheduling.can_promote():
-            return self.sandbox.fork(lease)
-        scheduling.demote_self()
-        try:
-            pid = self.sandbox.fork(lease)
-        except BaseException:
-            scheduling.restore_self()
-            raise
-        if pid:
-            scheduling.restore_self()
+        """Fork the session and put it under ``SCHED_IDLE`` (see
+        :mod:`cellhub.template.scheduling`) before the worker learns its pid, so that a
+        claim, which promotes it, always comes after. The template itself keeps the normal
+        policy: under full load an idle-only template would hardly fork at all."""
+        pid = self.sandbox.fork(lease)
+        if pid and scheduling.can_promote():
+            scheduling.demote(pid)
         return pid
 
     def become_session(self, lease: SandboxLease, sock: socket.socket, parent: int) -> NoReturn:
@@ -272,8 +266,9 @@ def main(argv: list[str] | None = None) -> NoReturn:
     shell = build_shell(settings["preload"], KINDS[settings["kind"]])
     gc.collect()
     gc.freeze()
-    merging = pagemerge.enable(settings["merge_pages"])
-    ForkServer(control, sandbox, shell, merging).serve_forever()
+    huge = hugepages.enable(settings["huge_pages"])
+    memory = f"{huge}; {pagemerge.enable(settings['merge_pages'])}"
+    ForkServer(control, sandbox, shell, memory).serve_forever()
 
 
 if __name__ == "__main__":

@@ -74,6 +74,7 @@ def template_settings(config: Config, kind: str) -> dict[str, Any]:
         "kind": kind,
         "preload": c.preload,
         "merge_pages": c.merge_pages,
+        "huge_pages": c.huge_pages,
         "sandbox": c.sandbox,
         "state_dir": str(c.data_path / "sessions"),
         "uids": [c.uid_pool_start, c.uid_pool_size],
