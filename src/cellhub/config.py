@@ -60,6 +60,22 @@ class Config(SandboxLimits):
     database_url: str = _setting(
         "", "SQLAlchemy database URL (default: a SQLite file in the data dir)."
     )
+    log_shipper: str = _setting(
+        "",
+        "Unix socket of this host's rsyslog (`cellhub render rsyslog`, deploy/log_service.py) "
+        "to which hubs and workers send their log records, besides stderr; empty: stderr only "
+        "(see docs/operations.md).",
+    )
+    log_database_url: str = _setting(
+        "",
+        "SQLAlchemy URL of the PostgreSQL database the log service stores the records in, and "
+        "`cellhub logs` reads (default: database_url, when that is PostgreSQL).",
+    )
+    log_store: str = _setting(
+        "",
+        "HOST:PORT where the central log service takes records by RELP, and every other "
+        "host's rsyslog sends them; empty: this host's rsyslog writes them to the log database.",
+    )
     workers: list[str] = _setting(
         [],
         "Worker addresses (host:port) a hub started with `cellhub hub` connects to, all "
@@ -255,6 +271,13 @@ class Config(SandboxLimits):
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_path / 'cellhub.sqlite'}"
+
+    @property
+    def log_db_url(self) -> str:
+        """The log database; empty when there is none (the main one is not PostgreSQL)."""
+        if self.log_database_url:
+            return self.log_database_url
+        return self.database_url if self.database_url.startswith("postgresql") else ""
 
     def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)

@@ -13,7 +13,7 @@ and says so, instead of restarting it in a loop.
 The worker is executed with the sessions' environment (see
 :mod:`cellhub.sandbox.environment`), not ours: it needs none of our secrets, and
 what it has, its template and every session could inherit. Its settings come on its
-command line, the data directory resolved, without the token and the database URL.
+command line, the data directory resolved, without the token and the database URLs.
 """
 
 from __future__ import annotations
@@ -74,6 +74,7 @@ class WorkerProcess:
             **dataclasses.asdict(self.config),
             "token": "",
             "database_url": "",
+            "log_database_url": "",
             "data_dir": str(self.config.data_path),
         }
         return [

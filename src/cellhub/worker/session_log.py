@@ -11,24 +11,25 @@ diagnostic of each kernel in full (at most 8 KiB), then a count per minute.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 
+from cellhub.log_records import service_logger
 from cellhub.ratelimited_log import RateLimitedLog
+
+log = service_logger(__name__)
 
 #: Control characters other than tab, shown escaped (line breaks split lines instead).
 _ESCAPED = {code: f"\\x{code:02x}" for code in [*range(9), *range(11, 32), 127]}
 
 
-def _to_stderr(entry: str) -> None:
-    lines = entry.splitlines() or [""]
-    print("\n".join(f"cellhub-worker: {line}" for line in lines), file=sys.stderr, flush=True)
+def _to_log(entry: str) -> None:
+    log.warning(entry)
 
 
 class SessionLog:
     """The worker's one channel from sessions to its log."""
 
-    def __init__(self, write: Callable[[str], None] = _to_stderr) -> None:
+    def __init__(self, write: Callable[[str], None] = _to_log) -> None:
         self.limited = RateLimitedLog(write)
 
     def report(self, kind: str, mark: str, text: str) -> None:
