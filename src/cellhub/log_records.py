@@ -60,6 +60,11 @@ class ServiceIdentity:
         return part if part in SERVICES else ROOT
 
 
+def program(service: str) -> str:
+    """The name a service's lines and syslog messages carry: cellhub-hub, cellhub-worker."""
+    return ROOT if service == ROOT else f"{ROOT}-{service}"
+
+
 def record_time(record: logging.LogRecord) -> str:
     """When the record was made: ISO 8601 in UTC, to the microsecond."""
     made = datetime.fromtimestamp(record.created, UTC)
@@ -71,6 +76,8 @@ def record_fields(record: logging.LogRecord) -> dict[str, Any]:
     message = record.getMessage()
     if record.exc_info:
         message += "\n" + logging.Formatter().formatException(record.exc_info)
+    # A lone surrogate (undecodable bytes a session printed) would make the record no JSON.
+    message = message.encode("utf-8", "backslashreplace").decode()
     if len(message) > MAX_SHIPPED_MESSAGE:
         cut = len(message) - MAX_SHIPPED_MESSAGE
         message = f"{message[:MAX_SHIPPED_MESSAGE]}… ({cut} characters cut)"
@@ -101,7 +108,7 @@ class ReadableRecords(logging.Formatter):
     too): a line the service writes cannot be mistaken for another's."""
 
     def format(self, record: logging.LogRecord) -> str:
-        mark = f"cellhub-{ServiceIdentity.service_of(record)}: "
+        mark = f"{program(ServiceIdentity.service_of(record))}: "
         kernel = getattr(record, "kernel_id", None)
         if kernel:
             mark += f"kernel {kernel}: "
@@ -138,9 +145,7 @@ class ShipperHandler(logging.Handler):
     def __init__(self, address: str) -> None:
         super().__init__()
         self.address = address
-        self.socket = socket.socket(
-            socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC
-        )
+        self.socket = shipper_socket()
         self.setFormatter(JsonRecords())
         #: Records not shipped since the process started, and since the store was told.
         self.dropped = 0
@@ -161,7 +166,11 @@ class ShipperHandler(logging.Handler):
 
     def send(self, level: str, body: str) -> bool:
         priority = FACILITY * 8 + SEVERITY.get(level, 6)
-        tag = f"cellhub-{ServiceIdentity.service or ROOT}"
+        tag = program(ServiceIdentity.service or ROOT)
+        if self.socket.fileno() == -1:
+            # logging.config.dictConfig (uvicorn's, at its start) closes every handler
+            # there is, and leaves them in place: they must work on.
+            self.socket = shipper_socket()
         try:
             self.socket.sendto(f"<{priority}>{tag}: @cee:{body}".encode(), self.address)
         except OSError as exc:
@@ -178,6 +187,12 @@ class ShipperHandler(logging.Handler):
     def close(self) -> None:
         self.socket.close()
         super().close()
+
+
+def shipper_socket() -> socket.socket:
+    return socket.socket(
+        socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC
+    )
 
 
 UNSHIPPED = "%d record(s) before this one were not shipped: the log shipper took none"

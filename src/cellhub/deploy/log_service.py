@@ -30,6 +30,9 @@ from pathlib import Path
 
 from cellhub.config import Config
 from cellhub.deploy.render import Endpoint, LogDatabase, LogShipper, render_rsyslog
+from cellhub.log_records import service_logger
+
+log = service_logger(__name__)
 
 #: Seconds rsyslogd has to save its queues when stopped, before it is killed.
 STOP_TIMEOUT = 10.0
@@ -101,14 +104,7 @@ class LogService:
         if checked.returncode != 0:
             raise LogServiceError(f"rsyslogd refused {conf}:\n{checked.stdout}{checked.stderr}")
         if self.database_url:
-            from cellhub.db.database import make_engine
-            from cellhub.db.log_store import create_log_table
-
-            engine = make_engine(self.database_url)
-            try:
-                create_log_table(engine)
-            finally:
-                engine.dispose()
+            self.create_table()
         if self.shipper.socket:
             Path(self.shipper.socket).unlink(missing_ok=True)
         log = open(self.work_dir / "rsyslogd.stderr", "ab")  # noqa: SIM115 (the child's now)
@@ -121,6 +117,23 @@ class LogService:
                 start_new_session=True,  # a ^C at the launcher's terminal is the launcher's
             )
         self.wait_until_healthy()
+
+    def create_table(self) -> None:
+        """Create the log table if it is not there. A log database that is down does not
+        stop the start: rsyslog retries each row until it is stored, and a table that is
+        still missing then is made by the next start (records wait for it meanwhile)."""
+        from sqlalchemy.exc import OperationalError
+
+        from cellhub.db.database import make_engine
+        from cellhub.db.log_store import create_log_table
+
+        engine = make_engine(self.database_url)
+        try:
+            create_log_table(engine)
+        except OperationalError as exc:
+            log.warning("the log database is not there (%s); its records wait", exc.orig)
+        finally:
+            engine.dispose()
 
     def wait_until_healthy(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT

@@ -188,12 +188,6 @@ class VirtualRouter:
 RSYSLOG_STRING = re.compile(r'[^"\\\n\r]*')
 
 
-def checked_string(value: str, what: str) -> str:
-    if not RSYSLOG_STRING.fullmatch(value):
-        raise ValueError(f"{what} has a quote, a backslash or a line break")
-    return value
-
-
 @dataclass(frozen=True)
 class LogDatabase:
     """Where rsyslog's ompgsql writes: a PostgreSQL server (``host`` may be the directory
@@ -210,7 +204,8 @@ class LogDatabase:
             raise ValueError(f"port {self.port} is not between 1 and 65535")
         for value, what in ((self.host, "host"), (self.name, "database"), (self.user, "user")):
             checked_path(value, f"the log database's {what}")
-        checked_string(self.password, "the log database's password")
+        if not RSYSLOG_STRING.fullmatch(self.password):
+            raise ValueError("the log database's password has a quote, a backslash or a line break")
 
     @classmethod
     def from_url(cls, url: str) -> LogDatabase:
