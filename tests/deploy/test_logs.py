@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -213,30 +214,16 @@ def test_what_is_not_a_record_is_not_stored_and_holds_nothing_up(
     """Anything that reaches the shipper's socket is escaped into its row, or refused
     before the database (a row PostgreSQL refused would be retried forever, holding up
     every record behind it)."""
-    record = {
-        "time": "2026-05-01T12:00:00.000001Z",
-        "service": "hub",
-        "host": "h",
-        "level": "info",
-        "logger": "cellhub.hub",
-    }
     datagrams = [
         b"<14>cellhub-hub: plain text, no JSON",
         b"<14>cellhub-hub: @cee:{not json",
-        b"<14>cellhub-hub: @cee:" + orjson.dumps({**record, "time": "yesterday", "message": "x"}),
-        b"<14>cellhub-hub: @cee:"
-        + orjson.dumps({**record, "message": "'); DROP TABLE log_records; --"}),
-        b"<14>cellhub-hub: @cee:" + orjson.dumps({**record, "message": "a \\ and a \" and ''"}),
-        b"<14>cellhub-hub: @cee:" + orjson.dumps({**record, "message": "last"}),
+        shipped_record("x", time="yesterday"),
+        shipped_record("'); DROP TABLE log_records; --"),
+        shipped_record("a \\ and a \" and ''"),
+        shipped_record("last"),
     ]
-    sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    for datagram in datagrams:
-        sender.sendto(datagram, logs.shipper)
-    sender.close()
-    deadline = time.monotonic() + 30
-    while not any(r.message == "last" for r in logs.records()):
-        assert time.monotonic() < deadline, "the last record was held up"
-        time.sleep(0.05)
+    send(logs, *datagrams)
+    wait_for_message(logs, "last")  # not held up by what came before
     assert [r.message for r in logs.records()] == [
         "'); DROP TABLE log_records; --",
         "a \\ and a \" and ''",
@@ -244,3 +231,52 @@ def test_what_is_not_a_record_is_not_stored_and_holds_nothing_up(
     ]
     assert {r.time for r in logs.records()} == {dt.datetime(2026, 5, 1, 12, 0, 0, 1, dt.UTC)}
     assert oct(logs.host.work_dir.stat().st_mode & 0o777) == "0o700"  # the socket's dir
+
+
+def test_cellhub_logs_follows_records_as_they_arrive(logs: LogDeployment) -> None:
+    """``--follow`` shows a record once it is stored, though it was made long before."""
+    send(logs, shipped_record("old"))
+    wait_for_message(logs, "old")
+    follow = subprocess.Popen(
+        [sys.executable, "-m", "cellhub", "logs", "--follow"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "CELLHUB_LOG_DATABASE_URL": logs.url},
+    )
+    try:
+        assert follow.stdout is not None
+        assert follow.stdout.readline().endswith(" hub@h info: old\n")
+        send(logs, shipped_record("late", time="2020-01-01T00:00:00Z"))
+        assert follow.stdout.readline() == "2020-01-01 00:00:00.000000 hub@h info: late\n"
+    finally:
+        follow.send_signal(signal.SIGINT)
+        assert follow.wait(10) == 0
+        assert follow.stdout is not None
+        follow.stdout.close()
+
+
+def shipped_record(message: str, **fields: str) -> bytes:
+    """A syslog datagram as a service sends it (log_records.py), with ``fields`` changed."""
+    record = {
+        "time": "2026-05-01T12:00:00.000001Z",
+        "service": "hub",
+        "host": "h",
+        "level": "info",
+        "logger": "cellhub.hub",
+        "message": message,
+        **fields,
+    }
+    return b"<14>cellhub-hub: @cee:" + orjson.dumps(record)
+
+
+def send(logs: LogDeployment, *datagrams: bytes) -> None:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sender:
+        for datagram in datagrams:
+            sender.sendto(datagram, logs.shipper)
+
+
+def wait_for_message(logs: LogDeployment, message: str) -> None:
+    deadline = time.monotonic() + 30
+    while not any(r.message == message for r in logs.records()):
+        assert time.monotonic() < deadline, f"{message!r} was not stored"
+        time.sleep(0.05)
