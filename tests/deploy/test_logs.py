@@ -167,8 +167,10 @@ async def test_a_killed_shipper_costs_the_services_nothing(
     first, _, _ = await run_printing_kernel(hub)
     await until(lambda: first in starts_stored(logs, "worker"), "the first start", 30)
     assert logs.host.process is not None
+    assert logs.host.healthy() and logs.store.healthy()
     logs.host.process.kill()
     logs.host.process.wait()
+    assert not logs.host.healthy()
     unshipped = [await run_printing_kernel(hub) for _ in range(3)]
     printed = "".join(cellhub_server.output)
     assert "takes no records" in printed  # said once per service, not per record

@@ -22,11 +22,12 @@ the services, not from sessions (which run as other users).
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import psutil
 
 from cellhub.config import Config
 from cellhub.deploy.render import Endpoint, LogDatabase, LogShipper, render_rsyslog
@@ -152,12 +153,17 @@ class LogService:
         if self.shipper.socket and not Path(self.shipper.socket).is_socket():
             return False
         listen = self.shipper.listen
-        if listen is not None:
-            try:
-                socket.create_connection((listen.host, listen.port), timeout=1).close()
-            except OSError:
-                return False
-        return True
+        return listen is None or self.listens_on(listen.port)
+
+    def listens_on(self, port: int) -> bool:
+        """Whether rsyslogd has a listening TCP socket on ``port`` (asked of the kernel: a
+        probe connection would be a broken RELP session in its log)."""
+        assert self.process is not None
+        try:
+            sockets = psutil.Process(self.process.pid).net_connections(kind="tcp")
+        except psutil.Error:
+            return False
+        return any(s.status == psutil.CONN_LISTEN and s.laddr.port == port for s in sockets)
 
     def stop(self) -> None:
         """SIGTERM, on which rsyslogd saves its queues to disk; SIGKILL after
