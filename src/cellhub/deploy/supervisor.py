@@ -30,8 +30,11 @@ from typing import Any
 import orjson
 
 from cellhub.config import Config
+from cellhub.log_records import service_logger
 from cellhub.protocol.addresses import fits_unix_socket
 from cellhub.sandbox.environment import session_environment
+
+log = service_logger(__name__)
 
 #: Seconds between looks at whether the worker is still alive.
 WATCH_INTERVAL = 0.5
@@ -136,7 +139,7 @@ class WorkerProcess:
                         f"cellhub: the worker failed to start (exit code {code}); "
                         "its error is above"
                     )
-                print(f"cellhub: the worker died (exit code {code}); restarting it", flush=True)
+                log.error("the worker died (exit code %s); restarting it", code)
                 await asyncio.to_thread(self.start)
 
     def stop(self) -> None:
