@@ -216,7 +216,7 @@ class Worker:
 
     def session_diagnostic(self, kernel: WorkerKernel, text: str) -> None:
         pid = kernel.session.pid if kernel.session is not None else 0
-        self.session_log.report(f"kernel {kernel.id}", f"kernel {kernel.id} (pid {pid})", text)
+        self.session_log.report(f"kernel {kernel.id}", f"session pid {pid}", text, kernel.id)
 
     def on_template_lost(self, source: SessionSource) -> None:
         log.error("the template process of %s kernels died; restarting it", source.kind)
