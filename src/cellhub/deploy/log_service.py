@@ -98,6 +98,7 @@ class LogService:
         self.work_dir.chmod(0o700)
         conf = self.work_dir / "rsyslog.conf"
         conf.write_text(render_rsyslog(self.shipper))
+        conf.chmod(0o600)  # it may hold the log database's password
         executable = rsyslogd()
         checked = subprocess.run(
             [executable, "-N1", "-f", str(conf)], capture_output=True, text=True
@@ -108,13 +109,12 @@ class LogService:
             self.create_table()
         if self.shipper.socket:
             Path(self.shipper.socket).unlink(missing_ok=True)
-        log = open(self.work_dir / "rsyslogd.stderr", "ab")  # noqa: SIM115 (the child's now)
-        with log:
+        with open(self.work_dir / "rsyslogd.stderr", "ab") as output:
             self.process = subprocess.Popen(
                 rsyslogd_argv(conf, self.work_dir / "rsyslogd.pid", executable),
                 stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
+                stdout=output,
+                stderr=output,
                 start_new_session=True,  # a ^C at the launcher's terminal is the launcher's
             )
         self.wait_until_healthy()
