@@ -43,6 +43,8 @@ def test_precedence_file_then_environment_then_flags(tmp_path: Path) -> None:
         ({"CELLHUB_SESSION_ENVIRONMENT": "A=1,2B=3"}, "session_environment"),
         ({"CELLHUB_CPU_SECONDS": "-1"}, "cpu_seconds"),
         ({"CELLHUB_MEMORY": "1024"}, "memory"),
+        ({"CELLHUB_LOG_SHIPPER": "log.sock"}, "log_shipper"),
+        ({"CELLHUB_LOG_STORE": "logs.example"}, "log_store"),
     ],
 )
 def test_bad_values_are_refused(environ: dict[str, str], message: str) -> None:

@@ -6,7 +6,8 @@ process) as a child process, and the hub in this process. ``cellhub hub`` and
 ``cellhub db backup|restore FILE`` saves and restores the database; ``cellhub certs``
 makes the certificates hubs and workers on different hosts need; ``cellhub workers``
 shows the workers a running hub uses; ``cellhub render`` prints the configurations of
-HAProxy and keepalived (deploy/render.py).
+HAProxy, keepalived and rsyslog (deploy/render.py); ``cellhub logs`` shows the services'
+records from the log database (log_view.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any, cast
 
 import orjson
 
+from cellhub import log_records
 from cellhub.config import SETTINGS, Config, ConfigError, load_config
 from cellhub.deploy import certificates, render
 from cellhub.deploy.access_token import access_token, stored_token
@@ -33,6 +35,8 @@ DEFAULTS = Config()
 DATABASE_SETTINGS = ("data_dir", "database_url")
 #: The settings ``cellhub workers`` reads: which hub to ask, and the token to ask with.
 HUB_CLIENT_SETTINGS = ("port", "token", "data_dir")
+#: The settings ``cellhub logs`` reads: where the log database is.
+LOG_SETTINGS = ("database_url", "log_database_url")
 #: A certificate's name: a file name in the certs folder, which ``ca`` (the CA's) is not.
 CERTIFICATE_NAME = re.compile(r"(?!ca$)[A-Za-z0-9][A-Za-z0-9._-]*")
 
@@ -98,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--hub", metavar="URL", help="the hub to ask [default: http://127.0.0.1:PORT]"
     )
     add_setting_flags(workers, HUB_CLIENT_SETTINGS)
-
+    add_logs_parser(commands)
     add_render_parser(commands)
     return parser
 
@@ -123,9 +127,25 @@ def add_certs_parser(commands: Any) -> None:
         add_setting_flags(action, ("data_dir",))
 
 
+def add_logs_parser(commands: Any) -> None:
+    logs = commands.add_parser(
+        "logs", help="show the services' log records from the log database (log_database_url)"
+    )
+    logs.add_argument("service", nargs="?", default="", help="hub, worker, … [default: all]")
+    logs.add_argument("--since", metavar="WHEN", help="10m, 2h, 1d ago, or an ISO 8601 time")
+    logs.add_argument("--kernel", default="", metavar="ID", help="only this kernel's records")
+    logs.add_argument("-n", "--lines", type=int, default=100, help="newest records shown")
+    logs.add_argument("-f", "--follow", action="store_true", help="then show new ones")
+    logs.add_argument("--json", action="store_true", help="one JSON object per record")
+    add_setting_flags(logs, LOG_SETTINGS)
+
+
 def add_render_parser(commands: Any) -> None:
-    """``cellhub render haproxy|keepalived``: flags for the inputs of deploy/render.py."""
-    rendered = commands.add_parser("render", help="print HAProxy's or keepalived's configuration")
+    """``cellhub render haproxy|keepalived|rsyslog``: flags for the inputs of
+    deploy/render.py."""
+    rendered = commands.add_parser(
+        "render", help="print HAProxy's, keepalived's or rsyslog's configuration"
+    )
     daemons = rendered.add_subparsers(dest="daemon", required=True)
     haproxy = daemons.add_parser("haproxy", help="HAProxy in front of the hubs")
     haproxy.add_argument(
@@ -147,6 +167,13 @@ def add_render_parser(commands: Any) -> None:
     keepalived.add_argument("--check", default="127.0.0.1:8404", help="HAProxy's stats port")
     keepalived.add_argument("--peer", action="append", default=[], help="unicast peer; repeat")
     keepalived.add_argument("--source", default="", help="this host's unicast address")
+    rsyslog = daemons.add_parser("rsyslog", help="the log service's rsyslogd on one host")
+    rsyslog.add_argument("--work-dir", required=True, help="its own directory: queues, state")
+    rsyslog.add_argument("--socket", default="", help="Unix socket the services send to")
+    rsyslog.add_argument("--listen", metavar="HOST:PORT", help="take other hosts' records (RELP)")
+    rsyslog.add_argument("--forward", metavar="HOST:PORT", help="send to the log store (RELP)")
+    rsyslog.add_argument("--database-url", metavar="URL", help="write to this log database")
+    rsyslog.add_argument("--max-disk-queue", default="1g", help="most disk a queue may take")
 
 
 def rendered(args: argparse.Namespace) -> str:
@@ -161,6 +188,17 @@ def rendered(args: argparse.Namespace) -> str:
                 render.Endpoint.parse(args.static) if args.static else None,
                 log=args.log,
                 admin_socket=args.admin_socket,
+            )
+        )
+    if args.daemon == "rsyslog":
+        return render.render_rsyslog(
+            render.LogShipper(
+                args.work_dir,
+                args.socket,
+                render.Endpoint.parse(args.listen) if args.listen else None,
+                render.Endpoint.parse(args.forward) if args.forward else None,
+                render.LogDatabase.from_url(args.database_url) if args.database_url else None,
+                args.max_disk_queue,
             )
         )
     return render.render_keepalived(
@@ -248,6 +286,7 @@ def serve(config: Config, new_token: bool = False) -> None:
     ``workers_file`` of a configuration shared with `cellhub hub` are not its own)."""
     config = config.replace(workers_file="")
     prepare_data_dir(config)
+    log_records.setup("hub", config.log_shipper)
     token = access_token(config.data_path, config.token, renew=new_token)
     worker = WorkerProcess(config)
     try:
@@ -274,6 +313,7 @@ def hub(config: Config, new_token: bool = False) -> None:
         except RosterError as exc:
             raise SystemExit(f"cellhub: workers file {config.workers_file}: {exc}") from None
     prepare_data_dir(config)
+    log_records.setup("hub", config.log_shipper)
     certificates.credentials(config, "hub")  # a missing file stops the command, not the hub
     token = access_token(config.data_path, config.token, renew=new_token)
     run(serve_hub(config, token, config.workers))
@@ -296,6 +336,7 @@ def worker(config: Config, parent: int | None) -> None:
         # SIGTERM, not SIGKILL: the worker then stops its template, which kills every session.
         die_with_parent(parent, signal.SIGTERM)
     prepare_data_dir(config)
+    log_records.setup("worker", config.log_shipper)
     run(run_worker(config))
 
 
@@ -375,6 +416,36 @@ def workers(config: Config, hub_url: str | None) -> None:
         raise SystemExit(f"cellhub: {exc}") from None
 
 
+def logs(config: Config, args: argparse.Namespace) -> None:
+    """``cellhub logs``: the newest records, and with ``--follow`` new ones until ^C."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from cellhub.db.database import make_engine
+    from cellhub.db.log_store import RecordFilter
+    from cellhub.log_view import as_json, parse_since, readable, show
+
+    if not config.log_db_url:
+        raise SystemExit(
+            "cellhub: no log database: set log_database_url (or a PostgreSQL database_url)"
+        )
+    try:
+        since = parse_since(args.since) if args.since else None
+    except ValueError as exc:
+        raise SystemExit(f"cellhub logs: {exc}") from None
+    wanted = RecordFilter(args.service, args.kernel, since)
+    engine = make_engine(config.log_db_url)
+    try:
+        show(engine, wanted, args.lines, args.follow, as_json if args.json else readable)
+    except KeyboardInterrupt:
+        pass
+    except SQLAlchemyError as exc:
+        raise SystemExit(
+            f"cellhub logs: the log database: {exc.__class__.__name__}: {str(exc).splitlines()[0]}"
+        ) from None
+    finally:
+        engine.dispose()
+
+
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
@@ -394,7 +465,8 @@ def main(argv: list[str] | None = None) -> None:
             certs(config, args)
         elif args.command == "workers":
             workers(config, args.hub)
-
+        elif args.command == "logs":
+            logs(config, args)
         elif args.command == "render":
             print_rendered(args)
     except ConfigError as exc:  # a tls_* file that is not there

@@ -26,6 +26,8 @@ ENV_PREFIX = "CELLHUB_"
 #: One source of a CSP frame-ancestors list: a host or scheme source, or the keyword 'self'.
 FRAME_SOURCE = re.compile(r"'self'|[^\s;,']+")
 MiB = 2**20
+#: An address: a host name or IPv4 address, or an IPv6 one in brackets, and a port.
+HOST_PORT = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}")
 
 
 def _setting(default: Any, help: str) -> Any:
@@ -59,6 +61,22 @@ class Config(SandboxLimits):
     )
     database_url: str = _setting(
         "", "SQLAlchemy database URL (default: a SQLite file in the data dir)."
+    )
+    log_shipper: str = _setting(
+        "",
+        "Unix socket of this host's rsyslog (`cellhub render rsyslog`, deploy/log_service.py) "
+        "to which hubs and workers send their log records, besides stderr; empty: stderr only "
+        "(see docs/operations.md).",
+    )
+    log_database_url: str = _setting(
+        "",
+        "SQLAlchemy URL of the PostgreSQL database the log service stores the records in, and "
+        "`cellhub logs` reads (default: database_url, when that is PostgreSQL).",
+    )
+    log_store: str = _setting(
+        "",
+        "HOST:PORT where the central log service takes records by RELP, and every other "
+        "host's rsyslog sends them; empty: this host's rsyslog writes them to the log database.",
     )
     workers: list[str] = _setting(
         [],
@@ -262,6 +280,13 @@ class Config(SandboxLimits):
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_path / 'cellhub.sqlite'}"
 
+    @property
+    def log_db_url(self) -> str:
+        """The log database; empty when there is none (the main one is not PostgreSQL)."""
+        if self.log_database_url:
+            return self.log_database_url
+        return self.database_url if self.database_url.startswith("postgresql") else ""
+
     def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
 
@@ -332,6 +357,10 @@ def _validate(cfg: Config) -> Config:
         raise ConfigError("max_header_size must be at least 1024 and header_timeout positive")
     if cfg.login_lifetime <= 0:
         raise ConfigError("login_lifetime must be positive")
+    if cfg.log_shipper and not os.path.isabs(cfg.log_shipper):
+        raise ConfigError("log_shipper is the absolute path of rsyslog's Unix socket")
+    if cfg.log_store and not HOST_PORT.fullmatch(cfg.log_store):
+        raise ConfigError(f"log_store is HOST:PORT, not {cfg.log_store!r}")
     if not all(FRAME_SOURCE.fullmatch(source) for source in cfg.frame_ancestors):
         raise ConfigError("frame_ancestors takes origins (https://example.org) or 'self' only")
     return cfg.replace(data_dir=os.path.abspath(cfg.data_dir)) if cfg.data_dir else cfg

@@ -75,27 +75,30 @@ def running_postgres(
         with open(data / "pg_hba.conf", "a") as hba:
             hba.write(f"host all all {clients} trust\n")
     options = f"-p {port} -k {workdir} -c listen_addresses={host} -c fsync=off"
-    subprocess.run(
-        [
-            *prefix,
-            *as_user,
-            str(bindir / "pg_ctl"),
-            "-D",
-            str(data),
-            "-o",
-            options,
-            "-w",
-            "-l",
-            str(workdir / "log"),
-            "start",
-        ],
-        check=True,
-        capture_output=True,
-    )
+    pg_ctl(workdir, "-o", options, "-w", "-l", str(workdir / "log"), "start", prefix=prefix)
     try:
         yield f"postgresql+psycopg://cellhub@{host}:{port}/postgres"
     finally:
-        subprocess.run(
-            [*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-            capture_output=True,
-        )
+        pg_ctl(workdir, "-m", "immediate", "stop", check=False)
+
+
+def pg_ctl(workdir: Path, *argv: str, prefix: Sequence[str] = (), check: bool = True) -> None:
+    """``pg_ctl ARGV`` on the server whose files are in ``workdir``, as its user."""
+    bindir = pg_bindir()
+    assert bindir is not None
+    as_user = server_user(workdir)
+    pg_ctl_argv = [str(bindir / "pg_ctl"), "-D", str(workdir / "data"), *argv]
+    subprocess.run([*prefix, *as_user, *pg_ctl_argv], check=check, capture_output=True)
+
+
+def stop_postgres(workdir: Path) -> None:
+    """Stop the server of :func:`running_postgres` (its clients see it go away), to be
+    started again with :func:`start_postgres_again`."""
+    pg_ctl(workdir, "-m", "fast", "-w", "stop")
+
+
+def start_postgres_again(workdir: Path) -> None:
+    """Start a server :func:`stop_postgres` stopped, with the options it ran with (which
+    PostgreSQL kept in postmaster.opts)."""
+    options = (workdir / "data" / "postmaster.opts").read_text().split(" ", 1)[1].strip()
+    pg_ctl(workdir, "-o", options, "-w", "-l", str(workdir / "log"), "start")

@@ -1,6 +1,7 @@
-"""``cellhub render haproxy|keepalived`` (deploy/render.py): what it prints is a configuration
-the daemons themselves accept as it is (``haproxy -c``, ``keepalived --config-test``), and
-inputs that would break out of their place in the file are refused.
+"""``cellhub render haproxy|keepalived|rsyslog`` (deploy/render.py): what it prints is a
+configuration the daemons themselves accept as it is (``haproxy -c``, ``keepalived
+--config-test``, ``rsyslogd -N1``), and inputs that would break out of their place in the
+file are refused.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pytest
 from cellhub.deploy import certificates
 from cellhub.deploy.render import Endpoint, LoadBalancer, Server, render_haproxy
 from tests.deploy.haproxy import HAPROXY, needs_haproxy
+from tests.deploy.rsyslog import RSYSLOGD, needs_rsyslog
 
 KEEPALIVED = shutil.which("keepalived", path="/usr/sbin:/usr/bin:/sbin:/bin")
 
@@ -150,5 +152,53 @@ def test_keepalived_accepts_the_rendered_configuration(tmp_path: Path, unicast: 
 )
 def test_inputs_out_of_place_are_refused(argv: list[str], said: str) -> None:
     done = cellhub_render(*argv)
+    assert done.returncode != 0 and done.stdout == ""
+    assert said in done.stderr, done.stderr
+
+
+RSYSLOG_ROLES = {
+    "store": [
+        "--socket",
+        "{dir}/log.sock",
+        "--listen",
+        "127.0.0.1:2514",
+        "--database-url",
+        "postgresql+psycopg://logs:s3cret@db.example:5433/cellhub_logs",
+    ],
+    "forwarder": ["--socket", "{dir}/log.sock", "--forward", "logs.example:2514"],
+    "relay": ["--listen", "0.0.0.0:2514", "--forward", "10.0.0.5:2514", "--max-disk-queue", "5g"],
+}
+
+
+@needs_rsyslog
+@pytest.mark.parametrize("role", sorted(RSYSLOG_ROLES))
+def test_rsyslogd_accepts_the_rendered_configuration(tmp_path: Path, role: str) -> None:
+    argv = [arg.format(dir=tmp_path) for arg in RSYSLOG_ROLES[role]]
+    config = tmp_path / "rsyslog.conf"
+    config.write_text(rendered("rsyslog", "--work-dir", str(tmp_path), *argv))
+    assert RSYSLOGD is not None
+    checked = subprocess.run([RSYSLOGD, "-N1", "-f", str(config)], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr + config.read_text()
+    text = config.read_text()
+    assert text.count('queue.saveOnShutdown="on"') == 1
+    assert text.count('action.resumeRetryCount="-1"') == 1
+    assert ('type="ompgsql"' in text) == (role == "store")
+    assert ('type="omrelp"' in text) == (role != "store")
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["--socket", "/s"], "either forwards to the log store or writes the database"),
+        (["--forward", "10.0.0.5:2514"], "needs an input"),
+        (["--socket", "relative.sock", "--forward", "h:1"], "must be absolute paths"),
+        (["--socket", '/s" x', "--forward", "h:1"], "has spaces, quotes or braces"),
+        (["--socket", "/s", "--database-url", "sqlite:///x"], "must be PostgreSQL"),
+        (["--socket", "/s", "--database-url", 'postgresql://u:a"b@h/d'], "has a quote"),
+        (["--socket", "/s", "--forward", "h:1", "--max-disk-queue", "1 g"], "is not a size"),
+    ],
+)
+def test_rsyslog_inputs_out_of_place_are_refused(argv: list[str], said: str) -> None:
+    done = cellhub_render("rsyslog", "--work-dir", "/var/lib/cellhub/logs", *argv)
     assert done.returncode != 0 and done.stdout == ""
     assert said in done.stderr, done.stderr

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import socket
+
+import pytest
 
 from cellhub.protocol import framing
 from cellhub.protocol.diagnostics import log_frame, unread_log_texts
@@ -28,3 +31,16 @@ def test_every_line_carries_the_workers_mark_and_a_flood_is_counted() -> None:
     ]
     log.flush()
     assert len(written) == 2 and written[1].startswith("kernel k1: 999 more")
+
+
+def test_a_kernels_lines_are_a_record_of_that_kernel(caplog: pytest.LogCaptureFixture) -> None:
+    """In the log store, ``cellhub logs --kernel ID`` finds what the session said."""
+    log = SessionLog()
+    with caplog.at_level(logging.WARNING, logger="cellhub"):
+        log.report("kernel k1", "session pid 7", "it broke", "k1")
+        log.report("new sessions", "new session 8", "no kernel yet")
+    records = [r for r in caplog.records if r.name == "cellhub.worker.session_log"]
+    assert [(r.getMessage(), getattr(r, "kernel_id", None)) for r in records] == [
+        ("session pid 7: it broke", "k1"),
+        ("new session 8: no kernel yet", None),
+    ]

@@ -9,6 +9,10 @@
 - :class:`VirtualRouter` → ``keepalived.conf``: two HAProxy hosts share one virtual address
   by VRRP; the host whose HAProxy stops answering gives the address up, and the other takes
   it within seconds.
+- :class:`LogShipper` → ``rsyslog.conf``: one rsyslogd of the log service
+  (deploy/log_service.py): it takes the services' records on a Unix socket and the other
+  hosts' by RELP, and either forwards them by RELP to the central one or writes them to
+  the log database; a disk-assisted queue holds them while the next hop is away.
 
 The inputs are checked when they are made (:class:`ValueError`, in words): a configuration
 file has no escaping, so a name with a space or a line break would be a directive of its
@@ -26,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
+from sqlalchemy.engine import make_url
 
 TEMPLATES = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
@@ -178,12 +183,89 @@ class VirtualRouter:
             raise ValueError("the VRRP password is 1 to 8 letters, digits or ._@-")
 
 
+#: What a value between double quotes in rsyslog's configuration may hold: no quote,
+#: backslash or line break (it has escapes, but nothing here needs them).
+RSYSLOG_STRING = re.compile(r'[^"\\\n\r]*')
+
+
+@dataclass(frozen=True)
+class LogDatabase:
+    """Where rsyslog's ompgsql writes: a PostgreSQL server (``host`` may be the directory
+    of its Unix socket), database, user and password."""
+
+    host: str
+    port: int
+    name: str
+    user: str
+    password: str = ""
+
+    def __post_init__(self) -> None:
+        if not 0 < self.port < 65536:
+            raise ValueError(f"port {self.port} is not between 1 and 65535")
+        for value, what in ((self.host, "host"), (self.name, "database"), (self.user, "user")):
+            checked_path(value, f"the log database's {what}")
+        if not RSYSLOG_STRING.fullmatch(self.password):
+            raise ValueError("the log database's password has a quote, a backslash or a line break")
+
+    @classmethod
+    def from_url(cls, url: str) -> LogDatabase:
+        """From a SQLAlchemy URL (``postgresql+psycopg://user:password@host:port/name``, or
+        ``?host=/socket/dir``)."""
+        parsed = make_url(url)
+        if parsed.get_backend_name() != "postgresql":
+            raise ValueError("the log database must be PostgreSQL (rsyslog's ompgsql)")
+        host = parsed.query.get("host") or parsed.host or "localhost"
+        return cls(
+            str(host),
+            parsed.port or 5432,
+            parsed.database or "postgres",
+            parsed.username or "postgres",
+            parsed.password or "",
+        )
+
+
+@dataclass(frozen=True)
+class LogShipper:
+    """One rsyslogd of the log service, and where its records come from and go.
+
+    ``work_dir``: its own directory (queues, state). Inputs, one or both: ``socket``, the
+    Unix socket this host's services send to (their ``log_shipper``); ``listen``, where it
+    takes the other hosts' records by RELP (the deployment's ``log_store``). Output, one
+    of: ``forward``, the central rsyslog's RELP address; ``database``, the log database.
+    ``max_disk_queue``: most disk a waiting queue may take (rsyslog's size: 1g, 500m).
+    """
+
+    work_dir: str
+    socket: str = ""
+    listen: Endpoint | None = None
+    forward: Endpoint | None = None
+    database: LogDatabase | None = None
+    max_disk_queue: str = "1g"
+
+    def __post_init__(self) -> None:
+        for value, what in ((self.work_dir, "work dir"), (self.socket, "socket")):
+            if value:
+                checked_path(value, what)
+        if not self.work_dir.startswith("/") or (self.socket and not self.socket.startswith("/")):
+            raise ValueError("the work dir and the socket must be absolute paths")
+        if not self.socket and self.listen is None:
+            raise ValueError("rsyslog needs an input: a socket, a RELP address, or both")
+        if (self.forward is None) == (self.database is None):
+            raise ValueError("rsyslog either forwards to the log store or writes the database")
+        if not re.fullmatch(r"[0-9]+[kmg]?", self.max_disk_queue):
+            raise ValueError(f"{self.max_disk_queue!r} is not a size (1g, 500m)")
+
+
 def render_haproxy(balancer: LoadBalancer) -> str:
     return TEMPLATES.get_template("haproxy.cfg.j2").render(lb=balancer)
 
 
 def render_keepalived(router: VirtualRouter) -> str:
     return TEMPLATES.get_template("keepalived.conf.j2").render(vr=router)
+
+
+def render_rsyslog(shipper: LogShipper) -> str:
+    return TEMPLATES.get_template("rsyslog.conf.j2").render(shipper=shipper)
 
 
 def haproxy_argv(config: Path, pid_file: Path, executable: str = "haproxy") -> list[str]:

@@ -13,7 +13,7 @@ and says so, instead of restarting it in a loop.
 The worker is executed with the sessions' environment (see
 :mod:`cellhub.sandbox.environment`), not ours: it needs none of our secrets, and
 what it has, its template and every session could inherit. Its settings come on its
-command line, the data directory resolved, without the token and the database URL.
+command line, the data directory resolved, without the token and the database URLs.
 """
 
 from __future__ import annotations
@@ -30,8 +30,11 @@ from typing import Any
 import orjson
 
 from cellhub.config import Config
+from cellhub.log_records import service_logger
 from cellhub.protocol.addresses import fits_unix_socket
 from cellhub.sandbox.environment import session_environment
+
+log = service_logger(__name__)
 
 #: Seconds between looks at whether the worker is still alive.
 WATCH_INTERVAL = 0.5
@@ -74,6 +77,7 @@ class WorkerProcess:
             **dataclasses.asdict(self.config),
             "token": "",
             "database_url": "",
+            "log_database_url": "",
             "data_dir": str(self.config.data_path),
         }
         return [
@@ -135,7 +139,7 @@ class WorkerProcess:
                         f"cellhub: the worker failed to start (exit code {code}); "
                         "its error is above"
                     )
-                print(f"cellhub: the worker died (exit code {code}); restarting it", flush=True)
+                log.error("the worker died (exit code %s); restarting it", code)
                 await asyncio.to_thread(self.start)
 
     def stop(self) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import sys
 import time
 import uuid
 from collections import Counter, OrderedDict
@@ -29,7 +28,10 @@ from cellhub.hub.channels import Client, KernelChannels
 from cellhub.hub.kernel_offer import offered_kinds, offers
 from cellhub.hub.placement import KernelPlacement
 from cellhub.hub.workers import WorkerError, WorkerLink
+from cellhub.log_records import service_logger
 from cellhub.protocol.hub_worker import KernelModel, Missed
+
+log = service_logger(__name__)
 
 #: The kernel spec a start without a name gets, as with Jupyter Server.
 KERNEL_NAME = "python3"
@@ -422,7 +424,7 @@ def in_background(work: Coroutine[Any, Any, None]) -> None:
     def report(task: asyncio.Task[None]) -> None:
         BACKGROUND.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            print(f"cellhub-hub: {task.exception()!r}", file=sys.stderr, flush=True)
+            log.error("%r", task.exception())
 
     task = asyncio.get_running_loop().create_task(work)
     BACKGROUND.add(task)

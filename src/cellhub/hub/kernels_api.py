@@ -16,6 +16,7 @@ import cellhub
 from cellhub.hub import openapi
 from cellhub.hub.access import Access, Guarded
 from cellhub.hub.anonymous import confined_to, kernel_terms, may_use_kernel
+from cellhub.hub.auth import client_address
 from cellhub.hub.json_api import Refused, error, json_object, spend
 from cellhub.hub.kernels import (
     KERNEL_NAME,
@@ -25,6 +26,9 @@ from cellhub.hub.kernels import (
     TooManyKernels,
 )
 from cellhub.hub.workers import WorkerError
+from cellhub.log_records import service_logger
+
+log = service_logger(__name__)
 
 
 def service(request: Request) -> KernelService:
@@ -58,7 +62,10 @@ async def launch(
     """The one way a kernel is started (here and for a Jupyter session): the client's start
     budget, then the start; raises :class:`Refused` or the kernel service's errors."""
     spend(request.app.state.kernel_starts, request, "kernel starts")
-    return await service(request).start(name, owner, options, limit)
+    model = await service(request).start(name, owner, options, limit)
+    client = client_address(request)
+    log.info("started (%s)", name, extra={"kernel_id": model["id"], "client": client})
+    return model
 
 
 async def start_kernel(request: Request) -> Response:

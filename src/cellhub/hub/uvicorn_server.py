@@ -26,7 +26,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -34,7 +33,10 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from cellhub.config import Config
+from cellhub.log_records import service_logger
 from cellhub.ratelimited_log import RateLimitedLog, exception_kind
+
+log = service_logger(__name__)
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 #: Loggers whose records a client can cause: uvicorn's, and asyncio's for unretrieved errors.
@@ -92,7 +94,7 @@ class RateLimitedRecords(logging.Filter):
 
     @staticmethod
     def write(text: str) -> None:
-        print(f"cellhub-hub: {text}", file=sys.stderr, flush=True)
+        log.warning(text)
 
     @staticmethod
     def kind(record: logging.LogRecord) -> str:

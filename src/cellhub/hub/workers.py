@@ -22,14 +22,16 @@ from __future__ import annotations
 import asyncio
 import itertools
 import ssl
-import sys
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from cellhub.deploy.handshake_failures import explain
 from cellhub.hub.channels import KernelChannels, Traffic
+from cellhub.log_records import service_logger
 from cellhub.protocol import addresses, framing, hub_worker
+
+records = service_logger(__name__)
 
 #: Load reports a worker may miss before its last one no longer counts for placement, and
 #: before its silence may count as a loss.
@@ -252,7 +254,7 @@ class WorkerLink:
 
     @staticmethod
     def log(text: str) -> None:
-        print(f"cellhub-hub: {text}", file=sys.stderr, flush=True)
+        records.warning(text)
 
     # -- frames from the worker (hub_worker.WorkerFrames) ---------------------------------
     def kernel_output(

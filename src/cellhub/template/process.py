@@ -22,7 +22,6 @@ import os
 import selectors
 import signal
 import socket
-import sys
 import time
 import traceback
 from pathlib import Path
@@ -31,12 +30,15 @@ from typing import Any, NoReturn
 import orjson
 
 from cellhub.kernel_kinds import KINDS
+from cellhub.log_records import service_logger
 from cellhub.protocol import template_control
 from cellhub.protocol.diagnostics import log_frame
 from cellhub.sandbox import SandboxLease, SandboxLimits, SessionSandbox, sandbox_for
 from cellhub.sandbox.prctl import become_subreaper, die_with_parent, kill_children, reap_all
 from cellhub.sandbox.processes import kill_until_gone
 from cellhub.template import hugepages, pagemerge, scheduling
+
+log = service_logger(__name__)
 
 #: Above any descriptor a process can hold (close_range(2) takes the bound as it is).
 MAX_FD = 2**31 - 1
@@ -127,7 +129,7 @@ class ForkServer:
             return self.sandbox.orphans(self.leases.keys())
 
         if not kill_until_gone(find, ORPHAN_KILL_TIMEOUT):
-            print("cellhub-template: orphans of ended sessions survived SIGKILL", file=sys.stderr)
+            log.error("orphans of ended sessions survived SIGKILL")
 
     def on_control(self) -> None:
         data = self.control.recv(template_control.MAX_CONTROL_MESSAGE)

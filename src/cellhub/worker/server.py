@@ -26,7 +26,6 @@ import contextlib
 import os
 import signal
 import ssl
-import sys
 import time
 import traceback
 from collections import Counter
@@ -40,6 +39,7 @@ from cellhub.config import Config
 from cellhub.deploy.certificates import credentials, worker_ssl_context
 from cellhub.deploy.handshake_failures import explain
 from cellhub.kernel_kinds import offered
+from cellhub.log_records import service_logger
 from cellhub.protocol import addresses, framing, hub_worker, jupyter, session_frames
 from cellhub.protocol.hub_worker import (
     Interrupt,
@@ -63,6 +63,8 @@ from cellhub.worker.session_log import SessionLog
 from cellhub.worker.session_sources import SessionSource, start_all
 from cellhub.worker.template_client import TemplateClient
 
+log = service_logger(__name__)
+
 #: Seconds after a claim at which the session is promoted again (see Worker.bind).
 PROMOTE_AGAIN_AFTER = 0.1
 #: Seconds a restart waits for the new session's kernel_info_reply.
@@ -73,7 +75,7 @@ INTERRUPT_TIMEOUT = 10.0
 
 
 def log_failure(text: str) -> None:
-    print(f"cellhub-worker: {text}", file=sys.stderr, flush=True)
+    log.error(text)
 
 
 class CapacityError(Exception):
@@ -214,14 +216,10 @@ class Worker:
 
     def session_diagnostic(self, kernel: WorkerKernel, text: str) -> None:
         pid = kernel.session.pid if kernel.session is not None else 0
-        self.session_log.report(f"kernel {kernel.id}", f"kernel {kernel.id} (pid {pid})", text)
+        self.session_log.report(f"kernel {kernel.id}", f"session pid {pid}", text, kernel.id)
 
     def on_template_lost(self, source: SessionSource) -> None:
-        print(
-            f"cellhub-worker: the template process of {source.kind} kernels died; restarting it",
-            file=sys.stderr,
-            flush=True,
-        )
+        log.error("the template process of %s kernels died; restarting it", source.kind)
         # What its sessions left behind was re-parented to us, the subreaper; the templates
         # of the other kinds are our children too, and stay.
         others = self.templates()
@@ -275,6 +273,7 @@ class Worker:
             self.load.changed()
             raise
         self.bind(kernel, session)
+        log.info("started (%s, session pid %d)", name, session.pid, extra={"kernel_id": kernel_id})
         if options:
             self.kernel_limits[kernel_id] = (
                 float(options.get("idle_timeout", self.config.idle_timeout)),
@@ -321,6 +320,7 @@ class Worker:
             return
         del self.kernels[kernel.id]
         self.ended[cause or cause_of(reason)] += 1
+        log.info("ended: %s", reason, extra={"kernel_id": kernel.id})
         self.ended_pauses += kernel.flow_pauses
         self.kernel_limits.pop(kernel.id, None)
         old = kernel.unbind()

@@ -11,33 +11,40 @@ diagnostic of each kernel in full (at most 8 KiB), then a count per minute.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 
+from cellhub.log_records import service_logger
 from cellhub.ratelimited_log import RateLimitedLog
+
+log = service_logger(__name__)
 
 #: Control characters other than tab, shown escaped (line breaks split lines instead).
 _ESCAPED = {code: f"\\x{code:02x}" for code in [*range(9), *range(11, 32), 127]}
 
 
-def _to_stderr(entry: str) -> None:
-    lines = entry.splitlines() or [""]
-    print("\n".join(f"cellhub-worker: {line}" for line in lines), file=sys.stderr, flush=True)
-
-
 class SessionLog:
     """The worker's one channel from sessions to its log."""
 
-    def __init__(self, write: Callable[[str], None] = _to_stderr) -> None:
-        self.limited = RateLimitedLog(write)
+    def __init__(self, write: Callable[[str], None] | None = None) -> None:
+        self.limited = RateLimitedLog(write or self.to_log)
+        #: The kernel whose report is being written: its record's ``kernel_id``.
+        self.reporting: str | None = None
 
-    def report(self, kind: str, mark: str, text: str) -> None:
-        """Log ``text`` with ``mark`` on each of its lines, counted under ``kind``.
+    def report(self, kind: str, mark: str, text: str, kernel_id: str | None = None) -> None:
+        """Log ``text`` with ``mark`` on each of its lines, counted under ``kind``, as a
+        record of ``kernel_id`` (log_records.py) when it is one kernel's.
 
         ``kind`` and ``mark`` are the worker's words ("kernel <id>"), never the session's.
         """
         lines = text.translate(_ESCAPED).splitlines() or [""]
-        self.limited.report(kind, "\n".join(f"{mark}: {line}" for line in lines))
+        self.reporting = kernel_id
+        try:
+            self.limited.report(kind, "\n".join(f"{mark}: {line}" for line in lines))
+        finally:
+            self.reporting = None
+
+    def to_log(self, entry: str) -> None:
+        log.warning(entry, extra={"kernel_id": self.reporting})
 
     def flush(self) -> None:
         """Write the counts of what was not written; the worker calls it now and then."""

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import sys
 from collections import deque
 from collections.abc import Callable, Iterator
 
+from cellhub.log_records import service_logger
 from cellhub.protocol import diagnostics
 from cellhub.worker.kernels import SessionProcess
 from cellhub.worker.session_log import SessionLog
 from cellhub.worker.template_client import TEMPLATE_START_TIMEOUT
+
+log = service_logger(__name__)
 
 #: Seconds between claiming a spare session and forking its replacement.
 REFILL_DELAY = 0.05
@@ -124,11 +126,7 @@ class SparePool:
         """Retry with backoff; after three failures in a row, fail the waiting starts."""
         self.failures += 1
         delay = min(0.05 * 2**self.failures, 10.0)
-        print(
-            f"cellhub-worker: {what}; retrying in {delay:.1f} s; {where}",
-            file=sys.stderr,
-            flush=True,
-        )
+        log.warning("%s; retrying in %.1f s; %s", what, delay, where)
         if self.failures >= 3:
             error = RuntimeError(f"sessions fail to start ({what}); see the worker's log")
             while self.waiters:

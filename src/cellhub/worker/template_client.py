@@ -14,7 +14,10 @@ from typing import Any
 
 import orjson
 
+from cellhub.log_records import service_logger
 from cellhub.protocol import template_control
+
+log = service_logger(__name__)
 
 #: Seconds a template may take to import everything and warm up before it counts as failed.
 TEMPLATE_START_TIMEOUT = 60.0
@@ -129,7 +132,7 @@ class TemplateClient:
 
     def error(self, text: str) -> None:
         """The template could not fork a session it was asked for."""
-        print(f"cellhub-worker: template: {text}", file=sys.stderr, flush=True)
+        log.error("template: %s", text)
         if self.on_fork_failed is not None:
             self.on_fork_failed(text)
 
