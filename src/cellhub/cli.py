@@ -6,7 +6,8 @@ process) as a child process, and the hub in this process. ``cellhub hub`` and
 ``cellhub db backup|restore FILE`` saves and restores the database; ``cellhub certs``
 makes the certificates hubs and workers on different hosts need; ``cellhub workers``
 shows the workers a running hub uses; ``cellhub render`` prints the configurations of
-HAProxy and keepalived (deploy/render.py).
+HAProxy and keepalived (deploy/render.py), or writes systemd units. ``cellhub up|down|status|
+restart`` run the services a deployment file puts on this host (deploy/launcher_commands.py).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import orjson
 from cellhub.config import SETTINGS, Config, ConfigError, load_config
 from cellhub.deploy import certificates, render
 from cellhub.deploy.access_token import access_token, stored_token
+from cellhub.deploy.launcher_commands import COMMANDS, add_launcher_parsers, run_launcher_command
 from cellhub.deploy.supervisor import WorkerFailed, WorkerProcess
 
 #: Every setting's default, for the flags' help.
@@ -100,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_setting_flags(workers, HUB_CLIENT_SETTINGS)
 
     add_render_parser(commands)
+    add_launcher_parsers(commands)
     return parser
 
 
@@ -377,6 +380,9 @@ def workers(config: Config, hub_url: str | None) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
+    if args.command in COMMANDS:
+        run_launcher_command(args)
+        return
     try:
         config = config_from(args)
     except (ConfigError, OSError) as exc:

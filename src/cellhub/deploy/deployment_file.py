@@ -177,7 +177,7 @@ def parse(text: str, path: Path) -> Deployment:
     for key in ("run_dir", "settings", "database_url"):
         if not isinstance(data.get(key, ""), str):
             raise DeploymentError(f"{lines.key(0, key)}: {key} is a string")
-    folder = path.parent
+    folder = path.absolute().parent
     hosts = parse_hosts(data.get("host", {}), lines)
     services = parse_services(data.get("service", []), hosts, lines)
     deployment = Deployment(
@@ -266,7 +266,7 @@ def parse_service(
                 f"{', '.join(allowed)})"
             )
     host = table.get("host", next(iter(hosts)) if len(hosts) == 1 else None)
-    if host not in hosts:
+    if not isinstance(host, str) or host not in hosts:
         problem = "needs a host" if host is None else f"host {host!r} is not a [host.…] table"
         raise DeploymentError(f"{lines.key(at, 'host')}: {place} {problem}")
     port = table.get("port", kind.port)

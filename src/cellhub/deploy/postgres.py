@@ -80,3 +80,21 @@ def allow_clients(data: Path, network: str, method: str = "trust") -> None:
     """Let clients of ``network`` (CIDR) in, by ``method`` (trust, scram-sha-256)."""
     with open(data / "pg_hba.conf", "a") as hba:
         hba.write(f"host all all {network} {method}\n")
+
+
+def create_database(url: str) -> None:
+    """Create the database of ``url`` unless it exists (through the server's ``postgres``
+    database, which initdb makes)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    target = make_url(url)
+    engine = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            named = {"name": target.database}
+            query = text("SELECT 1 FROM pg_database WHERE datname = :name")
+            if connection.execute(query, named).first() is None:
+                connection.execute(text(f'CREATE DATABASE "{target.database}"'))
+    finally:
+        engine.dispose()
