@@ -26,7 +26,12 @@ import orjson
 from cellhub.config import SETTINGS, Config, ConfigError, load_config
 from cellhub.deploy import certificates, render
 from cellhub.deploy.access_token import access_token, stored_token
-from cellhub.deploy.launcher_commands import COMMANDS, add_launcher_parsers, run_launcher_command
+from cellhub.deploy.launcher_commands import (
+    COMMANDS,
+    add_launcher_parsers,
+    add_systemd_parser,
+    run_launcher_command,
+)
 from cellhub.deploy.supervisor import WorkerFailed, WorkerProcess
 
 #: Every setting's default, for the flags' help.
@@ -128,7 +133,9 @@ def add_certs_parser(commands: Any) -> None:
 
 def add_render_parser(commands: Any) -> None:
     """``cellhub render haproxy|keepalived``: flags for the inputs of deploy/render.py."""
-    rendered = commands.add_parser("render", help="print HAProxy's or keepalived's configuration")
+    rendered = commands.add_parser(
+        "render", help="print HAProxy's or keepalived's configuration; write systemd units"
+    )
     daemons = rendered.add_subparsers(dest="daemon", required=True)
     haproxy = daemons.add_parser("haproxy", help="HAProxy in front of the hubs")
     haproxy.add_argument(
@@ -150,6 +157,7 @@ def add_render_parser(commands: Any) -> None:
     keepalived.add_argument("--check", default="127.0.0.1:8404", help="HAProxy's stats port")
     keepalived.add_argument("--peer", action="append", default=[], help="unicast peer; repeat")
     keepalived.add_argument("--source", default="", help="this host's unicast address")
+    add_systemd_parser(daemons)
 
 
 def rendered(args: argparse.Namespace) -> str:
@@ -380,7 +388,7 @@ def workers(config: Config, hub_url: str | None) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    if args.command in COMMANDS:
+    if args.command in COMMANDS or getattr(args, "daemon", "") == "systemd":
         run_launcher_command(args)
         return
     try:

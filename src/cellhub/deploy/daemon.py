@@ -94,7 +94,7 @@ class Daemon:
         self.pid_file.unlink(missing_ok=True)
         return True
 
-    def tail(self, lines: int = 20) -> str:
+    def tail(self, lines: int = 40) -> str:
         """The end of the log, for a message about a service that would not start."""
         try:
             return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])

@@ -181,7 +181,7 @@ def parse(text: str, path: Path) -> Deployment:
     hosts = parse_hosts(data.get("host", {}), lines)
     services = parse_services(data.get("service", []), hosts, lines)
     deployment = Deployment(
-        path,
+        path.absolute(),
         folder / data.get("run_dir", "run"),
         folder / data["settings"] if data.get("settings") else None,
         data.get("database_url", ""),

@@ -1,10 +1,10 @@
 """The launcher's commands of ``cellhub``: ``up``, ``down``, ``status``, ``restart``, and the
 hidden ``prepare`` that systemd units run before a service starts.
 
-Each reads the deployment file (``--deployment``, default ``$CELLHUB_DEPLOYMENT`` or
-``deployment.toml`` in the current folder) and acts on one of its hosts: ``--host NAME``, or
-``SERVICE@HOST`` for ``restart``; without one, the file's only host, or the host named as
-this machine is (its hostname).
+Each, and ``cellhub render systemd``, reads the deployment file (``--deployment``, default
+``$CELLHUB_DEPLOYMENT`` or ``deployment.toml`` in the current folder) and acts on one of its
+hosts: ``--host NAME``, or ``SERVICE@HOST`` for ``restart``; without one, the file's only
+host, or the host named as this machine is (its hostname).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from cellhub.deploy.deployment_file import Deployment, DeploymentError, load
 from cellhub.deploy.launcher import Launcher, LaunchError, status_table
 from cellhub.deploy.services import SERVICE_KINDS
 from cellhub.deploy.site import Site
+from cellhub.deploy.systemd import write_units
 
 COMMANDS = ("up", "down", "status", "restart", "prepare")
 
@@ -58,6 +59,16 @@ def add_launcher_parsers(commands: Any) -> None:
     add_deployment_flags(prepare, host=False)
 
 
+def add_systemd_parser(daemons: Any) -> None:
+    systemd = daemons.add_parser(
+        "systemd", help="write systemd units of this host's services of the deployment file"
+    )
+    add_deployment_flags(systemd)
+    systemd.add_argument(
+        "--output", metavar="DIR", default="/etc/systemd/system", help="[default: %(default)s]"
+    )
+
+
 def this_host(deployment: Deployment, named: str | None) -> str:
     if named is not None:
         if named not in deployment.hosts:
@@ -90,6 +101,9 @@ def run_launcher_command(args: argparse.Namespace) -> None:
             print(status_table(launcher.status()))
         elif args.command == "restart":
             launcher.restart(service)
+        elif args.command == "render":
+            for path in write_units(site, Path(args.output)):
+                print(f"cellhub: wrote {path}")
         else:
             prepare(launcher, service)
     except (DeploymentError, LaunchError, ConfigError, OSError, ValueError) as exc:
