@@ -82,8 +82,8 @@ class Launcher:
 
     def start(self, service: Service, kind: ServiceKind) -> None:
         began = time.monotonic()
-        launch = kind.launch(service, self.site)
         kind.prepare(service, self.site)
+        launch = kind.launch(service, self.site)
         daemon = self.daemon(service)
         if self.verbose:
             self.say(f"{service}: {' '.join(launch.argv)}\n{service}: log: {daemon.log_file}")
