@@ -18,6 +18,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import psutil
+
 from cellhub.deploy.daemon import Daemon
 from cellhub.deploy.deployment_file import Service
 from cellhub.deploy.services import SERVICE_KINDS, ServiceKind
@@ -75,10 +77,11 @@ class Launcher:
                 self.say(f"{service}: not started: cellhub does not run {service.kind} yet")
                 continue
             running = self.daemon(service).process()
-            if running is not None and kind.problem(service, self.site) is None:
-                self.say(f"{service}: already running, pid {running.pid}")
+            if running is None:
+                self.start(service, kind)
                 continue
-            self.start(service, kind)
+            self.wait_healthy(service, kind, running, time.monotonic())
+            self.say(f"{service}: already running, pid {running.pid}")
 
     def start(self, service: Service, kind: ServiceKind) -> None:
         began = time.monotonic()
@@ -89,24 +92,31 @@ class Launcher:
             self.say(f"{service}: {' '.join(launch.argv)}\n{service}: log: {daemon.log_file}")
         env = {**kind.base_environment(self.site), **launch.env}
         process = daemon.start(launch.argv, env, launch.user, self.site.folder(service))
-        deadline = began + START_TIMEOUT
+        self.wait_healthy(service, kind, process, began)
+        took = time.monotonic() - began
+        self.say(f"{service}: started, pid {process.pid}, healthy in {took:.1f} s")
+
+    def wait_healthy(
+        self, service: Service, kind: ServiceKind, process: psutil.Process, began: float
+    ) -> None:
+        """Until the service is healthy; :class:`LaunchError` (the process stopped) if it
+        exits or is not healthy :data:`START_TIMEOUT` seconds after ``began``."""
+        daemon = self.daemon(service)
         reported = time.monotonic()
         while (problem := kind.problem(service, self.site)) is not None:
-            if not process.is_running() or process.status() == "zombie":
+            if not process.is_running() or process.status() == psutil.STATUS_ZOMBIE:
                 daemon.pid_file.unlink(missing_ok=True)
                 raise LaunchError(
                     f"{service}: exited while starting; the end of {daemon.log_file}:\n"
                     f"{daemon.tail()}"
                 )
-            if time.monotonic() > deadline:
+            if time.monotonic() > began + START_TIMEOUT:
                 daemon.stop(kind.stop_signal)
                 raise LaunchError(f"{service}: not healthy after {START_TIMEOUT:g} s: {problem}")
             if self.verbose and time.monotonic() - reported > REPORT_INTERVAL:
                 self.say(f"{service}: waiting: {problem}")
                 reported = time.monotonic()
             time.sleep(CHECK_INTERVAL)
-        took = time.monotonic() - began
-        self.say(f"{service}: started, pid {process.pid}, healthy in {took:.1f} s")
 
     def stop(self, service: Service) -> None:
         kind = SERVICE_KINDS[service.kind]
