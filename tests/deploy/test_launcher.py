@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import psutil
+import psycopg
 import pytest
 
 import cellhub
@@ -50,6 +51,7 @@ async def test_up_status_restart_down(tmp_path: Path) -> None:
         pids = deployment.pids()
         assert set(pids) == {"postgresql", "worker", "hub"}
         assert await run_code(hub, deployment.token()) == "42\n"
+        assert_secrets_kept(deployment, database, pids)
 
         rows = status_rows(deployment)
         assert {name: row[:3] for name, row in rows.items()} == {
@@ -83,6 +85,23 @@ async def test_up_status_restart_down(tmp_path: Path) -> None:
             httpx.get(f"http://127.0.0.1:{hub}/api/health/live", timeout=5)
         rows = status_rows(deployment)
         assert {name: row[1] for name, row in rows.items()} == dict.fromkeys(pids, "-")
+
+
+def assert_secrets_kept(deployment: Launched, database: int, pids: dict[str, int]) -> None:
+    """The token and the database's password are on no command line and in no file but the
+    run dir's 0600 secrets; PostgreSQL asks every client for the password, loopback too."""
+    secrets = deployment.run_dir / "secrets"
+    password = (secrets / "postgresql.password").read_text().strip()
+    assert {path.stat().st_mode & 0o777 for path in secrets.iterdir()} == {0o600}
+    assert deployment.run_dir.joinpath("secrets").stat().st_mode & 0o777 == 0o700
+    for pid in pids.values():
+        command_line = " ".join(psutil.Process(pid).cmdline())
+        assert deployment.token() not in command_line and password not in command_line
+    with pytest.raises(psycopg.OperationalError, match="password"):
+        psycopg.connect(f"postgresql://cellhub@127.0.0.1:{database}/cellhub", connect_timeout=5)
+    psycopg.connect(
+        f"postgresql://cellhub:{password}@127.0.0.1:{database}/cellhub", connect_timeout=5
+    ).close()
 
 
 def test_a_service_that_fails_stops_up_with_its_log(tmp_path: Path) -> None:

@@ -27,6 +27,9 @@ import psutil
 STOP_TIMEOUT = 30.0
 #: Seconds of slack between a process's start and its pid file's time (clock granularity).
 START_SLACK = 2.0
+#: The daemons this process started, kept so that Python neither warns that they still run
+#: when their handle would be collected, nor reaps them behind psutil's back.
+STARTED: list[subprocess.Popen[bytes]] = []
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,7 @@ class Daemon:
                 user=user,
                 cwd=cwd,
             )
+        STARTED.append(child)
         partial = self.pid_file.with_name(f".{self.pid_file.name}.new")
         partial.write_text(f"{child.pid}\n")
         os.replace(partial, self.pid_file)
