@@ -95,6 +95,9 @@ class Daemon:
                 os.killpg(process.pid, signal.SIGKILL)
             with contextlib.suppress(psutil.TimeoutExpired):
                 process.wait(10)
+        for child in [child for child in STARTED if child.pid == process.pid]:
+            child.poll()  # psutil reaped it: the handle learns it has ended
+            STARTED.remove(child)
         self.pid_file.unlink(missing_ok=True)
         return True
 

@@ -8,8 +8,8 @@ A service already running is left as it is; one the deployment file names but ce
 cannot run yet is said so. Quiet by default: one line per service; ``verbose`` adds the
 command, the log file, and what is not healthy yet while waiting.
 
-``restart`` of hubs is rolling (deploy/rolling_restart.py): one hub at a time, each drained
-at HAProxy first.
+``restart`` is deploy/rolling_restart.py's: hubs one at a time, each drained at HAProxy
+first.
 """
 
 from __future__ import annotations
@@ -161,19 +161,6 @@ class Launcher:
             names = ", ".join(s.name for s in self.services())
             raise LaunchError(f"no service {name!r} on {self.site.host} (it runs {names})")
         return found
-
-    def restart(self, name: str) -> None:
-        from cellhub.deploy.rolling_restart import restart_hub
-
-        for service in self.matching(name):
-            kind = SERVICE_KINDS[service.kind]
-            if kind is None:
-                raise LaunchError(f"{service}: cellhub does not run {service.kind} yet")
-            if service.kind == "hub":
-                restart_hub(self, service, kind)
-            else:
-                self.stop(service)
-                self.start(service, kind)
 
 
 def status_table(rows: list[ServiceStatus]) -> str:

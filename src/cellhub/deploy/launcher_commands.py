@@ -18,6 +18,7 @@ from typing import Any
 from cellhub.config import ConfigError
 from cellhub.deploy.deployment_file import Deployment, DeploymentError, load
 from cellhub.deploy.launcher import Launcher, LaunchError, status_table
+from cellhub.deploy.rolling_restart import restart
 from cellhub.deploy.services import SERVICE_KINDS
 from cellhub.deploy.site import Site
 from cellhub.deploy.systemd import write_units
@@ -100,7 +101,7 @@ def run_launcher_command(args: argparse.Namespace) -> None:
         elif args.command == "status":
             print(status_table(launcher.status()))
         elif args.command == "restart":
-            launcher.restart(service)
+            restart(launcher, service)
         elif args.command == "render":
             for path in write_units(site, Path(args.output)):
                 print(f"cellhub: wrote {path}")

@@ -1,5 +1,6 @@
-"""Restarting a hub while clients use the deployment, so that none of them sees an error:
-drain it at HAProxy, stop it, start it, and wait until every HAProxy counts it UP.
+"""``cellhub restart SERVICE``: a service is stopped and started again; hubs, one at a time,
+so that no client of the deployment sees an error: drain it at HAProxy, stop it, start it,
+and wait until every HAProxy counts it UP.
 
 1. **Drain** at each HAProxy on this host (its runtime API): no new connection goes to the
    hub; its open WebSockets go on. An HAProxy on another host, out of reach of the runtime
@@ -21,10 +22,23 @@ import time
 from cellhub.deploy.deployment_file import Service
 from cellhub.deploy.haproxy_runtime import HAProxyError, hub_states, set_hub_state
 from cellhub.deploy.launcher import START_TIMEOUT, Launcher, LaunchError
-from cellhub.deploy.services import HAProxy, ServiceKind
+from cellhub.deploy.services import SERVICE_KINDS, HAProxy, ServiceKind
 
 #: Seconds between two looks at HAProxy's view of the hub.
 POLL_INTERVAL = 0.2
+
+
+def restart(launcher: Launcher, name: str) -> None:
+    """Restart the host's service ``name``, or every service of the kind ``name``."""
+    for service in launcher.matching(name):
+        kind = SERVICE_KINDS[service.kind]
+        if kind is None:
+            raise LaunchError(f"{service}: cellhub does not run {service.kind} yet")
+        if service.kind == "hub":
+            restart_hub(launcher, service, kind)
+        else:
+            launcher.stop(service)
+            launcher.start(service, kind)
 
 
 def restart_hub(launcher: Launcher, hub: Service, kind: ServiceKind) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
@@ -54,7 +54,6 @@ class Site:
     deployment: Deployment
     #: The host this command acts on.
     host: str
-    settings_overrides: dict[str, str] = field(default_factory=dict)
 
     @property
     def run_dir(self) -> Path:
@@ -74,7 +73,7 @@ class Site:
         """The hubs' and workers' settings file (environment variables do not count: the
         services get the file, not this command's environment)."""
         path = self.deployment.settings
-        return load_config(path, environ={}, overrides=self.settings_overrides)
+        return load_config(path, environ={})
 
     def token(self) -> str:
         return access_token(private_folder(self.run_dir / "secrets"), self.settings.token)
