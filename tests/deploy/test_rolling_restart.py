@@ -1,8 +1,9 @@
 """``cellhub restart hub`` with two hubs behind a real HAProxy, all on one host through
 ``cellhub up`` (deploy/rolling_restart.py): a client running cells through HAProxy all along
-sees no error (every REST request answered 200, every reconnection accepted at once) and
-loses no output (after each dropped connection it resumes with ``?resume=N``, as the UI
-does, and receives every line of every cell exactly once, in order)."""
+sees no error (every REST request answered 200, every reconnection accepted at once, and
+HAProxy always has a hub in service) and loses no output (after each dropped connection it
+resumes with ``?resume=N``, as the UI does, and receives every line of every cell exactly
+once, in order)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import websockets
 
+from cellhub.deploy.haproxy_runtime import hub_states
 from cellhub.deploy.postgres import pg_bindir
 from tests.deploy.haproxy import needs_haproxy
 from tests.deploy.launched import launched, ports, service
@@ -82,6 +85,16 @@ async def rest_calls(base: str, token: str, done: asyncio.Event) -> list[int]:
     return statuses
 
 
+async def haproxy_views(stats: str, done: asyncio.Task[Any]) -> list[dict[str, str]]:
+    """HAProxy's view of the hubs (UP, DRAIN, DOWN, UP 1/2 on the way down, …) every 0.2 s
+    until ``done``."""
+    views = []
+    while not done.done():
+        views.append(await asyncio.to_thread(hub_states, stats))
+        await asyncio.sleep(0.2)
+    return views
+
+
 async def test_clients_see_no_error_and_lose_nothing(tmp_path: Path) -> None:
     database, worker, hub1, hub2, front, stats = ports(6)
     tables = (
@@ -114,6 +127,7 @@ async def test_clients_see_no_error_and_lose_nothing(tmp_path: Path) -> None:
             stderr=asyncio.subprocess.STDOUT,
         )
         restarting = asyncio.create_task(restart.communicate())
+        views = asyncio.create_task(haproxy_views(f"127.0.0.1:{stats}", restarting))
         ws = await client.connect()
         while not restarting.done():
             ws = await client.run_cell(ws)
@@ -124,6 +138,12 @@ async def test_clients_see_no_error_and_lose_nothing(tmp_path: Path) -> None:
         assert restart.returncode == 0, output
         assert output.count("in service at 1 HAProxy") == 2, output
         assert client.drops >= 1, "the client's hub was restarted: its socket dropped"
+        seen = await views
+        # Whatever the timing, HAProxy always had a hub fully in service (not one on its way
+        # down or up, "UP 1/2"), and each hub was out of it in turn.
+        assert all("UP" in view.values() for view in seen), seen
+        for hub in ("hub1", "hub2"):
+            assert any(view[hub] != "UP" for view in seen), seen
         assert client.cells == [OUTPUT] * len(client.cells)
         statuses = await rest
         assert set(statuses) == {200}
