@@ -238,12 +238,15 @@ class HAProxy(ServiceKind):
             render.Server(hub.name, render.Endpoint(site.deployment.address(hub), hub.port))
             for hub in site.deployment.of_kind("hub")
         ]
+        # nginx serves /static/ once cellhub runs it (SERVICE_KINDS); until then, the hubs.
+        static = site.deployment.of_kind("nginx") if SERVICE_KINDS["nginx"] else []
         return render.LoadBalancer(
             hubs,
             # The virtual address comes and goes: bind every address of the host.
             render.Endpoint("0.0.0.0" if routed else address, service.port),
             render.Endpoint(address, service.options.get("stats_port", 8404)),
             service.options.get("certificate", ""),
+            render.Endpoint(site.deployment.address(static[0]), static[0].port) if static else None,
             admin_socket=str(self.admin_socket(service, site)),
         )
 
@@ -299,7 +302,9 @@ class Keepalived(ServiceKind):
 
 
 #: Each kind of the deployment file, and what runs it; None: not started by cellhub yet (nginx:
-#: its configuration template; logs: rsyslog's), though the file describes it.
+#: its configuration template; logs: rsyslog's), though the file describes it. A kind's entry
+#: is all ``up``, ``down``, ``status``, ``restart`` and the systemd units need; HAProxy sends
+#: ``/static/`` to the deployment's nginx as soon as nginx has one.
 SERVICE_KINDS: dict[str, ServiceKind | None] = {
     "postgresql": PostgreSQL(),
     "logs": None,
