@@ -75,13 +75,13 @@ def family(pid: int) -> list[psutil.Process]:
 
 
 @contextlib.contextmanager
-def launched(folder: Path, services: str) -> Iterator[Launched]:
-    """A deployment of ``services`` (deployment file tables) in ``folder``, not started yet;
-    every process of it ends with the block."""
+def launched(folder: Path, services: str, top: str = "") -> Iterator[Launched]:
+    """A deployment of ``services`` (deployment file tables, after the keys ``top``) in
+    ``folder``, not started yet; every process of it ends with the block."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "settings.toml").write_text(SETTINGS)
     deployment = Launched(folder)
-    deployment.file.write_text('settings = "settings.toml"\n\n' + services)
+    deployment.file.write_text(f'settings = "settings.toml"\n{top}\n' + services)
     try:
         yield deployment
     finally:

@@ -12,9 +12,11 @@ import httpx
 import psutil
 import psycopg
 import pytest
+import sqlalchemy
 
 import cellhub
 from cellhub.deploy.postgres import pg_bindir
+from tests.db.postgres import running_postgres
 from tests.deploy.launched import Launched, family, launched, ports, service
 from tests.kernel_client import Hub
 
@@ -63,7 +65,7 @@ async def test_up_status_restart_down(tmp_path: Path) -> None:
         again = deployment.cellhub("up").stdout
         assert again.count("already running") == 3 and deployment.pids() == pids
 
-        restarted = deployment.cellhub("restart", "hub").stdout.splitlines()
+        restarted = deployment.cellhub("restart", "hub@localhost").stdout.splitlines()
         assert restarted[0].startswith(f"hub@localhost: stopped, pid {pids['hub']}")
         assert restarted[1].startswith("hub@localhost: started, pid ")
         assert deployment.pids()["hub"] != pids["hub"]
@@ -117,3 +119,23 @@ def test_a_service_that_fails_stops_up_with_its_log(tmp_path: Path) -> None:
         assert "cellhub up: hub@localhost: exited while starting; the end of" in done.stderr
         assert "address already in use" in done.stderr.lower()
         assert set(deployment.pids()) == {"worker"}
+
+
+async def test_an_external_database(tmp_path: Path) -> None:
+    """With ``database_url`` and no postgresql service, the hubs use that database, migrated
+    by ``up`` before the hub starts."""
+    worker, hub = ports(2)
+    with running_postgres(tmp_path / "pg") as url:
+        top = f'database_url = "{url}"\n'
+        tables = service("worker", worker) + service("hub", hub)
+        with launched(tmp_path / "deployment", tables, top) as deployment:
+            lines = deployment.cellhub("up", "--host", "localhost").stdout.splitlines()
+            assert len(lines) == 2 and all(": started, pid " in line for line in lines)
+            assert await run_code(hub, deployment.token()) == "42\n"
+            engine = sqlalchemy.create_engine(url)
+            try:
+                with engine.connect() as connection:
+                    kernels = connection.execute(sqlalchemy.text("SELECT count(*) FROM kernels"))
+                    assert kernels.scalar() == 1
+            finally:
+                engine.dispose()
