@@ -1,5 +1,5 @@
-"""The launcher's commands of ``cellhub``: ``up``, ``down``, ``status``, ``restart``, and the
-hidden ``prepare`` that systemd units run before a service starts.
+"""The launcher's commands of ``cellhub``: ``up``, ``down``, ``status``, ``restart``, and
+``prepare``, which systemd units run before a service starts.
 
 Each, and ``cellhub render systemd``, reads the deployment file (``--deployment``, default
 ``$CELLHUB_DEPLOYMENT`` or ``deployment.toml`` in the current folder) and acts on one of its
@@ -55,7 +55,9 @@ def add_launcher_parsers(commands: Any) -> None:
     )
     restart.add_argument("service", metavar="SERVICE[@HOST]", help="a name or a kind: hub")
     add_deployment_flags(restart, host=False)
-    prepare = commands.add_parser("prepare", help=argparse.SUPPRESS)
+    prepare = commands.add_parser(
+        "prepare", help="what up does before it starts a service (systemd units run it)"
+    )
     prepare.add_argument("service", metavar="SERVICE[@HOST]")
     add_deployment_flags(prepare, host=False)
 
