@@ -5,6 +5,8 @@ a daemon with a pid file and waited for until healthy, a kernel served, and ever
 
 from __future__ import annotations
 
+import os
+import re
 import socket
 from pathlib import Path
 
@@ -54,6 +56,10 @@ async def test_up_status_restart_down(tmp_path: Path) -> None:
         assert set(pids) == {"postgresql", "worker", "hub"}
         assert await run_code(hub, deployment.token()) == "42\n"
         assert_secrets_kept(deployment, database, pids)
+        if os.geteuid() == 0:  # PostgreSQL runs as postgres, with none of root's groups
+            status = Path(f"/proc/{pids['postgresql']}/status").read_text()
+            assert psutil.Process(pids["postgresql"]).username() == "postgres"
+            assert "0" not in re.search(r"^Groups:(.*)$", status, re.M).group(1).split()
 
         rows = status_rows(deployment)
         assert {name: row[:3] for name, row in rows.items()} == {

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pwd
 import signal
 import subprocess
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -30,6 +32,14 @@ START_SLACK = 2.0
 #: The daemons this process started, kept so that Python neither warns that they still run
 #: when their handle would be collected, nor reaps them behind psutil's back.
 STARTED: list[subprocess.Popen[bytes]] = []
+
+
+def as_user(user: str | None) -> dict[str, Any]:
+    """``subprocess`` arguments that run a program as ``user`` (None: as we are) with that
+    user's group and no other: ``user=`` alone would keep root's supplementary groups."""
+    if user is None:
+        return {}
+    return {"user": user, "group": pwd.getpwnam(user).pw_gid, "extra_groups": []}
 
 
 @dataclass(frozen=True)
@@ -70,8 +80,8 @@ class Daemon:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
                 env=dict(env),
-                user=user,
                 cwd=cwd,
+                **as_user(user),
             )
         STARTED.append(child)
         partial = self.pid_file.with_name(f".{self.pid_file.name}.new")

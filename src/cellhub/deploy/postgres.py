@@ -15,6 +15,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from cellhub.deploy.daemon import as_user
+
 #: The superuser initdb makes, which hubs connect as.
 SUPERUSER = "cellhub"
 
@@ -66,7 +68,7 @@ def initdb(data: Path, user: str | None, password_file: Path | None = None) -> N
         [program("initdb"), "-D", str(data), *auth, *pwfile, "-U", SUPERUSER],
         check=True,
         capture_output=True,
-        user=user,
+        **as_user(user),
     )
 
 
