@@ -73,7 +73,9 @@ class ServiceKind:
         raise NotImplementedError
 
     def base_environment(self, site: Site) -> Mapping[str, str]:
-        return os.environ
+        """Ours, less cellhub's settings: a service gets those from the deployment and its
+        settings file alone, as under systemd, whatever the shell that ran ``up`` held."""
+        return {k: v for k, v in os.environ.items() if not k.startswith("CELLHUB_")}
 
     def version(self) -> str:
         return __version__
