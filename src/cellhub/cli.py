@@ -6,8 +6,9 @@ process) as a child process, and the hub in this process. ``cellhub hub`` and
 ``cellhub db backup|restore FILE`` saves and restores the database; ``cellhub certs``
 makes the certificates hubs and workers on different hosts need; ``cellhub workers``
 shows the workers a running hub uses; ``cellhub render`` prints the configurations of
-HAProxy, keepalived and rsyslog (deploy/render.py); ``cellhub logs`` shows the services'
-records from the log database (log_view.py).
+HAProxy, keepalived and rsyslog (deploy/render.py), or writes systemd units; ``cellhub logs``
+shows the services' records from the log database (log_view.py). ``cellhub up|down|status|
+restart`` run the services a deployment file puts on this host (deploy/launcher_commands.py).
 """
 
 from __future__ import annotations
@@ -27,6 +28,12 @@ from cellhub import log_records
 from cellhub.config import SETTINGS, Config, ConfigError, load_config
 from cellhub.deploy import certificates, render
 from cellhub.deploy.access_token import access_token, stored_token
+from cellhub.deploy.launcher_commands import (
+    COMMANDS,
+    add_launcher_parsers,
+    add_systemd_parser,
+    run_launcher_command,
+)
 from cellhub.deploy.supervisor import WorkerFailed, WorkerProcess
 
 #: Every setting's default, for the flags' help.
@@ -104,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_setting_flags(workers, HUB_CLIENT_SETTINGS)
     add_logs_parser(commands)
     add_render_parser(commands)
+    add_launcher_parsers(commands)
     return parser
 
 
@@ -141,10 +149,11 @@ def add_logs_parser(commands: Any) -> None:
 
 
 def add_render_parser(commands: Any) -> None:
-    """``cellhub render haproxy|keepalived|rsyslog``: flags for the inputs of
-    deploy/render.py."""
+    """``cellhub render haproxy|keepalived|rsyslog|systemd``: flags for the inputs of
+    deploy/render.py (and deploy/systemd.py)."""
     rendered = commands.add_parser(
-        "render", help="print HAProxy's, keepalived's or rsyslog's configuration"
+        "render",
+        help="print HAProxy's, keepalived's or rsyslog's configuration; write systemd units",
     )
     daemons = rendered.add_subparsers(dest="daemon", required=True)
     haproxy = daemons.add_parser("haproxy", help="HAProxy in front of the hubs")
@@ -174,6 +183,7 @@ def add_render_parser(commands: Any) -> None:
     rsyslog.add_argument("--forward", metavar="HOST:PORT", help="send to the log store (RELP)")
     rsyslog.add_argument("--database-url", metavar="URL", help="write to this log database")
     rsyslog.add_argument("--max-disk-queue", default="1g", help="most disk a queue may take")
+    add_systemd_parser(daemons)
 
 
 def rendered(args: argparse.Namespace) -> str:
@@ -448,6 +458,9 @@ def logs(config: Config, args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
+    if args.command in COMMANDS or getattr(args, "daemon", "") == "systemd":
+        run_launcher_command(args)
+        return
     try:
         config = config_from(args)
     except (ConfigError, OSError) as exc:

@@ -2,49 +2,25 @@
 
 PostgreSQL refuses to run as root, so as root the server runs as the ``postgres`` user
 that Debian's package creates. The cluster test runs it on a host of its own (a network
-namespace), listening on that host's address for the other hosts' hubs.
+namespace), listening on that host's address for the other hosts' hubs. How a cluster is
+made is cellhub's own (deploy/postgres.py), shared with the launcher's PostgreSQL.
 """
 
 from __future__ import annotations
 
 import contextlib
-import glob
-import os
-import pwd
-import shutil
 import socket
 import subprocess
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-
-def pg_bindir() -> Path | None:
-    found = shutil.which("initdb")
-    if found:
-        return Path(found).resolve().parent
-    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    return Path(candidates[-1]).parent if candidates else None
+from cellhub.deploy.postgres import allow_clients, initdb, program, server_options, server_user
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def server_user(workdir: Path) -> list[str]:
-    """Make ``workdir`` the server's; the command prefix that runs a program as its user."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    if os.geteuid() != 0:
-        return []
-    user = pwd.getpwnam("postgres")
-    os.chown(workdir, user.pw_uid, user.pw_gid)
-    workdir.chmod(0o700)
-    parent = workdir.parent
-    while parent != parent.parent:
-        parent.chmod(parent.stat().st_mode | 0o011)
-        parent = parent.parent
-    return ["runuser", "-u", "postgres", "--"]
 
 
 @contextlib.contextmanager
@@ -60,21 +36,12 @@ def running_postgres(
     It listens on ``host`` and ``port`` (default: a free one), accepts loopback clients and
     those of the network ``clients`` (CIDR) without a password, and is started through the
     command ``prefix`` (``nsenter --net=…``: on another host) when one is given."""
-    bindir = pg_bindir()
-    if bindir is None:
-        raise RuntimeError("PostgreSQL is not installed (apt-get install postgresql)")
-    as_user = server_user(workdir)
     data = workdir / "data"
     port = port or free_port()
-    subprocess.run(
-        [*as_user, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "cellhub"],
-        check=True,
-        capture_output=True,
-    )
+    initdb(data, server_user(workdir))
     if clients:
-        with open(data / "pg_hba.conf", "a") as hba:
-            hba.write(f"host all all {clients} trust\n")
-    options = f"-p {port} -k {workdir} -c listen_addresses={host} -c fsync=off"
+        allow_clients(data, clients)
+    options = " ".join([*server_options(port, workdir, host), "-c", "fsync=off"])
     pg_ctl(workdir, "-o", options, "-w", "-l", str(workdir / "log"), "start", prefix=prefix)
     try:
         yield f"postgresql+psycopg://cellhub@{host}:{port}/postgres"
@@ -84,10 +51,9 @@ def running_postgres(
 
 def pg_ctl(workdir: Path, *argv: str, prefix: Sequence[str] = (), check: bool = True) -> None:
     """``pg_ctl ARGV`` on the server whose files are in ``workdir``, as its user."""
-    bindir = pg_bindir()
-    assert bindir is not None
-    as_user = server_user(workdir)
-    pg_ctl_argv = [str(bindir / "pg_ctl"), "-D", str(workdir / "data"), *argv]
+    user = server_user(workdir)
+    as_user = ["runuser", "-u", user, "--"] if user else []
+    pg_ctl_argv = [program("pg_ctl"), "-D", str(workdir / "data"), *argv]
     subprocess.run([*prefix, *as_user, *pg_ctl_argv], check=check, capture_output=True)
 
 
