@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from tests.db.postgres import pg_bindir
+from cellhub.deploy.postgres import pg_bindir
 
 RSYSLOGD = shutil.which("rsyslogd", path="/usr/sbin:/usr/bin:/sbin:/bin")
 MODULES = ("imuxsock", "imrelp", "omrelp", "mmjsonparse", "ompgsql")
