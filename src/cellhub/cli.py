@@ -6,7 +6,7 @@ process) as a child process, and the hub in this process. ``cellhub hub`` and
 ``cellhub db backup|restore FILE`` saves and restores the database; ``cellhub certs``
 makes the certificates hubs and workers on different hosts need; ``cellhub workers``
 shows the workers a running hub uses; ``cellhub render`` prints the configurations of
-HAProxy and keepalived (deploy/render.py).
+HAProxy, keepalived and nginx (deploy/render.py).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from cellhub.config import SETTINGS, Config, ConfigError, load_config
 from cellhub.deploy import certificates, render
 from cellhub.deploy.access_token import access_token, stored_token
 from cellhub.deploy.supervisor import WorkerFailed, WorkerProcess
+from cellhub.hub.static_files import STATIC_DIR
 
 #: Every setting's default, for the flags' help.
 DEFAULTS = Config()
@@ -124,8 +125,10 @@ def add_certs_parser(commands: Any) -> None:
 
 
 def add_render_parser(commands: Any) -> None:
-    """``cellhub render haproxy|keepalived``: flags for the inputs of deploy/render.py."""
-    rendered = commands.add_parser("render", help="print HAProxy's or keepalived's configuration")
+    """``cellhub render haproxy|keepalived|nginx``: flags for the inputs of deploy/render.py."""
+    rendered = commands.add_parser(
+        "render", help="print HAProxy's, keepalived's or nginx's configuration"
+    )
     daemons = rendered.add_subparsers(dest="daemon", required=True)
     haproxy = daemons.add_parser("haproxy", help="HAProxy in front of the hubs")
     haproxy.add_argument(
@@ -147,10 +150,40 @@ def add_render_parser(commands: Any) -> None:
     keepalived.add_argument("--check", default="127.0.0.1:8404", help="HAProxy's stats port")
     keepalived.add_argument("--peer", action="append", default=[], help="unicast peer; repeat")
     keepalived.add_argument("--source", default="", help="this host's unicast address")
+    add_render_nginx_parser(daemons)
+
+
+def add_render_nginx_parser(daemons: Any) -> None:
+    nginx = daemons.add_parser("nginx", help="nginx serving /static/ (HAProxy's --static)")
+    nginx.add_argument("--bind", default="127.0.0.1:8081", metavar="HOST:PORT")
+    nginx.add_argument(
+        "--run-dir", required=True, type=Path, help="its pid file, temporary files and error log"
+    )
+    nginx.add_argument(
+        "--static-dir",
+        type=Path,
+        default=STATIC_DIR,
+        help="the folder served [default: the installed package's]",
+    )
+    nginx.add_argument(
+        "--no-brotli",
+        dest="brotli",
+        action="store_false",
+        help="gzip only, even where Debian's brotli modules are installed",
+    )
 
 
 def rendered(args: argparse.Namespace) -> str:
     """The configuration ``cellhub render`` prints; ValueError for an input out of place."""
+    if args.daemon == "nginx":
+        return render.render_nginx(
+            render.StaticServer(
+                render.Endpoint.parse(args.bind),
+                args.run_dir.absolute(),
+                args.static_dir.absolute(),
+                render.installed_brotli() if args.brotli else (),
+            )
+        )
     if args.daemon == "haproxy":
         return render.render_haproxy(
             render.LoadBalancer(

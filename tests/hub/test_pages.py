@@ -21,7 +21,7 @@ async def test_a_link_without_the_token_gets_a_styled_page_that_logs_in(tmp_path
         page = await browser.get("/s/abcdefgh?run=1&x=%22%3E")
         assert page.status_code == 403
         html = page.text
-        assert '<link rel="stylesheet" href="/static/app.css">' in html
+        assert re.search(r'<link rel="stylesheet" href="/static/app.css\?v=[0-9a-f]{12}">', html)
         assert '<main class="refusal">' in html and "Log in to open this link" in html
         # The form goes back to this address: no action, the query in hidden fields.
         assert '<form class="refusal-form" method="get">' in html
