@@ -6,6 +6,7 @@ import hashlib
 import logging
 import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 from cellhub.sandbox import pid_namespace
@@ -98,6 +99,10 @@ class LinuxSandbox(SessionSandbox):
             os.chmod(path, 0o700)
         self.cgroups = CgroupTree.detect(limits, deployment_cgroup(state_dir))
         self.cgroups.remove_stale()
+        # The uid is the session's alone, so its RLIMIT_NPROC and its cgroup's pids.max count
+        # the same tasks; the kernel checks the rlimit first. One more for the rlimit lets
+        # pids.max refuse the fork, and count it in pids.events (the worker's metrics).
+        self.session_rlimits = replace(limits, processes=limits.processes + 1)
         self.plan = MountPlan(state_dir, python_paths(), cgroup2=self.cgroups.version == 2)
 
     def describe(self) -> str:
@@ -170,13 +175,17 @@ class LinuxSandbox(SessionSandbox):
         # only this session's own uid can use what dumpable allows.
         prctl(PR_SET_DUMPABLE, 1)
         # An init's parent is outside its namespace: getppid() is 0, and the watch checks.
-        finish_entering(lease, self.limits, os.getppid() if watch else self.template_pid)
+        finish_entering(lease, self.session_rlimits, os.getppid() if watch else self.template_pid)
         if watch is not None:
             watch.check(self.template_pid)
             pid_namespace.become_init()
 
     def close(self) -> None:
         self.cgroups.remove()
+
+    def limits_hit(self, lease: SandboxLease) -> frozenset[str]:
+        cgroup: SessionCgroup = lease.details
+        return cgroup.limits_hit()
 
     def release(self, lease: SandboxLease) -> None:
         if lease.released:

@@ -115,10 +115,10 @@ class ForkServer:
             lease = self.leases.pop(pid, None)
             if lease is not None:
                 ended = True
+                limits = self.sandbox.limits_hit(lease)
                 self.sandbox.release(lease)
-                send_control(
-                    self.control, template_control.exited(pid, self.sandbox.exit_code(code))
-                )
+                exited = template_control.exited(pid, self.sandbox.exit_code(code), limits)
+                send_control(self.control, exited)
         if ended:
             self.kill_orphans()
 
