@@ -8,8 +8,11 @@ import re
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.hub.in_process import HUB, TOKEN, in_process_hub
+
+pytestmark = pytest.mark.both_databases
 
 CONFIG = re.compile(r'<script id="cellhub-config" type="application/json">(.*?)</script>', re.S)
 TOKEN_FIELD = re.compile(r'<input id="token" name="token" type="password"[^>]*required')
