@@ -9,14 +9,12 @@ that need it are skipped, saying so.
 from __future__ import annotations
 
 import contextlib
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import httpx
-import pytest
 
 from cellhub.deploy.render import (
     Endpoint,
@@ -28,12 +26,9 @@ from cellhub.deploy.render import (
 from cellhub.hub.static_files import STATIC_DIR
 from tests.conftest import stop
 from tests.db.postgres import free_port
+from tests.deploy.haproxy import installed_daemon
 
-#: Debian installs it in /usr/sbin, which an ordinary user's PATH may leave out.
-NGINX = shutil.which("nginx", path="/usr/sbin:/usr/bin:/sbin:/bin")
-needs_nginx = pytest.mark.skipif(
-    NGINX is None, reason="nginx is not installed (apt-get install nginx-light)"
-)
+NGINX, needs_nginx = installed_daemon("nginx", "nginx-light")
 
 
 @contextlib.contextmanager
