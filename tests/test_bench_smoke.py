@@ -9,6 +9,7 @@ measured by ``python -m bench``, not by tests.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.deploy.haproxy import needs_haproxy
+from tests.deploy.nginx import needs_nginx
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 
@@ -81,3 +83,21 @@ def test_quick_cluster_figure_against_cellhub(tmp_path: Path) -> None:
     for way in ("direct", "proxied"):
         for kind in ("start", "roundtrip"):
             assert 0 < figures[f"cluster_{kind}_{way}"]["values"]["cellhub"] < 10_000
+
+
+@pytest.mark.skipif(shutil.which("ab") is None, reason="apt-get install apache2-utils")
+@needs_nginx
+def test_quick_static_files_figure() -> None:
+    """``python -m bench.static_files --quick``: nginx's and the hub's rates, each file."""
+    bench = subprocess.run(
+        [sys.executable, "-m", "bench.static_files", "--quick"],
+        cwd=REPOSITORY,
+        capture_output=True,
+        text=True,
+        timeout=80,
+    )
+    assert bench.returncode == 0, bench.stderr[-4000:]
+    rows = {line.split()[0]: line.split()[1:] for line in bench.stdout.splitlines()[1:]}
+    assert set(rows) == {"app.js", "favicon.svg"}
+    for nginx, hub, _ in rows.values():
+        assert float(nginx) > 0 and float(hub) > 0

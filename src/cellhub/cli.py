@@ -9,6 +9,7 @@ shows the workers a running hub uses; ``cellhub render`` prints the configuratio
 HAProxy, keepalived and rsyslog (deploy/render.py), or writes systemd units; ``cellhub logs``
 shows the services' records from the log database (log_view.py). ``cellhub up|down|status|
 restart`` run the services a deployment file puts on this host (deploy/launcher_commands.py).
+HAProxy, keepalived and nginx (deploy/render.py).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from cellhub.deploy.launcher_commands import (
     run_launcher_command,
 )
 from cellhub.deploy.supervisor import WorkerFailed, WorkerProcess
+from cellhub.hub.static_files import STATIC_DIR
 
 #: Every setting's default, for the flags' help.
 DEFAULTS = Config()
@@ -149,11 +151,12 @@ def add_logs_parser(commands: Any) -> None:
 
 
 def add_render_parser(commands: Any) -> None:
-    """``cellhub render haproxy|keepalived|rsyslog|systemd``: flags for the inputs of
+    """``cellhub render haproxy|keepalived|rsyslog|nginx|systemd``: flags for the inputs of
     deploy/render.py (and deploy/systemd.py)."""
     rendered = commands.add_parser(
         "render",
-        help="print HAProxy's, keepalived's or rsyslog's configuration; write systemd units",
+        help="print the configuration of HAProxy, keepalived, rsyslog or nginx; write systemd "
+        "units",
     )
     daemons = rendered.add_subparsers(dest="daemon", required=True)
     haproxy = daemons.add_parser("haproxy", help="HAProxy in front of the hubs")
@@ -184,10 +187,40 @@ def add_render_parser(commands: Any) -> None:
     rsyslog.add_argument("--database-url", metavar="URL", help="write to this log database")
     rsyslog.add_argument("--max-disk-queue", default="1g", help="most disk a queue may take")
     add_systemd_parser(daemons)
+    add_render_nginx_parser(daemons)
+
+
+def add_render_nginx_parser(daemons: Any) -> None:
+    nginx = daemons.add_parser("nginx", help="nginx serving /static/ (HAProxy's --static)")
+    nginx.add_argument("--bind", default="127.0.0.1:8081", metavar="HOST:PORT")
+    nginx.add_argument(
+        "--run-dir", required=True, type=Path, help="its pid file, temporary files and error log"
+    )
+    nginx.add_argument(
+        "--static-dir",
+        type=Path,
+        default=STATIC_DIR,
+        help="the folder served [default: the installed package's]",
+    )
+    nginx.add_argument(
+        "--no-brotli",
+        dest="brotli",
+        action="store_false",
+        help="gzip only, even where Debian's brotli modules are installed",
+    )
 
 
 def rendered(args: argparse.Namespace) -> str:
     """The configuration ``cellhub render`` prints; ValueError for an input out of place."""
+    if args.daemon == "nginx":
+        return render.render_nginx(
+            render.StaticServer(
+                render.Endpoint.parse(args.bind),
+                args.run_dir.absolute(),
+                args.static_dir.absolute(),
+                render.installed_brotli() if args.brotli else (),
+            )
+        )
     if args.daemon == "haproxy":
         return render.render_haproxy(
             render.LoadBalancer(

@@ -106,7 +106,7 @@ def log_in_on_the_refusal_page(context: Any, link: str, token: str) -> Any:
     refused = page.goto(link)
     assert refused is not None and refused.status == 403
     stylesheet = page.locator('link[rel="stylesheet"]')
-    expect(stylesheet).to_have_attribute("href", "/static/app.css")
+    expect(stylesheet).to_have_attribute("href", re.compile(r"^/static/app\.css\?v=[0-9a-f]+$"))
     main = page.locator("main.refusal")
     expect(main.get_by_role("heading")).to_have_text("Log in to open this link")
     expect(main).to_contain_text("only for people who have its access token")

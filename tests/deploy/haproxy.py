@@ -32,11 +32,16 @@ from cellhub.deploy.render import (
 from tests.conftest import stop
 from tests.db.postgres import free_port
 
-#: Debian installs it in /usr/sbin, which an ordinary user's PATH may leave out.
-HAPROXY = shutil.which("haproxy", path="/usr/sbin:/usr/bin:/sbin:/bin")
-needs_haproxy = pytest.mark.skipif(
-    HAPROXY is None, reason="HAProxy is not installed (apt-get install haproxy)"
-)
+
+def installed_daemon(program: str, package: str) -> tuple[str | None, pytest.MarkDecorator]:
+    """Where Debian's ``package`` put ``program`` (/usr/sbin, which an ordinary user's PATH
+    may leave out), and a mark that skips a test without it, saying what to install."""
+    found = shutil.which(program, path="/usr/sbin:/usr/bin:/sbin:/bin")
+    reason = f"{program} is not installed (apt-get install {package})"
+    return found, pytest.mark.skipif(found is None, reason=reason)
+
+
+HAPROXY, needs_haproxy = installed_daemon("haproxy", "haproxy")
 
 
 @dataclass

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Engine
 from starlette.applications import Starlette
 
 from cellhub.config import Config
@@ -28,13 +29,20 @@ from cellhub.hub.ratelimit import ClientBudget
 
 TOKEN = "the-token-0123456789"
 HUB = "http://hub.test"
+#: The database of the hubs made here: ``""``, each its own SQLite file in its data dir; set
+#: by tests/hub/conftest.py for the modules that run on PostgreSQL too.
+DATABASE_URL = ""
+#: The engines of the hubs made here, for tests/hub/conftest.py to close after each test (and
+#: each module): nothing else closes them, as no lifespan runs.
+ENGINES: list[Engine] = []
 
 
 def in_process_hub(data: Path, token: str = TOKEN, **settings: Any) -> Starlette:
     """The hub's app with the state its lifespan would set, but no worker."""
-    config = Config(data_dir=str(data), **settings)
+    config = Config(data_dir=str(data), **{"database_url": DATABASE_URL, **settings})
     app = create_app(config, token, [])
-    engine = make_engine(f"sqlite:///{data / 'db.sqlite'}")
+    engine = make_engine(config.db_url)
+    ENGINES.append(engine)
     upgrade(engine)
     app.state.token = token
     app.state.started = time.time()

@@ -21,6 +21,8 @@ from cellhub.hub.app import hub_routes
 from cellhub.hub.kernels import KernelService
 from tests.hub.in_process import HUB, TOKEN, in_process_hub
 
+pytestmark = pytest.mark.both_databases
+
 A_KERNEL = str(uuid.uuid4())
 AUTH = {"Authorization": f"token {TOKEN}"}
 OWN_ORIGIN = {"Origin": HUB}
@@ -85,15 +87,20 @@ PARAMS = ("kernel_id", "name", "file", "session_id", "permalink_id")
 
 
 @pytest.fixture(scope="module")
-def closed_hub(tmp_path_factory: pytest.TempPathFactory) -> Starlette:
+def closed_hub(tmp_path_factory: pytest.TempPathFactory, module_database_url: str) -> Starlette:
     """A hub without anonymous use, shared by the tests that change nothing in it."""
-    return in_process_hub(tmp_path_factory.mktemp("closed"))
+    return in_process_hub(tmp_path_factory.mktemp("closed"), database_url=module_database_url)
 
 
 @pytest.fixture(scope="module")
-def open_hub(tmp_path_factory: pytest.TempPathFactory) -> Starlette:
+def open_hub(tmp_path_factory: pytest.TempPathFactory, module_database_url: str) -> Starlette:
     """A hub open to anonymous use, from its own origin and one other."""
-    return in_process_hub(tmp_path_factory.mktemp("open"), allow_anonymous=True, cors_origins=[LMS])
+    return in_process_hub(
+        tmp_path_factory.mktemp("open"),
+        allow_anonymous=True,
+        cors_origins=[LMS],
+        database_url=module_database_url,
+    )
 
 
 def client(app: Starlette) -> httpx.AsyncClient:

@@ -7,9 +7,12 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import RunningHub
 from tests.kernel_client import Hub
+
+pytestmark = pytest.mark.both_databases
 
 
 async def test_api_root_and_kernelspecs(hub: Hub) -> None:

@@ -23,6 +23,8 @@ from cellhub.hub.login import COOKIE
 from tests.conftest import RunningHub, start_cellhub
 from tests.hub.in_process import HUB, TOKEN, in_process_hub
 
+pytestmark = pytest.mark.both_databases
+
 OWN = {"Origin": HUB}
 ELSEWHERE = "http://hub.test:8081"
 CONFIG = re.compile(r'<script id="cellhub-config" type="application/json">(.*?)</script>', re.S)
@@ -137,6 +139,7 @@ async def test_login_rows_hold_no_cookie_and_expire(tmp_path: Path) -> None:
     assert not logins.is_live("short") and logins.is_live(key)
 
 
+@pytest.mark.sqlite_only("a hub of its own; in-process tests check the cookie rules on PostgreSQL")
 async def test_real_hub_cookie_starts_kernels_from_its_own_page_only(
     cellhub_server: RunningHub,
 ) -> None:
@@ -161,6 +164,9 @@ async def test_real_hub_cookie_starts_kernels_from_its_own_page_only(
         assert (await client.delete(f"/api/kernels/{kernel_id}", headers=token)).status_code == 204
 
 
+@pytest.mark.sqlite_only(
+    "a hub of its own, restarted; in-process tests check login rows on PostgreSQL"
+)
 async def test_real_hub_restarted_with_a_new_token_refuses_old_cookies(tmp_path: Path) -> None:
     server = start_cellhub(tmp_path / "data")
     try:
@@ -178,6 +184,7 @@ async def test_real_hub_restarted_with_a_new_token_refuses_old_cookies(tmp_path:
         server.stop()
 
 
+@pytest.mark.sqlite_only("a hub of its own, testing a proxy header")
 async def test_real_hub_cookie_is_secure_behind_a_trusted_https_proxy(
     cellhub_server: RunningHub, tmp_path: Path
 ) -> None:

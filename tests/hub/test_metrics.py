@@ -107,14 +107,24 @@ async def test_a_refusal_counts_as_4xx(hub: Hub) -> None:
     assert value(after, name, status_class="4xx") == value(before, name, status_class="4xx") + 1
 
 
-async def ended(hub: Hub, cause: str) -> float:
-    """Kernels the worker reports ended for ``cause``."""
+async def per_cause(hub: Hub, counter: str, cause: str) -> float:
+    """What the workers' reports count in ``counter`` for ``cause``, summed over workers."""
     samples = await scrape(hub)
     return sum(
         found
         for (name, labels), found in samples.items()
-        if name == "cellhub_worker_kernels_ended_total" and ("cause", cause) in labels
+        if name == counter and ("cause", cause) in labels
     )
+
+
+async def ended(hub: Hub, cause: str) -> float:
+    """Kernels the worker reports ended for ``cause``."""
+    return await per_cause(hub, "cellhub_worker_kernels_ended_total", cause)
+
+
+async def sandbox_kills(hub: Hub, cause: str) -> float:
+    """Sessions the worker reports a sandbox limit stopped (``oom``, ``pids``, ``cpu``)."""
+    return await per_cause(hub, "cellhub_worker_sandbox_kills_total", cause)
 
 
 async def test_a_killed_session_and_a_shutdown_count_by_cause(hub: Hub) -> None:

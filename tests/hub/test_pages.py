@@ -8,8 +8,11 @@ import re
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.hub.in_process import HUB, TOKEN, in_process_hub
+
+pytestmark = pytest.mark.both_databases
 
 CONFIG = re.compile(r'<script id="cellhub-config" type="application/json">(.*?)</script>', re.S)
 TOKEN_FIELD = re.compile(r'<input id="token" name="token" type="password"[^>]*required')
@@ -21,7 +24,7 @@ async def test_a_link_without_the_token_gets_a_styled_page_that_logs_in(tmp_path
         page = await browser.get("/s/abcdefgh?run=1&x=%22%3E")
         assert page.status_code == 403
         html = page.text
-        assert '<link rel="stylesheet" href="/static/app.css">' in html
+        assert re.search(r'<link rel="stylesheet" href="/static/app.css\?v=[0-9a-f]{12}">', html)
         assert '<main class="refusal">' in html and "Log in to open this link" in html
         # The form goes back to this address: no action, the query in hidden fields.
         assert '<form class="refusal-form" method="get">' in html

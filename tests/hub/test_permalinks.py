@@ -16,7 +16,10 @@ from cellhub.db import permalinks as permalinks_db
 from cellhub.db.database import make_engine, upgrade
 from cellhub.db.permalinks import ALPHABET, PermalinkRepository
 from tests.conftest import RunningHub, start_cellhub
+from tests.hub.databases import database_env
 from tests.kernel_client import KernelClient
+
+pytestmark = pytest.mark.both_databases
 
 ALLOWED = "http://allowed.example"
 ANONYMOUS = {
@@ -28,8 +31,11 @@ ANONYMOUS = {
 
 
 @pytest.fixture(scope="module")
-def anonymous_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
-    server = start_cellhub(tmp_path_factory.mktemp("anonymous"), env=ANONYMOUS)
+def anonymous_server(
+    tmp_path_factory: pytest.TempPathFactory, module_database_url: str
+) -> Iterator[RunningHub]:
+    env = {**ANONYMOUS, **database_env(module_database_url)}
+    server = start_cellhub(tmp_path_factory.mktemp("anonymous"), env=env)
     yield server
     server.stop()
 
@@ -109,6 +115,7 @@ async def test_creation_is_rate_limited_per_client(anonymous_server: RunningHub)
         assert (await other.post("/api/permalinks", json={"code": "5"})).status_code == 201
 
 
+@pytest.mark.sqlite_only("a hub of its own, restarted; the other tests keep links on PostgreSQL")
 def test_links_survive_a_restart(tmp_path: Path) -> None:
     server = start_cellhub(tmp_path / "data")
     try:
@@ -208,6 +215,7 @@ async def test_cors(anonymous_server: RunningHub) -> None:
         assert anonymous_server.token not in page.text
 
 
+@pytest.mark.sqlite_only("a hub of its own, timing kernel lifetimes (the worker ends them)")
 async def test_anonymous_kernels_end_after_their_lifetime(tmp_path: Path) -> None:
     env = {
         "CELLHUB_ALLOW_ANONYMOUS": "1",

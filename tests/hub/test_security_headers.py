@@ -13,6 +13,8 @@ from cellhub.config import ConfigError, load_config
 from tests.conftest import RunningHub
 from tests.hub.in_process import HUB, TOKEN, in_process_hub
 
+pytestmark = pytest.mark.both_databases
+
 AUTH = {"Authorization": f"token {TOKEN}"}
 
 
@@ -87,6 +89,7 @@ async def test_output_frame_is_sandboxed_and_lets_outputs_run(client: httpx.Asyn
     assert "frame-ancestors" not in policy
 
 
+@pytest.mark.sqlite_only("headers, not the database")
 async def test_real_hub_sends_the_headers(cellhub_server: RunningHub) -> None:
     auth = {"Authorization": f"token {cellhub_server.token}"}
     async with httpx.AsyncClient(base_url=cellhub_server.url, headers=auth) as http:

@@ -9,8 +9,11 @@ import httpx
 import pytest
 
 from tests.conftest import RunningHub, start_cellhub
+from tests.hub.databases import database_env
 from tests.hub.test_permalinks import client
 from tests.kernel_client import Hub, KernelClient
+
+pytestmark = pytest.mark.both_databases
 
 NOTEBOOK = {"path": "lesson.ipynb", "name": "lesson.ipynb", "type": "notebook"}
 
@@ -94,8 +97,11 @@ async def test_unknown_session_is_404(hub: Hub) -> None:
 
 
 @pytest.fixture(scope="module")
-def open_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
+def open_hub(
+    tmp_path_factory: pytest.TempPathFactory, module_database_url: str
+) -> Iterator[RunningHub]:
     env = {"CELLHUB_ALLOW_ANONYMOUS": "true", "CELLHUB_ANONYMOUS_KERNELS_PER_CLIENT": "4"}
+    env.update(database_env(module_database_url))
     server = start_cellhub(tmp_path_factory.mktemp("anonymous"), env=env)
     yield server
     server.stop()

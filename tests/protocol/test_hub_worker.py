@@ -148,6 +148,7 @@ def test_a_load_report_reads_back_as_it_was_sent() -> None:
         spares={"python3": 2, "sage": 0},
         ended={"culled": 3, "killed": 1},
         flow_pauses=7,
+        kills={"oom": 2, "cpu": 1},
     )
     heard = Heard()
     frame = framing.decode(framing.encode(hub_worker.load(report))[framing.HEADER.size :])

@@ -34,7 +34,9 @@ import psutil
 import pytest
 
 from tests.conftest import RunningHub, start_cellhub
+from tests.hub.test_metrics import sandbox_kills
 from tests.kernel_client import Execution, Hub, KernelClient, request_message
+from tests.polling import until
 
 MiB = 2**20
 ROOT = os.geteuid() == 0
@@ -287,7 +289,8 @@ print('RESULT', __import__('json').dumps({'failure': failure, 'peak': peak}))
 async def test_fork_bomb_stops_at_the_process_limit(
     server: RunningHub, bystander: str, hub: Hub
 ) -> None:
-    _, kernel = await hub.kernel()
+    pids_kills = await sandbox_kills(hub, "pids")
+    kernel_id, kernel = await hub.kernel()
     bomb = asyncio.create_task(run(kernel, FORK_BOMB, timeout=40))
     await bystander_during(server, bystander, bomb)
     outcome = result(await bomb)
@@ -297,6 +300,15 @@ async def test_fork_bomb_stops_at_the_process_limit(
     assert (await run(kernel, emit("1"), timeout=15)).reply is not None
     await kernel.close()
     await assert_service_unharmed(server, bystander)
+    if LINUX:  # the session's end counts the limit it hit, for the hubs' /metrics
+        assert (await hub.http.delete(f"/api/kernels/{kernel_id}")).status_code == 204
+        await until(
+            lambda: counts(hub, "pids", pids_kills + 1), "the pids limit counted", timeout=15
+        )
+
+
+async def counts(hub: Hub, cause: str, expected: float) -> bool:
+    return await sandbox_kills(hub, cause) == expected
 
 
 MEMORY_BOMB = """
@@ -310,12 +322,15 @@ print('RESULT', len(hoard))
 
 
 async def test_memory_bomb_is_stopped(server: RunningHub, bystander: str, hub: Hub) -> None:
+    oom_kills = await sandbox_kills(hub, "oom")
     _, kernel = await hub.kernel()
     if LINUX:
-        # The memory cgroup's OOM killer ends the session; the client is told why.
+        # The memory cgroup's OOM killer ends the session; the client is told why, and the
+        # hubs' /metrics count it.
         await send_execute(kernel, MEMORY_BOMB)
         reason = await wait_dead(kernel, timeout=60)
         assert "SIGKILL" in reason and "memory" in reason
+        await until(lambda: counts(hub, "oom", oom_kills + 1), "the OOM kill counted", 15)
     else:
         # The fallback has only RLIMIT_AS: the allocation fails, the kernel lives on.
         bombed = await run(kernel, MEMORY_BOMB)
@@ -340,6 +355,7 @@ async def test_cpu_loop_is_killed_past_its_cpu_limit(tmp_path: Path) -> None:
         reason = await wait_dead(kernel, timeout=30)
         assert "CPU time" in reason and "SIGXCPU" in reason
         assert time.monotonic() - started < 20
+        await until(lambda: counts(hub, "cpu", 1), "the CPU kill counted", timeout=15)
         await kernel.close()
         await assert_service_unharmed(cpu_server, bystander)
     finally:

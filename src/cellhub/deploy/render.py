@@ -13,12 +13,19 @@
   (deploy/log_service.py): it takes the services' records on a Unix socket and the other
   hosts' by RELP, and either forwards them by RELP to the central one or writes them to
   the log database; a disk-assisted queue holds them while the next hop is away.
+- :class:`StaticServer` → ``nginx.conf``: nginx serving the package's static folder at
+  ``/static/`` (and nothing else), each file with the type of its kind (:data:`STATIC_TYPES`,
+  no other), the hub's security headers, compressed (gzip; brotli too where Debian's module
+  is installed), and cached by browsers for a year when its address names its content (a
+  hashed font, a ``?v=`` URL: hub/static_files.py), else revalidated on each use. It runs
+  as any user, in the foreground, its pid file, temporary files and error log in one folder.
 
 The inputs are checked when they are made (:class:`ValueError`, in words): a configuration
 file has no escaping, so a name with a space or a line break would be a directive of its
 own. Every daemon of a deployment gets its configuration from here — ``cellhub render``
-today, the launcher later — and its command line from :func:`haproxy_argv` and
-:func:`keepalived_argv`, which keep several of them apart on one host (their pid files).
+today, the launcher later — and its command line from :func:`haproxy_argv`,
+:func:`keepalived_argv` and :func:`nginx_argv`, which keep several of them apart on one
+host (their pid files).
 """
 
 from __future__ import annotations
@@ -26,11 +33,14 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
 from sqlalchemy.engine import make_url
+
+from cellhub.hub.security_headers import ALWAYS, OTHER_POLICY
+from cellhub.hub.static_files import STATIC_DIR, STATIC_URL
 
 TEMPLATES = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
@@ -46,7 +56,19 @@ LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 #: A DNS name (an address that is not an IP address), at most 253 characters.
 DNS_NAME = re.compile(rf"{LABEL}(\.{LABEL})*")
 #: A file path or URL path: no spaces, quotes or line breaks.
-PATH = re.compile(r"[^\s'\"#{}]+")
+PATH = re.compile(r"[^\s'\"#{};$]+")
+#: The kinds of file cellhub ships in its static folder, and the only types nginx names: a
+#: new kind of file needs its line here (tests/deploy/test_nginx.py fails until it has one).
+STATIC_TYPES = {
+    "css": "text/css",
+    "js": "text/javascript",
+    "svg": "image/svg+xml",
+    "txt": "text/plain",
+    "woff2": "font/woff2",
+}
+#: Where Debian's nginx modules are; its libnginx-mod-http-brotli-* packages put brotli there.
+NGINX_MODULES = Path("/usr/lib/nginx/modules")
+BROTLI_MODULES = ("ngx_http_brotli_filter_module.so", "ngx_http_brotli_static_module.so")
 
 
 def checked_name(name: str, what: str) -> str:
@@ -256,6 +278,56 @@ class LogShipper:
             raise ValueError(f"{self.max_disk_queue!r} is not a size (1g, 500m)")
 
 
+def installed_brotli() -> tuple[Path, ...]:
+    """Debian's brotli modules for nginx, when installed (``apt-get install
+    libnginx-mod-http-brotli-filter libnginx-mod-http-brotli-static``); else none."""
+    found = tuple(NGINX_MODULES / name for name in BROTLI_MODULES)
+    return found if all(module.is_file() for module in found) else ()
+
+
+@dataclass(frozen=True)
+class StaticServer:
+    """One nginx serving ``static_dir`` (the installed package's, by default) at ``/static/``
+    on ``bind``, with its pid file, temporary files and error log in ``run_dir``.
+
+    ``modules``: nginx modules to load; brotli compression is on when they are Debian's
+    brotli modules (:func:`installed_brotli`, which is the default: brotli where installed).
+    """
+
+    bind: Endpoint
+    run_dir: Path
+    static_dir: Path = STATIC_DIR
+    modules: Sequence[Path] = field(default_factory=installed_brotli)
+
+    def __post_init__(self) -> None:
+        for path, what in (
+            (self.run_dir, "run dir"),
+            (self.static_dir, "static dir"),
+            *((module, "module") for module in self.modules),
+        ):
+            if not path.is_absolute():
+                raise ValueError(f"the {what} {str(path)!r} is not an absolute path")
+            checked_path(str(path), what)
+
+    @property
+    def brotli(self) -> bool:
+        return {module.name for module in self.modules} >= set(BROTLI_MODULES)
+
+    @property
+    def config(self) -> Path:
+        return self.run_dir / "nginx.conf"
+
+
+def render_nginx(server: StaticServer) -> str:
+    return TEMPLATES.get_template("nginx.conf.j2").render(
+        site=server,
+        url=STATIC_URL,
+        types=STATIC_TYPES,
+        compressible=sorted({STATIC_TYPES[kind] for kind in ("css", "js", "svg", "txt")}),
+        headers={**ALWAYS, "content-security-policy": OTHER_POLICY},
+    )
+
+
 def render_haproxy(balancer: LoadBalancer) -> str:
     return TEMPLATES.get_template("haproxy.cfg.j2").render(lb=balancer)
 
@@ -292,3 +364,24 @@ def keepalived_argv(
         "--vrrp_pid",
         str(run_dir / f"keepalived-{name}-vrrp.pid"),
     ]
+
+
+def nginx_argv(server: StaticServer, executable: str = "nginx") -> list[str]:
+    """nginx with the configuration :func:`write_nginx_config` wrote, its prefix and the log
+    of its start (before it reads the configuration) in the server's run dir."""
+    return [
+        executable,
+        "-c",
+        str(server.config),
+        "-p",
+        f"{server.run_dir}/",
+        "-e",
+        str(server.run_dir / "nginx-error.log"),
+    ]
+
+
+def write_nginx_config(server: StaticServer) -> Path:
+    """The run dir made and ``nginx.conf`` written in it."""
+    server.run_dir.mkdir(parents=True, exist_ok=True)
+    server.config.write_text(render_nginx(server))
+    return server.config

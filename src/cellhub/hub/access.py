@@ -43,7 +43,7 @@ from cellhub.hub.anonymous import AnonymousPolicy
 from cellhub.hub.auth import ADMITTED_ANONYMOUS, is_authenticated
 from cellhub.hub.cors import origin_allowed
 from cellhub.hub.json_api import error
-from cellhub.hub.templating import STATIC_URL, TEMPLATES
+from cellhub.hub.templating import TEMPLATES
 
 
 class Access(enum.Enum):
@@ -84,7 +84,7 @@ def refusal_page(conn: HTTPConnection) -> HTMLResponse:
     """403 and a page that offers to log in and come back to this very address."""
     kept = [(name, value) for name, value in conn.query_params.multi_items() if name != "token"]
     html = TEMPLATES.get_template("refusal.html").render(
-        static_url=STATIC_URL, kept=kept, wrong_token="token" in conn.query_params
+        kept=kept, wrong_token="token" in conn.query_params
     )
     return HTMLResponse(html, status_code=403)
 

@@ -16,8 +16,6 @@ from pathlib import Path
 from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import Mount
-from starlette.staticfiles import StaticFiles
 
 from cellhub.config import Config
 from cellhub.db.database import make_engine, upgrade
@@ -51,9 +49,8 @@ from cellhub.hub.metrics import HubMetrics, ResponseCounter
 from cellhub.hub.ratelimit import ClientBudget
 from cellhub.hub.roster import WorkerRoster
 from cellhub.hub.security_headers import SecurityHeaders
+from cellhub.hub.static_files import STATIC_DIR, static_mount
 from cellhub.hub.workers import WorkerLink
-
-STATIC = Path(__file__).resolve().parent.parent / "static"
 
 
 def create_app(config: Config, token: str, worker_addresses: list[str]) -> Starlette:
@@ -167,7 +164,6 @@ def hub_routes() -> list[Guarded]:
         *permalinks.ROUTES,
         *output_frame.ROUTES,
     ]
-    if STATIC.is_dir():
-        static = Mount("/static", StaticFiles(directory=STATIC), name="static")
-        routes.append(Guarded(Access.ANYONE, static))
+    if STATIC_DIR.is_dir():
+        routes.append(Guarded(Access.ANYONE, static_mount()))
     return routes

@@ -14,6 +14,7 @@ count into each other. Two kinds of numbers:
   per worker its last load report (hub/workers.py): connected, kernels running, free
   sessions, capacity, memory headroom, spares per kernel kind, and the worker's own counts
   since it started: kernels ended per cause (culls, sandbox kills by SIGKILL or SIGXCPU),
+  sessions a sandbox limit stopped per limit (out of memory, process limit, CPU time),
   flow-control pauses. The workers' numbers reach Prometheus through every
   hub rather than a port of the worker's own: the load report already carries them over
   the authenticated hub↔worker link, and a worker then needs no listener beside it.
@@ -43,7 +44,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from cellhub.hub.access import Access, Guarded
 from cellhub.hub.channels import Traffic
 from cellhub.hub.kernels import KernelService
-from cellhub.protocol.hub_worker import END_CAUSES
+from cellhub.protocol.hub_worker import END_CAUSES, KILL_CAUSES
 
 #: Kernel starts take from tens of milliseconds (a spare) to seconds (a cold start, Sage).
 START_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -170,8 +171,9 @@ class LiveCollector(Collector):
 
     def worker_tallies(self) -> Iterator[Metric]:
         """Per connected worker, what its last load report counts: spares per kernel kind,
-        kernels ended per cause (culls, sandbox kills: ``hub_worker.END_CAUSES``), and flow
-        pauses. Each worker counts from its own start, as Prometheus counters do."""
+        kernels ended per cause (culls, sandbox kills: ``hub_worker.END_CAUSES``), sessions
+        stopped per sandbox limit (``hub_worker.KILL_CAUSES``), and flow pauses. Each worker
+        counts from its own start, as Prometheus counters do."""
         spares = GaugeMetricFamily(
             "cellhub_worker_spares",
             "Sessions the worker holds ready, per kernel kind.",
@@ -182,6 +184,13 @@ class LiveCollector(Collector):
             "Kernels ended on the worker since it started, per cause (requested, culled, "
             "lifetime, killed: SIGKILL, out of memory or a sandbox limit; cpu: SIGXCPU; "
             "template; exited).",
+            labels=["worker", "cause"],
+        )
+        kills = CounterMetricFamily(
+            "cellhub_worker_sandbox_kills",
+            "Sessions ended on the worker since it started that a sandbox limit stopped, per "
+            "limit (oom: the OOM killer killed a process of it; pids: a fork refused at its "
+            "process limit; cpu: SIGXCPU, its CPU time ran out).",
             labels=["worker", "cause"],
         )
         pauses = CounterMetricFamily(
@@ -197,8 +206,10 @@ class LiveCollector(Collector):
                 spares.add_metric([link.address, kind], count)
             for cause in END_CAUSES:
                 ended.add_metric([link.address, cause], load.ended.get(cause, 0))
+            for cause in KILL_CAUSES:
+                kills.add_metric([link.address, cause], load.kills.get(cause, 0))
             pauses.add_metric([link.address], load.flow_pauses)
-        yield from (spares, ended, pauses)
+        yield from (spares, ended, kills, pauses)
 
 
 #: The per-worker gauges and their help texts, in the order of :meth:`worker_gauges`.

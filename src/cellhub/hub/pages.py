@@ -28,7 +28,7 @@ from starlette.routing import Route
 import cellhub
 from cellhub.hub.access import Access, Guarded
 from cellhub.hub.auth import is_authenticated
-from cellhub.hub.templating import STATIC_URL, TEMPLATES
+from cellhub.hub.templating import TEMPLATES
 
 
 def worksheet_page(request: Request, shared: dict[str, Any] | None = None) -> Response:
@@ -42,9 +42,7 @@ def worksheet_page(request: Request, shared: dict[str, Any] | None = None) -> Re
     }
     if shared is not None:
         page_config["shared"] = shared
-    html = TEMPLATES.get_template("index.html").render(
-        page_config=page_config, static_url=STATIC_URL
-    )
+    html = TEMPLATES.get_template("index.html").render(page_config=page_config)
     return HTMLResponse(html)
 
 

@@ -10,9 +10,12 @@ from pathlib import Path
 
 import jinja2
 
+from cellhub.hub.static_files import versioned_url
+
 TEMPLATES = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
     autoescape=True,
 )
 
-STATIC_URL = "/static/"
+#: ``{{ static("app.css") }}``: a static file's versioned URL (hub/static_files.py).
+TEMPLATES.globals["static"] = versioned_url

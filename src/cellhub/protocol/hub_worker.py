@@ -226,8 +226,10 @@ class Load:
     ``interval``, the seconds within which its next report is due, and ``kernels``, the
     kernel kinds it offers (``python3``, ``sage``). And what the worker alone sees, for the
     hubs' /metrics (hub/metrics.py): ``spares``, sessions ready per kernel kind; ``ended``,
-    kernels ended since the worker started, per cause (:data:`END_CAUSES`); and
-    ``flow_pauses``, how often a kernel's output waited for a hub's acknowledgement."""
+    kernels ended since the worker started, per cause (:data:`END_CAUSES`);
+    ``flow_pauses``, how often a kernel's output waited for a hub's acknowledgement; and
+    ``kills``, sessions ended since the worker started that a sandbox limit stopped, per
+    limit (:data:`KILL_CAUSES`)."""
 
     free: int
     running: int
@@ -238,6 +240,7 @@ class Load:
     spares: Mapping[str, int] = field(default_factory=dict)
     ended: Mapping[str, int] = field(default_factory=dict)
     flow_pauses: int = 0
+    kills: Mapping[str, int] = field(default_factory=dict)
 
 
 #: Why kernels end, as ``Load.ended`` counts them: asked to (REST or a client); culled idle;
@@ -245,6 +248,11 @@ class Load:
 #: limit such as the pids limit's fork bomb being killed) or by SIGXCPU (its CPU time);
 #: the template process died; any other exit (a crash, a signal, a broken protocol).
 END_CAUSES = ("requested", "culled", "lifetime", "killed", "cpu", "template", "exited")
+#: The sandbox limits that stop a session, as ``Load.kills`` counts the sessions they stopped:
+#: the OOM killer killed one of its processes (its cgroup's ``memory.events`` oom_kill); a
+#: fork was refused at its process limit (``pids.events`` max); its CPU time ran out
+#: (SIGXCPU). Counted once the session has ended, once per limit.
+KILL_CAUSES = ("oom", "pids", "cpu")
 
 
 def load(report: Load) -> list[Any]:
@@ -260,6 +268,7 @@ def load(report: Load) -> list[Any]:
         dict(report.spares),
         dict(report.ended),
         report.flow_pauses,
+        dict(report.kills),
     ]
 
 
@@ -328,7 +337,7 @@ def read_worker_frame(frame: Any, to: WorkerFrames) -> None:
     elif op == _ENDED:
         to.ended(frame[1], frame[2], bool(frame[3]))
     elif op == _LOAD:
-        _, free, running, capacity, memory, interval, kernels, spares, ended, pauses = frame
+        _, free, running, capacity, memory, interval, kernels, spares, ended, pauses, kills = frame
         to.load(
             Load(
                 int(free),
@@ -340,6 +349,7 @@ def read_worker_frame(frame: Any, to: WorkerFrames) -> None:
                 {str(kind): int(count) for kind, count in spares.items()},
                 {str(cause): int(count) for cause, count in ended.items()},
                 int(pauses),
+                {str(cause): int(count) for cause, count in kills.items()},
             )
         )
     else:

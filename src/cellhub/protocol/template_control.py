@@ -9,7 +9,8 @@ worker → template
 template → worker
     :func:`ready` with a line describing the sandbox, once everything is imported;
     :func:`forked` with the new session's pid, its socket passed with SCM_RIGHTS;
-    :func:`exited` with a session's exit code; :func:`error` when a fork failed;
+    :func:`exited` with a session's exit code and the sandbox limits that intervened in
+    it; :func:`error` when a fork failed;
     :func:`signalled` once a :func:`signal` was sent (the worker answers an interrupt
     only then: until then the signal may wait behind forks in the template's queue).
 """
@@ -17,6 +18,7 @@ template → worker
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from typing import Any, Protocol
 
 import msgpack
@@ -59,8 +61,9 @@ def forked(pid: int) -> bytes:
     return _encode(_FORKED, pid)
 
 
-def exited(pid: int, code: int) -> bytes:
-    return _encode(_EXITED, pid, code)
+def exited(pid: int, code: int, limits: Collection[str] = ()) -> bytes:
+    """``limits``: the sandbox limits that intervened in the session (``oom``, ``pids``)."""
+    return _encode(_EXITED, pid, code, sorted(limits))
 
 
 def error(text: str) -> bytes:
@@ -99,7 +102,7 @@ class TemplateReports(Protocol):
 
     def forked(self, pid: int, fds: list[int]) -> None: ...
 
-    def exited(self, pid: int, code: int) -> None: ...
+    def exited(self, pid: int, code: int, limits: frozenset[str]) -> None: ...
 
     def error(self, text: str) -> None: ...
 
@@ -114,7 +117,7 @@ def read_template_report(packet: bytes, fds: list[int], to: TemplateReports) -> 
         to.forked(int(args[0]), fds)
         return
     elif op == _EXITED:
-        to.exited(int(args[0]), int(args[1]))
+        to.exited(int(args[0]), int(args[1]), frozenset(str(limit) for limit in args[2]))
     elif op == _ERROR:
         to.error(str(args[0]))
     elif op == _SIGNALLED:

@@ -149,6 +149,8 @@ class SessionSandbox(abc.ABC):
       the caller must then exit the child without running user code.
     - :meth:`release` → ``None``; in the template. Idempotent. Afterwards no
       process of the session remains and its home is gone.
+    - :meth:`limits_hit` (optional) → which limits intervened in a session (``oom``,
+      ``pids``), read in the template before :meth:`release`, for the worker's metrics.
     - :meth:`orphans` (optional) → the pids of processes that ended sessions left
       to the template, if the mechanism cannot find them in :meth:`release`.
     - :meth:`fork` (optional) → how the template forks a session, if the mechanism needs
@@ -182,6 +184,12 @@ class SessionSandbox(abc.ABC):
     def close(self) -> None:
         """Remove what the sandbox made for all its sessions, once every lease is released
         (the template calls it as it exits): nothing of a stopped worker stays on the host."""
+
+    def limits_hit(self, lease: SandboxLease) -> frozenset[str]:
+        """The limits that intervened in the session of ``lease``: ``oom``, ``pids``. None by
+        default: rlimits leave no count (a refused allocation or fork is an error in the
+        session; SIGXCPU shows in its exit code)."""
+        return frozenset()
 
     def orphans(self, sessions: Collection[int]) -> set[int]:
         """Processes the template adopted from sessions that have ended, to be killed.

@@ -3,6 +3,10 @@
 At start-up a ``cellhub`` cgroup is created below the template's own cgroup
 (in every v1 hierarchy used), so sessions are accounted inside whatever slice
 the worker runs in. Each session gets a child named after its uid.
+
+Before a session's cgroup is removed, :meth:`SessionCgroup.limits_hit` reads which of its
+limits intervened (the kernel's own counts: ``oom_kill`` in ``memory.events``, or
+``memory.oom_control`` on v1; ``max`` in ``pids.events``), for the worker's metrics.
 """
 
 from __future__ import annotations
@@ -20,6 +24,13 @@ from cellhub.sandbox.processes import kill_until_gone
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 V1_CONTROLLERS = ("memory", "pids", "cpu")
 CPU_PERIOD_US = 100_000
+#: (file, key, limit): the kernel's count of a limit's interventions in a cgroup: processes
+#: the OOM killer killed (v2, v1), forks refused at ``pids.max``.
+LIMIT_EVENTS = (
+    ("memory.events", "oom_kill", "oom"),
+    ("memory.oom_control", "oom_kill", "oom"),
+    ("pids.events", "max", "pids"),
+)
 
 
 class CgroupBusy(SandboxError):
@@ -29,6 +40,15 @@ class CgroupBusy(SandboxError):
 def _write(path: Path, value: str) -> None:
     with open(path, "w") as f:
         f.write(value)
+
+
+def _event_count(path: Path, key: str) -> int:
+    """The value of ``key`` in a flat-keyed cgroup file (0 when the file is not there)."""
+    try:
+        lines = path.read_text().splitlines()
+    except (FileNotFoundError, PermissionError):
+        return 0
+    return next((int(line.split()[1]) for line in lines if line.startswith(key + " ")), 0)
 
 
 def _procs(directory: Path) -> set[int]:
@@ -52,6 +72,16 @@ class SessionCgroup:
 
     def processes(self) -> set[int]:
         return _procs(self.directories[0])
+
+    def limits_hit(self) -> frozenset[str]:
+        """The limits that intervened in this cgroup: ``oom`` (the OOM killer killed one of
+        its processes), ``pids`` (a fork was refused at its process limit)."""
+        return frozenset(
+            limit
+            for directory in self.directories
+            for file, key, limit in LIMIT_EVENTS
+            if _event_count(directory / file, key) > 0
+        )
 
     def kill(self, timeout: float) -> bool:
         """SIGKILL every process in the cgroup; whether it emptied within ``timeout``."""

@@ -6,7 +6,7 @@ import hashlib
 import logging
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from cellhub.sandbox import pid_namespace
@@ -107,6 +107,10 @@ class LinuxSandbox(SessionSandbox):
             os.chmod(path, 0o700)
         self.cgroups = CgroupTree.detect(limits, deployment_cgroup(state_dir))
         self.cgroups.remove_stale()
+        # The uid is the session's alone, so its RLIMIT_NPROC and its cgroup's pids.max count
+        # the same tasks; the kernel checks the rlimit first. One more for the rlimit lets
+        # pids.max refuse the fork, and count it in pids.events (the worker's metrics).
+        self.session_rlimits = replace(limits, processes=limits.processes + 1)
         self.plan = MountPlan(state_dir, python_paths(), cgroup2=self.cgroups.version == 2)
         #: Started with the first session (an exec'd process: it costs the template nothing).
         self.inits: pid_namespace.InitMaker | None = None
@@ -187,13 +191,17 @@ class LinuxSandbox(SessionSandbox):
         # only this session's own uid can use what dumpable allows.
         prctl(PR_SET_DUMPABLE, 1)
         # The parent is outside the session's namespace: getppid() is 0, and the watch checks.
-        finish_entering(lease, self.limits, os.getppid())
+        finish_entering(lease, self.session_rlimits, os.getppid())
         watch.check(self.template_pid)
 
     def close(self) -> None:
         if self.inits is not None:
             self.inits.close()
         self.cgroups.remove()
+
+    def limits_hit(self, lease: SandboxLease) -> frozenset[str]:
+        confinement: Confinement = lease.details
+        return confinement.cgroup.limits_hit()
 
     def release(self, lease: SandboxLease) -> None:
         if lease.released:

@@ -117,8 +117,9 @@ class ForkServer:
             lease = self.leases.pop(pid, None)
             if lease is not None:
                 ended = True
+                limits = self.sandbox.limits_hit(lease)
                 self.sandbox.release(lease)
-                send_control(self.control, template_control.exited(pid, code))
+                send_control(self.control, template_control.exited(pid, code, limits))
         if ended:
             self.kill_orphans()
 

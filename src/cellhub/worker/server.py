@@ -206,12 +206,14 @@ class Worker:
 
     def tallies(self) -> dict[str, Any]:
         """What the load report counts for the hubs' /metrics: spares per kind, ends per cause,
-        flow pauses (of the ended kernels and the running ones)."""
+        flow pauses (of the ended kernels and the running ones), sandbox kills per limit."""
         running_pauses = sum(kernel.flow_pauses for kernel in self.kernels.values())
+        kills: Counter[str] = sum((source.kills for source in self.sources.values()), Counter())
         return {
             "spares": {kind: len(source.spares.spares) for kind, source in self.sources.items()},
             "ended": dict(self.ended),
             "flow_pauses": self.ended_pauses + running_pauses,
+            "kills": dict(kills),
         }
 
     def session_diagnostic(self, kernel: WorkerKernel, text: str) -> None:

@@ -4,12 +4,18 @@ Each kind the worker offers (:mod:`cellhub.kernel_kinds`) has a :class:`SessionS
 its own template, which imported what the kind needs, and its own spares, so that a
 kernel of any kind starts by claiming a ready session. The templates start side by side;
 one that dies is restarted alone, and only the kernels of its kind end with it.
+
+Each source counts its sessions that a sandbox limit stopped (:attr:`SessionSource.kills`,
+for the hubs' /metrics), as the template reports their ends: the limits that intervened
+in the session's cgroup (``oom``, ``pids``), and ``cpu`` for a session ended by SIGXCPU.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import signal
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -37,6 +43,8 @@ class SessionSource:
         on_lost: Callable[[SessionSource], None],
     ) -> None:
         self.kind = kind
+        #: Sessions ended that a sandbox limit stopped, per limit (``hub_worker.KILL_CAUSES``).
+        self.kills: Counter[str] = Counter()
         self.spares = SparePool(
             config.spare_sessions,
             config.max_sessions,
@@ -48,7 +56,7 @@ class SessionSource:
         self.template = TemplateClient(
             template_settings(config, kind),
             self.spares.on_forked,
-            self.spares.on_exited,
+            self.on_exited,
             lambda: on_lost(self),
             {**environment, **KINDS[kind].environment},
             self.spares.fork_failed,
@@ -65,6 +73,10 @@ class SessionSource:
 
     def pids(self) -> Iterator[int]:
         return self.spares.pids()
+
+    def on_exited(self, pid: int, code: int, limits: frozenset[str]) -> None:
+        self.kills.update(limits | ({"cpu"} if code == -signal.SIGXCPU else set()))
+        self.spares.on_exited(pid, code)
 
 
 def template_settings(config: Config, kind: str) -> dict[str, Any]:

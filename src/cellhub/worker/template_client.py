@@ -30,7 +30,7 @@ class TemplateError(RuntimeError):
 class TemplateClient:
     """Owns one template process and its SEQPACKET control socket.
 
-    ``on_forked(pid, sock)``, ``on_exited(pid, code)``, ``on_lost()`` and
+    ``on_forked(pid, sock)``, ``on_exited(pid, code, limits)``, ``on_lost()`` and
     ``on_fork_failed(why)`` are called from the event loop as the template reports.
     """
 
@@ -38,7 +38,7 @@ class TemplateClient:
         self,
         settings: dict[str, Any],
         on_forked: Callable[[int, socket.socket], None],
-        on_exited: Callable[[int, int], None],
+        on_exited: Callable[[int, int, frozenset[str]], None],
         on_lost: Callable[[], None],
         environment: dict[str, str],
         on_fork_failed: Callable[[str], None] | None = None,
@@ -120,8 +120,8 @@ class TemplateClient:
         if fds:
             self.on_forked(pid, socket.socket(fileno=fds[0]))
 
-    def exited(self, pid: int, code: int) -> None:
-        self.on_exited(pid, code)
+    def exited(self, pid: int, code: int, limits: frozenset[str]) -> None:
+        self.on_exited(pid, code, limits)
 
     def signalled(self, pid: int) -> None:
         """A signal asked for was sent: answers are in the order of the requests."""
