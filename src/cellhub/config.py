@@ -26,6 +26,9 @@ ENV_PREFIX = "CELLHUB_"
 #: One source of a CSP frame-ancestors list: a host or scheme source, or the keyword 'self'.
 FRAME_SOURCE = re.compile(r"'self'|[^\s;,']+")
 MiB = 2**20
+SIGNUP_POLICIES = ("open", "invitation", "admin")
+#: One entry of group_max_kernels.
+GROUP_LIMIT = re.compile(r"[^=\s]+=\d+")
 
 
 def _setting(default: Any, help: str) -> Any:
@@ -239,8 +242,37 @@ class Config(SandboxLimits):
     )
     login_lifetime: float = _setting(
         14 * 24 * 3600.0,
-        "Seconds a browser stays logged in after opening the UI with ?token= (its session "
-        "cookie and the login both expire then); a new token logs every browser out at once.",
+        "Seconds a browser stays logged in after logging in (with ?token=, a password or an "
+        "identity provider; its session cookie and the login both expire then); a new token "
+        "logs every browser out at once.",
+    )
+    login_idle_timeout: float = _setting(
+        3 * 24 * 3600.0,
+        "Seconds a login survives without a request from its browser (0: until login_lifetime).",
+    )
+    signup: str = _setting(
+        "admin",
+        "Who may make an account (see docs/users.md): 'open' (anyone, on the sign-up page), "
+        "'invitation' (whoever has an invitation link an admin made) or 'admin' (only admins, "
+        "with `cellhub users add` or the API).",
+    )
+    invitation_lifetime: float = _setting(
+        7 * 24 * 3600.0, "Seconds an invitation link stays usable (once)."
+    )
+    login_attempts: int = _setting(
+        10,
+        "Failed password logins allowed per account, and per client address, each 15 minutes; "
+        "more get HTTP 429 until the budget refills.",
+    )
+    user_max_kernels: int = _setting(
+        5,
+        "Kernels one account of role user may have running at once; more get HTTP 429 "
+        "(0: unlimited; admins are held to client_max_kernels only).",
+    )
+    group_max_kernels: list[str] = _setting(
+        [],
+        "Per-group exceptions to user_max_kernels, as GROUP=N (an account's group is set with "
+        "`cellhub users add --group`).",
     )
     frame_ancestors: list[str] = _setting(
         [],
@@ -324,8 +356,12 @@ def _validate(cfg: Config) -> Config:
         raise ConfigError(f"session_environment: {exc}") from exc
     if cfg.max_header_size < 1024 or cfg.header_timeout <= 0:
         raise ConfigError("max_header_size must be at least 1024 and header_timeout positive")
-    if cfg.login_lifetime <= 0:
-        raise ConfigError("login_lifetime must be positive")
+    if cfg.login_lifetime <= 0 or cfg.login_idle_timeout < 0:
+        raise ConfigError("login_lifetime must be positive and login_idle_timeout not negative")
+    if cfg.signup not in SIGNUP_POLICIES:
+        raise ConfigError(f"signup must be one of {', '.join(SIGNUP_POLICIES)}, not {cfg.signup!r}")
+    if not all(GROUP_LIMIT.fullmatch(entry) for entry in cfg.group_max_kernels):
+        raise ConfigError("group_max_kernels takes GROUP=N entries")
     if not all(FRAME_SOURCE.fullmatch(source) for source in cfg.frame_ancestors):
         raise ConfigError("frame_ancestors takes origins (https://example.org) or 'self' only")
     return cfg.replace(data_dir=os.path.abspath(cfg.data_dir)) if cfg.data_dir else cfg

@@ -20,6 +20,8 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from cellhub.config import Config
+from cellhub.db.accounts import AccountRepository
+from cellhub.db.api_tokens import ApiTokenRepository
 from cellhub.db.database import make_engine, upgrade
 from cellhub.db.jupyter_sessions import JupyterSessionRepository
 from cellhub.db.kernels import KernelRepository
@@ -123,6 +125,8 @@ def init_repositories(app: Starlette, engine: Engine) -> None:
     app.state.jupyter_sessions = JupyterSessionRepository(engine)
     app.state.permalinks = PermalinkRepository(engine)
     app.state.login_sessions = LoginSessionRepository(engine)
+    app.state.accounts = AccountRepository(engine)
+    app.state.api_tokens = ApiTokenRepository(engine)
     app.state.database_probe = health_api.DatabaseProbe(engine)
 
 
@@ -146,7 +150,12 @@ def hub_middleware(
         Middleware(SecurityHeaders, frame_ancestors=config.frame_ancestors),
         Middleware(BodySizeLimit, max_body_size=config.max_body_size),
         *cors_middleware(config),
-        Middleware(LoginSessions, token=token, lifetime=config.login_lifetime),
+        Middleware(
+            LoginSessions,
+            token=token,
+            lifetime=config.login_lifetime,
+            idle_timeout=config.login_idle_timeout,
+        ),
         Middleware(AccessControl, table=table, token=token, policy=policy),
     ]
 
