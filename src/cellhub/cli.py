@@ -48,7 +48,7 @@ def add_setting_flags(parser: argparse.ArgumentParser, names: Iterable[str] = SE
     )
     for name in names:
         f, default = SETTINGS[name], getattr(DEFAULTS, name)
-        shown = ", ".join(default) if isinstance(default, list) else str(default)
+        shown = ", ".join(default) if isinstance(default, list | dict) else str(default)
         text = f.metadata["help"] + (f" [default: {shown}]" if shown else "")
         text = text.replace("%", "%%")  # argparse formats help texts with %
         flag = f"--{name.replace('_', '-')}"
@@ -57,7 +57,8 @@ def add_setting_flags(parser: argparse.ArgumentParser, names: Iterable[str] = SE
                 flag, dest=name, default=None, action=argparse.BooleanOptionalAction, help=text
             )
         else:
-            metavar = "A,B,…" if f.type == "list[str]" else str(f.type).upper()
+            metavars = {"list[str]": "A,B,…", "dict[str, Any]": "JSON"}
+            metavar = metavars.get(str(f.type), str(f.type).upper())
             group.add_argument(flag, dest=name, default=None, metavar=metavar, help=text)
 
 

@@ -18,7 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from cellhub.kernel_kinds import check_setting as check_kernels
+from cellhub.login_providers import parse_providers
 from cellhub.sandbox.base import SandboxLimits
 from cellhub.sandbox.environment import parse_entries
 
@@ -31,10 +34,14 @@ SIGNUP_POLICIES = ("open", "invitation", "admin")
 GROUP_LIMIT = re.compile(r"[^=\s]+=\d+")
 
 
-def _setting(default: Any, help: str) -> Any:
-    if isinstance(default, list):
-        return field(default_factory=lambda: list(default), metadata={"help": help})
-    return field(default=default, metadata={"help": help})
+def _setting(default: Any, help: str, shown: bool = True) -> Any:
+    """A setting's field; ``shown=False`` keeps its value out of the configuration's repr (it
+    holds secrets)."""
+    if isinstance(default, list | dict):
+        return field(
+            default_factory=lambda: type(default)(default), metadata={"help": help}, repr=shown
+        )
+    return field(default=default, metadata={"help": help}, repr=shown)
 
 
 def default_data_dir() -> str:
@@ -274,6 +281,14 @@ class Config(SandboxLimits):
         "Per-group exceptions to user_max_kernels, as GROUP=N (an account's group is set with "
         "`cellhub users add --group`).",
     )
+    login_providers: dict[str, Any] = _setting(
+        {},
+        "OAuth 2 / OpenID Connect services people log in with, one TOML table each "
+        "([login_providers.NAME]: preset github, google, dropbox or oidc, client_id, "
+        "client_secret, issuer for oidc; see docs/users.md); in the environment or a flag, "
+        "the same as JSON. Never logged.",
+        shown=False,
+    )
     frame_ancestors: list[str] = _setting(
         [],
         "Sources (https://lms.example.org, 'self') whose pages may show the hub's pages in a "
@@ -322,13 +337,19 @@ def _coerce(name: str, value: Any) -> Any:
             return int(value)
         if kind == "float":
             return float(value)
+        if kind == "dict[str, Any]":
+            parsed = orjson.loads(value) if isinstance(value, str) else value
+            if not isinstance(parsed, dict):
+                raise ValueError(type(parsed).__name__)
+            return parsed
         if kind == "list[str]":
             if isinstance(value, str):
                 return [v.strip() for v in value.split(",") if v.strip()]
             return [str(v) for v in value]
         return str(value)
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"setting {name!r}: {value!r} is not a valid {kind}") from exc
+        shown = "its value" if not SETTINGS[name].repr else repr(value)
+        raise ConfigError(f"setting {name!r}: {shown} is not a valid {kind}") from exc
 
 
 def _validate(cfg: Config) -> Config:
@@ -362,6 +383,10 @@ def _validate(cfg: Config) -> Config:
         raise ConfigError(f"signup must be one of {', '.join(SIGNUP_POLICIES)}, not {cfg.signup!r}")
     if not all(GROUP_LIMIT.fullmatch(entry) for entry in cfg.group_max_kernels):
         raise ConfigError("group_max_kernels takes GROUP=N entries")
+    try:
+        parse_providers(cfg.login_providers)
+    except ValueError as exc:
+        raise ConfigError(f"login_providers: {exc}") from exc
     if not all(FRAME_SOURCE.fullmatch(source) for source in cfg.frame_ancestors):
         raise ConfigError("frame_ancestors takes origins (https://example.org) or 'self' only")
     return cfg.replace(data_dir=os.path.abspath(cfg.data_dir)) if cfg.data_dir else cfg

@@ -18,7 +18,9 @@ from starlette.applications import Starlette
 from cellhub.config import Config
 from cellhub.db.database import make_engine, upgrade
 from cellhub.db.kernels import KernelRepository
+from cellhub.db.worker_drains import WorkerDrainRepository
 from cellhub.hub.app import create_app, init_repositories
+from cellhub.hub.drains import AdminDrains
 from cellhub.hub.kernels import KernelService
 from cellhub.hub.ratelimit import ClientBudget
 
@@ -39,6 +41,7 @@ def in_process_hub(data: Path, token: str = TOKEN, **settings: Any) -> Starlette
     app.state.permalink_creations = ClientBudget(1000, 1000)
     app.state.kernels = KernelService(KernelRepository(engine), [])
     app.state.roster = None
+    app.state.drains = AdminDrains(WorkerDrainRepository(engine), app.state.kernels.placement)
     app.state.kernel_starts = ClientBudget(1000, 1000)
     app.state.messages = ClientBudget(1000, 1000)
     return app

@@ -47,6 +47,8 @@ TABLE = {
     "DELETE /api/sessions/{session_id}": Access.ANONYMOUS,
     "GET /api/status": Access.ADMIN,
     "GET /api/workers": Access.ADMIN,
+    "POST /api/workers/{name}/drain": Access.ADMIN,
+    "POST /api/workers/{name}/activate": Access.ADMIN,
     "GET /api/health": Access.ANYONE,
     "GET /api/health/live": Access.ANYONE,
     "GET /metrics": Access.ADMIN,
@@ -56,6 +58,8 @@ TABLE = {
     "GET /api/permalinks/{permalink_id}": Access.ANONYMOUS,
     "GET /s/{permalink_id}": Access.ANONYMOUS,
     "GET /output-frame": Access.ANYONE,
+    "GET /oauth/{provider}/login": Access.ANYONE,
+    "GET /oauth/{provider}/callback": Access.ANYONE,
     "MOUNT /static": Access.ANYONE,
 }
 
@@ -81,7 +85,7 @@ def http_routes(*levels: Access) -> list[tuple[str, str]]:
     return found
 
 
-PARAMS = ("kernel_id", "name", "file", "session_id", "permalink_id")
+PARAMS = ("kernel_id", "name", "file", "session_id", "permalink_id", "provider")
 
 
 @pytest.fixture(scope="module")

@@ -188,3 +188,19 @@ class Invitation(Base):
     used_by: Mapped[int | None] = mapped_column(
         ForeignKey("accounts.id", ondelete="SET NULL"), nullable=True
     )
+
+
+class WorkerDrain(Base):
+    """A worker an administrator drained (the admin view, ``POST /api/workers/{name}/drain``):
+    no hub places a new kernel on it until it is activated again; its kernels go on.
+
+    Kept here rather than written into the workers file, so that every hub of the deployment
+    sees it (each reads its own copy of the file, which deployment tools own), and it
+    survives restarts. The workers file's own ``state = "draining"`` is the other way in.
+    """
+
+    __tablename__ = "worker_drains"
+
+    address: Mapped[str] = mapped_column(String(255), primary_key=True)
+    since: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    by: Mapped[str] = mapped_column(String(64), default="")

@@ -27,6 +27,7 @@ from cellhub.db.jupyter_sessions import JupyterSessionRepository
 from cellhub.db.kernels import KernelRepository
 from cellhub.db.login_sessions import LoginSessionRepository
 from cellhub.db.permalinks import PermalinkRepository
+from cellhub.db.worker_drains import WorkerDrainRepository
 from cellhub.deploy.certificates import credentials, hub_ssl_context
 from cellhub.hub import (
     health_api,
@@ -34,6 +35,7 @@ from cellhub.hub import (
     kernels_api,
     kernelspecs,
     metrics,
+    oauth_login,
     output_frame,
     pages,
     permalinks,
@@ -46,14 +48,18 @@ from cellhub.hub.access import Access, AccessControl, Guarded
 from cellhub.hub.anonymous import AnonymousPolicy
 from cellhub.hub.channels import Traffic
 from cellhub.hub.cors import cors_middleware
+from cellhub.hub.drains import AdminDrains
 from cellhub.hub.kernels import KernelService, in_background
 from cellhub.hub.limits import BodySizeLimit
 from cellhub.hub.login import LoginSessions
 from cellhub.hub.metrics import HubMetrics, ResponseCounter
+from cellhub.hub.oauth import LoginServices, state_middleware
 from cellhub.hub.ratelimit import ClientBudget
+from cellhub.hub.recent_errors import RecentErrors
 from cellhub.hub.roster import WorkerRoster
 from cellhub.hub.security_headers import SecurityHeaders
 from cellhub.hub.workers import WorkerLink
+from cellhub.login_providers import parse_providers
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
@@ -90,6 +96,7 @@ def create_app(config: Config, token: str, worker_addresses: list[str]) -> Starl
         hub_metrics.watch(service, traffic, engine)
         app.state.kernels = service
         app.state.roster = roster
+        app.state.drains = AdminDrains(WorkerDrainRepository(engine), service.placement)
         init_budgets(app, config)
         app.state.token = token
         app.state.started = time.time()
@@ -100,9 +107,13 @@ def create_app(config: Config, token: str, worker_addresses: list[str]) -> Starl
         await service.reconcile()
         if roster is not None:
             await roster.start()
+        await app.state.drains.start()
+        app.state.recent_errors.install()
         try:
             yield
         finally:
+            app.state.recent_errors.uninstall()
+            await app.state.drains.stop()
             if roster is not None:
                 await roster.stop()
             for link in list(service.links.values()):
@@ -117,6 +128,8 @@ def create_app(config: Config, token: str, worker_addresses: list[str]) -> Starl
         exception_handlers={**kernels_api.EXCEPTION_HANDLERS, **json_api.EXCEPTION_HANDLERS},
     )
     app.state.metrics = hub_metrics
+    app.state.login_services = LoginServices(parse_providers(config.login_providers))
+    app.state.recent_errors = RecentErrors()
     return app
 
 
@@ -156,6 +169,7 @@ def hub_middleware(
             lifetime=config.login_lifetime,
             idle_timeout=config.login_idle_timeout,
         ),
+        *state_middleware(token, parse_providers(config.login_providers)),
         Middleware(AccessControl, table=table, token=token, policy=policy),
     ]
 
@@ -175,6 +189,7 @@ def hub_routes() -> list[Guarded]:
         *pages.ROUTES,
         *permalinks.ROUTES,
         *output_frame.ROUTES,
+        *oauth_login.ROUTES,
     ]
     if STATIC.is_dir():
         static = Mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypedDict, cast
+from typing import Any, NotRequired, Protocol, TypedDict, cast
 
 #: The protocol's version; both ends of a connection must speak the same.
 VERSION = 5
@@ -76,6 +76,8 @@ class KernelModel(TypedDict):
     created: float
     connections: int
     pid: int | None
+    #: Resident bytes of the session's main process (absent from workers before it).
+    memory: NotRequired[int | None]
 
 
 #: A numbered output message: (seq, channel, JSON).
