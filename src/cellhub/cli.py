@@ -5,7 +5,8 @@ process) as a child process, and the hub in this process. ``cellhub hub`` and
 ``cellhub worker`` run one of them alone; ``cellhub db upgrade`` applies migrations and
 ``cellhub db backup|restore FILE`` saves and restores the database; ``cellhub certs``
 makes the certificates hubs and workers on different hosts need; ``cellhub workers``
-shows the workers a running hub uses; ``cellhub render`` prints the configurations of
+shows the workers a running hub uses; ``cellhub users`` administers accounts
+(users.py); ``cellhub render`` prints the configurations of
 HAProxy and keepalived (deploy/render.py).
 """
 
@@ -26,6 +27,7 @@ from cellhub.config import SETTINGS, Config, ConfigError, load_config
 from cellhub.deploy import certificates, render
 from cellhub.deploy.access_token import access_token, stored_token
 from cellhub.deploy.supervisor import WorkerFailed, WorkerProcess
+from cellhub.users import add_users_parser
 
 #: Every setting's default, for the flags' help.
 DEFAULTS = Config()
@@ -101,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_setting_flags(workers, HUB_CLIENT_SETTINGS)
 
     add_render_parser(commands)
+    add_users_parser(commands, lambda parser: add_setting_flags(parser, DATABASE_SETTINGS))
     return parser
 
 
@@ -398,5 +401,10 @@ def main(argv: list[str] | None = None) -> None:
 
         elif args.command == "render":
             print_rendered(args)
+        elif args.command == "users":
+            from cellhub.users import users
+
+            prepare_data_dir(config)
+            users(config, args)
     except ConfigError as exc:  # a tls_* file that is not there
         raise SystemExit(f"cellhub: {exc}") from exc
