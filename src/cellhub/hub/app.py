@@ -30,6 +30,8 @@ from cellhub.db.permalinks import PermalinkRepository
 from cellhub.db.worker_drains import WorkerDrainRepository
 from cellhub.deploy.certificates import credentials, hub_ssl_context
 from cellhub.hub import (
+    accounts_api,
+    admin,
     health_api,
     json_api,
     kernels_api,
@@ -190,6 +192,8 @@ def hub_routes() -> list[Guarded]:
         *permalinks.ROUTES,
         *output_frame.ROUTES,
         *oauth_login.ROUTES,
+        *accounts_api.ROUTES,
+        *admin.ROUTES,
     ]
     if STATIC.is_dir():
         static = Mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -22,6 +22,8 @@ from typing import Any
 KEPT = 200
 #: Loggers whose records a filter of their own stops before any handler sees them.
 FILTERED = ("uvicorn.error", "asyncio")
+#: The mark of a record in the ring already.
+RECORDED = "cellhub_recent_error"
 
 
 class RecentErrors(logging.Handler):
@@ -33,6 +35,9 @@ class RecentErrors(logging.Handler):
         self.tap = Tap(self)
 
     def emit(self, record: logging.LogRecord) -> None:
+        if getattr(record, RECORDED, False):  # the tap had it, and it propagated here too
+            return
+        setattr(record, RECORDED, True)
         message = record.getMessage()
         if record.exc_info and record.exc_info[1] is not None:
             message += f": {type(record.exc_info[1]).__name__}: {record.exc_info[1]}"
