@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from cellhub.config import Config
 from cellhub.db.database import make_engine, upgrade
 from cellhub.db.kernels import KernelRepository
-from cellhub.hub.app import create_app, init_repositories
+from cellhub.hub.app import create_app, init_login_budgets, init_repositories
 from cellhub.hub.kernels import KernelService
 from cellhub.hub.ratelimit import ClientBudget
 
@@ -41,4 +41,5 @@ def in_process_hub(data: Path, token: str = TOKEN, **settings: Any) -> Starlette
     app.state.roster = None
     app.state.kernel_starts = ClientBudget(1000, 1000)
     app.state.messages = ClientBudget(1000, 1000)
+    init_login_budgets(app, config)
     return app

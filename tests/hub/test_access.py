@@ -56,6 +56,18 @@ TABLE = {
     "GET /api/permalinks/{permalink_id}": Access.ANONYMOUS,
     "GET /s/{permalink_id}": Access.ANONYMOUS,
     "GET /output-frame": Access.ANYONE,
+    "GET /api/users/me": Access.USER,
+    "GET /api/users/me/tokens": Access.USER,
+    "POST /api/users/me/tokens": Access.USER,
+    "DELETE /api/users/me/tokens/{token_id}": Access.USER,
+    "GET /api/users": Access.ADMIN,
+    "POST /api/users": Access.ADMIN,
+    "POST /api/users/{name}/reset": Access.ADMIN,
+    "POST /api/users/{name}/disable": Access.ADMIN,
+    "POST /api/users/{name}/enable": Access.ADMIN,
+    "GET /login": Access.ANYONE,
+    "POST /login": Access.ANYONE,
+    "POST /logout": Access.ANYONE,
     "MOUNT /static": Access.ANYONE,
 }
 
@@ -81,7 +93,7 @@ def http_routes(*levels: Access) -> list[tuple[str, str]]:
     return found
 
 
-PARAMS = ("kernel_id", "name", "file", "session_id", "permalink_id")
+PARAMS = ("kernel_id", "name", "file", "session_id", "permalink_id", "token_id")
 
 
 @pytest.fixture(scope="module")

@@ -29,10 +29,12 @@ from cellhub.db.login_sessions import LoginSessionRepository
 from cellhub.db.permalinks import PermalinkRepository
 from cellhub.deploy.certificates import credentials, hub_ssl_context
 from cellhub.hub import (
+    accounts_api,
     health_api,
     json_api,
     kernels_api,
     kernelspecs,
+    login_form,
     metrics,
     output_frame,
     pages,
@@ -137,6 +139,15 @@ def init_budgets(app: Starlette, config: Config) -> None:
     )
     app.state.messages = ClientBudget(config.client_message_rate, 2 * config.client_message_rate)
     app.state.permalink_creations = ClientBudget(config.permalink_rate / 60, config.permalink_rate)
+    init_login_budgets(app, config)
+
+
+def init_login_budgets(app: Starlette, config: Config) -> None:
+    """Login attempts per account name and per client address (hub/login_form.py)."""
+    app.state.login_failures = (
+        login_form.login_budget(config.login_attempts),
+        login_form.login_budget(config.login_attempts),
+    )
 
 
 def hub_middleware(
@@ -175,6 +186,8 @@ def hub_routes() -> list[Guarded]:
         *pages.ROUTES,
         *permalinks.ROUTES,
         *output_frame.ROUTES,
+        *accounts_api.ROUTES,
+        *login_form.ROUTES,
     ]
     if STATIC.is_dir():
         static = Mount("/static", StaticFiles(directory=STATIC), name="static")
