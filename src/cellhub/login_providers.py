@@ -32,9 +32,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 #: What a provider entry may hold.
-KEYS = frozenset(
-    {"preset", "client_id", "client_secret", "issuer", "title", "scope", "logout_at_provider"}
-)
+KEYS = frozenset({"preset", "client_id", "client_secret", "issuer", "title", "scope"})
 #: A provider's name: it is part of addresses and of stored identities.
 NAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")
 
@@ -101,7 +99,6 @@ class LoginProvider:
     issuer: str = ""
     title: str = ""
     scope: str = ""
-    logout_at_provider: bool = False
 
     @property
     def kind(self) -> Preset:
@@ -146,9 +143,6 @@ def parse_provider(name: str, entry: Any) -> LoginProvider:
     issuer = values["issuer"]
     if preset == "oidc" and (not isinstance(issuer, str) or not is_web_address(issuer)):
         raise ValueError(f"provider {name!r} needs an issuer (https://…), its discovery URL's base")
-    logout = entry.get("logout_at_provider", False)
-    if not isinstance(logout, bool):
-        raise ValueError(f"provider {name!r}: logout_at_provider is true or false")
     return LoginProvider(
         name=name,
         preset=preset,
@@ -157,7 +151,6 @@ def parse_provider(name: str, entry: Any) -> LoginProvider:
         issuer=str(issuer),
         title=str(entry.get("title", "")),
         scope=str(entry.get("scope", "")),
-        logout_at_provider=logout,
     )
 
 

@@ -19,7 +19,7 @@ from cellhub.config import Config
 from cellhub.db.database import make_engine, upgrade
 from cellhub.db.kernels import KernelRepository
 from cellhub.db.worker_drains import WorkerDrainRepository
-from cellhub.hub.app import create_app, init_repositories
+from cellhub.hub.app import create_app, init_login_budgets, init_repositories
 from cellhub.hub.drains import AdminDrains
 from cellhub.hub.kernels import KernelService
 from cellhub.hub.ratelimit import ClientBudget
@@ -44,4 +44,5 @@ def in_process_hub(data: Path, token: str = TOKEN, **settings: Any) -> Starlette
     app.state.drains = AdminDrains(WorkerDrainRepository(engine), app.state.kernels.placement)
     app.state.kernel_starts = ClientBudget(1000, 1000)
     app.state.messages = ClientBudget(1000, 1000)
+    init_login_budgets(app, config)
     return app

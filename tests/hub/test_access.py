@@ -52,11 +52,6 @@ TABLE = {
     "GET /admin": Access.ADMIN,
     "GET /api/admin/kernels": Access.ADMIN,
     "GET /api/admin/errors": Access.ADMIN,
-    "GET /api/users": Access.ADMIN,
-    "POST /api/users": Access.ADMIN,
-    "POST /api/users/{name}/disable": Access.ADMIN,
-    "POST /api/users/{name}/enable": Access.ADMIN,
-    "POST /api/users/{name}/reset": Access.ADMIN,
     "GET /api/health": Access.ANYONE,
     "GET /api/health/live": Access.ANYONE,
     "GET /metrics": Access.ADMIN,
@@ -68,6 +63,18 @@ TABLE = {
     "GET /output-frame": Access.ANYONE,
     "GET /oauth/{provider}/login": Access.ANYONE,
     "GET /oauth/{provider}/callback": Access.ANYONE,
+    "GET /api/users/me": Access.USER,
+    "GET /api/users/me/tokens": Access.USER,
+    "POST /api/users/me/tokens": Access.USER,
+    "DELETE /api/users/me/tokens/{token_id}": Access.USER,
+    "GET /api/users": Access.ADMIN,
+    "POST /api/users": Access.ADMIN,
+    "POST /api/users/{name}/reset": Access.ADMIN,
+    "POST /api/users/{name}/disable": Access.ADMIN,
+    "POST /api/users/{name}/enable": Access.ADMIN,
+    "GET /login": Access.ANYONE,
+    "POST /login": Access.ANYONE,
+    "POST /logout": Access.ANYONE,
     "MOUNT /static": Access.ANYONE,
 }
 
@@ -93,7 +100,7 @@ def http_routes(*levels: Access) -> list[tuple[str, str]]:
     return found
 
 
-PARAMS = ("kernel_id", "name", "file", "session_id", "permalink_id", "provider")
+PARAMS = ("kernel_id", "name", "file", "session_id", "permalink_id", "token_id", "provider")
 
 
 @pytest.fixture(scope="module")

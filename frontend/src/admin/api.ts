@@ -6,15 +6,12 @@
 
 export interface Account {
   name: string;
-  display_name: string;
-  email: string;
-  role: string;
+  admin: boolean;
   group: string;
   disabled: boolean;
-  has_password: boolean;
   created: string | null;
-  last_login: string | null;
-  identities: string[];
+  /** The account's last login. */
+  last_activity: string | null;
 }
 
 export interface AdminKernel {
@@ -67,8 +64,8 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
 
 export const admin = {
   users: () => call<Account[]>("GET", "/api/users"),
-  createUser: (name: string, password: string, role: string) =>
-    call<Account>("POST", "/api/users", { name, role, ...(password ? { password } : {}) }),
+  createUser: (name: string, password: string, admin: boolean) =>
+    call<Account>("POST", "/api/users", { name, admin, ...(password ? { password } : {}) }),
   userAction: (name: string, action: "disable" | "enable" | "reset") =>
     call<Account>("POST", `/api/users/${encodeURIComponent(name)}/${action}`),
   kernels: () => call<AdminKernel[]>("GET", "/api/admin/kernels"),

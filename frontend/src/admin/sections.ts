@@ -22,9 +22,9 @@ export function usersTable(users: Account[], run: Run): HTMLTableElement {
     "Users",
     [
       { title: "Name", cell: (user) => user.name },
-      { title: "Role", cell: (user) => user.role },
-      { title: "Logs in with", cell: (user) => [user.has_password ? "password" : "", ...user.identities].filter(Boolean).join(", ") || "–" },
-      { title: "Last login", cell: (user) => (user.last_login ? `${age(user.last_login)} ago` : "never") },
+      { title: "Role", cell: (user) => (user.admin ? "admin" : "user") },
+      { title: "Group", cell: (user) => user.group || "–" },
+      { title: "Last login", cell: (user) => (user.last_activity ? `${age(user.last_activity)} ago` : "never") },
       { title: "Status", cell: status },
       { title: "", cell: actions },
     ],
@@ -41,7 +41,7 @@ export function newUserForm(run: Run): HTMLFormElement {
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     run(async () => {
-      await admin.createUser(name.value.trim(), password.value, role.value);
+      await admin.createUser(name.value.trim(), password.value, role.value === "admin");
       form.reset();
     });
   });

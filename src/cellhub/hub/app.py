@@ -36,6 +36,7 @@ from cellhub.hub import (
     json_api,
     kernels_api,
     kernelspecs,
+    login_form,
     metrics,
     oauth_login,
     output_frame,
@@ -152,6 +153,15 @@ def init_budgets(app: Starlette, config: Config) -> None:
     )
     app.state.messages = ClientBudget(config.client_message_rate, 2 * config.client_message_rate)
     app.state.permalink_creations = ClientBudget(config.permalink_rate / 60, config.permalink_rate)
+    init_login_budgets(app, config)
+
+
+def init_login_budgets(app: Starlette, config: Config) -> None:
+    """Login attempts per account name and per client address (hub/login_form.py)."""
+    app.state.login_failures = (
+        login_form.login_budget(config.login_attempts),
+        login_form.login_budget(config.login_attempts),
+    )
 
 
 def hub_middleware(
@@ -193,6 +203,7 @@ def hub_routes() -> list[Guarded]:
         *output_frame.ROUTES,
         *oauth_login.ROUTES,
         *accounts_api.ROUTES,
+        *login_form.ROUTES,
         *admin.ROUTES,
     ]
     if STATIC.is_dir():
