@@ -57,7 +57,7 @@ const embedOptions = {
 
 const bundles = ["app", "widgets", "embed", "admin"].flatMap((name) => [`${name}.js`, `${name}.css`, `${name}.js.LEGAL.txt`, `${name}.css.LEGAL.txt`]);
 /** Files the page uses as they are. */
-const copied = ["favicon.svg"];
+const copied = ["favicon.svg", "account.css"];
 for (const name of [...bundles, ...copied, "fonts"]) {
   rmSync(resolve(outdir, name), { recursive: true, force: true });
 }

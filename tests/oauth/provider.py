@@ -9,6 +9,7 @@ end-session, and takes any client id and secret. A test sets a subject's claims 
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from tests.conftest import launch, stop
+from tests.conftest import RunningHub, launch, start_cellhub, stop
 
 READY = re.compile(r"Uvicorn running on (http://\S+)")
 #: The hub's client secret at the provider: tests check it shows nowhere.
@@ -62,3 +63,16 @@ def oidc_provider() -> Iterator[OidcProvider]:
     provider = start_provider()
     yield provider
     stop(provider.process)
+
+
+@pytest.fixture(scope="module")
+def hub_with_provider(
+    tmp_path_factory: pytest.TempPathFactory, oidc_provider: OidcProvider
+) -> Iterator[RunningHub]:
+    """A real ``cellhub serve`` that logs people in with ``oidc_provider`` ("Mock SSO")."""
+    setting = json.dumps(oidc_provider.provider_setting())
+    server = start_cellhub(
+        tmp_path_factory.mktemp("oauth-hub"), env={"CELLHUB_LOGIN_PROVIDERS": setting}
+    )
+    yield server
+    server.stop()

@@ -3,7 +3,12 @@ browser, and the accounts that identities log in as.
 
 ``GET /oauth/NAME/login`` redirects to the provider (hub/oauth.py keeps the state);
 ``GET /oauth/NAME/callback`` finds the account of the identity that came back, or makes
-one, and logs the browser in as it (hub/login.py :func:`~cellhub.hub.login.log_in`):
+one, and logs the browser in as it (hub/login.py :func:`~cellhub.hub.login.log_in`). It
+answers with a page that moves on to ``next`` at once (a meta refresh) rather than with a
+redirect: the callback arrives by a navigation the provider's site started, and the login
+cookie is SameSite=Strict, so a browser would leave it off a redirect's next request, and
+that request would count as another site's (hub/login.py); the page's own navigation is
+the hub's.
 
 - an identity (provider, subject) already linked logs in as its account;
 - a browser logged in to an account when it started the login links the identity to that
@@ -28,7 +33,7 @@ import re
 
 from authlib.integrations.base_client import OAuthError
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from cellhub.db.accounts import AccountExists, AccountRecord, AccountRepository
@@ -96,7 +101,10 @@ async def callback(request: Request) -> Response:
     if account.disabled:
         LOG.warning("login with %s refused: account %s is disabled", name, account.name)
         return failure_page(f"The account {account.name} is disabled; ask an administrator.")
-    return await log_in(request, RedirectResponse(next_path, status_code=303), account.id)
+    landing = TEMPLATES.get_template("login-done.html").render(
+        static_url=STATIC_URL, next=next_path, name=account.name
+    )
+    return await log_in(request, HTMLResponse(landing), account.id)
 
 
 def refusal_reason(exc: OAuthError, label: str) -> str:
