@@ -33,8 +33,8 @@ ADMIN_ROUTES = [
     ("POST", "/api/users/ada/enable"),
     ("POST", "/api/users/ada/reset"),
     ("GET", "/api/workers"),
-    ("POST", "/api/workers/w1/drain"),
-    ("POST", "/api/workers/w1/activate"),
+    ("POST", "/api/workers/drain"),
+    ("POST", "/api/workers/activate"),
 ]
 
 
@@ -109,5 +109,5 @@ async def test_recent_errors_list_the_hubs_warnings_newest_first(
 
 
 async def test_draining_a_worker_the_hub_does_not_use_is_404(client: httpx.AsyncClient) -> None:
-    answer = await client.post("/api/workers/nowhere/drain", headers=ADMIN)
+    answer = await client.post("/api/workers/drain", headers=ADMIN, json={"worker": "nowhere"})
     assert answer.status_code == 404 and "nowhere" in answer.json()["message"]

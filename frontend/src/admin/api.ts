@@ -72,6 +72,6 @@ export const admin = {
   endKernel: (id: string) => call<void>("DELETE", `/api/kernels/${encodeURIComponent(id)}`),
   workers: () => call<Worker[]>("GET", "/api/workers"),
   workerAction: (name: string, action: "drain" | "activate") =>
-    call<Worker>("POST", `/api/workers/${encodeURIComponent(name)}/${action}`),
+    call<Worker>("POST", `/api/workers/${action}`, { worker: name }),
   errors: () => call<ErrorRecord[]>("GET", "/api/admin/errors"),
 };

@@ -191,7 +191,7 @@ class Invitation(Base):
 
 
 class WorkerDrain(Base):
-    """A worker an administrator drained (the admin view, ``POST /api/workers/{name}/drain``):
+    """A worker an administrator drained (the admin view, ``POST /api/workers/drain``):
     no hub places a new kernel on it until it is activated again; its kernels go on.
 
     Kept here rather than written into the workers file, so that every hub of the deployment

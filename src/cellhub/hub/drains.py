@@ -1,7 +1,7 @@
 """Workers an administrator drained: each hub reads them from the database and places no new
 kernel there.
 
-An administrator drains a worker from the admin view (``POST /api/workers/{name}/drain``,
+An administrator drains a worker from the admin view (``POST /api/workers/drain``,
 hub/workers_api.py) and activates it again the same way. The drain is a database row
 (db/worker_drains.py) rather than an edit of the workers file: every hub reads its own copy
 of that file, which deployment tools (or a person) own and may write over, while the

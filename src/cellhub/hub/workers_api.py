@@ -9,9 +9,11 @@ address and always active. ``connected`` is whether this hub is connected to it 
 headroom) are from its last load report, null when it has sent none since the hub connected
 (``memory`` also when the worker cannot tell). Each hub answers for its own connections.
 
-``POST /api/workers/{name}/drain`` and ``…/activate`` (an administrator, from the admin
-view) drain a worker for every hub and undo that (hub/drains.py); a drained worker is listed
-``draining`` with ``drained_by_admin`` true. ``name`` is the worker's name or address.
+``POST /api/workers/drain`` and ``/api/workers/activate`` with ``{"worker": NAME}`` (an
+administrator, from the admin view) drain a worker for every hub and undo that
+(hub/drains.py); a drained worker is listed ``draining`` with ``drained_by_admin`` true.
+``NAME`` is the worker's name or address (which may hold slashes: ``unix:/PATH``, hence
+the body rather than the path).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from starlette.routing import Route
 from cellhub.hub.access import Access, Guarded
 from cellhub.hub.callers import caller
 from cellhub.hub.drains import AdminDrains
-from cellhub.hub.json_api import error
+from cellhub.hub.json_api import error, json_object
 from cellhub.hub.kernels_api import service
 from cellhub.hub.roster import WorkerEntry, WorkerRoster
 from cellhub.hub.workers import WorkerLink
@@ -77,7 +79,12 @@ async def activate(request: Request) -> Response:
 
 async def set_drained(request: Request, drained: bool) -> Response:
     """Drain or activate the path's worker, for every hub; 404 for a worker not in use."""
-    name = request.path_params["name"]
+    body = await json_object(
+        request, not_json="body is not valid JSON", not_object="body must be a JSON object"
+    )
+    name = body.get("worker")
+    if not isinstance(name, str):
+        return error(400, "'worker' must be a worker's name or address")
     found = [each for each in entries(request) if name in (each[1].name, each[0].address)]
     if not found:
         return error(404, f"no worker called {name!r}")
@@ -97,6 +104,6 @@ def who(request: Request) -> str:
 #: ``ADMIN``: the deployment's hosts and their load are the operator's business.
 ROUTES = [
     Guarded(Access.ADMIN, Route("/api/workers", workers, methods=["GET"])),
-    Guarded(Access.ADMIN, Route("/api/workers/{name}/drain", drain, methods=["POST"])),
-    Guarded(Access.ADMIN, Route("/api/workers/{name}/activate", activate, methods=["POST"])),
+    Guarded(Access.ADMIN, Route("/api/workers/drain", drain, methods=["POST"])),
+    Guarded(Access.ADMIN, Route("/api/workers/activate", activate, methods=["POST"])),
 ]
