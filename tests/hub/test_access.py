@@ -75,6 +75,9 @@ TABLE = {
     "GET /login": Access.ANYONE,
     "POST /login": Access.ANYONE,
     "POST /logout": Access.ANYONE,
+    "GET /signup": Access.ANYONE,
+    "POST /signup": Access.ANYONE,
+    "POST /api/users/invitations": Access.ADMIN,
     "MOUNT /static": Access.ANYONE,
 }
 

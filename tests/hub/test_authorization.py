@@ -33,6 +33,8 @@ ADMINS = ("admin", "deployment")
 #: Callers for whom the first account's kernels and sessions are someone else's (an admin's
 #: token without the admin scope acts as a plain account: least privilege).
 STRANGERS = ("other", "admin-kernels-only")
+#: The pages with forms, whose own refusals test_login_form.py checks.
+FORMS = ("/login", "/logout", "/signup")
 
 
 @dataclass
@@ -87,11 +89,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
 
 
 def cases() -> list[tuple[str, str, Guarded]]:
-    """(method, path template, route entry) of every HTTP route but the login form's, whose
-    own refusals test_login_form.py checks."""
+    """(method, path template, route entry) of every HTTP route but the :data:`FORMS`."""
     found = []
     for guarded in hub_routes():
-        if isinstance(guarded.route, Route) and guarded.route.path in ("/login", "/logout"):
+        if isinstance(guarded.route, Route) and guarded.route.path in FORMS:
             continue
         if isinstance(guarded.route, Route):
             for method in sorted((guarded.route.methods or set()) - {"HEAD"}):

@@ -11,12 +11,13 @@ import pytest
 
 from cellhub.hub.login import COOKIE
 from cellhub.hub.passwords import hash_password
-from tests.hub.in_process import HUB, in_process_hub
+from tests.hub.in_process import HUB, TOKEN, in_process_hub
 
 OWN = {"Origin": HUB}
 
 
 def client(tmp_path: Path, **settings: object) -> httpx.AsyncClient:
+    tmp_path.mkdir(exist_ok=True)
     app = in_process_hub(tmp_path, **settings)
     app.state.accounts.create("ada", password_hash=hash_password("correct horse"))
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=HUB)
@@ -73,3 +74,37 @@ async def test_idle_logins_end(tmp_path: Path, idle: float) -> None:
         await log_in(http, "correct horse")
         expected = 403 if idle else 200
         assert (await http.get("/api/users/me", headers=OWN)).status_code == expected
+
+
+async def sign_up(http: httpx.AsyncClient, name: str, invite: str = "") -> httpx.Response:
+    form = {"name": name, "password": "long enough", "invite": invite}
+    return await http.post("/signup", data=form, headers=OWN)
+
+
+async def test_sign_up_follows_the_policy(tmp_path: Path) -> None:
+    async with client(tmp_path / "closed") as http:
+        assert (await http.get("/signup")).status_code == 403
+        assert (await sign_up(http, "eve")).status_code == 403
+    async with client(tmp_path / "open", signup="open") as http:
+        assert (await http.get("/signup")).status_code == 200
+        assert (await sign_up(http, "ada")).status_code == 409  # taken
+        short = await http.post("/signup", data={"name": "eve", "password": "x"}, headers=OWN)
+        assert short.status_code == 400
+        assert (await sign_up(http, "eve")).status_code == 303
+        me = await http.get("/api/users/me", headers=OWN)
+        assert me.json()["name"] == "eve" and not me.json()["admin"]
+
+
+async def test_an_invitation_signs_up_one_account(tmp_path: Path) -> None:
+    async with client(tmp_path, signup="invitation") as http:
+        root = {"Authorization": f"token {TOKEN}"}
+        made = await http.post("/api/users/invitations", json={}, headers=root)
+        assert made.status_code == 201
+        code = made.json()["url"].split("invite=")[1]
+        assert (await http.get("/signup")).status_code == 403
+        assert (await http.get(f"/signup?invite={code}")).status_code == 200
+        assert (await sign_up(http, "eve", code + "x")).status_code == 403
+        assert (await sign_up(http, "eve", code)).status_code == 303
+        assert (await sign_up(http, "mallory", code)).status_code == 403  # used
+        names = [a["name"] for a in (await http.get("/api/users", headers=root)).json()]
+        assert names == ["ada", "eve"]

@@ -191,6 +191,13 @@ class AccountRepository:
         with self.engine.begin() as connection:
             connection.execute(delete(ApiToken).where(ApiToken.account_id == account_id))
 
+    def remove(self, account_id: int) -> None:
+        """Delete an account and what hangs on it (a sign-up that lost its invitation)."""
+        with self.engine.begin() as connection:
+            for table in (LoginSession, ApiToken, Identity):
+                connection.execute(delete(table).where(table.account_id == account_id))
+            connection.execute(delete(Account).where(Account.id == account_id))
+
     def link_identity(self, provider: str, subject: str, account_id: int) -> None:
         """Record that ``provider``'s ``subject`` logs in as the account;
         :class:`AccountExists` when that identity already belongs to an account."""

@@ -36,6 +36,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from starlette.requests import HTTPConnection
 from starlette.responses import HTMLResponse
@@ -108,8 +109,12 @@ def is_api_call(scope: Scope) -> bool:
 def refusal_page(conn: HTTPConnection) -> HTMLResponse:
     """403 and a page that offers to log in and come back to this very address."""
     kept = [(name, value) for name, value in conn.query_params.multi_items() if name != "token"]
+    back = conn.url.path + (f"?{urlencode(kept)}" if kept else "")
     html = TEMPLATES.get_template("refusal.html").render(
-        static_url=STATIC_URL, kept=kept, wrong_token="token" in conn.query_params
+        static_url=STATIC_URL,
+        kept=kept,
+        wrong_token="token" in conn.query_params,
+        login=f"/login?{urlencode({'next': back})}",
     )
     return HTMLResponse(html, status_code=403)
 

@@ -10,7 +10,9 @@ and the administrators' account management.
   password}``);
 - ``POST /api/users/{name}/reset`` (admins): end the account's kernels, logins and tokens
   and remove its password (its files too, once files exist);
-- ``POST /api/users/{name}/disable`` and ``/enable`` (admins).
+- ``POST /api/users/{name}/disable`` and ``/enable`` (admins);
+- ``POST /api/users/invitations`` (admins; ``{admin}``): a sign-up link for one account,
+  valid ``invitation_lifetime`` (hub/signup.py).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from starlette.routing import Route
 
 from cellhub.db.accounts import AccountExists, AccountRecord, AccountRepository, NoSuchAccount
 from cellhub.db.api_tokens import SCOPES, ApiTokenRepository, TokenRecord
+from cellhub.db.invitations import InvitationRepository
 from cellhub.hub.access import Access, Guarded
 from cellhub.hub.callers import Caller, account_owner, caller
 from cellhub.hub.json_api import Refused, error, json_object
@@ -165,6 +168,18 @@ async def disable_account(request: Request) -> Response:
     return JSONResponse(account_model(await named(request)))
 
 
+async def invite(request: Request) -> Response:
+    body = await json_object(request, "request body is not valid JSON", "expected an object", {})
+    found = caller(request)
+    maker = found.account.id if found is not None and found.account is not None else None
+    lifetime: float = request.app.state.config.invitation_lifetime
+    invitations: InvitationRepository = request.app.state.invitations
+    role = "admin" if body.get("admin") else "user"
+    code = await asyncio.to_thread(invitations.create, maker, lifetime, role)
+    url = f"{request.base_url}signup?invite={code}"
+    return JSONResponse({"url": url, "role": role, "expires_in": lifetime}, status_code=201)
+
+
 ROUTES = [
     Guarded(Access.USER, Route("/api/users/me", who_am_i, methods=["GET"])),
     Guarded(Access.USER, Route("/api/users/me/tokens", list_tokens, methods=["GET"])),
@@ -175,6 +190,7 @@ ROUTES = [
     ),
     Guarded(Access.ADMIN, Route("/api/users", list_accounts, methods=["GET"])),
     Guarded(Access.ADMIN, Route("/api/users", make_account, methods=["POST"])),
+    Guarded(Access.ADMIN, Route("/api/users/invitations", invite, methods=["POST"])),
     Guarded(Access.ADMIN, Route("/api/users/{name}/reset", reset_account, methods=["POST"])),
     Guarded(Access.ADMIN, Route("/api/users/{name}/disable", disable_account, methods=["POST"])),
     Guarded(Access.ADMIN, Route("/api/users/{name}/enable", disable_account, methods=["POST"])),

@@ -23,6 +23,7 @@ from cellhub.config import Config
 from cellhub.db.accounts import AccountRepository
 from cellhub.db.api_tokens import ApiTokenRepository
 from cellhub.db.database import make_engine, upgrade
+from cellhub.db.invitations import InvitationRepository
 from cellhub.db.jupyter_sessions import JupyterSessionRepository
 from cellhub.db.kernels import KernelRepository
 from cellhub.db.login_sessions import LoginSessionRepository
@@ -43,6 +44,7 @@ from cellhub.hub import (
     pages,
     permalinks,
     sessions_api,
+    signup,
     status_api,
     websocket,
     workers_api,
@@ -143,6 +145,7 @@ def init_repositories(app: Starlette, engine: Engine) -> None:
     app.state.login_sessions = LoginSessionRepository(engine)
     app.state.accounts = AccountRepository(engine)
     app.state.api_tokens = ApiTokenRepository(engine)
+    app.state.invitations = InvitationRepository(engine)
     app.state.database_probe = health_api.DatabaseProbe(engine)
 
 
@@ -205,6 +208,7 @@ def hub_routes() -> list[Guarded]:
         *accounts_api.ROUTES,
         *login_form.ROUTES,
         *admin.ROUTES,
+        *signup.ROUTES,
     ]
     if STATIC.is_dir():
         static = Mount("/static", StaticFiles(directory=STATIC), name="static")
