@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import unicodedata
 
 from authlib.integrations.base_client import OAuthError
 from starlette.requests import Request
@@ -150,9 +151,12 @@ def new_account(repo: AccountRepository, identity: Identity) -> AccountRecord:
 
 
 def account_name(identity: Identity) -> str:
-    """A valid account name from what the provider suggests, else ``user``."""
+    """A valid account name from what the provider suggests (accents dropped: José is
+    Jose), else ``user``."""
     for suggestion in (identity.username, identity.email.partition("@")[0], identity.display_name):
-        name = NOT_IN_NAME.sub("", suggestion.replace(" ", ".")).lstrip("._@+-")[:64]
+        ascii_only = unicodedata.normalize("NFKD", suggestion).encode("ascii", "ignore").decode()
+        name = NOT_IN_NAME.sub("", ascii_only.strip().replace(" ", "."))
+        name = name.strip("._@+-")[:64]
         if name:
             return name
     return "user"
