@@ -101,7 +101,6 @@ def create_app(config: Config, token: str, worker_addresses: list[str]) -> Starl
         hub_metrics.watch(service, traffic, engine)
         app.state.kernels = service
         app.state.roster = roster
-        app.state.drains = AdminDrains(WorkerDrainRepository(engine), service.placement)
         init_budgets(app, config)
         app.state.token = token
         app.state.started = time.time()
@@ -110,17 +109,10 @@ def create_app(config: Config, token: str, worker_addresses: list[str]) -> Starl
         for link in links:
             await link.start()
         await service.reconcile()
-        if roster is not None:
-            await roster.start()
-        await app.state.drains.start()
-        app.state.recent_errors.install()
         try:
-            yield
+            async with watching(app, engine, service, roster):
+                yield
         finally:
-            app.state.recent_errors.uninstall()
-            await app.state.drains.stop()
-            if roster is not None:
-                await roster.stop()
             for link in list(service.links.values()):
                 await link.stop()
             engine.dispose()
@@ -133,9 +125,35 @@ def create_app(config: Config, token: str, worker_addresses: list[str]) -> Starl
         exception_handlers={**kernels_api.EXCEPTION_HANDLERS, **json_api.EXCEPTION_HANDLERS},
     )
     app.state.metrics = hub_metrics
+    init_accounts_state(app, config)
+    return app
+
+
+@contextlib.asynccontextmanager
+async def watching(
+    app: Starlette, engine: Engine, service: KernelService, roster: WorkerRoster | None
+) -> AsyncIterator[None]:
+    """What the hub watches while it serves: the workers file, the workers administrators
+    drained (hub/drains.py), and its own warnings and errors (hub/recent_errors.py)."""
+    app.state.drains = AdminDrains(WorkerDrainRepository(engine), service.placement)
+    if roster is not None:
+        await roster.start()
+    await app.state.drains.start()
+    app.state.recent_errors.install()
+    try:
+        yield
+    finally:
+        app.state.recent_errors.uninstall()
+        await app.state.drains.stop()
+        if roster is not None:
+            await roster.stop()
+
+
+def init_accounts_state(app: Starlette, config: Config) -> None:
+    """What the login and admin routes need before the hub starts (and in tests without a
+    lifespan): the identity providers' clients, the ring of recent errors."""
     app.state.login_services = LoginServices(parse_providers(config.login_providers))
     app.state.recent_errors = RecentErrors()
-    return app
 
 
 def init_repositories(app: Starlette, engine: Engine) -> None:
