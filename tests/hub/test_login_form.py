@@ -40,7 +40,10 @@ async def test_a_password_logs_in_and_logout_ends_it(tmp_path: Path) -> None:
         me = await http.get("/api/users/me", headers=OWN)
         assert me.status_code == 200 and me.json()["name"] == "ada" and not me.json()["admin"]
         assert (await http.get("/api/users", headers=OWN)).status_code == 403
-        assert (await http.post("/logout", headers=OWN)).status_code == 303
+        cross = {"Origin": "null", "Sec-Fetch-Site": "cross-site"}
+        assert (await http.post("/logout", headers=cross)).status_code == 403
+        ours = {"Origin": "null", "Sec-Fetch-Site": "same-origin"}  # a no-referrer form post
+        assert (await http.post("/logout", headers=ours)).status_code == 303
         http.cookies.set(COOKIE, cookie, domain="hub.test")
         assert (await http.get("/api/users/me", headers=OWN)).status_code == 403
 
@@ -54,6 +57,9 @@ async def test_wrong_passwords_and_open_redirects(tmp_path: Path) -> None:
         assert elsewhere.headers["location"] == "/"
         refused = await http.post("/login", data={"name": "ada", "password": "correct horse"})
         assert refused.status_code == 403  # no Origin: maybe another site's form
+        form = {"name": "ada", "password": "correct horse"}
+        forged = {"Origin": "null", "Sec-Fetch-Site": "cross-site"}
+        assert (await http.post("/login", data=form, headers=forged)).status_code == 403
         assert (await log_in(http, "wrong")).status_code == 403  # the third of three
         assert (await log_in(http, "correct horse")).status_code == 429  # budget spent
 

@@ -42,17 +42,10 @@ def client_address(conn: HTTPConnection) -> str:
 
 
 def same_origin(conn: HTTPConnection) -> bool:
-    """No ``Origin`` (not a browser), or the hub's own.
-
-    A form posted from a page with ``Referrer-Policy: no-referrer`` — every page of the
-    hub's — says ``Origin: null``; the browser's ``Sec-Fetch-Site`` then tells whether the
-    page was the hub's own (a sandboxed frame of another site says ``cross-site``).
-    """
+    """No ``Origin`` (not a browser), or the hub's own."""
     origin = conn.headers.get("origin")
     if origin is None:
         return True
-    if origin == "null":
-        return conn.headers.get("sec-fetch-site") == "same-origin"
     return urlsplit(origin).netloc == conn.headers.get("host", "")
 
 

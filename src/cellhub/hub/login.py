@@ -70,10 +70,12 @@ def login_key(token: str, value: str) -> str:
 def from_own_page(conn: HTTPConnection) -> bool | None:
     """Whether one of the hub's own pages (or the person, typing) started this request.
 
-    None when the browser does not say: no ``Origin`` and no ``Sec-Fetch-Site`` (an older
-    browser's same-origin GET, or a client that is no browser).
+    None when the browser does not say: no ``Origin`` (or ``Origin: null``, which the pages'
+    ``no-referrer`` policy makes browsers send with a form post, even from the hub itself)
+    and no ``Sec-Fetch-Site`` (an older browser's same-origin GET, or a client that is no
+    browser).
     """
-    if "origin" in conn.headers:
+    if conn.headers.get("origin", "null") != "null":
         return same_origin(conn)
     site = conn.headers.get("sec-fetch-site")
     return None if site is None else site in ("same-origin", "none")

@@ -9,8 +9,9 @@ Guessing is slowed twice: each account name and each client address may try
 ``login_attempts`` times per 15 minutes (per hub) before the form answers 429. A name
 that is no account's, a disabled account and a wrong password all get the same answer, in
 about the same time (a dummy hash is checked), so the form does not tell which names
-exist. Posting the form needs the browser to say it comes from the hub's own page
-(``Origin``), so that another site cannot log a visitor into an account of its choosing.
+exist. Posting the form (and logging out) needs the browser to say it comes from the hub's
+own page (:func:`posted_here`), so that another site cannot log a visitor into an account
+of its choosing, or out.
 """
 
 from __future__ import annotations
@@ -19,14 +20,14 @@ import asyncio
 from collections.abc import Iterable
 from urllib.parse import parse_qsl
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from cellhub.db.accounts import AccountRepository
 from cellhub.hub.access import Access, Guarded
-from cellhub.hub.auth import client_address, same_origin
-from cellhub.hub.login import log_in, log_out
+from cellhub.hub.auth import client_address
+from cellhub.hub.login import from_own_page, log_in, log_out
 from cellhub.hub.oauth import services
 from cellhub.hub.passwords import verify
 from cellhub.hub.ratelimit import ClientBudget
@@ -42,6 +43,12 @@ def login_budget(attempts: int) -> ClientBudget:
     """A budget of login attempts: ``attempts`` per :data:`WINDOW`, for one key (an account
     name, a client address)."""
     return ClientBudget(attempts / WINDOW, attempts)
+
+
+def posted_here(conn: HTTPConnection) -> bool:
+    """Whether the browser says this form post comes from one of the hub's own pages; a
+    client that does not say (no browser) gets no benefit of the doubt: it has API tokens."""
+    return from_own_page(conn) is True
 
 
 def local_path(candidate: str) -> str:
@@ -75,7 +82,7 @@ async def login_page(request: Request) -> Response:
 
 async def submit(request: Request) -> Response:
     """Check the name and password within the budgets; log in, or show the form again."""
-    if "origin" not in request.headers or not same_origin(request):
+    if not posted_here(request):
         return form_page("/", message="Log in from this cellhub's own page.", status=403)
     fields = dict(parse_qsl((await request.body()).decode(errors="replace")))
     name, password = fields.get("name", ""), fields.get("password", "")
@@ -94,7 +101,7 @@ async def submit(request: Request) -> Response:
 
 
 async def logout(request: Request) -> Response:
-    if "origin" in request.headers and not same_origin(request):
+    if not posted_here(request):
         return form_page("/", message="Log out from this cellhub's own page.", status=403)
     return await log_out(request, RedirectResponse("/login", status_code=303))
 

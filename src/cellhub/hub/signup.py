@@ -8,7 +8,8 @@
   add``, ``POST /api/users``).
 
 The new account is logged in at once (:func:`hub.login.log_in`). Posting the form needs the
-hub's own ``Origin``, and counts against the client address's login attempts, so the page
+browser to say it comes from the hub's own page (hub/login_form.py), and counts against the
+client address's login attempts, so the page
 cannot be used to probe names or flood the accounts table faster than the login form.
 """
 
@@ -24,8 +25,9 @@ from starlette.routing import Route
 from cellhub.db.accounts import AccountExists, AccountRepository
 from cellhub.db.invitations import InvitationRepository
 from cellhub.hub.access import Access, Guarded
-from cellhub.hub.auth import client_address, same_origin
+from cellhub.hub.auth import client_address
 from cellhub.hub.login import log_in
+from cellhub.hub.login_form import posted_here
 from cellhub.hub.passwords import MIN_LENGTH, hash_password
 from cellhub.hub.ratelimit import ClientBudget
 from cellhub.hub.templating import STATIC_URL, TEMPLATES
@@ -66,7 +68,7 @@ async def signup_page(request: Request) -> Response:
 
 async def submit(request: Request) -> Response:
     """Check the policy, the name and the password; make the account and log it in."""
-    if "origin" not in request.headers or not same_origin(request):
+    if not posted_here(request):
         return signup_form("", False, "Sign up from this cellhub's own page.", status=403)
     fields = dict(parse_qsl((await request.body()).decode(errors="replace")))
     invite, name, password = (fields.get(key, "") for key in ("invite", "name", "password"))
