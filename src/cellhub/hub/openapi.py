@@ -363,6 +363,7 @@ SCHEMAS: dict[str, Any] = {
         capacity=NULLABLE_COUNT,
         free=NULLABLE_COUNT,
         memory={**NULLABLE_COUNT, "description": "Bytes of headroom (null: unknown)."},
+        drained_by_admin={"type": "boolean", "description": "Drained from the admin view."},
     ),
     "WorkerList": {"type": "array", "items": ref("Worker")},
     "Health": obj(
