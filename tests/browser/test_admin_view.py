@@ -1,6 +1,6 @@
 """The admin view (/admin) in Chromium, on a real ``cellhub serve`` whose people log in with a
 real OpenID Connect provider (tests/oauth/provider.py): an administrator sees the users,
-kernels, workers and recent errors, ends a person's kernel, disables the person (who then
+kernels, workers and recent errors, makes an account, ends a person's kernel, disables the person (who then
 cannot log in), and drains the worker (no new kernel starts there) and activates it again;
 a person who is no administrator gets 403 for the page and its APIs.
 """
@@ -48,6 +48,10 @@ def test_an_admin_ends_a_kernel_disables_a_user_and_drains_the_worker(
 
     admin = admin_page(browser.new_context(), hub)
     assert row(admin, "Users", "kim").locator("td").nth(1).inner_text() == "user"
+    admin.get_by_label("New account's name").fill("sam")
+    admin.get_by_label("Role").select_option("admin")
+    admin.get_by_role("button", name="Create").click()
+    assert row(admin, "Users", "sam").locator("td").nth(1).inner_text() == "admin"
     kernel_row = row(admin, "Kernels", kernel[:8])
     assert kernel_row.locator("td").nth(2).inner_text() == "kim"
     kernel_row.get_by_role("button", name="End").click()
