@@ -1,8 +1,8 @@
 """The admin view (/admin) in Chromium, on a real ``cellhub serve`` whose people log in with a
 real OpenID Connect provider (tests/oauth/provider.py): an administrator sees the users,
-kernels, workers and recent errors, makes an account, ends a person's kernel, disables the person (who then
-cannot log in), and drains the worker (no new kernel starts there) and activates it again;
-a person who is no administrator gets 403 for the page and its APIs.
+kernels, workers and recent errors, makes an account, ends a person's kernel, disables the
+person (who then cannot log in), and drains the worker (no new kernel starts there) and
+activates it again; a person who is no administrator gets 403 for the page and its APIs.
 """
 
 from __future__ import annotations

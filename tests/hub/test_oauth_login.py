@@ -132,6 +132,17 @@ async def test_a_callback_this_browser_did_not_start_is_refused(
     assert accounts(hub).by_identity("mock", "s-mallory") is None
 
 
+async def test_a_code_the_provider_did_not_give_logs_nobody_in(
+    hub: Starlette, browser: httpx.AsyncClient
+) -> None:
+    back = await consent(browser, {"sub": "s-ada"})
+    forged = re.sub(r"code=[^&]+", "code=not-the-code", back)
+    refused = await browser.get(forged)
+    assert refused.status_code in (403, 502) and "Login failed" in refused.text
+    assert not browser.cookies.get(COOKIE)
+    assert accounts(hub).by_identity("mock", "s-ada") is None
+
+
 async def test_a_denied_login_says_so(browser: httpx.AsyncClient) -> None:
     back = await consent(browser, {"action": "deny"})
     refused = await browser.get(back)

@@ -89,12 +89,15 @@ async def callback(request: Request) -> Response:
     try:
         token = await login.client(name).authorize_access_token(request)
         identity = await login.identity(provider, token)
-    except OAuthError as exc:
-        LOG.warning("login with %s failed: %s", name, exc.error)
+    except OAuthError as exc:  # the provider's answer, or a state that is not this browser's
+        LOG.warning("login with %s failed: %r", name, exc.error)
         return failure_page(refusal_reason(exc, provider.label))
     except LoginFailed as exc:
         LOG.warning("login with %s failed: %s", name, exc)
         return failure_page(str(exc))
+    except Exception as exc:  # noqa: BLE001 - a token that does not verify, a network error
+        LOG.warning("login with %s failed: %s", name, type(exc).__name__)
+        return failure_page(f"The login with {provider.label} could not be completed.", 502)
     next_path = local_path(request.session.get(NEXT))
     link_to = request.session.get(LINK_TO)
     request.session.clear()
