@@ -170,11 +170,6 @@ class AccountRepository:
         if disabled:
             self.end_logins(account_id)
 
-    def set_role(self, account_id: int, role: str) -> None:
-        if role not in ROLES:
-            raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
-        self._change(account_id, role=role)
-
     def logged_in(self, account_id: int) -> None:
         self._change(account_id, last_login=now())
 
@@ -219,13 +214,3 @@ class AccountRepository:
             Identity.provider == provider, Identity.subject == subject
         )
         return self._one(Account.id == linked.scalar_subquery())
-
-    def identities(self, account_id: int) -> list[tuple[str, str]]:
-        """(provider, subject) of every identity linked to the account."""
-        with self.engine.connect() as connection:
-            rows = connection.execute(
-                select(Identity.provider, Identity.subject)
-                .where(Identity.account_id == account_id)
-                .order_by(Identity.provider, Identity.subject)
-            ).all()
-        return [(provider, subject) for provider, subject in rows]

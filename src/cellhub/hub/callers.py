@@ -13,7 +13,7 @@ request's scope:
 - anonymous clients get no caller (hub/anonymous.py; owner ``anonymous:<address>``).
 
 Kernels, Jupyter sessions, permalinks and (later) worksheets and files carry these owner
-strings; :meth:`Caller.sees` is the one rule of who sees what: an administrator everything,
+strings; hub/ownership.py is the one rule of who sees what: an administrator everything,
 anyone else what they own.
 """
 
@@ -58,14 +58,6 @@ class Caller:
 
     def may(self, scope: str) -> bool:
         return scope in self.scopes
-
-    def sees(self, owner: str) -> bool:
-        """Whether this caller may see and use what ``owner`` owns."""
-        return self.is_admin or owner == self.owner
-
-    @property
-    def name(self) -> str:
-        return self.account.name if self.account is not None else "admin"
 
 
 def caller(conn: HTTPConnection) -> Caller | None:

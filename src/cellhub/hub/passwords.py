@@ -28,8 +28,3 @@ def verify(stored: str | None, password: str) -> bool:
         return HASHER.verify(stored or DUMMY, password) and stored is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
-
-
-def needs_rehash(stored: str) -> bool:
-    """Whether a hash was made with weaker parameters than today's (rehash on next login)."""
-    return HASHER.check_needs_rehash(stored)
