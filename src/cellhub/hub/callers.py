@@ -59,6 +59,12 @@ class Caller:
     def may(self, scope: str) -> bool:
         return scope in self.scopes
 
+    @property
+    def name(self) -> str:
+        """Who this is, for people (the worksheet's account bar, the admin view, the log of
+        a drain): the account's name, or ``admin`` for the deployment token."""
+        return self.account.name if self.account is not None else "admin"
+
 
 def caller(conn: HTTPConnection) -> Caller | None:
     """The request's authenticated caller; None for an anonymous or refused one."""
