@@ -281,6 +281,12 @@ class Config(SandboxLimits):
         "Per-group exceptions to user_max_kernels, as GROUP=N (an account's group is set with "
         "`cellhub users add --group`).",
     )
+    user_memory: int = _setting(
+        0,
+        "Memory of each session of an account of role user, in bytes, when below `memory` "
+        "(cgroup, root only; 0: `memory`).",
+    )
+    group_memory: list[str] = _setting([], "Per-group exceptions to user_memory, as GROUP=BYTES.")
     login_providers: dict[str, Any] = _setting(
         {},
         "OAuth 2 / OpenID Connect services people log in with, one TOML table each "
@@ -381,8 +387,8 @@ def _validate(cfg: Config) -> Config:
         raise ConfigError("login_lifetime must be positive and login_idle_timeout not negative")
     if cfg.signup not in SIGNUP_POLICIES:
         raise ConfigError(f"signup must be one of {', '.join(SIGNUP_POLICIES)}, not {cfg.signup!r}")
-    if not all(GROUP_LIMIT.fullmatch(entry) for entry in cfg.group_max_kernels):
-        raise ConfigError("group_max_kernels takes GROUP=N entries")
+    if not all(GROUP_LIMIT.fullmatch(e) for e in [*cfg.group_max_kernels, *cfg.group_memory]):
+        raise ConfigError("group_max_kernels and group_memory take GROUP=N entries")
     try:
         parse_providers(cfg.login_providers)
     except ValueError as exc:

@@ -5,6 +5,8 @@ admin's reset ends the account's kernels. Accounts and tokens are made with
 
 from __future__ import annotations
 
+import contextlib
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -45,10 +47,28 @@ def tokens(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningHu
         account = AccountRepository(engine).create(name)
         made[name] = ApiTokenRepository(engine).create(account.id)[0]
     engine.dispose()
-    server = start_cellhub(data_dir, env={"CELLHUB_USER_MAX_KERNELS": "1"})
+    limits = {"CELLHUB_USER_MAX_KERNELS": "1", "CELLHUB_USER_MEMORY": str(ACCOUNT_MEMORY)}
+    server = start_cellhub(data_dir, env=limits)
     made["deployment"] = server.token
     yield server, made
     server.stop()
+
+
+ACCOUNT_MEMORY = 300 * 2**20
+
+
+def session_memory_limits(server: RunningHub) -> list[int]:
+    """The memory limit of every session cgroup of the server's deployment, found below the
+    memory cgroup its worker's sandbox line names (v1: ``memory: PATH``; v2: ``v2 (PATH)``)."""
+    line = "".join(server.output)
+    parent = re.search(r"memory: (/\S+?)[,)]|cgroup v2 \((/\S+?)\)", line)
+    assert parent is not None, line
+    found = []
+    for directory in Path(parent.group(1) or parent.group(2)).glob("session-*"):
+        for name in ("memory.limit_in_bytes", "memory.max"):
+            with contextlib.suppress(OSError, ValueError):
+                found.append(int((directory / name).read_text()))
+    return found
 
 
 def as_(server: RunningHub, token: str) -> httpx.AsyncClient:
@@ -73,6 +93,8 @@ async def test_accounts_see_and_use_their_own_kernels(
         started = await ada.post("api/kernels", json={})
         assert started.status_code == 201, started.text
         kernel_id = started.json()["id"]
+        if "sandbox: linux" in "".join(server.output):  # cgroups: the account's memory limit
+            assert ACCOUNT_MEMORY in session_memory_limits(server)
         second = await ada.post("api/kernels", json={})
         assert second.status_code == 429 and "your account may run 1" in second.text
         assert await kernel_ids(ada) == {kernel_id}

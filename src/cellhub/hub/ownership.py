@@ -4,9 +4,10 @@ kernels API, the Jupyter sessions API and the WebSocket bridge apply.
 - An anonymous client (hub/anonymous.py) sees and uses its own kernels and sessions only
   (owner ``anonymous:<address>``), on the anonymous terms.
 - An account (hub/callers.py) sees and uses its own only (owner ``user:<account id>``), and
-  runs at most ``user_max_kernels`` at once (or its group's entry of
-  ``group_max_kernels``); ids of others' kernels answer 403, before anything is looked up,
-  exactly as for an id that is nobody's, so guessing ids tells nothing.
+  runs at most ``user_max_kernels`` at once, each session within ``user_memory`` (or its
+  group's entries of ``group_max_kernels`` and ``group_memory``); ids of others' kernels
+  answer 403, before anything is looked up, exactly as for an id that is nobody's, so
+  guessing ids tells nothing.
 - An administrator — an admin account or the deployment token — sees and uses everyone's;
   the deployment token's kernels are owned by its client address, as before accounts.
 """
@@ -67,14 +68,17 @@ def kernel_terms(conn: HTTPConnection) -> Terms:
         return client_address(conn), None, None
     if found.account is None or found.is_admin:
         return found.owner, None, None
-    return found.owner, None, account_limit(config, found.account)
+    account = found.account
+    most = by_group(config.user_max_kernels, config.group_max_kernels, account)
+    memory = by_group(config.user_memory, config.group_memory, account)
+    options: dict[str, float] | None = {"memory": memory} if 0 < memory < config.memory else None
+    return found.owner, options, OwnerLimit(most, ACCOUNT_REFUSAL)
 
 
-def account_limit(config: Config, account: AccountRecord) -> OwnerLimit:
-    """The most kernels an account of role user runs at once: its group's, or everyone's."""
-    most = config.user_max_kernels
-    for entry in config.group_max_kernels:
+def by_group(everyone: int, groups: list[str], account: AccountRecord) -> int:
+    """A limit of an account of role user: its group's entry (GROUP=N) or everyone's."""
+    for entry in groups:
         group, _, value = entry.partition("=")
         if group == account.group_name:
-            most = int(value)
-    return OwnerLimit(most, ACCOUNT_REFUSAL)
+            return int(value)
+    return everyone
