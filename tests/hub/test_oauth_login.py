@@ -89,6 +89,26 @@ async def test_a_first_login_makes_an_account_and_the_next_finds_it(
     assert len(accounts(hub).every()) == 1
 
 
+async def test_the_callback_may_reach_another_hub(
+    tmp_path: Path, oidc_provider: OidcProvider
+) -> None:
+    """Two hubs of one deployment (the same token and database): a login started on one
+    completes on the other, since the state cookie is signed with a key both derive from the
+    token; a hub with another token refuses it."""
+    setting = oidc_provider.provider_setting()
+    one, two = (in_process_hub(tmp_path, login_providers=setting) for _ in range(2))
+    (tmp_path / "elsewhere").mkdir()
+    stranger = in_process_hub(tmp_path / "elsewhere", "another-token-0123", login_providers=setting)
+    async with browser_of(one) as first, browser_of(two) as second, browser_of(stranger) as third:
+        back = await consent(first, {"sub": "s-multi"})
+        third.cookies = first.cookies
+        assert (await third.get(back)).status_code == 403  # another deployment's key
+        second.cookies = first.cookies
+        assert (await second.get(back)).status_code == 200
+        assert second.cookies.get(COOKIE)
+    assert accounts(one).by_identity("mock", "s-multi") is not None
+
+
 async def test_a_taken_name_gets_a_number(
     hub: Starlette, browser: httpx.AsyncClient, oidc_provider: OidcProvider
 ) -> None:
