@@ -11,6 +11,7 @@ Callers get :class:`AccountRecord`, never the password hash, except from
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from cellhub.db.models import Account, ApiToken, Identity, LoginSession
+from cellhub.db.times import now, utc, utc_or_none
 
 ROLES = ("user", "admin")
 #: An account name: what people type to log in, and what shows in lists and the CLI.
@@ -32,10 +34,6 @@ class AccountExists(Exception):
 
 class NoSuchAccount(LookupError):
     """No account has this name or id."""
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def is_valid_name(name: str) -> bool:
@@ -77,7 +75,10 @@ COLUMNS = (
 
 
 def _account(row: Any) -> AccountRecord:
-    return AccountRecord(*tuple(row)[: len(COLUMNS)])
+    record = AccountRecord(*tuple(row)[: len(COLUMNS)])
+    return dataclasses.replace(
+        record, created=utc(record.created), last_login=utc_or_none(record.last_login)
+    )
 
 
 class AccountRepository:

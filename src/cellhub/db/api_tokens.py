@@ -13,10 +13,12 @@ import datetime as dt
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Engine, delete, insert, or_, select, update
 
 from cellhub.db.models import ApiToken
+from cellhub.db.times import now, utc, utc_or_none
 
 SCOPES = ("kernels", "files", "admin")
 #: Every token starts with this, so that secret scanners and people can tell what it is.
@@ -25,10 +27,6 @@ TOKEN_PREFIX = "chu_"
 SHOWN = 8
 #: Seconds between two writes of a token's ``last_used``.
 TOUCH_EVERY = 60.0
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def token_key(token: str) -> str:
@@ -40,8 +38,7 @@ def _stale(used: dt.datetime | None, stamp: dt.datetime) -> bool:
     request would cost the kernels API more than the lookup)."""
     if used is None:
         return True
-    used = used if used.tzinfo is not None else used.replace(tzinfo=dt.UTC)
-    return (stamp - used).total_seconds() > TOUCH_EVERY
+    return (stamp - utc(used)).total_seconds() > TOUCH_EVERY
 
 
 def looks_like_api_token(presented: str) -> bool:
@@ -74,10 +71,18 @@ COLUMNS = (
 )
 
 
-def _record(row: tuple[object, ...]) -> TokenRecord:
-    values = list(row)
-    values[4] = tuple(str(values[4]).split())
-    return TokenRecord(*values)  # type: ignore[arg-type]
+def _record(row: Any) -> TokenRecord:
+    token_id, prefix, account_id, note, scopes, created, expires, last_used = row
+    return TokenRecord(
+        token_id,
+        prefix,
+        account_id,
+        note,
+        tuple(str(scopes).split()),
+        utc(created),
+        utc_or_none(expires),
+        utc_or_none(last_used),
+    )
 
 
 class ApiTokenRepository:
@@ -114,7 +119,7 @@ class ApiTokenRepository:
                 )
                 .returning(*COLUMNS)
             ).one()
-        return token, _record(tuple(made))
+        return token, _record(made)
 
     def resolve(self, token: str) -> TokenRecord | None:
         """The live token record a presented token is, stamped as used; None if none."""
@@ -130,14 +135,14 @@ class ApiTokenRepository:
                 connection.execute(
                     update(ApiToken).where(ApiToken.key == key).values(last_used=stamp)
                 )
-        return None if row is None else _record(tuple(row))
+        return None if row is None else _record(row)
 
     def listed(self, account_id: int) -> list[TokenRecord]:
         with self.engine.connect() as connection:
             rows = connection.execute(
                 select(*COLUMNS).where(ApiToken.account_id == account_id).order_by(ApiToken.id)
             ).all()
-        return [_record(tuple(row)) for row in rows]
+        return [_record(row) for row in rows]
 
     def revoke(self, account_id: int, token_id: int) -> bool:
         """Revoke one of the account's tokens; False when it has no such token."""

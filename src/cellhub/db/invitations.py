@@ -16,10 +16,7 @@ import secrets
 from sqlalchemy import Engine, insert, select, update
 
 from cellhub.db.models import Invitation
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+from cellhub.db.times import now
 
 
 def invitation_key(code: str) -> str:

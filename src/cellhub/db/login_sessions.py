@@ -19,13 +19,10 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, delete, insert, or_, select, update
 
 from cellhub.db.models import LoginSession
+from cellhub.db.times import now, utc
 
 #: Seconds between two writes of a login's ``last_seen``.
 TOUCH_EVERY = 60.0
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -73,7 +70,7 @@ class LoginSessionRepository:
         if row is None:
             return None
         seen = row.last_seen
-        if seen is None or (stamp - _aware(seen)).total_seconds() > TOUCH_EVERY:
+        if seen is None or (stamp - utc(seen)).total_seconds() > TOUCH_EVERY:
             with self.engine.begin() as connection:
                 connection.execute(
                     update(LoginSession).where(LoginSession.key == key).values(last_seen=stamp)
@@ -88,8 +85,3 @@ class LoginSessionRepository:
         """End one login (logging out, or a new login in the same browser)."""
         with self.engine.begin() as connection:
             connection.execute(delete(LoginSession).where(LoginSession.key == key))
-
-
-def _aware(stamp: dt.datetime) -> dt.datetime:
-    """SQLite gives back naive datetimes (stored as UTC); PostgreSQL aware ones."""
-    return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=dt.UTC)

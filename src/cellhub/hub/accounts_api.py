@@ -34,6 +34,9 @@ from cellhub.hub.json_api import Refused, error, json_object
 from cellhub.hub.kernels import KernelService, NoSuchKernel
 from cellhub.hub.passwords import hash_password
 
+#: The longest lifetime a token may be given, in seconds (ten years).
+LONGEST_TOKEN = 10 * 365 * 24 * 3600
+
 
 def accounts(request: Request) -> AccountRepository:
     found: AccountRepository = request.app.state.accounts
@@ -99,8 +102,10 @@ async def make_token(request: Request) -> Response:
         return error(400, f"'scopes' must be a list of some of {', '.join(SCOPES)}")
     if not set(scopes) <= found.scopes or ("admin" in scopes and not found.is_admin):
         return error(403, "a token cannot have a scope its maker lacks")
-    if expires_in is not None and (not isinstance(expires_in, int | float) or expires_in <= 0):
-        return error(400, "'expires_in' must be a positive number of seconds")
+    if expires_in is not None and (
+        not isinstance(expires_in, int | float) or not 0 < expires_in <= LONGEST_TOKEN
+    ):
+        return error(400, f"'expires_in' must be seconds, more than 0, at most {LONGEST_TOKEN}")
     note = str(body.get("note", ""))
     token, record = await asyncio.to_thread(
         tokens(request).create, account.id, tuple(scopes), note, expires_in
@@ -124,9 +129,11 @@ async def list_accounts(request: Request) -> Response:
 
 async def make_account(request: Request) -> Response:
     body = await json_object(request, "request body is not valid JSON", "expected an object")
-    name, password = body.get("name"), body.get("password")
+    name, password, group = body.get("name"), body.get("password"), body.get("group", "")
     if not isinstance(name, str) or not (password is None or isinstance(password, str)):
         return error(400, "'name' must be a string, and 'password' one if given")
+    if not isinstance(group, str) or len(group) > 64:
+        return error(400, "'group' must be a string of at most 64 characters")
     secret = await asyncio.to_thread(hash_password, password) if password else None
     try:
         made = await asyncio.to_thread(
@@ -134,7 +141,7 @@ async def make_account(request: Request) -> Response:
             name,
             password_hash=secret,
             role="admin" if body.get("admin") else "user",
-            group_name=str(body.get("group", "")),
+            group_name=group,
         )
     except AccountExists as exc:
         return error(409, str(exc))
