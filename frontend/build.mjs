@@ -31,7 +31,8 @@ const sanitizeHtmlShim = {
 
 const options = {
   // widgets.js (ipywidgets' models and views) is loaded by the page only when a widget appears.
-  entryPoints: { app: resolve(here, "src/main.ts"), widgets: resolve(here, "src/widgets/index.ts") },
+  // admin.js is the admin view's (/admin), a page of its own.
+  entryPoints: { app: resolve(here, "src/main.ts"), widgets: resolve(here, "src/widgets/index.ts"), admin: resolve(here, "src/admin/index.ts") },
   outdir,
   bundle: true,
   minify: true,
@@ -54,9 +55,9 @@ const embedOptions = {
   plugins: [],
 };
 
-const bundles = ["app", "widgets", "embed"].flatMap((name) => [`${name}.js`, `${name}.css`, `${name}.js.LEGAL.txt`, `${name}.css.LEGAL.txt`]);
+const bundles = ["app", "widgets", "embed", "admin"].flatMap((name) => [`${name}.js`, `${name}.css`, `${name}.js.LEGAL.txt`, `${name}.css.LEGAL.txt`]);
 /** Files the page uses as they are. */
-const copied = ["favicon.svg"];
+const copied = ["favicon.svg", "account.css"];
 for (const name of [...bundles, ...copied, "fonts"]) {
   rmSync(resolve(outdir, name), { recursive: true, force: true });
 }

@@ -68,13 +68,15 @@ def launch(
     timeout: float = 90,
     cwd: Path | None = None,
     prefix: Sequence[str] = (),
+    module: str = "cellhub",
 ) -> tuple[subprocess.Popen[str], re.Match[str], list[str]]:
-    """Start ``python -m cellhub ARGV``; return once a line of its output matches ``ready``.
+    """Start ``python -m cellhub ARGV`` (or another ``module``: a test's own server); return
+    once a line of its output matches ``ready``.
 
     ``prefix`` runs it through another command that then executes it in place (``nsenter``:
     on another host of the cluster test), so the process is still the service's own."""
     process = subprocess.Popen(
-        [*prefix, sys.executable, "-m", "cellhub", *argv],
+        [*prefix, sys.executable, "-m", module, *argv],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -99,7 +101,7 @@ def launch(
     threading.Thread(target=read, daemon=True).start()
     if not seen.wait(timeout) or not found:
         process.kill()
-        raise RuntimeError(f"cellhub {argv[0]} did not start:\n" + "".join(output))
+        raise RuntimeError(f"{module} {argv[0]} did not start:\n" + "".join(output))
     return process, found[0], output
 
 

@@ -75,7 +75,7 @@ def documented_row(name: str, field: dataclasses.Field[Any]) -> str:
     default = getattr(Config(), name)
     if isinstance(default, bool):
         shown = str(default).lower()
-    elif isinstance(default, list):
+    elif isinstance(default, list | dict):
         shown = ", ".join(default)
     else:
         shown = str(default)

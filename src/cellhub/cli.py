@@ -5,11 +5,11 @@ process) as a child process, and the hub in this process. ``cellhub hub`` and
 ``cellhub worker`` run one of them alone; ``cellhub db upgrade`` applies migrations and
 ``cellhub db backup|restore FILE`` saves and restores the database; ``cellhub certs``
 makes the certificates hubs and workers on different hosts need; ``cellhub workers``
-shows the workers a running hub uses; ``cellhub render`` prints the configurations of
-HAProxy, keepalived and rsyslog (deploy/render.py), or writes systemd units; ``cellhub logs``
-shows the services' records from the log database (log_view.py). ``cellhub up|down|status|
-restart`` run the services a deployment file puts on this host (deploy/launcher_commands.py).
-HAProxy, keepalived and nginx (deploy/render.py).
+shows the workers a running hub uses; ``cellhub users`` administers accounts (users.py);
+``cellhub render`` prints the configurations of HAProxy, keepalived, rsyslog and nginx
+(deploy/render.py), or writes systemd units; ``cellhub logs`` shows the services' records
+from the log database (log_view.py). ``cellhub up|down|status|restart`` run the services a
+deployment file puts on this host (deploy/launcher_commands.py).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from cellhub.deploy.launcher_commands import (
 )
 from cellhub.deploy.supervisor import WorkerFailed, WorkerProcess
 from cellhub.hub.static_files import STATIC_DIR
+from cellhub.users import add_users_parser
 
 #: Every setting's default, for the flags' help.
 DEFAULTS = Config()
@@ -61,7 +62,7 @@ def add_setting_flags(parser: argparse.ArgumentParser, names: Iterable[str] = SE
     )
     for name in names:
         f, default = SETTINGS[name], getattr(DEFAULTS, name)
-        shown = ", ".join(default) if isinstance(default, list) else str(default)
+        shown = ", ".join(default) if isinstance(default, list | dict) else str(default)
         text = f.metadata["help"] + (f" [default: {shown}]" if shown else "")
         text = text.replace("%", "%%")  # argparse formats help texts with %
         flag = f"--{name.replace('_', '-')}"
@@ -70,7 +71,8 @@ def add_setting_flags(parser: argparse.ArgumentParser, names: Iterable[str] = SE
                 flag, dest=name, default=None, action=argparse.BooleanOptionalAction, help=text
             )
         else:
-            metavar = "A,B,…" if f.type == "list[str]" else str(f.type).upper()
+            metavars = {"list[str]": "A,B,…", "dict[str, Any]": "JSON"}
+            metavar = metavars.get(str(f.type), str(f.type).upper())
             group.add_argument(flag, dest=name, default=None, metavar=metavar, help=text)
 
 
@@ -114,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_logs_parser(commands)
     add_render_parser(commands)
     add_launcher_parsers(commands)
+    add_users_parser(commands, lambda parser: add_setting_flags(parser, DATABASE_SETTINGS))
     return parser
 
 
@@ -515,5 +518,10 @@ def main(argv: list[str] | None = None) -> None:
             logs(config, args)
         elif args.command == "render":
             print_rendered(args)
+        elif args.command == "users":
+            from cellhub.users import users
+
+            prepare_data_dir(config)
+            users(config, args)
     except ConfigError as exc:  # a tls_* file that is not there
         raise SystemExit(f"cellhub: {exc}") from exc

@@ -18,7 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from cellhub.kernel_kinds import check_setting as check_kernels
+from cellhub.login_providers import parse_providers
 from cellhub.sandbox.base import SandboxLimits
 from cellhub.sandbox.environment import parse_entries
 
@@ -28,12 +31,19 @@ FRAME_SOURCE = re.compile(r"'self'|[^\s;,']+")
 MiB = 2**20
 #: An address: a host name or IPv4 address, or an IPv6 one in brackets, and a port.
 HOST_PORT = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}")
+SIGNUP_POLICIES = ("open", "invitation", "admin")
+#: One entry of group_max_kernels.
+GROUP_LIMIT = re.compile(r"[^=\s]+=\d+")
 
 
-def _setting(default: Any, help: str) -> Any:
-    if isinstance(default, list):
-        return field(default_factory=lambda: list(default), metadata={"help": help})
-    return field(default=default, metadata={"help": help})
+def _setting(default: Any, help: str, shown: bool = True) -> Any:
+    """A setting's field; ``shown=False`` keeps its value out of the configuration's repr (it
+    holds secrets)."""
+    if isinstance(default, list | dict):
+        return field(
+            default_factory=lambda: type(default)(default), metadata={"help": help}, repr=shown
+        )
+    return field(default=default, metadata={"help": help}, repr=shown)
 
 
 def default_data_dir() -> str:
@@ -263,8 +273,51 @@ class Config(SandboxLimits):
     )
     login_lifetime: float = _setting(
         14 * 24 * 3600.0,
-        "Seconds a browser stays logged in after opening the UI with ?token= (its session "
-        "cookie and the login both expire then); a new token logs every browser out at once.",
+        "Seconds a browser stays logged in after logging in (with ?token=, a password or an "
+        "identity provider; its session cookie and the login both expire then); a new token "
+        "logs every browser out at once.",
+    )
+    login_idle_timeout: float = _setting(
+        3 * 24 * 3600.0,
+        "Seconds a login survives without a request from its browser (0: until login_lifetime).",
+    )
+    signup: str = _setting(
+        "admin",
+        "Who may make an account (see docs/users.md): 'open' (anyone, on the sign-up page), "
+        "'invitation' (whoever has an invitation link an admin made) or 'admin' (only admins, "
+        "with `cellhub users add` or the API).",
+    )
+    invitation_lifetime: float = _setting(
+        7 * 24 * 3600.0, "Seconds an invitation link stays usable (once)."
+    )
+    login_attempts: int = _setting(
+        10,
+        "Failed password logins allowed per account, and per client address, each 15 minutes; "
+        "more get HTTP 429 until the budget refills.",
+    )
+    user_max_kernels: int = _setting(
+        5,
+        "Kernels one account of role user may have running at once; more get HTTP 429 "
+        "(0: unlimited; admins are held to client_max_kernels only).",
+    )
+    group_max_kernels: list[str] = _setting(
+        [],
+        "Per-group exceptions to user_max_kernels, as GROUP=N (an account's group is set with "
+        "`cellhub users add --group`).",
+    )
+    user_memory: int = _setting(
+        0,
+        "Memory of each session of an account of role user, in bytes, when below `memory` "
+        "(cgroup, root only; 0: `memory`).",
+    )
+    group_memory: list[str] = _setting([], "Per-group exceptions to user_memory, as GROUP=BYTES.")
+    login_providers: dict[str, Any] = _setting(
+        {},
+        "OAuth 2 / OpenID Connect services people log in with, one TOML table each "
+        "([login_providers.NAME]: preset github, google, dropbox or oidc, client_id, "
+        "client_secret, issuer for oidc; see docs/users.md); in the environment or a flag, "
+        "the same as JSON. Never logged.",
+        shown=False,
     )
     frame_ancestors: list[str] = _setting(
         [],
@@ -321,13 +374,19 @@ def _coerce(name: str, value: Any) -> Any:
             return int(value)
         if kind == "float":
             return float(value)
+        if kind == "dict[str, Any]":
+            parsed = orjson.loads(value) if isinstance(value, str) else value
+            if not isinstance(parsed, dict):
+                raise ValueError(type(parsed).__name__)
+            return parsed
         if kind == "list[str]":
             if isinstance(value, str):
                 return [v.strip() for v in value.split(",") if v.strip()]
             return [str(v) for v in value]
         return str(value)
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"setting {name!r}: {value!r} is not a valid {kind}") from exc
+        shown = "its value" if not SETTINGS[name].repr else repr(value)
+        raise ConfigError(f"setting {name!r}: {shown} is not a valid {kind}") from exc
 
 
 def _validate(cfg: Config) -> Config:
@@ -355,12 +414,20 @@ def _validate(cfg: Config) -> Config:
         raise ConfigError(f"session_environment: {exc}") from exc
     if cfg.max_header_size < 1024 or cfg.header_timeout <= 0:
         raise ConfigError("max_header_size must be at least 1024 and header_timeout positive")
-    if cfg.login_lifetime <= 0:
-        raise ConfigError("login_lifetime must be positive")
     if cfg.log_shipper and not os.path.isabs(cfg.log_shipper):
         raise ConfigError("log_shipper is the absolute path of rsyslog's Unix socket")
     if cfg.log_store and not HOST_PORT.fullmatch(cfg.log_store):
         raise ConfigError(f"log_store is HOST:PORT, not {cfg.log_store!r}")
+    if cfg.login_lifetime <= 0 or cfg.login_idle_timeout < 0:
+        raise ConfigError("login_lifetime must be positive and login_idle_timeout not negative")
+    if cfg.signup not in SIGNUP_POLICIES:
+        raise ConfigError(f"signup must be one of {', '.join(SIGNUP_POLICIES)}, not {cfg.signup!r}")
+    if not all(GROUP_LIMIT.fullmatch(e) for e in [*cfg.group_max_kernels, *cfg.group_memory]):
+        raise ConfigError("group_max_kernels and group_memory take GROUP=N entries")
+    try:
+        parse_providers(cfg.login_providers)
+    except ValueError as exc:
+        raise ConfigError(f"login_providers: {exc}") from exc
     if not all(FRAME_SOURCE.fullmatch(source) for source in cfg.frame_ancestors):
         raise ConfigError("frame_ancestors takes origins (https://example.org) or 'self' only")
     return cfg.replace(data_dir=os.path.abspath(cfg.data_dir)) if cfg.data_dir else cfg

@@ -72,7 +72,11 @@ def quiet_lab(config: Path) -> None:
     (labconfig / "page_config.json").write_text(json.dumps({"disabledExtensions": disabled}))
 
 
-def start_jupyter_gateway(hub: RunningHub, home: Path) -> JupyterGateway:
+def start_jupyter_gateway(
+    hub: RunningHub, home: Path, hub_token: str | None = None
+) -> JupyterGateway:
+    """A Jupyter Server whose kernels are the hub's, asked for with ``hub_token`` (default:
+    the deployment token; a person's API token makes them that person's)."""
     port = free_port()
     token = secrets.token_hex(16)
     folders = {name: home / name for name in ("config", "data", "runtime", "root")}
@@ -89,7 +93,8 @@ def start_jupyter_gateway(hub: RunningHub, home: Path) -> JupyterGateway:
         sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root",
         "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={folders['root']}",
-        f"--GatewayClient.url={hub.url.rstrip('/')}", f"--GatewayClient.auth_token={hub.token}",
+        f"--GatewayClient.url={hub.url.rstrip('/')}",
+        f"--GatewayClient.auth_token={hub_token or hub.token}",
         "--GatewayClient.request_timeout=60",
     ]  # fmt: skip
     log = home / "jupyter-server.log"

@@ -8,9 +8,13 @@ cellhub under the same id, and code run through Jupyter Server's WebSocket must 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
+from cellhub.db.accounts import AccountRepository
+from cellhub.db.api_tokens import ApiTokenRepository
+from cellhub.db.database import make_engine
 from tests.clients.jupyter_gateway import JupyterGateway, start_jupyter_gateway
 from tests.conftest import RunningHub
 from tests.kernel_client import Hub, KernelClient
@@ -65,3 +69,28 @@ async def test_session_through_the_gateway(jupyter: Hub, gateway: JupyterGateway
     finally:
         await kernel.close()
     assert (await jupyter.http.delete(f"/api/sessions/{session['id']}")).status_code == 204
+
+
+async def test_a_persons_gateway_runs_their_own_kernels(
+    cellhub_server: RunningHub, tmp_path: Path, hub: Hub
+) -> None:
+    """JupyterLab through the gateway, per person: with an account's API token, the kernels
+    it starts are that account's, which another account does not see."""
+    engine = make_engine(f"sqlite:///{cellhub_server.data_dir / 'cellhub.sqlite'}")
+    accounts, tokens = AccountRepository(engine), ApiTokenRepository(engine)
+    ada, bob = accounts.create("gateway-ada"), accounts.create("gateway-bob")
+    ada_token, bob_token = tokens.create(ada.id)[0], tokens.create(bob.id)[0]
+    engine.dispose()
+    gateway = start_jupyter_gateway(cellhub_server, tmp_path, ada_token)
+    try:
+        jupyter = Hub(gateway.url, gateway.token)
+        kernel_id, kernel = await jupyter.kernel()
+        execution = await kernel.execute("6 * 7")
+        assert execution.first("execute_result")["content"]["data"]["text/plain"] == "42"
+        await kernel.close()
+        await jupyter.aclose()
+        for token, sees in ((ada_token, True), (bob_token, False)):
+            listed = await hub.http.get("/api/kernels", headers={"Authorization": f"token {token}"})
+            assert (kernel_id in [k["id"] for k in listed.json()]) is sees
+    finally:
+        gateway.stop()

@@ -18,12 +18,10 @@ from starlette.applications import Starlette
 
 from cellhub.config import Config
 from cellhub.db.database import make_engine, upgrade
-from cellhub.db.jupyter_sessions import JupyterSessionRepository
 from cellhub.db.kernels import KernelRepository
-from cellhub.db.login_sessions import LoginSessionRepository
-from cellhub.db.permalinks import PermalinkRepository
-from cellhub.hub.app import create_app
-from cellhub.hub.health_api import DatabaseProbe
+from cellhub.db.worker_drains import WorkerDrainRepository
+from cellhub.hub.app import create_app, init_login_budgets, init_repositories
+from cellhub.hub.drains import AdminDrains
 from cellhub.hub.kernels import KernelService
 from cellhub.hub.ratelimit import ClientBudget
 
@@ -47,13 +45,12 @@ def in_process_hub(data: Path, token: str = TOKEN, **settings: Any) -> Starlette
     app.state.token = token
     app.state.started = time.time()
     app.state.config = config
-    app.state.login_sessions = LoginSessionRepository(engine)
-    app.state.database_probe = DatabaseProbe(engine)
-    app.state.permalinks = PermalinkRepository(engine)
+    init_repositories(app, engine)
     app.state.permalink_creations = ClientBudget(1000, 1000)
     app.state.kernels = KernelService(KernelRepository(engine), [])
     app.state.roster = None
+    app.state.drains = AdminDrains(WorkerDrainRepository(engine), app.state.kernels.placement)
     app.state.kernel_starts = ClientBudget(1000, 1000)
     app.state.messages = ClientBudget(1000, 1000)
-    app.state.jupyter_sessions = JupyterSessionRepository(engine)
+    init_login_budgets(app, config)
     return app

@@ -49,6 +49,11 @@ TABLE = {
     "DELETE /api/sessions/{session_id}": Access.ANONYMOUS,
     "GET /api/status": Access.ADMIN,
     "GET /api/workers": Access.ADMIN,
+    "POST /api/workers/drain": Access.ADMIN,
+    "POST /api/workers/activate": Access.ADMIN,
+    "GET /admin": Access.ADMIN,
+    "GET /api/admin/kernels": Access.ADMIN,
+    "GET /api/admin/errors": Access.ADMIN,
     "GET /api/health": Access.ANYONE,
     "GET /api/health/live": Access.ANYONE,
     "GET /metrics": Access.ADMIN,
@@ -58,6 +63,23 @@ TABLE = {
     "GET /api/permalinks/{permalink_id}": Access.ANONYMOUS,
     "GET /s/{permalink_id}": Access.ANONYMOUS,
     "GET /output-frame": Access.ANYONE,
+    "GET /oauth/{provider}/login": Access.ANYONE,
+    "GET /oauth/{provider}/callback": Access.ANYONE,
+    "GET /api/users/me": Access.USER,
+    "GET /api/users/me/tokens": Access.USER,
+    "POST /api/users/me/tokens": Access.USER,
+    "DELETE /api/users/me/tokens/{token_id}": Access.USER,
+    "GET /api/users": Access.ADMIN,
+    "POST /api/users": Access.ADMIN,
+    "POST /api/users/{name}/reset": Access.ADMIN,
+    "POST /api/users/{name}/disable": Access.ADMIN,
+    "POST /api/users/{name}/enable": Access.ADMIN,
+    "GET /login": Access.ANYONE,
+    "POST /login": Access.ANYONE,
+    "POST /logout": Access.ANYONE,
+    "GET /signup": Access.ANYONE,
+    "POST /signup": Access.ANYONE,
+    "POST /api/users/invitations": Access.ADMIN,
     "MOUNT /static": Access.ANYONE,
 }
 
@@ -83,7 +105,7 @@ def http_routes(*levels: Access) -> list[tuple[str, str]]:
     return found
 
 
-PARAMS = ("kernel_id", "name", "file", "session_id", "permalink_id")
+PARAMS = ("kernel_id", "name", "file", "session_id", "permalink_id", "token_id", "provider")
 
 
 @pytest.fixture(scope="module")

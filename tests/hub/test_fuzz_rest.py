@@ -56,6 +56,16 @@ OPERATIONS = {
     "POST /api/kernels/{kernel_id}/restart",
     "POST /api/permalinks",
     "GET /api/permalinks/{permalink_id}",
+    "GET /api/users/me",
+    "GET /api/users/me/tokens",
+    "POST /api/users/me/tokens",
+    "DELETE /api/users/me/tokens/{token_id}",
+    "GET /api/users",
+    "POST /api/users",
+    "POST /api/users/invitations",
+    "POST /api/users/{name}/reset",
+    "POST /api/users/{name}/disable",
+    "POST /api/users/{name}/enable",
 }
 
 

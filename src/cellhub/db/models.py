@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -54,6 +54,8 @@ class Permalink(Base):
     created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     views: Mapped[int] = mapped_column(Integer, default=0)
     last_access: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    #: Who shared the content first (an owner as in hub/owners.py; "" before accounts).
+    owner: Mapped[str] = mapped_column(String(255), default="")
 
     __table_args__ = (Index("ux_permalinks_content_hash", "content_hash", unique=True),)
 
@@ -71,8 +73,17 @@ class LoginSession(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     expires: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    #: The account logged in; None: a login with the deployment token (the bootstrap admin).
+    account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), nullable=True
+    )
+    #: Last request seen, for the idle expiry (``login_idle_timeout``).
+    last_seen: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
-    __table_args__ = (Index("ix_login_sessions_expires", "expires"),)
+    __table_args__ = (
+        Index("ix_login_sessions_expires", "expires"),
+        Index("ix_login_sessions_account_id", "account_id"),
+    )
 
 
 class JupyterSession(Base):
@@ -97,3 +108,99 @@ class JupyterSession(Base):
         Index("ix_jupyter_sessions_owner", "owner"),
         Index("ix_jupyter_sessions_kernel_id", "kernel_id"),
     )
+
+
+class Account(Base):
+    """A person (or a robot) who logs in: a local password, external identities, or both.
+
+    ``password_hash`` is an argon2id hash (hub/passwords.py), None for an account that logs
+    in only through an identity provider or an API token. ``role`` is ``user`` or
+    ``admin``; ``group_name`` picks per-group limits. A disabled account keeps its rows but
+    can neither log in nor use its tokens.
+    """
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(255), default="")
+    email: Mapped[str] = mapped_column(String(255), default="")
+    password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    role: Mapped[str] = mapped_column(String(16), default="user")
+    group_name: Mapped[str] = mapped_column(String(64), default="")
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    last_login: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Identity(Base):
+    """An external login (an OAuth/OIDC provider's subject) that belongs to an account."""
+
+    __tablename__ = "identities"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    provider: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(255))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index("ux_identities_provider_subject", "provider", "subject", unique=True),
+        Index("ix_identities_account_id", "account_id"),
+    )
+
+
+class ApiToken(Base):
+    """A personal API token: the row holds SHA-256 of the token, never the token.
+
+    Tokens are 256-bit random strings, so a plain hash is as good as a slow one, and lets a
+    request be checked by one indexed lookup. ``prefix`` (the first characters) is what
+    lists show. ``scopes`` is a space-separated subset of kernels, files, admin.
+    """
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    note: Mapped[str] = mapped_column(String(255), default="")
+    scopes: Mapped[str] = mapped_column(String(255), default="kernels files")
+    created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    expires: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_used: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    __table_args__ = (Index("ix_api_tokens_account_id", "account_id"),)
+
+
+class Invitation(Base):
+    """A sign-up link an admin made: the row holds SHA-256 of its code, never the code."""
+
+    __tablename__ = "invitations"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16), default="user")
+    created_by: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="SET NULL"), nullable=True
+    )
+    created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    expires: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    used_by: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="SET NULL"), nullable=True
+    )
+
+
+class WorkerDrain(Base):
+    """A worker an administrator drained (the admin view, ``POST /api/workers/drain``):
+    no hub places a new kernel on it until it is activated again; its kernels go on.
+
+    Kept here rather than written into the workers file, so that every hub of the deployment
+    sees it (each reads its own copy of the file, which deployment tools own), and it
+    survives restarts. The workers file's own ``state = "draining"`` is the other way in.
+    """
+
+    __tablename__ = "worker_drains"
+
+    address: Mapped[str] = mapped_column(String(255), primary_key=True)
+    since: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    by: Mapped[str] = mapped_column(String(64), default="")

@@ -74,8 +74,11 @@ class PermalinkRepository:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def store(self, code: str, kernel_name: str, interact_state: Any = None) -> str:
-        """Return the id of this content, creating the permalink if it is new."""
+    def store(
+        self, code: str, kernel_name: str, interact_state: Any = None, owner: str = ""
+    ) -> str:
+        """Return the id of this content, creating the permalink (owned by ``owner``, who
+        shared it first) if it is new."""
         digest = content_hash(code, kernel_name, interact_state)
         for _ in range(ID_ATTEMPTS):
             existing = self._id_for(digest)
@@ -94,6 +97,7 @@ class PermalinkRepository:
                         interact_state=interact_state,
                         created=dt.datetime.now(dt.UTC),
                         views=0,
+                        owner=owner,
                     )
                 )
                 try:

@@ -12,9 +12,13 @@ request to its route's level before any handler runs:
   a visitor's kernels; a page is a navigation, which any site may start. An admitted
   request is marked (``auth.ADMITTED_ANONYMOUS``): what it may then touch — its own kernels
   and sessions — the handlers decide with hub/anonymous.py.
-- ``USER``: the token (header or query) or a login (hub/login.py).
-- ``ADMIN``: what concerns the whole deployment; today the same as ``USER``, since
-  whoever holds the token runs the deployment (accounts come later).
+- ``USER``: a caller (hub/callers.py): the deployment token, an account's login or an
+  account's API token (hub/login.py).
+- ``ADMIN``: what concerns the whole deployment: an administrator's account, or the
+  deployment token (the bootstrap administrator); any other caller gets 403.
+
+An API token reaches only the routes of its scopes: a route's :attr:`Guarded.scope`
+(``kernels`` unless it says otherwise; ``admin`` for ``ADMIN`` routes).
 
 A request with a method its path does not serve needs what the path's route needs (the
 router then answers 405, as before); a request no route takes (an unknown path) needs
@@ -32,15 +36,17 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from starlette.requests import HTTPConnection
 from starlette.responses import HTMLResponse
-from starlette.routing import BaseRoute, Match
+from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocketClose
 
 from cellhub.hub.anonymous import AnonymousPolicy
 from cellhub.hub.auth import ADMITTED_ANONYMOUS, is_authenticated
+from cellhub.hub.callers import Caller, caller
 from cellhub.hub.cors import origin_allowed
 from cellhub.hub.json_api import error
 from cellhub.hub.templating import TEMPLATES
@@ -61,18 +67,38 @@ class Guarded:
 
     access: Access
     route: BaseRoute
+    #: The API token scope the route needs ("" : ``admin`` for ADMIN routes, else kernels).
+    scope: str = ""
+
+    @property
+    def token_scope(self) -> str:
+        return self.scope or ("admin" if self.access is Access.ADMIN else "kernels")
 
 
-def required(table: Sequence[Guarded], scope: Scope) -> Access:
-    """The access the route that takes this request needs (see the module's docstring for
-    a request no route takes)."""
-    matches = [(guarded.route.matches(scope)[0], guarded.access) for guarded in table]
+def required(table: Sequence[Guarded], scope: Scope) -> Guarded:
+    """The route entry whose access this request needs (see the module's docstring for a
+    request no route takes)."""
+    matches = [(guarded.route.matches(scope)[0], guarded) for guarded in table]
     for wanted in (Match.FULL, Match.PARTIAL):  # PARTIAL: the path, not the method (405)
-        for match, access in matches:
+        for match, guarded in matches:
             if match is wanted:
-                return access
+                return guarded
     path: str = scope["path"]
-    return Access.USER if path.startswith("/api") and path != "/api/" else Access.ANYONE
+    access = Access.USER if path.startswith("/api") and path != "/api/" else Access.ANYONE
+    return Guarded(access, NO_ROUTE)
+
+
+#: What a request no route takes stands for in :func:`required`.
+NO_ROUTE = Route("/", lambda request: None)
+
+
+def admits(guarded: Guarded, found: Caller | None) -> bool:
+    """Whether an authenticated caller may call the route: its level, its token's scope."""
+    if found is None:
+        return False
+    if guarded.access is Access.ADMIN and not found.is_admin:
+        return False
+    return found.may(guarded.token_scope)
 
 
 def is_api_call(scope: Scope) -> bool:
@@ -83,8 +109,11 @@ def is_api_call(scope: Scope) -> bool:
 def refusal_page(conn: HTTPConnection) -> HTMLResponse:
     """403 and a page that offers to log in and come back to this very address."""
     kept = [(name, value) for name, value in conn.query_params.multi_items() if name != "token"]
+    back = conn.url.path + (f"?{urlencode(kept)}" if kept else "")
     html = TEMPLATES.get_template("refusal.html").render(
-        kept=kept, wrong_token="token" in conn.query_params
+        kept=kept,
+        wrong_token="token" in conn.query_params,
+        login=f"/login?{urlencode({'next': back})}",
     )
     return HTMLResponse(html, status_code=403)
 
@@ -93,6 +122,8 @@ def refusal(conn: HTTPConnection) -> ASGIApp:
     if conn.scope["type"] == "websocket":
         return WebSocketClose(code=1008)
     if is_api_call(conn.scope):
+        if caller(conn) is not None:
+            return error(403, "Forbidden: this account or token may not do this")
         return error(403, "Forbidden: missing or wrong token")
     return refusal_page(conn)
 
@@ -112,10 +143,10 @@ class AccessControl:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
             conn = HTTPConnection(scope)
-            access = required(self.table, scope)
-            if access is Access.ANONYMOUS and self.admits_anonymously(conn):
+            guarded = required(self.table, scope)
+            if guarded.access is Access.ANONYMOUS and self.admits_anonymously(conn):
                 scope[ADMITTED_ANONYMOUS] = True
-            elif access is not Access.ANYONE and not is_authenticated(conn, self.token):
+            elif guarded.access is not Access.ANYONE and not admits(guarded, caller(conn)):
                 await refusal(conn)(scope, receive, send)
                 return
         await self.app(scope, receive, send)

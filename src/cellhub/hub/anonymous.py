@@ -10,10 +10,8 @@ kernel list holds its own kernels only, and any other kernel id answers 403. Its
 sessions (``/api/sessions``) are kept to its own by the sessions API (hub/sessions_api.py).
 
 Which routes let anonymous clients in, and from which origins, the route table declares
-and hub/access.py enforces; this module says what such a client may then touch, for the
-handlers: whose kernels and sessions it is confined to (:func:`confined_to`), whether it
-may use a kernel (:func:`may_use_kernel`), and on what terms it starts one
-(:func:`kernel_terms`).
+and hub/access.py enforces; this module says on what terms such a client runs kernels, and
+hub/ownership.py what it (like every client) may then touch.
 
 An anonymous client is its network address (as for the per-client budgets); its kernels
 are recorded with the owner ``anonymous:<address>``.
@@ -26,8 +24,7 @@ from dataclasses import dataclass
 from starlette.requests import HTTPConnection
 
 from cellhub.config import Config
-from cellhub.hub.auth import client_address, is_anonymous
-from cellhub.hub.kernels import KernelService, OwnerLimit
+from cellhub.hub.auth import client_address
 
 OWNER_PREFIX = "anonymous:"
 
@@ -57,29 +54,3 @@ class AnonymousPolicy:
 
 def owner(conn: HTTPConnection) -> str:
     return OWNER_PREFIX + client_address(conn)
-
-
-def confined_to(conn: HTTPConnection) -> str | None:
-    """The owner whose kernels and sessions this client sees: an anonymous client's own;
-    None (everyone's) with the token or a login."""
-    return owner(conn) if is_anonymous(conn) else None
-
-
-async def may_use_kernel(conn: HTTPConnection, kernel_id: str) -> bool:
-    """Whether this client may use the kernel: any, with the token; its own, if anonymous."""
-    mine = confined_to(conn)
-    kernels: KernelService = conn.app.state.kernels
-    return mine is None or await kernels.owns(kernel_id, mine)
-
-
-Terms = tuple[str, dict[str, float] | None, OwnerLimit | None]
-
-
-def kernel_terms(conn: HTTPConnection) -> Terms:
-    """Owner, options and limit of a kernel this client starts; the kernel service counts
-    an anonymous client's kernels against its limit as it starts one (hub/kernels.py)."""
-    if not is_anonymous(conn):
-        return client_address(conn), None, None
-    policy = AnonymousPolicy.from_config(conn.app.state.config)
-    refusal = "anonymous clients may run {most} kernels at once; shut one down"
-    return owner(conn), policy.kernel_options(), OwnerLimit(policy.kernels_per_client, refusal)

@@ -18,22 +18,31 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from cellhub.config import Config
+from cellhub.db.accounts import AccountRepository
+from cellhub.db.api_tokens import ApiTokenRepository
 from cellhub.db.database import make_engine, upgrade
+from cellhub.db.invitations import InvitationRepository
 from cellhub.db.jupyter_sessions import JupyterSessionRepository
 from cellhub.db.kernels import KernelRepository
 from cellhub.db.login_sessions import LoginSessionRepository
 from cellhub.db.permalinks import PermalinkRepository
+from cellhub.db.worker_drains import WorkerDrainRepository
 from cellhub.deploy.certificates import credentials, hub_ssl_context
 from cellhub.hub import (
+    accounts_api,
+    admin,
     health_api,
     json_api,
     kernels_api,
     kernelspecs,
+    login_form,
     metrics,
+    oauth_login,
     output_frame,
     pages,
     permalinks,
     sessions_api,
+    signup,
     status_api,
     websocket,
     workers_api,
@@ -42,15 +51,19 @@ from cellhub.hub.access import Access, AccessControl, Guarded
 from cellhub.hub.anonymous import AnonymousPolicy
 from cellhub.hub.channels import Traffic
 from cellhub.hub.cors import cors_middleware
+from cellhub.hub.drains import AdminDrains
 from cellhub.hub.kernels import KernelService, in_background
 from cellhub.hub.limits import BodySizeLimit
 from cellhub.hub.login import LoginSessions
 from cellhub.hub.metrics import HubMetrics, ResponseCounter
+from cellhub.hub.oauth import LoginServices, state_middleware
 from cellhub.hub.ratelimit import ClientBudget
+from cellhub.hub.recent_errors import RecentErrors
 from cellhub.hub.roster import WorkerRoster
 from cellhub.hub.security_headers import SecurityHeaders
 from cellhub.hub.static_files import STATIC_DIR, static_mount
 from cellhub.hub.workers import WorkerLink
+from cellhub.login_providers import parse_providers
 
 
 def create_app(config: Config, token: str, worker_addresses: list[str]) -> Starlette:
@@ -93,13 +106,10 @@ def create_app(config: Config, token: str, worker_addresses: list[str]) -> Starl
         for link in links:
             await link.start()
         await service.reconcile()
-        if roster is not None:
-            await roster.start()
         try:
-            yield
+            async with watching(app, engine, service, roster):
+                yield
         finally:
-            if roster is not None:
-                await roster.stop()
             for link in list(service.links.values()):
                 await link.stop()
             engine.dispose()
@@ -112,7 +122,35 @@ def create_app(config: Config, token: str, worker_addresses: list[str]) -> Starl
         exception_handlers={**kernels_api.EXCEPTION_HANDLERS, **json_api.EXCEPTION_HANDLERS},
     )
     app.state.metrics = hub_metrics
+    init_accounts_state(app, config)
     return app
+
+
+@contextlib.asynccontextmanager
+async def watching(
+    app: Starlette, engine: Engine, service: KernelService, roster: WorkerRoster | None
+) -> AsyncIterator[None]:
+    """What the hub watches while it serves: the workers file, the workers administrators
+    drained (hub/drains.py), and its own warnings and errors (hub/recent_errors.py)."""
+    app.state.drains = AdminDrains(WorkerDrainRepository(engine), service.placement)
+    if roster is not None:
+        await roster.start()
+    await app.state.drains.start()
+    app.state.recent_errors.install()
+    try:
+        yield
+    finally:
+        app.state.recent_errors.uninstall()
+        await app.state.drains.stop()
+        if roster is not None:
+            await roster.stop()
+
+
+def init_accounts_state(app: Starlette, config: Config) -> None:
+    """What the login and admin routes need before the hub starts (and in tests without a
+    lifespan): the identity providers' clients, the ring of recent errors."""
+    app.state.login_services = LoginServices(parse_providers(config.login_providers))
+    app.state.recent_errors = RecentErrors()
 
 
 def init_repositories(app: Starlette, engine: Engine) -> None:
@@ -120,6 +158,9 @@ def init_repositories(app: Starlette, engine: Engine) -> None:
     app.state.jupyter_sessions = JupyterSessionRepository(engine)
     app.state.permalinks = PermalinkRepository(engine)
     app.state.login_sessions = LoginSessionRepository(engine)
+    app.state.accounts = AccountRepository(engine)
+    app.state.api_tokens = ApiTokenRepository(engine)
+    app.state.invitations = InvitationRepository(engine)
     app.state.database_probe = health_api.DatabaseProbe(engine)
 
 
@@ -130,6 +171,15 @@ def init_budgets(app: Starlette, config: Config) -> None:
     )
     app.state.messages = ClientBudget(config.client_message_rate, 2 * config.client_message_rate)
     app.state.permalink_creations = ClientBudget(config.permalink_rate / 60, config.permalink_rate)
+    init_login_budgets(app, config)
+
+
+def init_login_budgets(app: Starlette, config: Config) -> None:
+    """Login attempts per account name and per client address (hub/login_form.py)."""
+    app.state.login_failures = (
+        login_form.login_budget(config.login_attempts),
+        login_form.login_budget(config.login_attempts),
+    )
 
 
 def hub_middleware(
@@ -143,7 +193,13 @@ def hub_middleware(
         Middleware(SecurityHeaders, frame_ancestors=config.frame_ancestors),
         Middleware(BodySizeLimit, max_body_size=config.max_body_size),
         *cors_middleware(config),
-        Middleware(LoginSessions, token=token, lifetime=config.login_lifetime),
+        Middleware(
+            LoginSessions,
+            token=token,
+            lifetime=config.login_lifetime,
+            idle_timeout=config.login_idle_timeout,
+        ),
+        *state_middleware(token, parse_providers(config.login_providers)),
         Middleware(AccessControl, table=table, token=token, policy=policy),
     ]
 
@@ -163,6 +219,11 @@ def hub_routes() -> list[Guarded]:
         *pages.ROUTES,
         *permalinks.ROUTES,
         *output_frame.ROUTES,
+        *oauth_login.ROUTES,
+        *accounts_api.ROUTES,
+        *login_form.ROUTES,
+        *admin.ROUTES,
+        *signup.ROUTES,
     ]
     if STATIC_DIR.is_dir():
         routes.append(Guarded(Access.ANYONE, static_mount()))

@@ -1,11 +1,12 @@
-"""Who is asking: the token, as Jupyter Server takes it, or a login session.
+"""Who is asking: a token, as Jupyter Server takes it, or a login session.
 
 A request is authenticated by ``Authorization: token <t>`` (or ``Bearer <t>``), by
-``?token=<t>`` — both exactly as Jupyter clients send them — or by the login cookie of a
-browser that opened the UI with the token once (hub/login.py resolves the cookie and marks
-the scope with ``LOGGED_IN``, only for requests from the hub's own pages). Where a route
-lets anonymous clients in, the access check (hub/access.py) marks the requests it admits
-without either with ``ADMITTED_ANONYMOUS``.
+``?token=<t>`` — both exactly as Jupyter clients send them, with the deployment token or a
+personal API token — or by the login cookie of a browser that logged in (hub/login.py
+resolves tokens and cookie into the scope's caller, hub/callers.py; the cookie only for
+requests from the hub's own pages). Where a route lets anonymous clients in, the access
+check (hub/access.py) marks the requests it admits without either with
+``ADMITTED_ANONYMOUS``.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from urllib.parse import urlsplit
 
 from starlette.requests import HTTPConnection
 
+from cellhub.hub.callers import CALLER
+
 #: Scope key set on a request admitted as an anonymous client's (see hub/access.py).
 ADMITTED_ANONYMOUS = "cellhub.anonymous"
-#: Scope key set on a request a live login session vouches for (see hub/login.py).
-LOGGED_IN = "cellhub.login"
 
 
 def presented_token(conn: HTTPConnection) -> str:
@@ -53,5 +54,6 @@ def is_anonymous(conn: HTTPConnection) -> bool:
 
 
 def is_authenticated(conn: HTTPConnection, token: str) -> bool:
-    """The request presented the token or comes with a live login session."""
-    return bool(conn.scope.get(LOGGED_IN)) or is_token(presented_token(conn), token)
+    """The request presented the deployment token, or hub/login.py found its caller (an API
+    token's, a live login's)."""
+    return conn.scope.get(CALLER) is not None or is_token(presented_token(conn), token)

@@ -45,6 +45,8 @@ PER_OWNER_REFUSAL = "you already run {running} kernels, the most one client may;
 UNREACHABLE = "its host is unreachable"
 #: Why a kernel recorded as live ended that its worker, reached again, no longer runs.
 RESTARTED = "its worker no longer runs it (the worker restarted)"
+#: Kernels as their workers report them, each with its worker.
+Running = list[tuple[WorkerLink, KernelModel]]
 
 
 def iso(timestamp: float) -> str:
@@ -249,7 +251,11 @@ class KernelService:
 
     async def list(self) -> list[dict[str, Any]]:
         """The kernels of the connected workers; one that fails to answer is left out."""
-        models = []
+        return [jupyter_model(live) for _, live in await self.running()]
+
+    async def running(self) -> Running:
+        """Each kernel of the connected workers as its worker reports it, with its worker."""
+        found: Running = []
         for link in list(self.links.values()):  # workers may join or leave meanwhile
             if link.connected.is_set():
                 try:
@@ -258,8 +264,8 @@ class KernelService:
                     continue
                 for live in kernels:
                     self.located.setdefault(live["id"], link)
-                    models.append(jupyter_model(live))
-        return models
+                    found.append((link, live))
+        return found
 
     # -- workers that join and leave while the hub runs (hub/roster.py) -------------------
     def add_link(self, link: WorkerLink) -> None:

@@ -1,7 +1,8 @@
 """The Jupyter kernels REST API: same paths, JSON and status codes as Jupyter Server.
 
-Anonymous clients (hub/anonymous.py) list, start and use only their own kernels: any other
-kernel id answers 403, before anything is looked up.
+Anonymous clients and accounts (hub/ownership.py) list, start and use only their own
+kernels: any other kernel id answers 403, before anything is looked up; administrators
+reach every kernel.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from starlette.routing import Route
 import cellhub
 from cellhub.hub import openapi
 from cellhub.hub.access import Access, Guarded
-from cellhub.hub.anonymous import confined_to, kernel_terms, may_use_kernel
 from cellhub.hub.auth import client_address
 from cellhub.hub.json_api import Refused, error, json_object, spend
 from cellhub.hub.kernels import (
@@ -25,6 +25,7 @@ from cellhub.hub.kernels import (
     OwnerLimit,
     TooManyKernels,
 )
+from cellhub.hub.ownership import confined_to, kernel_terms, may_use_kernel, refusal
 from cellhub.hub.workers import WorkerError
 from cellhub.log_records import service_logger
 
@@ -40,7 +41,7 @@ async def usable_kernel(request: Request) -> str:
     """The path's kernel id, once this client may use that kernel (else 403)."""
     kernel_id: str = request.path_params["kernel_id"]
     if not await may_use_kernel(request, kernel_id):
-        raise Refused(error(403, "anonymous clients may only use kernels they started"))
+        raise Refused(error(403, refusal(request)))
     return kernel_id
 
 

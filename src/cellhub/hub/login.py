@@ -1,12 +1,16 @@
-"""Login sessions: how a browser stays logged in without ever holding the token.
+"""Login sessions: how a browser stays logged in without ever holding a secret it could leak.
 
-Opening a page with ``?token=<the token>`` logs the browser in: the hub records a login and
-redirects to the same address without the token, setting the cookie ``cellhub_login`` to a
-fresh random value. The cookie is HttpOnly (no script in the page can read it),
-SameSite=Strict (browsers leave it off requests other sites start, and off links followed
-from them, so a link elsewhere cannot run code as the person), Secure when the request came
-over HTTPS, and expires with the login (``login_lifetime``). The page itself carries no
-token.
+A browser logs in by opening a page with ``?token=<the deployment token>`` (the bootstrap
+administrator's login: the hub redirects to the same address without the token), by the
+login form (hub/login_form.py: an account's name and password), or through an identity
+provider (the OAuth/OIDC login). Each ends in :func:`log_in`, which records a login for the
+account and sets the cookie ``cellhub_login`` to a fresh random value — never the value the
+browser had before, whose login it ends (so that a cookie planted before the login is
+worth nothing after it: no session fixation). The cookie is HttpOnly (no script in the page
+can read it), SameSite=Strict (browsers leave it off requests other sites start, and off
+links followed from them, so a link elsewhere cannot run code as the person), Secure when
+the request came over HTTPS, and expires with the login (``login_lifetime``); a login also
+ends after ``login_idle_timeout`` without a request, and at :func:`log_out`.
 
 The database holds HMAC-SHA256(token, cookie value), never the value: a copy of the table
 gives no cookie, and a hub started with another token finds none of the old logins, so a new
@@ -14,19 +18,20 @@ token logs every browser out. Logins live in the deployment's database rather th
 hub or a data dir, so every hub honours them without a shared secret file, and a login
 removed there is gone for all hubs at once.
 
-``LoginSessions`` resolves the cookie into the scope mark ``auth.LOGGED_IN``, which
-``auth.is_authenticated`` accepts. Browsers send the cookie with requests that pages of the
-same *site* start — a page on another port of the same host included — so the cookie counts
-only for requests from the hub's own pages. The browser says where a request comes from
-with ``Origin`` or, without one, ``Sec-Fetch-Site`` (``same-origin``, or ``none`` when the
-person typed the address):
+``LoginSessions`` says who is asking: it resolves the deployment token, a personal API
+token (``Authorization: token …``, hub/callers.py) or the cookie into the scope's caller,
+which the access check (hub/access.py) then holds to the route's level. Browsers send the
+cookie with requests that pages of the same *site* start — a page on another port of the
+same host included — so the cookie counts only for requests from the hub's own pages. The
+browser says where a request comes from with ``Origin`` or, without one, ``Sec-Fetch-Site``
+(``same-origin``, or ``none`` when the person typed the address):
 
 - a request the browser says another origin started is treated as if it had no cookie;
 - a state-changing request (POST, PUT, PATCH, DELETE) and a WebSocket handshake need the
   browser to say it is ours (every current browser does): one from another origin, or one
   that says nothing, is answered 403 (a WebSocket is left without the login).
 
-A request that carries the token (header or query) is judged by the token alone, exactly as
+A request that carries a token (header or query) is judged by the token alone, exactly as
 Jupyter clients expect: a page that does not know the token cannot forge it.
 """
 
@@ -42,8 +47,11 @@ from starlette.requests import HTTPConnection
 from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from cellhub.db.login_sessions import LoginSessionRepository
-from cellhub.hub.auth import LOGGED_IN, is_token, presented_token, same_origin
+from cellhub.db.accounts import AccountRepository
+from cellhub.db.api_tokens import ApiTokenRepository, looks_like_api_token
+from cellhub.db.login_sessions import Login, LoginSessionRepository
+from cellhub.hub.auth import client_address, is_token, presented_token, same_origin
+from cellhub.hub.callers import CALLER, Caller
 from cellhub.hub.json_api import error
 
 COOKIE = "cellhub_login"
@@ -62,10 +70,12 @@ def login_key(token: str, value: str) -> str:
 def from_own_page(conn: HTTPConnection) -> bool | None:
     """Whether one of the hub's own pages (or the person, typing) started this request.
 
-    None when the browser does not say: no ``Origin`` and no ``Sec-Fetch-Site`` (an older
-    browser's same-origin GET, or a client that is no browser).
+    None when the browser does not say: no ``Origin`` (or ``Origin: null``, which the pages'
+    ``no-referrer`` policy makes browsers send with a form post, even from the hub itself)
+    and no ``Sec-Fetch-Site`` (an older browser's same-origin GET, or a client that is no
+    browser).
     """
-    if "origin" in conn.headers:
+    if conn.headers.get("origin", "null") != "null":
         return same_origin(conn)
     site = conn.headers.get("sec-fetch-site")
     return None if site is None else site in ("same-origin", "none")
@@ -78,12 +88,14 @@ def without_token(conn: HTTPConnection) -> str:
 
 
 class LoginSessions:
-    """Logs browsers in on ``?token=``, and vouches for the requests their cookie may make."""
+    """Logs browsers in on ``?token=``, and says who is asking: the token's or the login
+    cookie's caller (for the cookie, only on requests it may make)."""
 
-    def __init__(self, app: ASGIApp, token: str, lifetime: float) -> None:
+    def __init__(self, app: ASGIApp, token: str, lifetime: float, idle_timeout: float = 0) -> None:
         self.app = app
         self.token = token
         self.lifetime = lifetime
+        self.idle_timeout = idle_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or scope["path"].startswith(NO_LOGIN):
@@ -91,25 +103,23 @@ class LoginSessions:
             return
         conn = HTTPConnection(scope)
         if self.opens_page_with_token(conn):
-            await (await self.log_in(conn))(scope, receive, send)
+            redirect = RedirectResponse(without_token(conn), status_code=303)
+            await (await log_in(conn, redirect, None))(scope, receive, send)
             return
-        if presented_token(conn):
-            await self.app(scope, receive, send)
-            return
-        value = conn.cookies.get(COOKIE)
-        if value and await self.is_live(conn, value):
+        presented = presented_token(conn)
+        found = await (
+            self.token_caller(conn, presented) if presented else self.cookie_caller(conn)
+        )
+        if found is not None and not presented:
             own = from_own_page(conn)
             acts = scope["type"] == "websocket" or scope["method"] in UNSAFE_METHODS
-            if own or (own is None and not acts):
-                scope[LOGGED_IN] = True
-            elif scope["type"] == "http" and acts:
-                refusal = error(
-                    403,
-                    "Forbidden: the login cookie is accepted only from this hub's own pages "
-                    "(send the token in an Authorization header instead)",
-                )
-                await refusal(scope, receive, send)
-                return
+            if not (own or (own is None and not acts)):
+                found = None
+                if scope["type"] == "http" and acts:
+                    await COOKIE_REFUSAL(scope, receive, send)
+                    return
+        if found is not None:
+            scope[CALLER] = found
         await self.app(scope, receive, send)
 
     def opens_page_with_token(self, conn: HTTPConnection) -> bool:
@@ -121,22 +131,88 @@ class LoginSessions:
             and is_token(conn.query_params.get("token", ""), self.token)
         )
 
-    async def is_live(self, conn: HTTPConnection, value: str) -> bool:
-        logins: LoginSessionRepository = conn.app.state.login_sessions
-        return await asyncio.to_thread(logins.is_live, login_key(self.token, value))
+    async def token_caller(self, conn: HTTPConnection, presented: str) -> Caller | None:
+        """The deployment token's bootstrap admin, or a live API token's account."""
+        if is_token(presented, self.token):
+            return Caller.bootstrap(client_address(conn))
+        if not looks_like_api_token(presented):
+            return None
+        tokens: ApiTokenRepository = conn.app.state.api_tokens
+        record = await asyncio.to_thread(tokens.resolve, presented)
+        if record is None:
+            return None
+        account = await asyncio.to_thread(accounts(conn).by_id, record.account_id)
+        if account is None or account.disabled:
+            return None
+        return Caller.of_account(account, frozenset(record.scopes))
 
-    async def log_in(self, conn: HTTPConnection) -> Response:
-        """Record a login; answer with its cookie and a redirect to the page without the token."""
-        value = secrets.token_urlsafe(32)
+    async def cookie_caller(self, conn: HTTPConnection) -> Caller | None:
+        """The caller of the browser's live login, if it has one."""
+        value = conn.cookies.get(COOKIE)
+        if not value:
+            return None
         logins: LoginSessionRepository = conn.app.state.login_sessions
-        await asyncio.to_thread(logins.add, login_key(self.token, value), self.lifetime)
-        response = RedirectResponse(without_token(conn), status_code=303)
-        response.set_cookie(
-            COOKIE,
-            value,
-            max_age=int(self.lifetime),
-            httponly=True,
-            samesite="strict",
-            secure=conn.url.scheme in ("https", "wss"),
-        )
-        return response
+        key = login_key(self.token, value)
+        login: Login | None = await asyncio.to_thread(logins.live, key, self.idle_timeout)
+        if login is None:
+            return None
+        if login.account_id is None:
+            return Caller.bootstrap(client_address(conn))
+        account = await asyncio.to_thread(accounts(conn).by_id, login.account_id)
+        if account is None or account.disabled:
+            return None
+        return Caller.of_account(account)
+
+
+COOKIE_REFUSAL = error(
+    403,
+    "Forbidden: the login cookie is accepted only from this hub's own pages "
+    "(send the token in an Authorization header instead)",
+)
+
+
+def accounts(conn: HTTPConnection) -> AccountRepository:
+    found: AccountRepository = conn.app.state.accounts
+    return found
+
+
+async def log_in(conn: HTTPConnection, response: Response, account_id: int | None) -> Response:
+    """Log the browser that sent ``conn`` in as the account (None: the deployment token's
+    bootstrap administrator): end the login its cookie had, record a new one, and set its
+    cookie on ``response`` (a redirect, usually), which is returned.
+
+    The one way a browser is logged in: the token page, the login form and the OAuth/OIDC
+    callback all end here.
+    """
+    state = conn.app.state
+    token: str = state.token
+    lifetime: float = state.config.login_lifetime
+    logins: LoginSessionRepository = state.login_sessions
+    old = conn.cookies.get(COOKIE)
+    if old:
+        await asyncio.to_thread(logins.remove, login_key(token, old))
+    value = secrets.token_urlsafe(32)
+    await asyncio.to_thread(logins.add, login_key(token, value), lifetime, account_id)
+    if account_id is not None:
+        await asyncio.to_thread(accounts(conn).logged_in, account_id)
+    response.set_cookie(
+        COOKIE,
+        value,
+        max_age=int(lifetime),
+        httponly=True,
+        samesite="strict",
+        secure=conn.url.scheme in ("https", "wss"),
+    )
+    return response
+
+
+async def log_out(conn: HTTPConnection, response: Response) -> Response:
+    """End the browser's login (on every hub) and clear its cookie on ``response``."""
+    value = conn.cookies.get(COOKIE)
+    if value:
+        logins: LoginSessionRepository = conn.app.state.login_sessions
+        await asyncio.to_thread(logins.remove, login_key(conn.app.state.token, value))
+    response.delete_cookie(
+        COOKIE, httponly=True, samesite="strict", secure=conn.url.scheme in ("https", "wss")
+    )
+    return response

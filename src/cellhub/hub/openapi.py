@@ -1,8 +1,8 @@
 """The OpenAPI 3 description of the hub's REST API, served at ``GET /api/openapi.json``.
 
 It describes what the hub answers, errors included — the kernels, sessions, kernel specs
-and status API with Jupyter Server's paths and models, permalinks, workers, health and
-metrics — so that clients can be generated from it and a fuzzer (schemathesis, in
+and status API with Jupyter Server's paths and models, permalinks, workers, health,
+metrics and accounts — so that clients can be generated from it and a fuzzer (schemathesis, in
 tests/hub/test_fuzz_rest.py) can check every answer against it. It is public, like ``GET
 /api``: it holds nothing about this deployment. Every error is ``{"message": …, "reason":
 null}``, as Jupyter Server sends them. The WebSocket channels
@@ -46,7 +46,8 @@ def errors(*statuses: int) -> dict[str, Any]:
 ERRORS = {
     400: "The request body is not JSON, or not the JSON this operation takes.",
     403: "No token, a wrong one, or (anonymous access) someone else's kernel.",
-    404: "No such kernel, session, kernel spec or permalink.",
+    404: "No such kernel, session, kernel spec, permalink, account or token.",
+    409: "An account of that name exists.",
     413: "The request body, or the shared code, is over its size limit.",
     429: "Over this client's budget (kernel starts, running kernels, permalinks).",
     501: "No kernel spec of that name (sessions, as Jupyter Server answers it).",
@@ -235,6 +236,57 @@ def permalink_paths() -> dict[str, Any]:
     }
 
 
+def account_paths() -> dict[str, Any]:
+    """The accounts API (hub/accounts_api.py), shaped like JupyterHub's."""
+    name = [path_parameter("name", "The account's name.")]
+    admin_action = operation(
+        "An administrator's change to an account.",
+        {"200": answer("The account after it.", "Account"), **errors(404)},
+        parameters=name,
+    )
+    no_account = "The deployment token has no account."
+    return {
+        "/api/users/me": {"get": operation("Who is asking.", {"200": answer("The caller.", "Me")})},
+        "/api/users/me/tokens": {
+            "get": operation(
+                "The caller's API tokens (never the tokens themselves).",
+                {"200": answer("Its tokens.", "TokenList"), "400": answer(no_account, "Error")},
+            ),
+            "post": operation(
+                "Make an API token; the answer holds it, once.",
+                {"201": answer("Made.", "TokenMade"), **errors(400)},
+                requestBody=json_body("NewToken", required=False),
+            ),
+        },
+        "/api/users/me/tokens/{token_id}": {
+            "delete": operation(
+                "Revoke one of the caller's API tokens.",
+                {"204": answer("Revoked."), **errors(400, 404)},
+                parameters=[path_parameter("token_id", "")],
+            )
+        },
+        "/api/users": {
+            "get": operation("Every account.", {"200": answer("Accounts.", "AccountList")}),
+            "post": operation(
+                "Make an account.",
+                {"201": answer("Made.", "Account"), **errors(400, 409)},
+                requestBody=json_body("NewAccount", required=True),
+            ),
+        },
+        "/api/users/invitations": {
+            "post": operation(
+                "A sign-up link for one account.",
+                {"201": answer("Made.", "Invitation"), **errors(400)},
+                requestBody=json_body("NewInvitation", required=False),
+            )
+        },
+        **{
+            f"/api/users/{{name}}/{action}": {"post": admin_action}
+            for action in ("reset", "disable", "enable")
+        },
+    }
+
+
 def document() -> dict[str, Any]:
     public: dict[str, Any] = {"security": []}
     paths: dict[str, Any] = {
@@ -257,6 +309,7 @@ def document() -> dict[str, Any]:
         **kernel_paths(),
         **session_paths(),
         **permalink_paths(),
+        **account_paths(),
     }
     for item in paths.values():
         for method, op in item.items():
@@ -363,6 +416,7 @@ SCHEMAS: dict[str, Any] = {
         capacity=NULLABLE_COUNT,
         free=NULLABLE_COUNT,
         memory={**NULLABLE_COUNT, "description": "Bytes of headroom (null: unknown)."},
+        drained_by_admin={"type": "boolean", "description": "Drained from the admin view."},
     ),
     "WorkerList": {"type": "array", "items": ref("Worker")},
     "Health": obj(
@@ -395,6 +449,58 @@ SCHEMAS: dict[str, Any] = {
         views={"type": "integer", "minimum": 0},
         last_access=NULLABLE_TIME,
     ),
+    **{
+        "Account": obj(
+            ["name", "admin", "group", "disabled", "created", "last_activity"],
+            name=STRING,
+            admin={"type": "boolean"},
+            group=STRING,
+            disabled={"type": "boolean"},
+            created={"type": "string", "format": "date-time"},
+            last_activity=NULLABLE_TIME,
+        ),
+        "AccountList": {"type": "array", "items": ref("Account")},
+        "Me": obj(
+            ["name", "admin", "scopes"],
+            name=STRING,
+            admin={"type": "boolean"},
+            scopes={"type": "array", "items": STRING},
+        ),
+        "NewAccount": obj(
+            ["name"],
+            name=STRING,
+            admin={"type": "boolean"},
+            group=STRING,
+            password={"type": "string", "nullable": True},
+        ),
+        "Token": obj(
+            ["id", "prefix", "note", "scopes", "created", "expires_at", "last_activity"],
+            id=STRING,
+            prefix=STRING,
+            note=STRING,
+            scopes={"type": "array", "items": STRING},
+            created={"type": "string", "format": "date-time"},
+            expires_at=NULLABLE_TIME,
+            last_activity=NULLABLE_TIME,
+        ),
+        "TokenList": obj(["api_tokens"], api_tokens={"type": "array", "items": ref("Token")}),
+        "TokenMade": {"allOf": [ref("Token"), obj(["token"], token=STRING)]},
+        "NewToken": {
+            "type": "object",
+            "properties": {
+                "note": STRING,
+                "scopes": {"type": "array", "items": {"enum": ["kernels", "files", "admin"]}},
+                "expires_in": {"type": "number", "exclusiveMinimum": True, "minimum": 0},
+            },
+        },
+        "NewInvitation": {"type": "object", "properties": {"admin": {"type": "boolean"}}},
+        "Invitation": obj(
+            ["url", "role", "expires_in"],
+            url=STRING,
+            role={"type": "string", "enum": ["user", "admin"]},
+            expires_in={"type": "number"},
+        ),
+    },
 }
 SECURITY = {
     "token": {

@@ -28,6 +28,7 @@ from starlette.routing import Route
 import cellhub
 from cellhub.hub.access import Access, Guarded
 from cellhub.hub.auth import is_authenticated
+from cellhub.hub.callers import caller
 from cellhub.hub.templating import TEMPLATES
 
 
@@ -42,7 +43,8 @@ def worksheet_page(request: Request, shared: dict[str, Any] | None = None) -> Re
     }
     if shared is not None:
         page_config["shared"] = shared
-    html = TEMPLATES.get_template("index.html").render(page_config=page_config)
+    who = caller(request)
+    html = TEMPLATES.get_template("index.html").render(page_config=page_config, who=who)
     return HTMLResponse(html)
 
 

@@ -3,7 +3,9 @@
 ``POST /api/permalinks {code, kernel_name?, interact_state?}`` → ``{id, url}`` (the same
 content always gets the same id); ``GET /api/permalinks/{id}`` → the stored code as JSON;
 ``GET /s/{id}`` → the worksheet UI with that code in a cell (``?run=1`` runs it on load).
-Each lookup counts a view and stamps the last access. Creation is limited per client
+Each lookup counts a view and stamps the last access. A link is owned by whoever shared its
+content first (hub/ownership.py's owner), and readable by anyone who may open the UI: a
+link is for sharing. Creation is limited per client
 address (``permalink_rate``) and by code size (``permalink_max_code``).
 """
 
@@ -21,6 +23,7 @@ from cellhub.hub import pages
 from cellhub.hub.access import Access, Guarded
 from cellhub.hub.json_api import error, json_object, spend
 from cellhub.hub.kernels import KERNEL_NAME
+from cellhub.hub.ownership import kernel_terms
 from cellhub.protocol import jupyter
 
 NOT_FOUND_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
@@ -70,7 +73,7 @@ async def create(request: Request) -> Response:
         return error(413, f"the code is larger than the {limit}-byte limit for shared code")
     spend(request.app.state.permalink_creations, request, "permalinks")
     permalink_id = await asyncio.to_thread(
-        repository(request).store, code, kernel_name, interact_state
+        repository(request).store, code, kernel_name, interact_state, kernel_terms(request)[0]
     )
     return JSONResponse(
         {"id": permalink_id, "url": link_url(request, permalink_id)},

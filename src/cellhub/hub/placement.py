@@ -5,7 +5,8 @@ connects, every few seconds and when their free sessions change; :class:`KernelP
 ranks the connected workers by it — most free sessions times the worker's capacity weight
 (1 unless the workers file, hub/roster.py, gives another), then most memory headroom, then
 in turn, so that equal workers share the kernels — and leaves out those that reported
-none free, and those the workers file drains. A report is only a hint: a worker that
+none free, those the workers file drains, and those an administrator drained
+(:attr:`KernelPlacement.held`, hub/drains.py). A report is only a hint: a worker that
 fills up between two reports answers the start with 503 and the hub tries the next
 (:meth:`KernelService.start_on_worker <cellhub.hub.kernels.KernelService.start_on_worker>`).
 A worker that has not reported yet (it may be of a release without reports) or has missed
@@ -35,6 +36,8 @@ class KernelPlacement:
         self.weights: dict[str, float] = {}
         #: The addresses of the workers that take no new kernel (draining).
         self.closed: set[str] = set()
+        #: The addresses of the workers an administrator drained (the database's word).
+        self.held: set[str] = set()
 
     def configure(self, address: str, weight: float, taking: bool) -> None:
         """The workers file's word on a worker: its weight, and whether it takes new kernels."""
@@ -52,6 +55,10 @@ class KernelPlacement:
         self.weights.pop(link.address, None)
         self.closed.discard(link.address)
 
+    def taking(self, address: str) -> bool:
+        """Whether the worker takes new kernels: neither the file nor an admin drains it."""
+        return address not in self.closed and address not in self.held
+
     def fresh(self, link: WorkerLink, now: float) -> bool:
         report = link.last_load
         return report is not None and now - link.load_at <= MISSED_REPORTS * report.interval
@@ -64,7 +71,7 @@ class KernelPlacement:
         self.turn = (self.turn + 1) % max(1, len(self.links))
         ranked: list[tuple[tuple[int, float, int], WorkerLink]] = []
         for link in rotated:
-            if not link.connected.is_set() or link.address in self.closed:
+            if not link.connected.is_set() or not self.taking(link.address):
                 continue
             report = link.last_load if self.fresh(link, now) else None
             if report is None:
@@ -85,7 +92,7 @@ class KernelPlacement:
 
     def none_free(self) -> WorkerError:
         """The 503 for a start no worker can take, saying why."""
-        taking = [link for link in self.links if link.address not in self.closed]
+        taking = [link for link in self.links if self.taking(link.address)]
         connected = [link for link in taking if link.connected.is_set()]
         if not connected and len(taking) < len(self.links):
             draining = len(self.links) - len(taking)

@@ -14,9 +14,9 @@ model) and, for notebooks, the older ``notebook: {path, name}``. As there:
 - a session whose kernel is gone is dropped when it is read, and is no longer found.
 
 Sessions are rows in the database (:mod:`cellhub.db.jupyter_sessions`), owned like the
-kernels they start: with the token a client sees every session; an anonymous client sees,
-changes and reuses only its own sessions and kernels (others' answer 404), and the kernels
-it starts count against its anonymous limits.
+kernels they start (hub/ownership.py): an administrator sees every session; an anonymous
+client or an account sees, changes and reuses only its own sessions and kernels (others'
+answer 404), and the kernels it starts count against its limits.
 """
 
 from __future__ import annotations
@@ -32,11 +32,10 @@ from starlette.routing import Route
 
 from cellhub.db.jupyter_sessions import JupyterSessionRepository, SessionRecord
 from cellhub.hub.access import Access, Guarded
-from cellhub.hub.anonymous import confined_to, kernel_terms, may_use_kernel
-from cellhub.hub.auth import client_address
 from cellhub.hub.json_api import Refused, error, json_object
 from cellhub.hub.kernels import KERNEL_NAME, KernelService, NoSuchKernel, is_kernel_id
 from cellhub.hub.kernels_api import launch, service
+from cellhub.hub.ownership import confined_to, kernel_terms, may_use_kernel
 from cellhub.hub.workers import WorkerError
 
 TEXT_FIELDS = ("path", "name", "type")
@@ -145,7 +144,7 @@ async def create_session(request: Request) -> Response:
         except Refused:
             continue
     kernel_id = await kernel_for(request, body["kernel"])
-    who = mine if mine is not None else client_address(request)
+    who = kernel_terms(request)[0]
     record = SessionRecord(
         str(uuid.uuid4()), path, body.get("name") or "", body["type"], kernel_id, who
     )

@@ -28,11 +28,11 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
 from cellhub.hub.access import Access, Guarded
-from cellhub.hub.anonymous import may_use_kernel
 from cellhub.hub.auth import client_address
 from cellhub.hub.channels import KernelChannels
 from cellhub.hub.json_api import error
 from cellhub.hub.kernels import KernelService, NoSuchKernel
+from cellhub.hub.ownership import may_use_kernel
 from cellhub.hub.ratelimit import ClientBudget
 from cellhub.protocol import wsbinary, wsv1
 from cellhub.protocol.jupyter import InvalidMessage, error_reply, parse_client_message

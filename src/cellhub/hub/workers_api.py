@@ -8,6 +8,12 @@ address and always active. ``connected`` is whether this hub is connected to it 
 ``sessions`` (kernels running, of every hub), ``capacity``, ``free`` and ``memory`` (bytes of
 headroom) are from its last load report, null when it has sent none since the hub connected
 (``memory`` also when the worker cannot tell). Each hub answers for its own connections.
+
+``POST /api/workers/drain`` and ``/api/workers/activate`` with ``{"worker": NAME}`` (an
+administrator, from the admin view) drain a worker for every hub and undo that
+(hub/drains.py); a drained worker is listed ``draining`` with ``drained_by_admin`` true.
+``NAME`` is the worker's name or address (which may hold slashes: ``unix:/PATH``, hence
+the body rather than the path).
 """
 
 from __future__ import annotations
@@ -19,17 +25,23 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from cellhub.hub.access import Access, Guarded
+from cellhub.hub.callers import caller
+from cellhub.hub.drains import AdminDrains
+from cellhub.hub.json_api import error, json_object
 from cellhub.hub.kernels_api import service
 from cellhub.hub.roster import WorkerEntry, WorkerRoster
 from cellhub.hub.workers import WorkerLink
 
 
-def worker_model(link: WorkerLink, entry: WorkerEntry, state: str) -> dict[str, Any]:
+def worker_model(
+    link: WorkerLink, entry: WorkerEntry, state: str, held: bool = False
+) -> dict[str, Any]:
     report = link.last_load
     return {
         "name": entry.name,
         "address": link.address,
-        "state": state,
+        "state": "draining" if held and state == "active" else state,
+        "drained_by_admin": held,
         "weight": entry.weight,
         "connected": link.connected.is_set(),
         "sessions": report.running if report else None,
@@ -39,15 +51,59 @@ def worker_model(link: WorkerLink, entry: WorkerEntry, state: str) -> dict[str, 
     }
 
 
-async def workers(request: Request) -> Response:
+def entries(request: Request) -> list[tuple[WorkerLink, WorkerEntry, str]]:
+    """Each worker this hub uses, with its workers-file entry and state."""
     roster: WorkerRoster | None = request.app.state.roster
-    models = []
+    found = []
     for link in service(request).links.values():
         listed = roster.state_of(link.address) if roster is not None else None
         entry, state = listed or (WorkerEntry(link.address, link.address), "active")
-        models.append(worker_model(link, entry, state))
-    return JSONResponse(models)
+        found.append((link, entry, state))
+    return found
+
+
+async def workers(request: Request) -> Response:
+    held = service(request).placement.held
+    return JSONResponse(
+        [worker_model(*each, held=each[0].address in held) for each in entries(request)]
+    )
+
+
+async def drain(request: Request) -> Response:
+    return await set_drained(request, True)
+
+
+async def activate(request: Request) -> Response:
+    return await set_drained(request, False)
+
+
+async def set_drained(request: Request, drained: bool) -> Response:
+    """Drain or activate the path's worker, for every hub; 404 for a worker not in use."""
+    body = await json_object(
+        request, not_json="body is not valid JSON", not_object="body must be a JSON object"
+    )
+    name = body.get("worker")
+    if not isinstance(name, str):
+        return error(400, "'worker' must be a worker's name or address")
+    found = [each for each in entries(request) if name in (each[1].name, each[0].address)]
+    if not found:
+        return error(404, f"no worker called {name!r}")
+    link, entry, state = found[0]
+    drains: AdminDrains = request.app.state.drains
+    by = who(request)
+    await (drains.drain if drained else drains.activate)(link.address, by)
+    return JSONResponse(worker_model(link, entry, state, held=drained))
+
+
+def who(request: Request) -> str:
+    """The administrator's name, for the log and the drain's row."""
+    found = caller(request)
+    return found.name if found is not None else "admin"
 
 
 #: ``ADMIN``: the deployment's hosts and their load are the operator's business.
-ROUTES = [Guarded(Access.ADMIN, Route("/api/workers", workers, methods=["GET"]))]
+ROUTES = [
+    Guarded(Access.ADMIN, Route("/api/workers", workers, methods=["GET"])),
+    Guarded(Access.ADMIN, Route("/api/workers/drain", drain, methods=["POST"])),
+    Guarded(Access.ADMIN, Route("/api/workers/activate", activate, methods=["POST"])),
+]

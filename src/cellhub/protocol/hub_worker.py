@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypedDict, cast
+from typing import Any, NotRequired, Protocol, TypedDict, cast
 
 #: The protocol's version; both ends of a connection must speak the same.
 VERSION = 5
@@ -50,10 +50,13 @@ class ProtocolError(Exception):
 
 
 class KernelOptions(TypedDict, total=False):
-    """A kernel's own limits in seconds (0: none), in place of the worker's settings."""
+    """A kernel's own limits in place of the worker's settings: times in seconds (0: none),
+    and ``memory``, bytes of its session's cgroup, below the worker's ``memory`` (an
+    account's role or group, hub/ownership.py)."""
 
     idle_timeout: float
     max_lifetime: float
+    memory: int
 
 
 def kernel_options(given: Mapping[str, float]) -> KernelOptions:
@@ -63,6 +66,8 @@ def kernel_options(given: Mapping[str, float]) -> KernelOptions:
         options["idle_timeout"] = float(given["idle_timeout"])
     if "max_lifetime" in given:
         options["max_lifetime"] = float(given["max_lifetime"])
+    if "memory" in given:
+        options["memory"] = int(given["memory"])
     return options
 
 
@@ -76,6 +81,8 @@ class KernelModel(TypedDict):
     created: float
     connections: int
     pid: int | None
+    #: Resident bytes of the session's main process (absent from workers before it).
+    memory: NotRequired[int | None]
 
 
 #: A numbered output message: (seq, channel, JSON).

@@ -287,3 +287,42 @@ class CgroupV2Tree(CgroupTree):
         cores = SandboxLimits.optional(limits.cpu_quota)
         if cores:
             _write(directory / "cpu.max", f"{int(cores * CPU_PERIOD_US)} {CPU_PERIOD_US}")
+
+
+def session_memory(pid: int) -> tuple[Path, tuple[str, ...]] | None:
+    """The session cgroup process ``pid`` is in, and its memory limit files (the limit
+    first; v1's memory+swap after it); None when it is in no session's cgroup (the rlimit
+    sandbox)."""
+    with open(f"/proc/{pid}/cgroup") as f:
+        lines = [line.rstrip("\n").split(":", 2) for line in f]
+    for _, controllers, path in lines:
+        if controllers == "":
+            directory = Path("/sys/fs/cgroup") / path.lstrip("/")
+            files: tuple[str, ...] = ("memory.max",)
+        elif "memory" in controllers.split(","):
+            mount_point, mount_root = _v1_mounts()["memory"]
+            directory = mount_point / os.path.relpath(path, mount_root)
+            files = ("memory.limit_in_bytes", "memory.memsw.limit_in_bytes")
+        else:
+            continue
+        if directory.name.startswith("session-"):
+            return directory, files
+    return None
+
+
+def lower_session_memory(pid: int, limit: int) -> bool:
+    """Lower the memory limit of the session cgroup that process ``pid`` is in (a session
+    taken from the spares, made for the deployment's ``memory``, for an account whose limit
+    is lower); False when it is in no session cgroup or the limit would not be lower. v1's
+    memory+swap limit follows the memory limit, which it must never be below."""
+    found = session_memory(pid)
+    if found is None:
+        return False
+    directory, files = found
+    current = (directory / files[0]).read_text().strip()
+    if current.isdigit() and int(current) <= limit:
+        return False
+    for name in files:
+        if (directory / name).exists():
+            _write(directory / name, str(limit))
+    return True

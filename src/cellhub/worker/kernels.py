@@ -15,6 +15,7 @@ carry it (:meth:`WorkerKernel.announce`), and every attached hub is told it
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import time
 import uuid
@@ -37,6 +38,7 @@ MAX_PENDING_INPUT = 32 * 2**20
 #: Why a kernel ended whose session the kernel (OOM killer) or the sandbox killed.
 KILLED = "session killed (SIGKILL: out of memory or over a limit)"
 OUT_OF_CPU = "session ran out of CPU time (SIGXCPU)"
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 
 def cause_of(reason: str) -> str:
@@ -75,6 +77,16 @@ class SessionProcess:
 
     def close(self) -> None:
         self.writer.close()
+
+
+def resident_memory(pid: int) -> int | None:
+    """Bytes of memory the session's main process holds (RSS, from ``/proc/PID/statm``: one
+    read, cheap enough for every listing); None when it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * PAGE_SIZE
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 class WorkerKernel:
@@ -121,6 +133,7 @@ class WorkerKernel:
             "created": self.created,
             "connections": sum(self.clients.values()),
             "pid": self.session.pid if self.session else None,
+            "memory": resident_memory(self.session.pid) if self.session else None,
         }
 
     def bind(self, session: SessionProcess, init: session_frames.SessionInit) -> None:

@@ -5,7 +5,8 @@ One multiplexed connection per hub carries every kernel's traffic as msgpack fra
 a handshake that refuses a hub of another protocol version: :mod:`cellhub.protocol.hub_worker`
 defines every frame, and docs/protocol.md describes them. A start may set ``idle_timeout``
 and ``max_lifetime`` (seconds, 0: none) for that kernel alone, as the hub does for
-anonymous kernels.
+anonymous kernels, and a lower ``memory`` for its sessions' cgroup (an account's limit; the
+linux sandbox only), which every session the kernel gets, restarts included, is held to.
 
 Restart and shutdown send the clients what Jupyter Server with ipykernel sends: the old
 session's ``busy``, ``shutdown_reply`` and ``idle`` (and, for a restart, the new session's
@@ -54,6 +55,7 @@ from cellhub.protocol.hub_worker import (
 )
 from cellhub.protocol.session_frames import SessionInit
 from cellhub.ratelimited_log import RateLimitedLog, exception_kind
+from cellhub.sandbox.cgroups import lower_session_memory
 from cellhub.sandbox.prctl import become_subreaper, kill_children
 from cellhub.template import scheduling
 from cellhub.worker.kernels import SessionProcess, WorkerKernel, cause_of
@@ -190,6 +192,8 @@ class Worker:
         self.promote_spares = scheduling.can_promote()
         #: Per-kernel (idle_timeout, max_lifetime) that differ from the configuration's.
         self.kernel_limits: dict[str, tuple[float, float]] = {}
+        #: Per-kernel session memory below the configuration's (applied at every bind).
+        self.kernel_memory: dict[str, int] = {}
         #: Work started for a hub or a client that nobody awaits (kept from the collector).
         self.tasks: set[asyncio.Task[None]] = set()
         #: Requests that failed: a hub (and through it a client) can repeat one at will.
@@ -274,6 +278,8 @@ class Worker:
             del self.kernels[kernel_id]
             self.load.changed()
             raise
+        if options and options.get("memory"):
+            self.kernel_memory[kernel_id] = int(options["memory"])
         self.bind(kernel, session)
         log.info("started (%s, session pid %d)", name, session.pid, extra={"kernel_id": kernel_id})
         if options:
@@ -291,6 +297,10 @@ class Worker:
             asyncio.get_running_loop().call_later(
                 PROMOTE_AGAIN_AFTER, scheduling.promote, session.pid
             )
+        memory = self.kernel_memory.get(kernel.id)
+        if memory:
+            with contextlib.suppress(OSError, KeyError):  # no cgroup: the rlimit sandbox
+                lower_session_memory(session.pid, memory)
         kernel.bind(session, self.session_init())
         self.by_pid[session.pid] = kernel
 
@@ -325,6 +335,7 @@ class Worker:
         log.info("ended: %s", reason, extra={"kernel_id": kernel.id})
         self.ended_pauses += kernel.flow_pauses
         self.kernel_limits.pop(kernel.id, None)
+        self.kernel_memory.pop(kernel.id, None)
         old = kernel.unbind()
         if old is not None:
             self.by_pid.pop(old.pid, None)
