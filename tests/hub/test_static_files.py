@@ -24,6 +24,7 @@ async def test_the_page_names_versioned_files_the_hub_serves(tmp_path: Path) -> 
         assert {url.split("?")[0] for url in named} == {
             "/static/app.js",
             "/static/app.css",
+            "/static/account.css",
             "/static/favicon.svg",
         }
         for url in named:
