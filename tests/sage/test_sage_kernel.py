@@ -153,6 +153,26 @@ async def test_an_interrupt_stops_a_computation_in_compiled_code(sage_hub: Hub) 
     await kernel.close()
 
 
+async def test_an_interrupt_stops_gap_and_gap_goes_on(sage_hub: Hub) -> None:
+    """A GAP cell runs in the session's GAP process: the interrupt stops it through Sage's
+    interface, which starts GAP anew (as in Sage), and GAP answers the next cell."""
+    kernel_id, kernel = await sage_hub.kernel("sage")
+    assert await plain(kernel, "%gap 1 + 1") == "2"
+    loop = "%%gap\nx := 0;; for i in [1 .. 10^10] do x := x + 1; od;"
+    running = asyncio.create_task(kernel.execute(loop, timeout=90))
+
+    async def busy() -> bool:
+        model = (await sage_hub.http.get(f"/api/kernels/{kernel_id}")).json()
+        return bool(model["execution_state"] == "busy")
+
+    await until(busy, "the kernel busy in GAP", timeout=30)
+    assert (await sage_hub.http.post(f"/api/kernels/{kernel_id}/interrupt")).status_code == 204
+    run = await running
+    assert run.reply is not None and run.reply["content"]["ename"] == "KeyboardInterrupt"
+    assert await plain(kernel, "%gap Size(SymmetricGroup(4))") == "24"
+    await kernel.close()
+
+
 async def test_an_interact_gives_its_function_sage_values(sage_hub: Hub) -> None:
     _, kernel = await sage_hub.kernel("sage")
     shown = await kernel.execute(
