@@ -3,7 +3,9 @@
 Steps: start every server under test; for each figure, run its rounds, and in each round
 run the same workload against every server in turn (the order rotates from round to round,
 so no server always goes first); stop the servers; print the table, then the JSON (or
-write the JSON to ``--json``).
+write the JSON to ``--json``). The Sage figures run afterwards, against servers of their own
+that offer Sage kernels (bench/sage_vs_jupyter.py), so that no Sage template weighs on the
+Python figures.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bench import class_start, cluster, memory, report
+from bench import class_start, cluster, memory, report, sage_vs_jupyter
 from bench.client import KernelsClient
 from bench.servers import BenchServer, CellhubServer, JupyterServer, ServerFailed
 from bench.workloads import (
@@ -49,7 +51,11 @@ FIGURES = [
     "bigprint",
     "memory",
     "capacity",
+    "sagestart",
+    "sagememory",
 ]
+#: Figures of Sage kernels, measured against servers that offer them.
+SAGE_FIGURES = ("sagestart", "sagememory")
 SERVERS = ["cellhub", "jupyter", "jupyter-tuned"]
 
 
@@ -81,6 +87,9 @@ class Plan:
     output_timeout: float = 300.0
     ksm: bool = False
     merge_wait: float = 300.0
+    sage_start_rounds: int = 5
+    sage_starts_per_round: int = 2
+    sage_memory_at: int = 20
 
 
 FULL = Plan()
@@ -102,6 +111,9 @@ QUICK = Plan(
     budget=1 * GiB,
     output_timeout=120.0,
     merge_wait=20.0,
+    sage_start_rounds=2,
+    sage_starts_per_round=1,
+    sage_memory_at=3,
 )
 
 Workload = Callable[[Target], Awaitable[Samples]]
@@ -151,6 +163,16 @@ def rounds(plan: Plan, figures: list[str]) -> list[tuple[str, int, Workload]]:
             lambda t: big_print(t, plan.bigprint, plan.output_timeout),
         ),
         "memory": (1, lambda t: fill_memory(t, memory_at, budget, plan.ksm, plan.merge_wait)),
+        "sagestart": (
+            plan.sage_start_rounds,
+            lambda t: sage_vs_jupyter.sage_start(t, plan.sage_starts_per_round, plan.start_pause),
+        ),
+        "sagememory": (
+            1,
+            lambda t: sage_vs_jupyter.sage_memory(
+                t, plan.sage_memory_at, plan.ksm, plan.merge_wait
+            ),
+        ),
     }
     if "capacity" in figures:
         figures = [*figures, "memory"]
@@ -236,6 +258,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help="a cellhub setting (passed as CELLHUB_NAME), repeatable",
     )
     parser.add_argument(
+        "--sage-python",
+        default=None,
+        metavar="PYTHON",
+        help="interpreter whose passagemath runs Jupyter's Sage kernel in the Sage figures; "
+        "one with passagemath-standard gives all of Sage (default: this one)",
+    )
+    parser.add_argument(
         "--json",
         type=Path,
         default=None,
@@ -274,6 +303,12 @@ def chosen_figures(parser: argparse.ArgumentParser, text: str) -> list[str]:
             parser.error(f"{', '.join(through_haproxy)} need HAProxy: apt-get install haproxy")
         log("HAProxy is not installed: the cluster and classstart figures are left out")
         chosen = [figure for figure in chosen if figure not in through_haproxy]
+    of_sage = [figure for figure in SAGE_FIGURES if figure in chosen]
+    if of_sage and not sage_vs_jupyter.sage_installed():
+        if chosen != FIGURES:
+            parser.error(f"{', '.join(of_sage)} need Sage: pip install 'cellhub[sage]'")
+        log("Sage is not installed: the Sage figures are left out")
+        chosen = [figure for figure in chosen if figure not in of_sage]
     return chosen
 
 
@@ -294,6 +329,7 @@ def labels(plan: Plan) -> dict[str, str]:
         "class_size": str(plan.class_size),
         "jupyter_class_size": str(plan.jupyter_class_size),
         "class_spread": f"{plan.class_spread:g} s",
+        "sage_memory_at": str(plan.sage_memory_at),
     }
 
 
@@ -307,9 +343,88 @@ def make_servers(names: list[str], workdir: Path, settings: list[str]) -> list[B
     return [made[name] for name in SERVERS if name in names]
 
 
+def make_sage_servers(
+    names: list[str], workdir: Path, settings: list[str], sage_python: str | None
+) -> list[BenchServer]:
+    """The servers of the Sage figures: cellhub offering Sage alone, Jupyter Server with
+    passagemath's Sage kernel."""
+    cellhub_settings = dict(setting.split("=", 1) for setting in settings)
+    made: dict[str, BenchServer] = {}
+    if "cellhub" in names:
+        made["cellhub"] = sage_vs_jupyter.CellhubSageServer(
+            workdir / "cellhub-sage", cellhub_settings
+        )
+    jupyters = [name for name in names if name.startswith("jupyter")]
+    if jupyters:
+        kernel = sage_vs_jupyter.JupyterSageKernel.choose(sage_python, workdir)
+        for name in jupyters:
+            tuned = name == "jupyter-tuned"
+            made[name] = sage_vs_jupyter.JupyterSageServer(workdir / f"{name}-sage", kernel, tuned)
+    return [made[name] for name in SERVERS if name in made]
+
+
 def stop_on_sigterm(signum: int, frame: object) -> None:
     """Let SIGTERM unwind like Ctrl+C, so the servers are stopped on the way out."""
     raise KeyboardInterrupt
+
+
+Phase = tuple[list[BenchServer], list[str]]
+
+
+def make_phases(arguments: argparse.Namespace, workdir: Path) -> list[Phase]:
+    """The servers and figures of each phase: Python's figures, then Sage's."""
+    python_figures = [f for f in arguments.figures if f not in SAGE_FIGURES]
+    sage_figures = [f for f in arguments.figures if f in SAGE_FIGURES]
+    phases: list[Phase] = []
+    if python_figures:
+        servers = make_servers(arguments.servers, workdir, arguments.cellhub_setting)
+        phases.append((servers, python_figures))
+    if sage_figures:
+        servers = make_sage_servers(
+            arguments.servers, workdir, arguments.cellhub_setting, arguments.sage_python
+        )
+        phases.append((servers, sage_figures))
+    return phases
+
+
+def describe(phases: list[Phase]) -> dict[str, str]:
+    """Each server name's description, of every phase it ran in."""
+    descriptions: dict[str, str] = {}
+    for servers, _ in phases:
+        for server in servers:
+            before = descriptions.get(server.name)
+            descriptions[server.name] = (
+                f"{before}; then {server.description}" if before else server.description
+            )
+    return descriptions
+
+
+def measure_phase(
+    servers: list[BenchServer], plan: Plan, figures: list[str], results: dict[str, Samples]
+) -> bool:
+    """Start ``servers``, run ``figures`` against them, stop them; merge into ``results``
+    (by server name). False if a server did not start."""
+    try:
+        for server in servers:
+            log(f"starting {server.name}: {server.description}")
+            try:
+                server.start()
+            except ServerFailed as failed:
+                log(str(failed))
+                return False
+        runner = asyncio.run
+        try:
+            import uvloop
+
+            runner = uvloop.run
+        except ImportError:
+            pass
+        for name, samples in runner(run(servers, plan, figures)).items():
+            results.setdefault(name, Samples()).merge(samples)
+    finally:
+        for server in servers:
+            server.stop()
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -323,32 +438,19 @@ def main(argv: list[str] | None = None) -> int:
     if arguments.clients is not None:
         plan = replace(plan, clients=arguments.clients)
     workdir = arguments.workdir or Path(tempfile.mkdtemp(prefix="cellhub-bench-"))
-    servers = make_servers(arguments.servers, workdir, arguments.cellhub_setting)
+    phases = make_phases(arguments, workdir)
     machine = report.machine()
+    machine["ksmd"] = (
+        "run by the benchmark during the memory and capacity figures"
+        if arguments.ksm
+        else ("running" if memory.ksmd_running() else "stopped")
+    )
+    results: dict[str, Samples] = {}
     try:
-        for server in servers:
-            log(f"starting {server.name}: {server.description}")
-            try:
-                server.start()
-            except ServerFailed as failed:
-                log(str(failed))
+        for servers, figures in phases:
+            if not measure_phase(servers, plan, figures, results):
                 return 2
-        runner = asyncio.run
-        try:
-            import uvloop
-
-            runner = uvloop.run
-        except ImportError:
-            pass
-        machine["ksmd"] = (
-            "run by the benchmark during the memory and capacity figures"
-            if arguments.ksm
-            else ("running" if memory.ksmd_running() else "stopped")
-        )
-        results = runner(run(servers, plan, arguments.figures))
     finally:
-        for server in servers:
-            server.stop()
         if arguments.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
     parameters: dict[str, Any] = {
@@ -356,13 +458,7 @@ def main(argv: list[str] | None = None) -> int:
         "mode": "quick" if arguments.quick else "full",
         "figures": arguments.figures,
     }
-    document = report.build(
-        results,
-        {server.name: server.description for server in servers},
-        parameters,
-        labels(plan),
-        machine,
-    )
+    document = report.build(results, describe(phases), parameters, labels(plan), machine)
     print(report.table(document))
     encoded = json.dumps(document, indent=2)
     if arguments.json:

@@ -79,7 +79,10 @@ async def merged(timeout: float = 300.0) -> float:
     scans = int((KSM / "full_scans").read_text())
     sharing = -1
     while time.monotonic() - started < timeout:
+        # A full scan of many sessions can take minutes on a busy host: wait no longer.
         while int((KSM / "full_scans").read_text()) == scans:
+            if time.monotonic() - started >= timeout:
+                return time.monotonic() - started
             await asyncio.sleep(0.1)
         scans = int((KSM / "full_scans").read_text())
         now_sharing = int((KSM / "pages_sharing").read_text())

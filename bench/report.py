@@ -163,6 +163,31 @@ METRICS = [
         "lower",
     ),
     Metric("capacity", "idle kernels in {budget}", "capacity", "median", "kernels", "higher"),
+    Metric(
+        "sage_start",
+        "Sage kernel start, to 2^3's result ({start_pause} apart)",
+        "sage_start_ms",
+        "median",
+        "ms",
+        "lower",
+    ),
+    Metric("sage_start_p95", "Sage kernel start, p95", "sage_start_ms", "p95", "ms", "lower"),
+    Metric(
+        "sage_pss_idle",
+        "idle Sage kernel PSS, {sage_memory_at} alive",
+        "sage_pss_idle_mib",
+        "median",
+        "MiB",
+        "lower",
+    ),
+    Metric(
+        "sage_pss_tree",
+        "server tree PSS / {sage_memory_at} Sage kernels",
+        "sage_pss_tree_mib",
+        "median",
+        "MiB",
+        "lower",
+    ),
 ]
 
 

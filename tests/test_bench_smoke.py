@@ -1,9 +1,10 @@
 """The benchmark harness runs end to end: ``python -m bench --quick`` against cellhub alone.
 
-Two cheap figures (session start and round trip) in under a minute, and the cluster figure
-(through HAProxy) likewise, so CI notices when the harness or cellhub's kernels API drifts
-apart. The numbers themselves are not checked beyond being plausible: performance is
-measured by ``python -m bench``, not by tests.
+Two cheap figures (session start and round trip) in under a minute, the cluster figure
+(through HAProxy) and the Sage kernels' start (where Sage is installed) likewise, so CI
+notices when the harness or cellhub's kernels API drifts apart. The numbers themselves are
+not checked beyond being plausible: performance is measured by ``python -m bench``, not by
+tests.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pytest
 
 from tests.deploy.haproxy import needs_haproxy
 from tests.deploy.nginx import needs_nginx
+from tests.sage.conftest import require_sage
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 
@@ -101,3 +103,12 @@ def test_quick_static_files_figure() -> None:
     assert set(rows) == {"app.js", "favicon.svg"}
     for nginx, hub, _ in rows.values():
         assert float(nginx) > 0 and float(hub) > 0
+
+
+def test_quick_sage_start_against_cellhub(tmp_path: Path) -> None:
+    """The Sage figures run against a cellhub of their own, offering Sage kernels alone."""
+    require_sage()
+    stdout, figures = quick_bench(tmp_path, "sagestart")
+    assert "Sage kernel start, to 2^3's result" in stdout and "kernels=sage" in stdout
+    assert figures["sage_start"]["samples"]["cellhub"] == 2
+    assert 0 < figures["sage_start"]["values"]["cellhub"] < 10_000

@@ -97,7 +97,8 @@ SAGE = KernelKind(
     },
     # One module of each passagemath part of the cellhub[sage] extra (pyproject.toml).
     requires=tuple(
-        f"sage.all__sagemath_{part}" for part in ("repl", "symbolics", "maxima", "plot", "pari")
+        f"sage.all__sagemath_{part}"
+        for part in ("repl", "symbolics", "maxima", "plot", "pari", "gap", "singular")
     ),
     install="pip install 'cellhub[sage]'",
     logo_package="sage",

@@ -76,6 +76,43 @@ async def test_pari_gp_and_maxima_through_their_magics(sage_hub: Hub) -> None:
     await kernel.close()
 
 
+async def test_gap_and_singular_through_their_magics(sage_hub: Hub) -> None:
+    """Sage Cell's GAP and Singular: programs the session starts as its children."""
+    _, kernel = await sage_hub.kernel("sage")
+    assert await plain(kernel, "%gap Size(SymmetricGroup(5))") == "120"
+    printed = await kernel.execute("%%gap\nG := SmallGroup(24, 12);;\nStructureDescription(G);")
+    assert printed.stream_text().strip() == '"S4"', printed.explain()  # GAP's string
+    factors = await kernel.execute(
+        "%%singular\nring r = 0, (x, y), dp;\npoly f = x^2 - y^2;\nfactorize(f);"
+    )
+    assert "x-y" in factors.stream_text() and "x+y" in factors.stream_text(), factors.explain()
+    assert await plain(kernel, "%singular 2 + 3") == "5"
+    # Sage's own multivariate polynomials are libSingular's, in the session itself.
+    assert await plain(kernel, "R.<a, b> = QQ[]\nfactor(a^2 - b^2)") == "(a - b) * (a + b)"
+    await kernel.close()
+
+
+async def test_gap_leaves_no_workspace_in_the_session_home(sage_hub: Hub) -> None:
+    """Sage would save GAP's workspace (tens of MB) in DOT_SAGE, a tmpfs of the session's."""
+    _, kernel = await sage_hub.kernel("sage")
+    assert await plain(kernel, "%gap 2^10") == "1024"
+    code = "import os\nos.path.exists(os.path.join(os.environ['DOT_SAGE'], 'gap'))"
+    assert await plain(kernel, code) == "False"
+    await kernel.close()
+
+
+async def test_a_python_cell_is_plain_python_in_the_same_namespace(sage_hub: Hub) -> None:
+    """Sage Cell's ``python``: no preparser (``^`` is xor, ``1/2`` a float), same variables."""
+    _, kernel = await sage_hub.kernel("sage")
+    assert await plain(kernel, "%%python\n2^3") == "1"
+    assert await plain(kernel, "%%python\nn = 1/2\nn, type(n).__name__") == "(0.5, 'float')"
+    assert await plain(kernel, "n, 2^3") == "(0.5, 8)"
+    failed = await kernel.execute("%%python\n\nraise ValueError('line 3')")
+    assert failed.reply is not None and failed.reply["content"]["ename"] == "ValueError"
+    assert "3" in "".join(failed.reply["content"]["traceback"])  # line numbers stay the cell's
+    await kernel.close()
+
+
 async def test_a_restarted_sage_kernel_is_sage_again(sage_hub: Hub) -> None:
     kernel_id, kernel = await sage_hub.kernel("sage")
     assert await plain(kernel, "a = 2^5; a") == "32"
@@ -113,6 +150,26 @@ async def test_an_interrupt_stops_a_computation_in_compiled_code(sage_hub: Hub) 
     run = await running
     assert run.reply is not None and run.reply["content"]["ename"] == "KeyboardInterrupt"
     assert await plain(kernel, "2^10") == "1024"
+    await kernel.close()
+
+
+async def test_an_interrupt_stops_gap_and_gap_goes_on(sage_hub: Hub) -> None:
+    """A GAP cell runs in the session's GAP process: the interrupt stops it through Sage's
+    interface, which starts GAP anew (as in Sage), and GAP answers the next cell."""
+    kernel_id, kernel = await sage_hub.kernel("sage")
+    assert await plain(kernel, "%gap 1 + 1") == "2"
+    loop = "%%gap\nx := 0;; for i in [1 .. 10^10] do x := x + 1; od;"
+    running = asyncio.create_task(kernel.execute(loop, timeout=90))
+
+    async def busy() -> bool:
+        model = (await sage_hub.http.get(f"/api/kernels/{kernel_id}")).json()
+        return bool(model["execution_state"] == "busy")
+
+    await until(busy, "the kernel busy in GAP", timeout=30)
+    assert (await sage_hub.http.post(f"/api/kernels/{kernel_id}/interrupt")).status_code == 204
+    run = await running
+    assert run.reply is not None and run.reply["content"]["ename"] == "KeyboardInterrupt"
+    assert await plain(kernel, "%gap Size(SymmetricGroup(4))") == "24"
     await kernel.close()
 
 

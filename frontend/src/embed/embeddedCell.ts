@@ -34,6 +34,7 @@ export class EmbeddedCell {
     readonly group: KernelGroup,
   ) {
     this.cell = new Cell("code", code);
+    this.cell.language = options.language;
     group.add(this.cell);
     host.classList.add("tex2jax_ignore", "mathjax_ignore");
     this.root = host.attachShadow({ mode: "open" });

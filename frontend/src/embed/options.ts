@@ -3,10 +3,11 @@
  * by data attributes (`data-cellhub-autorun`, `data-cellhub-read-only`,
  * `data-cellhub-hide-editor`, `data-cellhub-kernel="group"`, `data-cellhub-kernel-name`). The
  * kernel spec may also be given as Sage Cell pages give a cell's language: `data-kernel="sage"`,
- * `data-lang="sage"`, or a `<script type="text/x-sage">` holding the code.
+ * `data-lang="sage"`, or a `<script type="text/x-sage">` holding the code; Sage Cell's other
+ * languages (`data-lang="gp"`, `"gap"`, `"maxima"`, `"singular"`) are cells of a Sage kernel.
  */
 
-import { DEFAULT_KERNEL, kernelOfLanguage } from "../kernel/kinds";
+import { cellLanguageOf, DEFAULT_KERNEL, kernelOfLanguage } from "../kernel/kinds";
 
 export interface EmbedOptions {
   /** The cellhub serving the cells (default: where embed.js came from). */
@@ -21,6 +22,8 @@ export interface EmbedOptions {
   /** Cells with the same kernel group share one kernel (and its variables); "" gives each its own. */
   kernel: string;
   kernelName: string;
+  /** The code's language when it is not the kernel's own (`gp` in a Sage cell); "" otherwise. */
+  language: string;
 }
 
 export const DEFAULTS: Omit<EmbedOptions, "hubUrl"> = {
@@ -31,6 +34,7 @@ export const DEFAULTS: Omit<EmbedOptions, "hubUrl"> = {
   hideEditor: false,
   kernel: "",
   kernelName: DEFAULT_KERNEL,
+  language: "",
 };
 
 function flag(value: string | undefined, fallback: boolean): boolean {
@@ -41,6 +45,7 @@ function flag(value: string | undefined, fallback: boolean): boolean {
 /** The options of `element`: its data attributes over the page's defaults. */
 export function cellOptions(element: HTMLElement, defaults: EmbedOptions): EmbedOptions {
   const data = element.dataset;
+  const lang = data.lang ?? languageOfScript(element);
   return {
     ...defaults,
     hubUrl: data.cellhubUrl ?? defaults.hubUrl,
@@ -48,7 +53,8 @@ export function cellOptions(element: HTMLElement, defaults: EmbedOptions): Embed
     readOnly: flag(data.cellhubReadOnly, defaults.readOnly),
     hideEditor: flag(data.cellhubHideEditor, defaults.hideEditor),
     kernel: data.cellhubKernel ?? defaults.kernel,
-    kernelName: data.cellhubKernelName ?? data.kernel ?? kernelOfLanguage(data.lang ?? languageOfScript(element)) ?? defaults.kernelName,
+    kernelName: data.cellhubKernelName ?? data.kernel ?? kernelOfLanguage(lang) ?? defaults.kernelName,
+    language: cellLanguageOf(lang) || defaults.language,
   };
 }
 

@@ -2,7 +2,7 @@
  * Worksheets as Jupyter notebooks (nbformat 4.5): what "Download .ipynb" writes, what
  * "Open .ipynb" reads, and what the page keeps in localStorage.
  */
-import { kernelOfNotebook, notebookKernelspec } from "../kernel/kinds";
+import { codeInLanguage, kernelOfNotebook, languageOfCode, notebookKernelspec } from "../kernel/kinds";
 import { Cell } from "../worksheet/cell";
 import type { MimeBundle, Output } from "../worksheet/outputs";
 import type { Worksheet } from "../worksheet/worksheet";
@@ -45,11 +45,13 @@ export function toNotebook(worksheet: Worksheet, options: SaveOptions = {}): Not
       language_info: { name: notebookKernelspec(worksheet.kernelName).language },
       cellhub: { title: worksheet.title },
     },
-    cells: worksheet.cells.map((cell) => cellToNotebook(cell, options)),
+    cells: worksheet.cells.map((cell) => cellToNotebook(cell, worksheet.kernelName, options)),
   };
 }
 
-function cellToNotebook(cell: Cell, options: SaveOptions): NotebookCell {
+/** A code cell in another language than its kernel's is saved behind its cell magic (`%%gp`),
+ * which Jupyter's own kernel runs the same, and read back as a cell in that language. */
+function cellToNotebook(cell: Cell, kernelName: string, options: SaveOptions): NotebookCell {
   if (cell.type === "markdown") {
     return { id: cell.id, cell_type: "markdown", metadata: cell.metadata, source: cell.source };
   }
@@ -57,7 +59,7 @@ function cellToNotebook(cell: Cell, options: SaveOptions): NotebookCell {
     id: cell.id,
     cell_type: "code",
     metadata: cell.metadata,
-    source: cell.source,
+    source: codeInLanguage(cell.source, cell.language, kernelName),
     execution_count: cell.executionCount,
     outputs: cell.outputs.all.map((output) => outputToNotebook(output, options)),
   };
@@ -94,8 +96,11 @@ export function fromNotebook(value: unknown): { cells: Cell[]; title: string; ke
     throw new NotebookFormatError(`Only nbformat 4 notebooks can be opened (this one is ${notebook.nbformat}).`);
   }
   const meta = (notebook.metadata ?? {}) as { cellhub?: { title?: string } };
+  const kernelName = kernelOfNotebook(notebook.metadata?.kernelspec);
   const cells = notebook.cells.map((raw) => {
-    const cell = new Cell(raw.cell_type === "markdown" ? "markdown" : "code", joined(raw.source), raw.id);
+    const code = raw.cell_type === "code" ? languageOfCode(joined(raw.source), kernelName) : { language: "", source: joined(raw.source) };
+    const cell = new Cell(raw.cell_type === "markdown" ? "markdown" : "code", code.source, raw.id);
+    cell.language = code.language;
     if (raw.cell_type === "raw") cell.metadata = { cellhub_raw: true };
     else cell.metadata = raw.metadata ?? {};
     if (cell.type === "code") {
@@ -104,7 +109,7 @@ export function fromNotebook(value: unknown): { cells: Cell[]; title: string; ke
     }
     return cell;
   });
-  return { cells, title: meta.cellhub?.title ?? "", kernelName: kernelOfNotebook(notebook.metadata?.kernelspec) };
+  return { cells, title: meta.cellhub?.title ?? "", kernelName };
 }
 
 function outputFromNotebook(raw: NotebookOutput): Output | null {

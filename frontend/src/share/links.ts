@@ -5,7 +5,7 @@
  * cellhub and never expire; short links (`/s/{id}`) come from the permalinks API instead.
  */
 
-import { DEFAULT_KERNEL, kernelOfLanguage, languageOfKernel } from "../kernel/kinds";
+import { cellLanguageOf, DEFAULT_KERNEL, kernelOfLanguage, languageOfKernel } from "../kernel/kinds";
 
 /** zlib's format (RFC 1950) is what CompressionStream calls "deflate", and Python's zlib reads. */
 const FORMAT = "deflate";
@@ -43,22 +43,26 @@ export async function selfContainedLink(baseUrl: string, code: string, kernelNam
 
 /**
  * What a link asks the page to open: code (maybe still being decompressed), whether to run it,
- * and the kernel it is for (null: the link does not say).
+ * the kernel it is for (null: the link does not say) and the code's language when it is not
+ * the kernel's own (Sage Cell's `lang=gp`: GP in a Sage cell; "" otherwise).
  */
 export interface LinkedCode {
   code: Promise<string>;
   run: boolean;
   kernelName: string | null;
+  language: string;
 }
 
 /** The code an address carries in `#z=`, `?z=` or `?c=`, or null when it carries none. */
 export function codeInAddress(url: URL): LinkedCode | null {
   const hash = new URLSearchParams(url.hash.replace(/^#/, ""));
   const run = ["1", "true", "yes"].includes(url.searchParams.get("run") ?? hash.get("run") ?? "");
-  const kernelName = kernelOfLanguage(hash.get("lang") ?? url.searchParams.get("lang"));
+  const lang = hash.get("lang") ?? url.searchParams.get("lang");
+  const kernelName = kernelOfLanguage(lang);
+  const language = cellLanguageOf(lang);
   const z = hash.get("z") ?? url.searchParams.get("z");
-  if (z) return { code: decompressCode(z), run, kernelName };
+  if (z) return { code: decompressCode(z), run, kernelName, language };
   const c = url.searchParams.get("c");
-  if (c !== null) return { code: Promise.resolve(c), run, kernelName };
+  if (c !== null) return { code: Promise.resolve(c), run, kernelName, language };
   return null;
 }

@@ -1,5 +1,6 @@
 /** What the page was opened with — a permalink's code (`/s/{id}`) or code in the address — and
  * what the Share button shares. A linked worksheet is kept apart from the person's own. */
+import { codeInLanguage, languageOfCode } from "../kernel/kinds";
 import type { WorksheetView } from "../view/worksheetView";
 import { Cell } from "../worksheet/cell";
 import type { Runner } from "../worksheet/runner";
@@ -11,7 +12,7 @@ export const SHARED_TITLE = "Shared code";
 
 export function linkedCode(): LinkedCode | null {
   const shared = sharedCodeOfPage();
-  if (shared) return { code: Promise.resolve(shared.code), run: shared.run, kernelName: shared.kernelName };
+  if (shared) return { code: Promise.resolve(shared.code), run: shared.run, kernelName: shared.kernelName, language: "" };
   return codeInAddress(new URL(location.href));
 }
 
@@ -23,19 +24,24 @@ export async function openLinked(linked: LinkedCode, worksheet: Worksheet, view:
   } catch {
     code = "# This link's code could not be read: the link is damaged or incomplete.";
   }
-  worksheet.replaceAll([new Cell("code", code)], SHARED_TITLE);
+  const { language, source } = languageOfCode(code, worksheet.kernelName);
+  const cell = new Cell("code", source);
+  cell.language = linked.language || language;
+  worksheet.replaceAll([cell], SHARED_TITLE);
   view.focusSelected();
   if (linked.run) runner.runAll();
   return worksheet.title;
 }
 
-/** The selected code cell's source, or every code cell's when none is selected. */
+/** The selected code cell's code, or every code cell's when none is selected; a cell in
+ * another language than the kernel's behind its cell magic (`%%gp`). */
 export function codeToShare(worksheet: Worksheet, view: WorksheetView): string {
+  const code = (cell: Cell): string => codeInLanguage(cell.source, cell.language, worksheet.kernelName);
   const selected = view.selectedCell;
-  if (selected?.type === "code") return selected.source;
+  if (selected?.type === "code") return code(selected);
   return worksheet.cells
     .filter((cell) => cell.type === "code")
-    .map((cell) => cell.source)
+    .map(code)
     .join("\n\n");
 }
 

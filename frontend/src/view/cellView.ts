@@ -2,6 +2,7 @@
  * One cell on the page: prompt, toolbar, editor, rendered markdown, outputs and the input()
  * box. It shows the Cell model and forwards what the person does to CellActions.
  */
+import { cellLanguages, languageName } from "../kernel/kinds";
 import { renderMarkdown } from "../render/markdown";
 import { h, iconButton } from "../util/dom";
 import type { Cell, CellType } from "../worksheet/cell";
@@ -31,6 +32,9 @@ export class CellView {
   private readonly editorHost: HTMLElement;
   private readonly stdin: HTMLElement;
   private readonly typeSelect: HTMLSelectElement;
+  /** The code's language, for kernels that run more than their own (Sage: GP, GAP, …). */
+  private readonly languageSelect: HTMLSelectElement;
+  private readonly languageTag: HTMLElement;
   private readonly outputs: OutputView;
   private readonly disconnect: () => void;
   private editingMarkdown: boolean;
@@ -39,6 +43,7 @@ export class CellView {
   constructor(
     readonly cell: Cell,
     private readonly actions: CellActions,
+    kernelName: string,
   ) {
     this.prompt = h("div", { className: "prompt", "aria-hidden": "true" });
     this.typeSelect = h(
@@ -47,6 +52,13 @@ export class CellView {
       h("option", { value: "code" }, "Code"),
       h("option", { value: "markdown" }, "Markdown"),
     );
+    this.languageSelect = h("select", {
+      className: "cell-language",
+      "aria-label": "Cell language",
+      title: "Language of this cell",
+      onchange: () => (cell.language = this.languageSelect.value),
+    });
+    this.languageTag = h("div", { className: "language-tag" });
     const toolbar = h(
       "div",
       { className: "cell-toolbar", role: "toolbar", "aria-label": "Cell actions" },
@@ -55,6 +67,7 @@ export class CellView {
       iconButton("Move cell down", icon("down"), () => actions.move(cell, 1)),
       iconButton("Insert cell above", icon("insertAbove"), () => actions.insertNear(cell, 0)),
       iconButton("Insert cell below", icon("insertBelow"), () => actions.insertNear(cell, 1)),
+      this.languageSelect,
       this.typeSelect,
       iconButton("Delete cell", icon("remove"), () => actions.remove(cell), { className: "icon danger" }),
     );
@@ -75,7 +88,7 @@ export class CellView {
         onmousedown: () => actions.select(cell),
         onanimationend: (event: Event) => (event as AnimationEvent).animationName === "ran" && this.element.classList.remove("ran"),
       },
-      h("div", { className: "gutter" }, this.prompt),
+      h("div", { className: "gutter" }, this.prompt, this.languageTag),
       h("div", { className: "cell-body" }, toolbar, this.editorHost, this.rendered, this.outputs.element, this.stdin),
     );
     this.editingMarkdown = cell.type === "markdown" && cell.source.trim() === "";
@@ -89,8 +102,18 @@ export class CellView {
       inspect: (code, cursor) => actions.inspect(code, cursor),
     });
     this.disconnect = cell.changed.connect((change) => this.onChange(change));
+    this.setKernel(kernelName);
     this.refreshType();
     this.refreshPrompt();
+  }
+
+  /** The worksheet's kernel: the languages offered for the cell, its kernel's own first. */
+  setKernel(kernelName: string): void {
+    const languages = cellLanguages(kernelName);
+    this.languageSelect.replaceChildren(
+      ...(languages.length ? ["", ...languages] : []).map((language) => h("option", { value: language }, languageName(language || kernelName))),
+    );
+    this.refreshLanguage();
   }
 
   get isEditingMarkdown(): boolean {
@@ -144,6 +167,7 @@ export class CellView {
       this.editor.setKind(this.cell.type);
       this.refreshType();
     }
+    if (change === "language" || change === "type") this.refreshLanguage();
     if (change === "runState" || change === "executionCount" || change === "type") this.refreshPrompt();
     if (change === "input") this.refreshInput();
   }
@@ -163,6 +187,19 @@ export class CellView {
       if (!source) this.rendered.append(h("p", { className: "placeholder" }, "Empty markdown cell — double-click or press Enter to edit."));
     }
     this.refreshLabels();
+  }
+
+  /** The choice shows on code cells of kernels with other languages; a cell in one of them
+   * says so under its prompt too, where it shows when the toolbar does not. */
+  private refreshLanguage(): void {
+    const offered = this.languageSelect.options.length > 0 && this.cell.type === "code";
+    const language = offered && [...this.languageSelect.options].some((option) => option.value === this.cell.language) ? this.cell.language : "";
+    this.languageSelect.hidden = !offered;
+    this.languageSelect.value = language;
+    this.languageTag.textContent = language ? languageName(language) : "";
+    this.languageTag.hidden = !language;
+    if (language) this.element.dataset.language = language;
+    else delete this.element.dataset.language;
   }
 
   private refreshPrompt(): void {

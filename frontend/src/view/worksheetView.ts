@@ -19,7 +19,7 @@ export class WorksheetView implements CellActions {
   private readonly list: HTMLElement;
   private views = new Map<Cell, CellView>();
   private selected: Cell | null = null;
-  private clipboard: { type: CellType; source: string } | null = null;
+  private clipboard: { type: CellType; source: string; language: string } | null = null;
   private readonly hints: KernelHints;
 
   constructor(
@@ -37,6 +37,9 @@ export class WorksheetView implements CellActions {
     );
     this.element = h("main", { id: "worksheet", className: "worksheet", "aria-label": "Worksheet" }, this.list, addCell);
     worksheet.changed.connect((change) => this.onChange(change));
+    worksheet.kernelChanged.connect((name) => {
+      for (const view of this.views.values()) view.setKernel(name);
+    });
     installCommandMode(this.list, this.commands());
     this.onChange({ kind: "reset" });
   }
@@ -181,16 +184,18 @@ export class WorksheetView implements CellActions {
           this.views.get(cell)?.focusCell();
         })(),
       copy: withCell((cell) => {
-        this.clipboard = { type: cell.type, source: cell.source };
+        this.clipboard = { type: cell.type, source: cell.source, language: cell.language };
         this.notices.announce("Cell copied.");
       }),
       cut: withCell((cell) => {
-        this.clipboard = { type: cell.type, source: cell.source };
+        this.clipboard = { type: cell.type, source: cell.source, language: cell.language };
         this.remove(cell);
       }),
       paste: withCell((cell) => {
         if (!this.clipboard) return;
-        const pasted = this.worksheet.insert(this.worksheet.indexOf(cell) + 1, new Cell(this.clipboard.type, this.clipboard.source));
+        const copy = new Cell(this.clipboard.type, this.clipboard.source);
+        copy.language = this.clipboard.language;
+        const pasted = this.worksheet.insert(this.worksheet.indexOf(cell) + 1, copy);
         this.select(pasted);
         this.views.get(pasted)?.renderMarkdown();
         this.views.get(pasted)?.focusCell();
@@ -234,7 +239,7 @@ export class WorksheetView implements CellActions {
   }
 
   private createView(cell: Cell): CellView {
-    const view = new CellView(cell, this);
+    const view = new CellView(cell, this, this.worksheet.kernelName);
     this.views.set(cell, view);
     return view;
   }

@@ -9,7 +9,7 @@ export type CellType = "code" | "markdown";
 /** queued: sent, waiting for the kernel; running: the kernel is executing it. */
 export type RunState = "idle" | "queued" | "running";
 
-export type CellChange = "source" | "type" | "runState" | "executionCount" | "input";
+export type CellChange = "source" | "type" | "language" | "runState" | "executionCount" | "input";
 
 export interface InputRequest {
   prompt: string;
@@ -23,6 +23,7 @@ export class Cell {
   readonly id: string;
   private _type: CellType;
   private _source: string;
+  private _language = "";
   private _runState: RunState = "idle";
   private _executionCount: number | null = null;
   private _inputRequest: InputRequest | null = null;
@@ -57,6 +58,18 @@ export class Cell {
     if (source === this._source) return;
     this._source = source;
     this.changed.emit("source");
+  }
+
+  /** The language the code is in when not its kernel's own ("": the kernel's): one of the
+   * kernel's cell languages (`gp` in a Sage worksheet, see kernel/kinds.ts). */
+  get language(): string {
+    return this._language;
+  }
+
+  set language(language: string) {
+    if (language === this._language) return;
+    this._language = language;
+    this.changed.emit("language");
   }
 
   get runState(): RunState {

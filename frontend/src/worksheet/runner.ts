@@ -3,6 +3,7 @@
  * request into the cell's run state, execution count, outputs and input() prompts.
  */
 import type { KernelConnection } from "../kernel/connection";
+import { codeInLanguage } from "../kernel/kinds";
 import type { KernelMessage } from "../kernel/messages";
 import type { Cell } from "./cell";
 import type { Worksheet } from "./worksheet";
@@ -26,7 +27,7 @@ export class Runner {
     cell.outputs.clear();
     cell.inputRequest = null;
     cell.runState = "queued";
-    this.kernel.execute(cell.source, {
+    this.kernel.execute(codeInLanguage(cell.source, cell.language, this.kernel.kernelName), {
       onIOPub: (message) => this.onIOPub(cell, message),
       onReply: (reply) => {
         const content = reply.content;

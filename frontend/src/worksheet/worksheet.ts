@@ -13,6 +13,8 @@ export class Worksheet {
   readonly changed = new Signal<WorksheetChange>();
   /** Anything worth saving changed: structure, a source, an output, the title. */
   readonly contentChanged = new Signal<void>();
+  /** The worksheet is for another kernel now (its cells' choice of languages changes). */
+  readonly kernelChanged = new Signal<string>();
   private _cells: Cell[] = [];
   private _title = "Untitled";
   private _kernelName = DEFAULT_KERNEL;
@@ -38,7 +40,9 @@ export class Worksheet {
   }
 
   set kernelName(name: string) {
+    const changed = name !== this._kernelName;
     this._kernelName = name;
+    if (changed) this.kernelChanged.emit(name);
     this.contentChanged.emit();
   }
 

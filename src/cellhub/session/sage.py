@@ -2,12 +2,19 @@
 
 :func:`prepare` runs once in the template of the ``sage`` kind
 (:data:`cellhub.kernel_kinds.SAGE`), after the shell is built. It imports Sage
-(passagemath's symbolics, plot, Maxima and PARI parts, see docs/sage.md), sets the
+(passagemath's symbolics, plot, Maxima, PARI and Singular parts, see docs/sage.md), sets the
 shell up as passagemath's own Jupyter kernel does (``SageCustomizations``: the
 preparser as an IPython input transformer, ``%display`` and the other Sage magics,
-``%gp``, ``%maxima`` … for Sage's interfaces), puts Sage's names in the user namespace
-and warms what a first cell would otherwise pay for: Maxima above all, seconds of
-loading into ECL that no session repeats.
+``%gp``, ``%gap``, ``%maxima``, ``%singular`` … for Sage's interfaces), puts Sage's names
+in the user namespace and warms what a first cell would otherwise pay for: Maxima above
+all, seconds of loading into ECL that no session repeats.
+
+Sage Cell's other languages are cell magics, as in Sage: a cell that starts with
+``%%gp``, ``%%gap``, ``%%maxima`` or ``%%singular`` goes to that program, which the
+session starts as its child on first use; a cell that starts with
+``%%python`` is plain Python, run in the session's namespace without the preparser
+(:func:`plain_python_cells`; IPython's own ``%%python`` would run a separate
+interpreter). The page's per-cell language choice prefixes a cell with these lines.
 
 Display goes through passagemath's IPython notebook backend, with one change for
 cellhub's page: output that is only math (``show(expr)``, ``%display latex``) is sent
@@ -57,6 +64,8 @@ show(_cellhub_f)
 get_ipython().display_formatter.format(plot(sin(_cellhub_x), (_cellhub_x, 0, 1), figsize=2))
 del _cellhub_x, _cellhub_f
 """
+#: What stands in place of a cell's ``%%python`` line: a comment, so that line numbers stay.
+PLAIN_PYTHON = "# %%python: plain Python, not preparsed\n"
 
 
 def prepare(shell: CellShell) -> None:
@@ -68,6 +77,8 @@ def prepare(shell: CellShell) -> None:
     from sage.repl.rich_output import get_display_manager  # type: ignore[import-untyped]
 
     SageCustomizations(shell=shell)  # with SAGE_IMPORTALL=no (the kind's environment)
+    plain_python_cells(shell)
+    gap_without_workspace()
     get_display_manager().switch_backend(math_as_latex_backend(), shell=shell)
     install_names(shell, modules)
     use_sage_values_in_interacts()
@@ -95,6 +106,49 @@ def install_names(shell: CellShell, modules: list[Any]) -> None:
     shell.user_ns.update(names)
     shell.user_ns_hidden.update(names)
     set_globals(shell.user_ns)
+
+
+def plain_python_cells(shell: CellShell) -> None:
+    """A cell that starts with ``%%python`` runs as plain Python: Sage Cell's ``python``.
+
+    The line becomes a comment before IPython looks for cell magics (a cleanup transform),
+    and the preparser, which Sage installed as the last of the shell's transforms, leaves
+    a cell that starts with that comment alone. Nothing is remembered between the two:
+    IPython may transform a cell more than once.
+    """
+    from sage.repl.interpreter import SagePreparseTransformer  # type: ignore[import-untyped]
+
+    def python_line_to_comment(lines: list[str]) -> list[str]:
+        if lines and lines[0].rstrip() == "%%python":
+            return [PLAIN_PYTHON, *lines[1:]]
+        return lines
+
+    def preparse_unless_python(lines: list[str]) -> list[str]:
+        if lines and lines[0] == PLAIN_PYTHON:
+            return lines
+        preparsed: list[str] = SagePreparseTransformer(lines)
+        return preparsed
+
+    cleanup = shell.input_transformer_manager.cleanup_transforms
+    cleanup.insert(1, python_line_to_comment)  # after the removal of leading blank lines
+    post = shell.input_transformers_post
+    post[post.index(SagePreparseTransformer)] = preparse_unless_python
+
+
+def gap_without_workspace() -> None:
+    """Sage's GAP interface (``%gap``, ``gap(…)``) starts GAP without its saved workspace.
+
+    By default Sage saves a workspace (about 60 MB) in ``DOT_SAGE`` when GAP first starts,
+    to start it faster later; a session's ``DOT_SAGE`` is in its home, a tmpfs charged to
+    its memory, and a session starts GAP once (about a second, the same as making the
+    workspace). The interface object is made here, in the template, before anything has
+    looked it up (Sage's names for it are lazy imports); without passagemath-gap, nothing.
+    """
+    try:
+        from sage.interfaces import gap  # type: ignore[import-untyped]
+    except ImportError:
+        return
+    gap.gap = gap.Gap(use_workspace_cache=False)
 
 
 def use_sage_values_in_interacts() -> None:
