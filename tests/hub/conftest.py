@@ -29,15 +29,6 @@ from tests.hub.worker_processes import Workers
 BACKENDS = ["sqlite", "postgresql"]
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "both_databases: run the module's tests on SQLite and on PostgreSQL"
-    )
-    config.addinivalue_line(
-        "markers", "sqlite_only(reason): in a both_databases module, run on SQLite alone"
-    )
-
-
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
         "both_databases"
