@@ -21,6 +21,7 @@ from cellhub.db.jupyter_sessions import JupyterSessionRepository
 from cellhub.db.kernels import KernelRepository
 from cellhub.db.login_sessions import LoginSessionRepository
 from cellhub.db.permalinks import PermalinkRepository
+from cellhub.db.worksheets import WorksheetRepository
 from cellhub.hub.app import create_app
 from cellhub.hub.health_api import DatabaseProbe
 from cellhub.hub.kernels import KernelService
@@ -48,4 +49,5 @@ def in_process_hub(data: Path, token: str = TOKEN, **settings: Any) -> Starlette
     app.state.kernel_starts = ClientBudget(1000, 1000)
     app.state.messages = ClientBudget(1000, 1000)
     app.state.jupyter_sessions = JupyterSessionRepository(engine)
+    app.state.worksheets = WorksheetRepository(engine, config.worksheet_versions)
     return app

@@ -57,6 +57,15 @@ TABLE = {
     "GET /s/{permalink_id}": Access.ANONYMOUS,
     "GET /output-frame": Access.ANYONE,
     "MOUNT /static": Access.ANYONE,
+    "GET /api/contents/{path:path}/checkpoints": Access.USER,
+    "POST /api/contents/{path:path}/checkpoints": Access.USER,
+    "POST /api/contents/{path:path}/checkpoints/{checkpoint_id}": Access.USER,
+    "DELETE /api/contents/{path:path}/checkpoints/{checkpoint_id}": Access.USER,
+    **{
+        f"{method} {path}": Access.USER
+        for path in ("/api/contents", "/api/contents/{path:path}")
+        for method in ("GET", "PUT", "POST", "PATCH", "DELETE")
+    },
 }
 
 

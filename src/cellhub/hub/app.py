@@ -25,8 +25,10 @@ from cellhub.db.jupyter_sessions import JupyterSessionRepository
 from cellhub.db.kernels import KernelRepository
 from cellhub.db.login_sessions import LoginSessionRepository
 from cellhub.db.permalinks import PermalinkRepository
+from cellhub.db.worksheets import WorksheetRepository
 from cellhub.deploy.certificates import credentials, hub_ssl_context
 from cellhub.hub import (
+    contents_api,
     health_api,
     json_api,
     kernels_api,
@@ -93,6 +95,7 @@ def create_app(config: Config, token: str, worker_addresses: list[str]) -> Starl
         app.state.started = time.time()
         app.state.config = config
         init_repositories(app, engine)
+        app.state.worksheets = WorksheetRepository(engine, config.worksheet_versions)
         for link in links:
             await link.start()
         await service.reconcile()
@@ -144,7 +147,11 @@ def hub_middleware(
     return [
         Middleware(ResponseCounter, metrics=hub_metrics),
         Middleware(SecurityHeaders, frame_ancestors=config.frame_ancestors),
-        Middleware(BodySizeLimit, max_body_size=config.max_body_size),
+        Middleware(
+            BodySizeLimit,
+            max_body_size=config.max_body_size,
+            larger={"/api/contents/": config.worksheet_max_size},
+        ),
         *cors_middleware(config),
         Middleware(LoginSessions, token=token, lifetime=config.login_lifetime),
         Middleware(AccessControl, table=table, token=token, policy=policy),
@@ -166,6 +173,7 @@ def hub_routes() -> list[Guarded]:
         *pages.ROUTES,
         *permalinks.ROUTES,
         *output_frame.ROUTES,
+        *contents_api.ROUTES,
     ]
     if STATIC.is_dir():
         static = Mount("/static", StaticFiles(directory=STATIC), name="static")
