@@ -54,6 +54,8 @@ class KernelOptions(TypedDict, total=False):
 
     idle_timeout: float
     max_lifetime: float
+    #: Seconds the kernel lives idle once no hub holds a client of it (the worksheet page's).
+    detached_grace: float
 
 
 def kernel_options(given: Mapping[str, float]) -> KernelOptions:
@@ -63,6 +65,8 @@ def kernel_options(given: Mapping[str, float]) -> KernelOptions:
         options["idle_timeout"] = float(given["idle_timeout"])
     if "max_lifetime" in given:
         options["max_lifetime"] = float(given["max_lifetime"])
+    if "detached_grace" in given:
+        options["detached_grace"] = float(given["detached_grace"])
     return options
 
 

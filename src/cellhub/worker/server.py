@@ -188,6 +188,8 @@ class Worker:
         self.promote_spares = scheduling.can_promote()
         #: Per-kernel (idle_timeout, max_lifetime) that differ from the configuration's.
         self.kernel_limits: dict[str, tuple[float, float]] = {}
+        #: Per-kernel seconds it lives idle once no hub holds a client of it (the page's).
+        self.detached_grace: dict[str, float] = {}
         #: Work started for a hub or a client that nobody awaits (kept from the collector).
         self.tasks: set[asyncio.Task[None]] = set()
         #: Requests that failed: a hub (and through it a client) can repeat one at will.
@@ -275,7 +277,9 @@ class Worker:
             self.load.changed()
             raise
         self.bind(kernel, session)
-        if options:
+        if options and options.get("detached_grace"):
+            self.detached_grace[kernel_id] = float(options["detached_grace"])
+        if options and ("idle_timeout" in options or "max_lifetime" in options):
             self.kernel_limits[kernel_id] = (
                 float(options.get("idle_timeout", self.config.idle_timeout)),
                 float(options.get("max_lifetime", 0)),
@@ -323,6 +327,7 @@ class Worker:
         self.ended[cause or cause_of(reason)] += 1
         self.ended_pauses += kernel.flow_pauses
         self.kernel_limits.pop(kernel.id, None)
+        self.detached_grace.pop(kernel.id, None)
         old = kernel.unbind()
         if old is not None:
             self.by_pid.pop(old.pid, None)
@@ -351,16 +356,16 @@ class Worker:
             now = time.time()
             for kernel in list(self.kernels.values()):
                 timeout, lifetime = self.kernel_limits.get(kernel.id, (self.config.idle_timeout, 0))
+                grace = self.detached_grace.get(kernel.id, 0)
+                idle = not kernel.links and kernel.state in ("idle", "starting")
                 if lifetime > 0 and now - kernel.created > lifetime:
                     why = f"ended after its maximum lifetime of {lifetime:g} s"
                     self.end(kernel, why, cause="lifetime")
-                elif (
-                    timeout > 0
-                    and not kernel.links
-                    and kernel.state in ("idle", "starting")
-                    and kernel.last_activity < now - timeout
-                ):
+                elif timeout > 0 and idle and kernel.last_activity < now - timeout:
                     self.end(kernel, f"culled after {timeout:g} s idle", cause="culled")
+                elif grace > 0 and idle and (kernel.detached_since or now) < now - grace:
+                    why = f"shut down {grace:g} s after the last page using it closed"
+                    self.end(kernel, why, cause="culled")
 
     # -- hub requests -----------------------------------------------------------------
     def in_background(self, work: Coroutine[Any, Any, None]) -> None:
