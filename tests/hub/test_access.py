@@ -61,6 +61,9 @@ TABLE = {
     "POST /api/contents/{path:path}/checkpoints": Access.USER,
     "POST /api/contents/{path:path}/checkpoints/{checkpoint_id}": Access.USER,
     "DELETE /api/contents/{path:path}/checkpoints/{checkpoint_id}": Access.USER,
+    "GET /api/worksheets/history/{path:path}": Access.USER,
+    "GET /api/worksheets/versions/{number:int}/{path:path}": Access.USER,
+    "POST /api/worksheets/restore/{number:int}/{path:path}": Access.USER,
     **{
         f"{method} {path}": Access.USER
         for path in ("/api/contents", "/api/contents/{path:path}")

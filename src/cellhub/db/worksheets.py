@@ -141,18 +141,19 @@ def under(path: str, prefix: str) -> bool:
 
 
 def thinned(created: Sequence[float], excess: int, at: float) -> list[int]:
-    """Which of versions created at ``created`` (seconds, oldest first; the newest never)
-    to drop so that ``excess`` fewer remain: each time the one whose gap to the next is the
-    smallest relative to its age, so that what is kept spreads evenly on a log scale of age."""
+    """Which of versions created at ``created`` (seconds, oldest first) to drop so that
+    ``excess`` fewer remain. Never the oldest nor the newest; each time the one whose
+    neighbours are closest together relative to its age, so that what is kept ends up spread
+    evenly on a log scale of age: dense where recent, sparse where old."""
     alive = list(range(len(created)))
     dropped: list[int] = []
-    for _ in range(min(excess, len(created) - 1)):
+    for _ in range(min(excess, len(created) - 2)):
 
         def score(position: int) -> float:
-            index, following = alive[position], alive[position + 1]
-            return (created[following] - created[index]) / (at - created[index] + 1.0)
+            before, index, after = (created[alive[position + d]] for d in (-1, 0, 1))
+            return (after - before) / (at - index + 1.0)
 
-        victim = min(range(len(alive) - 1), key=score)
+        victim = min(range(1, len(alive) - 1), key=score)
         dropped.append(alive.pop(victim))
     return dropped
 

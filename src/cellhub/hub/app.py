@@ -41,6 +41,7 @@ from cellhub.hub import (
     status_api,
     websocket,
     workers_api,
+    worksheets_api,
 )
 from cellhub.hub.access import Access, AccessControl, Guarded
 from cellhub.hub.anonymous import AnonymousPolicy
@@ -174,6 +175,7 @@ def hub_routes() -> list[Guarded]:
         *permalinks.ROUTES,
         *output_frame.ROUTES,
         *contents_api.ROUTES,
+        *worksheets_api.ROUTES,
     ]
     if STATIC.is_dir():
         static = Mount("/static", StaticFiles(directory=STATIC), name="static")
