@@ -1,0 +1,92 @@
+/**
+ * The person's worksheets, kept on the server: a panel that lists them (newest first) and
+ * opens, creates, renames, duplicates and deletes them. Opening one loads the page for it
+ * (`?worksheet=path`): the worksheet it leaves is saved first, and its kernel lives on for
+ * `page_kernel_grace`, so that coming back reattaches to it.
+ */
+import { h } from "../util/dom";
+import type { EntryModel } from "./contentsApi";
+import { fileNameFor, nameOf, type ServerStore } from "./serverStore";
+
+export class WorksheetList {
+  readonly element: HTMLElement;
+  readonly toggle: HTMLButtonElement;
+  private readonly list: HTMLElement;
+
+  constructor(
+    private readonly store: ServerStore,
+    private readonly say: (text: string) => void,
+  ) {
+    this.list = h("ul", { className: "worksheet-entries" });
+    this.element = h(
+      "aside",
+      { className: "side-panel worksheet-list", "aria-label": "Worksheets", hidden: true },
+      h("h2", {}, "Worksheets"),
+      h("button", { type: "button", onclick: () => void this.create() }, "New worksheet"),
+      this.list,
+    );
+    this.toggle = h("button", { type: "button", "aria-expanded": "false", onclick: () => void this.flip() }, "Worksheets");
+  }
+
+  private async flip(): Promise<void> {
+    this.element.hidden = !this.element.hidden;
+    this.toggle.setAttribute("aria-expanded", String(!this.element.hidden));
+    if (!this.element.hidden) await this.refresh();
+  }
+
+  async refresh(): Promise<void> {
+    const entries = (await this.store.api.list()).filter((entry) => entry.type === "notebook");
+    entries.sort((a, b) => b.last_modified.localeCompare(a.last_modified));
+    this.list.replaceChildren(...entries.map((entry) => this.row(entry)));
+  }
+
+  private row(entry: EntryModel): HTMLElement {
+    const current = entry.path === this.store.path;
+    const act = (label: string, run: () => Promise<void>): HTMLButtonElement =>
+      h("button", { type: "button", className: "link", "aria-label": `${label} ${nameOf(entry.path)}`, onclick: () => void this.attempt(run) }, label);
+    return h(
+      "li",
+      { "aria-current": current ? "true" : null },
+      h("a", { href: `?worksheet=${encodeURIComponent(entry.path)}`, onclick: (event) => this.go(event, entry.path) }, nameOf(entry.path)),
+      act("Rename", () => this.rename(entry)),
+      act("Duplicate", async () => void (await this.store.api.duplicate(entry.path))),
+      current ? null : act("Delete", () => this.remove(entry)),
+    );
+  }
+
+  private async attempt(run: () => Promise<void>): Promise<void> {
+    try {
+      await run();
+    } catch (error) {
+      this.say((error as Error).message);
+    }
+    await this.refresh();
+  }
+
+  /** Open a worksheet: save this one first, then load the page for that one. */
+  go(event: Event | null, path: string): void {
+    event?.preventDefault();
+    void this.store.saveNow().finally(() => {
+      const url = new URL(location.href);
+      url.searchParams.set("worksheet", path);
+      location.assign(url);
+    });
+  }
+
+  async create(): Promise<void> {
+    const created = await this.store.api.createUntitled();
+    this.go(null, created.model.path);
+  }
+
+  private async rename(entry: EntryModel): Promise<void> {
+    const title = prompt("Rename the worksheet to:", nameOf(entry.path));
+    if (!title) return;
+    const folder = entry.path.includes("/") ? entry.path.slice(0, entry.path.lastIndexOf("/") + 1) : "";
+    const renamed = await this.store.api.rename(entry.path, folder + fileNameFor(title));
+    if (entry.path === this.store.path) location.replace(`?worksheet=${encodeURIComponent(renamed.path)}`);
+  }
+
+  private async remove(entry: EntryModel): Promise<void> {
+    if (confirm(`Delete the worksheet "${nameOf(entry.path)}" and its history?`)) await this.store.api.remove(entry.path);
+  }
+}
