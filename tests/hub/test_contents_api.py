@@ -288,3 +288,22 @@ async def test_only_the_owner_sees_worksheets(tmp_path: Path) -> None:
             url("x.ipynb"), json={"type": "notebook", "content": new_notebook()}
         )
         assert made.status_code == 403
+
+
+async def test_hostile_versions_and_nesting_get_4xx(api: httpx.AsyncClient) -> None:
+    """Numbers past the database's integers, and JSON nested past what is written back."""
+    body = {"type": "notebook", "content": new_notebook()}
+    huge = {"If-Match": '"' + "9" * 30 + '"'}
+    assert (await api.put(url("foo", "a.ipynb"), json=body, headers=huge)).status_code == 400
+    assert (await api.post(url("foo", "a.ipynb", "checkpoints", "9" * 30))).status_code == 404
+    assert (
+        await api.get("/api/worksheets/versions/" + "9" * 30 + "/foo/a.ipynb")
+    ).status_code == 404
+    nested: Any = "deep"
+    for _ in range(300):
+        nested = {"n": nested}
+    deep = new_notebook(metadata={"deep": nested})
+    made = await api.put(
+        url("deep.ipynb"), content=json.dumps({"type": "notebook", "content": deep})
+    )
+    assert made.status_code == 400

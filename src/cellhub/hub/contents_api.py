@@ -43,6 +43,8 @@ from cellhub.hub.notebooks import InvalidNotebook, empty_notebook, notebook_byte
 from cellhub.hub.owners import owner_of
 
 TYPES = (None, "directory", "file", "notebook")
+#: Version numbers fit the database's integers; a bigger one names no version.
+MOST_VERSIONS = 2**31 - 1
 NOT_YET = "only notebooks and directories are stored here (files come later)"
 
 
@@ -237,10 +239,10 @@ def based_on(request: Request) -> int | None:
     tag = request.headers.get("if-match")
     if tag is None or tag.strip() == "*":
         return None
-    try:
-        return int(tag.strip().removeprefix("W/").strip('"'))
-    except ValueError:
-        raise Refused(error(400, f"If-Match {tag!r} names no version")) from None
+    number = tag.strip().removeprefix("W/").strip('"')
+    if not number.isdigit() or len(number) > 9:
+        raise Refused(error(400, f"If-Match {tag!r} names no version"))
+    return int(number)
 
 
 async def put(request: Request) -> Response:
@@ -389,7 +391,7 @@ async def create_checkpoint(request: Request) -> Response:
 
 def checkpoint_number(request: Request) -> int:
     raw = request.path_params["checkpoint_id"]
-    if not raw.isdigit():
+    if not raw.isdigit() or len(raw) > 9:
         raise Refused(error(404, f"No such checkpoint: {raw}"))
     return int(raw)
 

@@ -28,7 +28,10 @@ def notebook_bytes(notebook: Any) -> bytes:
         raise InvalidNotebook("Notebook validation failed: not an nbformat 4 notebook")
     for problem in iter_validate(notebook):  # type: ignore[no-untyped-call]  # nbformat is untyped
         raise InvalidNotebook(f"Notebook validation failed: {problem.message}")
-    return orjson.dumps(notebook)
+    try:
+        return orjson.dumps(notebook)
+    except orjson.JSONEncodeError as exc:  # nested deeper than JSON is written back
+        raise InvalidNotebook(f"Notebook validation failed: {exc}") from None
 
 
 def empty_notebook() -> bytes:

@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from cellhub.hub.access import Access, Guarded
 from cellhub.hub.contents_api import (
+    MOST_VERSIONS,
     base_model,
     based_on,
     iso,
@@ -25,6 +26,14 @@ from cellhub.hub.contents_api import (
     repository,
     run,
 )
+from cellhub.hub.json_api import Refused, error
+
+
+def number_of(request: Request) -> int:
+    number: int = request.path_params["number"]
+    if number > MOST_VERSIONS:
+        raise Refused(error(404, f"No such version: {number}"))
+    return number
 
 
 async def history(request: Request) -> Response:
@@ -47,9 +56,7 @@ async def history(request: Request) -> Response:
 async def version(request: Request) -> Response:
     """The notebook as version ``number`` of it was saved (a model as the contents API's)."""
     path = path_of(request, changing=False)
-    entry, data = await run(
-        repository(request).content, owner(request), path, request.path_params["number"]
-    )
+    entry, data = await run(repository(request).content, owner(request), path, number_of(request))
     model = base_model(entry) | {"format": "json", "content": orjson.loads(data)}
     return JSONResponse(model)
 
@@ -58,7 +65,7 @@ async def restore(request: Request) -> Response:
     """Save version ``number`` as the newest; the answer is the worksheet as it now is."""
     path = path_of(request, changing=True)
     mine = owner(request)
-    _, data = await run(repository(request).content, mine, path, request.path_params["number"])
+    _, data = await run(repository(request).content, mine, path, number_of(request))
     entry = await run(repository(request).save, mine, path, data, based_on(request))
     model = base_model(entry) | {"format": "json", "content": orjson.loads(data)}
     return model_response(request, model, entry=entry)
