@@ -342,6 +342,8 @@ def _validate(cfg: Config) -> Config:
         raise ConfigError("max_header_size must be at least 1024 and header_timeout positive")
     if cfg.worksheet_versions < 1 or cfg.worksheet_max_size < 64 * 1024:
         raise ConfigError("worksheet_versions must be at least 1, worksheet_max_size 65536")
+    if cfg.page_kernel_grace < 0:
+        raise ConfigError("page_kernel_grace must not be negative")
     if cfg.login_lifetime <= 0:
         raise ConfigError("login_lifetime must be positive")
     if not all(FRAME_SOURCE.fullmatch(source) for source in cfg.frame_ancestors):

@@ -6,8 +6,10 @@ import itertools
 from pathlib import Path
 
 import pytest
+from sqlalchemy import delete
 
 from cellhub.db.database import make_engine, upgrade
+from cellhub.db.models import Worksheet, WorksheetVersion
 from cellhub.db.worksheets import Conflict, Exists, NotFound, WorksheetRepository, thinned
 
 
@@ -50,6 +52,26 @@ def test_thinning_keeps_old_versions_sparse_and_recent_ones_dense() -> None:
     assert len(kept) == 10 and kept[0] == 0.0 and kept[-1] == 599.0
     gaps = [later - earlier for earlier, later in itertools.pairwise(kept)]
     assert gaps[0] > 4 * gaps[-1], kept
+
+
+def test_postgresql(tmp_path: Path) -> None:
+    """The same store on a real PostgreSQL server: saves, a stale save, thinning, folders."""
+    from tests.db.postgres import running_postgres
+
+    with running_postgres(tmp_path / "pg") as url:
+        engine = make_engine(url)
+        upgrade(engine)
+        store = WorksheetRepository(engine, keep=5)
+        for test in (
+            test_each_save_is_a_version_and_a_stale_one_is_refused,
+            test_versions_beyond_keep_are_thinned_checkpoints_kept,
+            test_folders_rename_copy_delete,
+        ):
+            test(store)
+            with engine.begin() as connection:
+                connection.execute(delete(WorksheetVersion))
+                connection.execute(delete(Worksheet))
+        engine.dispose()
 
 
 def test_folders_rename_copy_delete(store: WorksheetRepository) -> None:

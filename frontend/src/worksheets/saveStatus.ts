@@ -25,7 +25,7 @@ export class SaveStatus {
       h("button", { type: "button", onclick: () => void run().catch((error: Error) => this.say(error.message)) }, label);
     this.banner = h(
       "div",
-      { className: "banner save-conflict", role: "alert", hidden: true },
+      { className: "save-conflict", role: "alert", hidden: true },
       h("span", {}, "This worksheet was saved in another tab or on another device since this page opened it."),
       button("Reload their version", () => store.reload()),
       button("Keep mine", () => store.keepMine()),

@@ -35,18 +35,16 @@ export class ServerWorksheets {
     }
   }
 
-  /** The panels and controls, once the page's notices exist. */
-  build(notices: Notices): { controls: HTMLElement; elements: HTMLElement[] } {
+  /** The panels, and the controls that go beside the page's other file controls. */
+  build(notices: Notices): { controls: HTMLElement[]; elements: HTMLElement[] } {
     const say = (text: string): void => notices.show(text);
     this.status = new SaveStatus(this.store);
     this.list = new WorksheetList(this.store, say);
     this.history = new HistoryPanel(this.store, say);
-    const controls = document.createElement("div");
-    controls.className = "group";
-    controls.setAttribute("role", "toolbar");
-    controls.setAttribute("aria-label", "Worksheets");
-    controls.append(this.list.toggle, this.history.toggle, this.status.status);
-    return { controls, elements: [this.status.banner, this.list.element, this.history.element] };
+    return {
+      controls: [this.list.toggle, this.history.toggle, this.status.status],
+      elements: [this.status.banner, this.list.element, this.history.element],
+    };
   }
 
   /** Once the kernel has started: say so if it is not the one the worksheet was saved with. */

@@ -257,9 +257,8 @@ class WorksheetRepository:
 
     def insert(self, db: Session, owner: str, entry: Entry) -> None:
         values = {column.key: getattr(entry, column.key) for column in ENTRY_COLUMNS}
-        try:
-            with db.begin_nested():
-                db.execute(insert(Worksheet).values(owner=owner, **values))
+        try:  # the transaction it is part of ends with the exception, rolled back
+            db.execute(insert(Worksheet).values(owner=owner, **values))
         except IntegrityError:
             raise Exists(entry.path) from None
 
