@@ -1,8 +1,9 @@
 """The OpenAPI 3 description of the hub's REST API, served at ``GET /api/openapi.json``.
 
 It describes what the hub answers, errors included — the kernels, sessions, kernel specs
-and status API with Jupyter Server's paths and models, permalinks, workers, health and
-metrics — so that clients can be generated from it and a fuzzer (schemathesis, in
+and status API with Jupyter Server's paths and models, permalinks, workers, health,
+metrics, and the contents API with a worksheet's history (hub/contents_openapi.py) — so
+that clients can be generated from it and a fuzzer (schemathesis, in
 tests/hub/test_fuzz_rest.py) can check every answer against it. It is public, like ``GET
 /api``: it holds nothing about this deployment. Every error is ``{"message": …, "reason":
 null}``, as Jupyter Server sends them. The WebSocket channels
@@ -236,6 +237,8 @@ def permalink_paths() -> dict[str, Any]:
 
 
 def document() -> dict[str, Any]:
+    from cellhub.hub.contents_openapi import CONTENTS_SCHEMAS, contents_paths  # uses these helpers
+
     public: dict[str, Any] = {"security": []}
     paths: dict[str, Any] = {
         "/api": {
@@ -257,6 +260,7 @@ def document() -> dict[str, Any]:
         **kernel_paths(),
         **session_paths(),
         **permalink_paths(),
+        **contents_paths(),
     }
     for item in paths.values():
         for method, op in item.items():
@@ -266,7 +270,7 @@ def document() -> dict[str, Any]:
         "openapi": "3.0.3",
         "info": {"title": "cellhub", "version": cellhub.__version__},
         "paths": paths,
-        "components": {"schemas": SCHEMAS, "securitySchemes": SECURITY},
+        "components": {"schemas": {**SCHEMAS, **CONTENTS_SCHEMAS}, "securitySchemes": SECURITY},
         "security": [{"token": []}, {"token_query": []}],
     }
 
