@@ -5,7 +5,8 @@ One multiplexed connection per hub carries every kernel's traffic as msgpack fra
 a handshake that refuses a hub of another protocol version: :mod:`cellhub.protocol.hub_worker`
 defines every frame, and docs/protocol.md describes them. A start may set ``idle_timeout``
 and ``max_lifetime`` (seconds, 0: none) for that kernel alone, as the hub does for
-anonymous kernels.
+anonymous kernels, and ``detached_grace``: how long the kernel lives idle once no hub holds
+a client of it, as the hub asks for the worksheet page's kernels.
 
 Restart and shutdown send the clients what Jupyter Server with ipykernel sends: the old
 session's ``busy``, ``shutdown_reply`` and ``idle`` (and, for a restart, the new session's
