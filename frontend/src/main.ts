@@ -122,7 +122,10 @@ async function boot(): Promise<void> {
   });
 
   const root = document.getElementById("app") ?? document.body;
-  const extra = server?.build(notices);
+  const extra = server?.build(notices, (title) => {
+    worksheet.title = title;
+    bar.titleInput.value = worksheet.title;
+  });
   root.replaceChildren(bar.element, bar.banner, ...(extra?.elements ?? []), view.element, notices.element);
   const share = new ShareButton({ ...config, kernelName: () => worksheet.kernelName, code: () => codeToShare(worksheet, view) });
   bar.element.querySelector(".controls")?.append(share.element);

@@ -30,6 +30,9 @@ def test_each_save_is_a_version_and_a_stale_one_is_refused(store: WorksheetRepos
     assert store.content("me", "a.ipynb")[1] == b'{"v": 2}'
     assert store.content("me", "a.ipynb", 1)[1] == b'{"v": 1}'
     assert store.get("someone else", "a.ipynb") is None
+    store.rename("me", "a.ipynb", "b.ipynb")
+    with pytest.raises(NotFound):  # a tab still on the old name does not make it again
+        store.save("me", "a.ipynb", b'{"v": 4}', based_on=2)
 
 
 def test_versions_beyond_keep_are_thinned_checkpoints_kept(store: WorksheetRepository) -> None:

@@ -215,6 +215,12 @@ export class ServerStore {
       }
       this.saved(done, notebook);
     } catch (error) {
+      if (error instanceof ContentsError && error.status === 404 && this.path !== null) {
+        // Deleted or renamed elsewhere since: what this page holds becomes a new worksheet.
+        this.startAnew();
+        this.changed();
+        return;
+      }
       console.warn("cellhub: the worksheet could not be saved", error);
       this.setState("error");
       this.timer = setTimeout(() => void this.saveNow(), 5 * SAVE_DELAY_MS);

@@ -36,10 +36,10 @@ export class ServerWorksheets {
   }
 
   /** The panels, and the controls that go beside the page's other file controls. */
-  build(notices: Notices): { controls: HTMLElement[]; elements: HTMLElement[] } {
+  build(notices: Notices, retitle: (title: string) => void): { controls: HTMLElement[]; elements: HTMLElement[] } {
     const say = (text: string): void => notices.show(text);
     this.status = new SaveStatus(this.store);
-    this.list = new WorksheetList(this.store, say);
+    this.list = new WorksheetList(this.store, say, retitle);
     this.history = new HistoryPanel(this.store, say);
     return {
       controls: [this.list.toggle, this.history.toggle, this.status.status],

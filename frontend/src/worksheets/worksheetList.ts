@@ -16,6 +16,8 @@ export class WorksheetList {
   constructor(
     private readonly store: ServerStore,
     private readonly say: (text: string) => void,
+    /** The page's title follows a rename of the open worksheet. */
+    private readonly retitle: (title: string) => void,
   ) {
     this.list = h("ul", { className: "worksheet-entries" });
     this.element = h(
@@ -81,9 +83,15 @@ export class WorksheetList {
   private async rename(entry: EntryModel): Promise<void> {
     const title = prompt("Rename the worksheet to:", nameOf(entry.path));
     if (!title) return;
+    if (entry.path === this.store.path) {
+      // The open worksheet: the page follows it to its new name (and takes it as its title).
+      await this.store.saveNow();
+      if (!(await this.store.renameTo(title))) throw new Error(`A worksheet named "${title}" exists already.`);
+      this.retitle(title);
+      return;
+    }
     const folder = entry.path.includes("/") ? entry.path.slice(0, entry.path.lastIndexOf("/") + 1) : "";
-    const renamed = await this.store.api.rename(entry.path, folder + fileNameFor(title));
-    if (entry.path === this.store.path) location.replace(`?worksheet=${encodeURIComponent(renamed.path)}`);
+    await this.store.api.rename(entry.path, folder + fileNameFor(title));
   }
 
   private async remove(entry: EntryModel): Promise<void> {

@@ -232,23 +232,32 @@ class WorksheetRepository:
                 .returning(*ENTRY_COLUMNS)
             ).first()
             if moved is None:
-                return self.create(db, owner, path, content, stamp)
+                return self.create(db, owner, path, content, stamp, based_on)
             entry = entry_of(moved)
             self.add_version(db, entry.id, entry.version, content, stamp)
             self.compact(db, entry.id, stamp)
             return entry
 
     def create(
-        self, db: Session, owner: str, path: str, content: bytes, stamp: dt.datetime
+        self,
+        db: Session,
+        owner: str,
+        path: str,
+        content: bytes,
+        stamp: dt.datetime,
+        based_on: int | None,
     ) -> Entry:
         """The worksheet at ``path`` when the save's UPDATE found none to move: a new one, or
-        the reason why not (another type there, a newer version there, no folder for it)."""
+        the reason why not (another type there, a newer version there, no folder for it; or,
+        for a save based on a version, no worksheet: it was deleted or moved meanwhile)."""
         existing = db.execute(select(*ENTRY_COLUMNS).where(*self.at(owner, path))).first()
         if existing is not None:
             found = entry_of(existing)
             if found.type != NOTEBOOK:
                 raise WrongType(f"{path} is a {found.type}")
             raise Conflict(found.version)
+        if based_on is not None:
+            raise NotFound(f"{path} (deleted or moved since version {based_on})")
         self.need_folder(db, owner, parent_of(path))
         entry = Entry(str(uuid.uuid4()), path, NOTEBOOK, 1, len(content), stamp, stamp)
         self.insert(db, owner, entry)
