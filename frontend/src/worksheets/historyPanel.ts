@@ -7,10 +7,9 @@ import { fromNotebook } from "../notebook/ipynb";
 import { h } from "../util/dom";
 import type { VersionInfo } from "./contentsApi";
 import type { ServerStore } from "./serverStore";
+import { SidePanel } from "./sidePanel";
 
-export class HistoryPanel {
-  readonly element: HTMLElement;
-  readonly toggle: HTMLButtonElement;
+export class HistoryPanel extends SidePanel {
   private readonly list: HTMLElement;
   private readonly preview: HTMLElement;
 
@@ -18,22 +17,11 @@ export class HistoryPanel {
     private readonly store: ServerStore,
     private readonly say: (text: string) => void,
   ) {
-    this.list = h("ol", { className: "worksheet-versions" });
-    this.preview = h("pre", { className: "version-preview", hidden: true });
-    this.element = h(
-      "aside",
-      { className: "side-panel history-panel", "aria-label": "History", hidden: true },
-      h("h2", {}, "History"),
-      this.list,
-      this.preview,
-    );
-    this.toggle = h("button", { type: "button", "aria-expanded": "false", onclick: () => void this.flip() }, "History");
-  }
-
-  private async flip(): Promise<void> {
-    this.element.hidden = !this.element.hidden;
-    this.toggle.setAttribute("aria-expanded", String(!this.element.hidden));
-    if (!this.element.hidden) await this.refresh();
+    const list = h("ol", { className: "worksheet-versions" });
+    const preview = h("pre", { className: "version-preview", hidden: true });
+    super("History", "history-panel", list, preview);
+    this.list = list;
+    this.preview = preview;
   }
 
   async refresh(): Promise<void> {

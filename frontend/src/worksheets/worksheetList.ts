@@ -7,10 +7,9 @@
 import { h } from "../util/dom";
 import type { EntryModel } from "./contentsApi";
 import { fileNameFor, nameOf, type ServerStore } from "./serverStore";
+import { SidePanel } from "./sidePanel";
 
-export class WorksheetList {
-  readonly element: HTMLElement;
-  readonly toggle: HTMLButtonElement;
+export class WorksheetList extends SidePanel {
   private readonly list: HTMLElement;
 
   constructor(
@@ -19,21 +18,11 @@ export class WorksheetList {
     /** The page's title follows a rename of the open worksheet. */
     private readonly retitle: (title: string) => void,
   ) {
-    this.list = h("ul", { className: "worksheet-entries" });
-    this.element = h(
-      "aside",
-      { className: "side-panel worksheet-list", "aria-label": "Worksheets", hidden: true },
-      h("h2", {}, "Worksheets"),
-      h("button", { type: "button", onclick: () => void this.create() }, "New worksheet"),
-      this.list,
-    );
-    this.toggle = h("button", { type: "button", "aria-expanded": "false", onclick: () => void this.flip() }, "Worksheets");
-  }
-
-  private async flip(): Promise<void> {
-    this.element.hidden = !this.element.hidden;
-    this.toggle.setAttribute("aria-expanded", String(!this.element.hidden));
-    if (!this.element.hidden) await this.refresh();
+    const list = h("ul", { className: "worksheet-entries" });
+    const create = h("button", { type: "button" }, "New worksheet");
+    super("Worksheets", "worksheet-list", create, list);
+    create.addEventListener("click", () => void this.create().catch((error: Error) => say(error.message)));
+    this.list = list;
   }
 
   async refresh(): Promise<void> {
