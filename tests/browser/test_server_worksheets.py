@@ -148,3 +148,28 @@ def test_the_browsers_own_worksheet_moves_to_the_server(page: Any, ui_server: Ui
     headers = {"Authorization": f"token {ui_server.token}"}
     listing = httpx.get(f"{ui_server.url}api/contents", headers=headers).json()
     assert "Kept in the browser.ipynb" in [entry["name"] for entry in listing["content"]]
+
+
+def test_the_worksheets_panel_renames_duplicates_and_deletes(page: Any) -> None:
+    sheet = WorksheetPage(page)
+    sheet.type_code(0, "listed = 1")
+    titled(sheet, "Listed")
+    renamed = "Listed again"
+    page.on("dialog", lambda dialog: dialog.accept(renamed if dialog.type == "prompt" else None))
+    sheet.button("Worksheets").click()
+    panel = page.locator(".worksheet-list")
+    panel.get_by_role("button", name="Duplicate Listed", exact=True).click()
+    expect(panel.get_by_role("link", name="Listed-Copy1", exact=True)).to_be_visible()
+    panel.get_by_role("button", name="Rename Listed-Copy1", exact=True).click()
+    expect(panel.get_by_role("link", name="Listed again", exact=True)).to_be_visible()
+    panel.get_by_role("button", name="Delete Listed again", exact=True).click()
+    expect(panel.get_by_role("link", name="Listed again", exact=True)).to_have_count(0)
+    # The open worksheet: renamed, the page follows it; it cannot be deleted from under it.
+    expect(panel.get_by_role("button", name="Delete Listed", exact=True)).to_have_count(0)
+    panel.get_by_role("button", name="Rename Listed", exact=True).click()
+    expect(panel.get_by_role("link", name="Listed again", exact=True)).to_be_visible()
+    expect(page.get_by_role("textbox", name=TITLE)).to_have_value("Listed again")
+    sheet.saved()
+    page.reload()
+    page.wait_for_selector(".cell .cm-content")
+    assert sheet.sources() == ["listed = 1"]
