@@ -8,6 +8,8 @@ export interface PageConfig {
   version: string;
   /** The deployment lets anyone use it without the token (`allow_anonymous`), links included. */
   allowAnonymous: boolean;
+  /** The person's worksheets live on the server (logged in); else in this browser. */
+  serverWorksheets: boolean;
 }
 
 export function readPageConfig(): PageConfig {
@@ -19,5 +21,6 @@ export function readPageConfig(): PageConfig {
     kernelName: raw.kernelName || "python3",
     version: raw.version ?? "",
     allowAnonymous: raw.allowAnonymous === true,
+    serverWorksheets: raw.serverWorksheets === true,
   };
 }

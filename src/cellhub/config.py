@@ -324,6 +324,22 @@ class Config(SandboxLimits):
         "Sources (https://lms.example.org, 'self') whose pages may show the hub's pages in a "
         "frame (the CSP frame-ancestors); empty: none may. Embedded cells need none of this.",
     )
+    worksheet_versions: int = _setting(
+        50,
+        "Versions kept per worksheet besides its checkpoints; older ones are thinned so that "
+        "history stays dense where it is recent and sparse where it is old.",
+    )
+    worksheet_max_size: int = _setting(
+        16 * MiB,
+        "Largest worksheet (.ipynb JSON, outputs included) a save may send, in bytes; more "
+        "gets HTTP 413.",
+    )
+    page_kernel_grace: float = _setting(
+        300.0,
+        "Seconds the worksheet page's kernel lives idle once no page holds it (the page was "
+        "closed), before it is shut down; a page that comes back in time reattaches to it "
+        "(0: only idle_timeout applies).",
+    )
 
     @property
     def data_path(self) -> Path:
@@ -428,6 +444,10 @@ def _validate(cfg: Config) -> Config:
         parse_providers(cfg.login_providers)
     except ValueError as exc:
         raise ConfigError(f"login_providers: {exc}") from exc
+    if cfg.worksheet_versions < 1 or cfg.worksheet_max_size < 64 * 1024:
+        raise ConfigError("worksheet_versions must be at least 1, worksheet_max_size 65536")
+    if cfg.page_kernel_grace < 0:
+        raise ConfigError("page_kernel_grace must not be negative")
     if not all(FRAME_SOURCE.fullmatch(source) for source in cfg.frame_ancestors):
         raise ConfigError("frame_ancestors takes origins (https://example.org) or 'self' only")
     return cfg.replace(data_dir=os.path.abspath(cfg.data_dir)) if cfg.data_dir else cfg

@@ -97,22 +97,26 @@ def test_restart_of_a_kernel_where_nothing_ran_asks_nothing(page: Any) -> None:
     assert asked == []
 
 
-def test_new_worksheet_asks_then_starts_blank_with_a_fresh_kernel(page: Any) -> None:
+def test_new_worksheet_starts_blank_with_a_fresh_kernel_and_keeps_the_old_one(page: Any) -> None:
+    """Logged in, worksheets live on the server: a new one discards nothing, so nothing asks."""
     sheet = WorksheetPage(page)
     sheet.run_and_wait(0, "kept = 1")
     sheet.page.get_by_role("textbox", name="Worksheet title").fill("Lab 3")
     sheet.page.keyboard.press("Enter")
-    asked = answer_dialogs(page, [True])
+    sheet.saved()
+    asked = answer_dialogs(page, [])
     sheet.button("New worksheet").click()
-    assert asked and "discarded" in asked[0]
+    expect(page).to_have_url(re.compile(r"worksheet=Untitled"))
+    page.wait_for_selector(".cell .cm-content")
     expect(sheet.cells).to_have_count(1)
     assert sheet.sources() == [""]
     expect(sheet.outputs(0)).to_be_hidden()
-    expect(page.get_by_role("textbox", name="Worksheet title")).to_have_value("Untitled")
+    title = page.get_by_role("textbox", name="Worksheet title")
+    expect(title).to_have_value(re.compile("^Untitled"))
     expect(sheet.run_and_wait(0, "kept")).to_contain_text("NameError")
-    page.reload()
-    page.wait_for_selector(".cell .cm-content")
-    assert sheet.sources() == ["kept"], "the new worksheet is the one kept in the browser"
+    assert asked == []
+    sheet.open_worksheet("Lab 3")
+    assert sheet.sources() == ["kept = 1"], "the old worksheet is kept on the server"
 
 
 def test_dataframe_looks_as_in_jupyterlab(page: Any) -> None:

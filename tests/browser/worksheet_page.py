@@ -101,3 +101,20 @@ class WorksheetPage:
         handle.focus()
         for _ in range(abs(steps)):
             self.page.keyboard.press("ArrowRight" if steps > 0 else "ArrowLeft")
+
+    # ---- server worksheets -----------------------------------------------------------------
+
+    def save_state(self) -> Locator:
+        return self.page.locator(".save-state")
+
+    def saved(self, timeout: int = 20_000) -> None:
+        """Wait until every change is saved on the server."""
+        expect(self.save_state()).to_have_attribute("data-state", "saved", timeout=timeout)
+
+    def open_worksheet(self, name: str) -> None:
+        """Open a worksheet from the Worksheets panel, and wait for it to load."""
+        self.button("Worksheets").click()
+        self.page.locator(".worksheet-list").get_by_role("link", name=name, exact=True).click()
+        expect(self.page).to_have_url(re.compile(r"worksheet="))
+        expect(self.page.locator(".title")).to_have_value(name)
+        self.page.wait_for_selector(".cell .cm-content")

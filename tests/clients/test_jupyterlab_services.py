@@ -3,8 +3,10 @@
 tests/clients/node/drive.js starts a kernel with ``KernelManager`` and a session with
 ``SessionManager`` against a real ``cellhub serve`` and runs each check there (execute, a
 stream, a display, complete, inspect, interrupt, a restart with no ``dead`` or
-``autorestarting`` status, shutdown, the v1 WebSocket subprotocol); each check is one test
-here, so a failure names the check and carries the script's error.
+``autorestarting`` status, shutdown, the v1 WebSocket subprotocol), and with
+``ContentsManager`` the user's worksheets (new, save, read, checkpoint, rename, copy, list,
+delete); each check is one test here, so a failure names the check and carries the script's
+error.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ CHECKS = [
     "restart",
     "shutdown",
     "SessionManager.startNew",
+    "ContentsManager",
 ]
 
 

@@ -20,6 +20,7 @@ from cellhub.config import Config
 from cellhub.db.database import make_engine, upgrade
 from cellhub.db.kernels import KernelRepository
 from cellhub.db.worker_drains import WorkerDrainRepository
+from cellhub.db.worksheets import WorksheetRepository
 from cellhub.hub.app import create_app, init_login_budgets, init_repositories
 from cellhub.hub.drains import AdminDrains
 from cellhub.hub.kernels import KernelService
@@ -53,4 +54,5 @@ def in_process_hub(data: Path, token: str = TOKEN, **settings: Any) -> Starlette
     app.state.kernel_starts = ClientBudget(1000, 1000)
     app.state.messages = ClientBudget(1000, 1000)
     init_login_budgets(app, config)
+    app.state.worksheets = WorksheetRepository(engine, config.worksheet_versions)
     return app

@@ -81,6 +81,18 @@ TABLE = {
     "POST /signup": Access.ANYONE,
     "POST /api/users/invitations": Access.ADMIN,
     "MOUNT /static": Access.ANYONE,
+    "GET /api/contents/{path:path}/checkpoints": Access.USER,
+    "POST /api/contents/{path:path}/checkpoints": Access.USER,
+    "POST /api/contents/{path:path}/checkpoints/{checkpoint_id}": Access.USER,
+    "DELETE /api/contents/{path:path}/checkpoints/{checkpoint_id}": Access.USER,
+    "GET /api/worksheets/history/{path:path}": Access.USER,
+    "GET /api/worksheets/versions/{number:int}/{path:path}": Access.USER,
+    "POST /api/worksheets/restore/{number:int}/{path:path}": Access.USER,
+    **{
+        f"{method} {path}": Access.USER
+        for path in ("/api/contents", "/api/contents/{path:path}")
+        for method in ("GET", "PUT", "POST", "PATCH", "DELETE")
+    },
 }
 
 

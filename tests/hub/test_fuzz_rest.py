@@ -66,6 +66,20 @@ OPERATIONS = {
     "POST /api/users/{name}/reset",
     "POST /api/users/{name}/disable",
     "POST /api/users/{name}/enable",
+    "GET /api/contents",
+    "POST /api/contents",
+    "GET /api/contents/{path}",
+    "PUT /api/contents/{path}",
+    "POST /api/contents/{path}",
+    "PATCH /api/contents/{path}",
+    "DELETE /api/contents/{path}",
+    "GET /api/contents/{path}/checkpoints",
+    "POST /api/contents/{path}/checkpoints",
+    "POST /api/contents/{path}/checkpoints/{checkpoint_id}",
+    "DELETE /api/contents/{path}/checkpoints/{checkpoint_id}",
+    "GET /api/worksheets/history/{path}",
+    "GET /api/worksheets/versions/{number}/{path}",
+    "POST /api/worksheets/restore/{number}/{path}",
 }
 
 

@@ -92,12 +92,15 @@ export class KernelConnection {
     });
   }
 
-  /** Attach to the kernel this tab used before a reload, or start a new one. */
-  async start(): Promise<void> {
+  /**
+   * Attach to the kernel this tab used before a reload, or start a new one; `preferred`, when
+   * given, is the kernel to attach to instead (a worksheet's own; null: a new one).
+   */
+  async start(preferred?: string | null): Promise<void> {
     this.setState("starting");
     this.failure = null;
     try {
-      const remembered = sessionStorage.getItem(this.rememberKey);
+      const remembered = preferred === undefined ? sessionStorage.getItem(this.rememberKey) : preferred;
       const reattached = remembered ? await this.api.get(remembered) : null;
       this.holdsState = reattached !== null;
       if (!reattached) await this.finishRelease();

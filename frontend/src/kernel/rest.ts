@@ -59,6 +59,9 @@ function retryAfter(response: Response): number | null {
  * (an embedding page that was given a token) it is sent as Jupyter clients send it.
  */
 export class KernelsApi {
+  /** What every start adds to its body (the worksheet page marks its kernels as its own). */
+  startExtras: Record<string, unknown> = {};
+
   constructor(
     readonly baseUrl: string,
     readonly token = "",
@@ -70,7 +73,7 @@ export class KernelsApi {
   }
 
   async start(name: string): Promise<KernelModel> {
-    return (await this.call("POST", "api/kernels", { name })) as KernelModel;
+    return (await this.call("POST", "api/kernels", { ...this.startExtras, name })) as KernelModel;
   }
 
   /** The kernel's model, or null when the server no longer knows it. */

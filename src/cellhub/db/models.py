@@ -5,7 +5,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -204,3 +214,45 @@ class WorkerDrain(Base):
     address: Mapped[str] = mapped_column(String(255), primary_key=True)
     since: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     by: Mapped[str] = mapped_column(String(64), default="")
+
+
+class Worksheet(Base):
+    """An entry of a user's contents: a worksheet (``type`` "notebook") or a folder
+    ("directory"; files join later as "file"), at a path unique for its owner.
+
+    ``version`` is the number of the worksheet's current version (0 for a folder): a save
+    names the version it was based on, and one based on an older version is a conflict.
+    ``owner`` comes from hub/owners.py alone.
+    """
+
+    __tablename__ = "worksheets"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(255))
+    path: Mapped[str] = mapped_column(Text)
+    type: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    updated: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ux_worksheets_owner_path", "owner", "path", unique=True),)
+
+
+class WorksheetVersion(Base):
+    """One saved version of a worksheet: its .ipynb JSON, zlib-compressed.
+
+    A save adds a row and moves the worksheet's ``version`` in one transaction, so a hub
+    killed mid-save leaves the previous version whole. ``checkpoint``: kept as a Jupyter
+    checkpoint (the contents API's ``/checkpoints``), never compacted away.
+    """
+
+    __tablename__ = "worksheet_versions"
+
+    worksheet_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    checkpoint: Mapped[bool] = mapped_column(Boolean, default=False)

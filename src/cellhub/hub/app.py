@@ -27,10 +27,12 @@ from cellhub.db.kernels import KernelRepository
 from cellhub.db.login_sessions import LoginSessionRepository
 from cellhub.db.permalinks import PermalinkRepository
 from cellhub.db.worker_drains import WorkerDrainRepository
+from cellhub.db.worksheets import WorksheetRepository
 from cellhub.deploy.certificates import credentials, hub_ssl_context
 from cellhub.hub import (
     accounts_api,
     admin,
+    contents_api,
     health_api,
     json_api,
     kernels_api,
@@ -46,6 +48,7 @@ from cellhub.hub import (
     status_api,
     websocket,
     workers_api,
+    worksheets_api,
 )
 from cellhub.hub.access import Access, AccessControl, Guarded
 from cellhub.hub.anonymous import AnonymousPolicy
@@ -103,6 +106,7 @@ def create_app(config: Config, token: str, worker_addresses: list[str]) -> Starl
         app.state.started = time.time()
         app.state.config = config
         init_repositories(app, engine)
+        app.state.worksheets = WorksheetRepository(engine, config.worksheet_versions)
         for link in links:
             await link.start()
         await service.reconcile()
@@ -191,7 +195,11 @@ def hub_middleware(
     return [
         Middleware(ResponseCounter, metrics=hub_metrics),
         Middleware(SecurityHeaders, frame_ancestors=config.frame_ancestors),
-        Middleware(BodySizeLimit, max_body_size=config.max_body_size),
+        Middleware(
+            BodySizeLimit,
+            max_body_size=config.max_body_size,
+            larger={"/api/contents/": config.worksheet_max_size},
+        ),
         *cors_middleware(config),
         Middleware(
             LoginSessions,
@@ -224,6 +232,8 @@ def hub_routes() -> list[Guarded]:
         *login_form.ROUTES,
         *admin.ROUTES,
         *signup.ROUTES,
+        *contents_api.ROUTES,
+        *worksheets_api.ROUTES,
     ]
     if STATIC_DIR.is_dir():
         routes.append(Guarded(Access.ANYONE, static_mount()))

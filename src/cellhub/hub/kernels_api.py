@@ -3,6 +3,11 @@
 Anonymous clients and accounts (hub/ownership.py) list, start and use only their own
 kernels: any other kernel id answers 403, before anything is looked up; administrators
 reach every kernel.
+
+A start whose body says ``"cellhub_page": true`` is the worksheet page's: its kernel is shut
+down ``page_kernel_grace`` seconds after no page holds it any more (the worker times it, as
+it times idle kernels), rather than kept for ``idle_timeout``; a page that comes back within
+the grace (a reload, the same worksheet opened again) reattaches to it.
 """
 
 from __future__ import annotations
@@ -80,7 +85,11 @@ async def start_kernel(request: Request) -> Response:
     name = body.get("name") or KERNEL_NAME
     if not isinstance(name, str):
         return error(400, "'name' must be a string")
-    model = await launch(request, name, *kernel_terms(request))
+    owner, options, limit = kernel_terms(request)
+    grace = request.app.state.config.page_kernel_grace
+    if body.get("cellhub_page") is True and grace > 0:
+        options = {**(options or {}), "detached_grace": grace}
+    model = await launch(request, name, owner, options, limit)
     return JSONResponse(model, status_code=201, headers={"Location": f"/api/kernels/{model['id']}"})
 
 

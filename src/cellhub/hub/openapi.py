@@ -2,7 +2,8 @@
 
 It describes what the hub answers, errors included — the kernels, sessions, kernel specs
 and status API with Jupyter Server's paths and models, permalinks, workers, health,
-metrics and accounts — so that clients can be generated from it and a fuzzer (schemathesis, in
+metrics, accounts, and the contents API with a worksheet's history (hub/contents_openapi.py)
+— so that clients can be generated from it and a fuzzer (schemathesis, in
 tests/hub/test_fuzz_rest.py) can check every answer against it. It is public, like ``GET
 /api``: it holds nothing about this deployment. Every error is ``{"message": …, "reason":
 null}``, as Jupyter Server sends them. The WebSocket channels
@@ -288,6 +289,8 @@ def account_paths() -> dict[str, Any]:
 
 
 def document() -> dict[str, Any]:
+    from cellhub.hub.contents_openapi import CONTENTS_SCHEMAS, contents_paths  # uses these helpers
+
     public: dict[str, Any] = {"security": []}
     paths: dict[str, Any] = {
         "/api": {
@@ -310,6 +313,7 @@ def document() -> dict[str, Any]:
         **session_paths(),
         **permalink_paths(),
         **account_paths(),
+        **contents_paths(),
     }
     for item in paths.values():
         for method, op in item.items():
@@ -319,7 +323,7 @@ def document() -> dict[str, Any]:
         "openapi": "3.0.3",
         "info": {"title": "cellhub", "version": cellhub.__version__},
         "paths": paths,
-        "components": {"schemas": SCHEMAS, "securitySchemes": SECURITY},
+        "components": {"schemas": {**SCHEMAS, **CONTENTS_SCHEMAS}, "securitySchemes": SECURITY},
         "security": [{"token": []}, {"token_query": []}],
     }
 

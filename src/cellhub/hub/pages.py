@@ -29,6 +29,7 @@ import cellhub
 from cellhub.hub.access import Access, Guarded
 from cellhub.hub.auth import is_authenticated
 from cellhub.hub.callers import caller
+from cellhub.hub.owners import owner_of
 from cellhub.hub.templating import TEMPLATES
 
 
@@ -38,6 +39,7 @@ def worksheet_page(request: Request, shared: dict[str, Any] | None = None) -> Re
         "baseUrl": str(request.base_url),
         "anonymous": not is_authenticated(request, request.app.state.token),
         "allowAnonymous": request.app.state.config.allow_anonymous,
+        "serverWorksheets": owner_of(request) is not None,
         "kernelName": shared["kernelName"] if shared else "python3",
         "version": cellhub.__version__,
     }

@@ -57,6 +57,8 @@ class KernelOptions(TypedDict, total=False):
     idle_timeout: float
     max_lifetime: float
     memory: int
+    #: Seconds the kernel lives idle once no hub holds a client of it (the worksheet page's).
+    detached_grace: float
 
 
 def kernel_options(given: Mapping[str, float]) -> KernelOptions:
@@ -68,6 +70,8 @@ def kernel_options(given: Mapping[str, float]) -> KernelOptions:
         options["max_lifetime"] = float(given["max_lifetime"])
     if "memory" in given:
         options["memory"] = int(given["memory"])
+    if "detached_grace" in given:
+        options["detached_grace"] = float(given["detached_grace"])
     return options
 
 

@@ -119,6 +119,8 @@ class WorkerKernel:
         self.state = "starting"
         self.last_activity = time.time()
         self.created = time.time()
+        #: Since when no hub holds a client of the kernel (None: one does).
+        self.detached_since: float | None = self.created
         self.window_open = asyncio.Event()
         self.window_open.set()
         #: How often the window closed: output waited for a hub's acknowledgement.
@@ -196,6 +198,7 @@ class WorkerKernel:
         if link in self.links:
             return
         self.links[link] = 0
+        self.detached_since = None
         if self.session_id:
             link.send(hub_worker.session(self.id, self.session_id))
         self._update_window()
@@ -203,6 +206,8 @@ class WorkerKernel:
     def detach(self, link: HubLink) -> None:
         self.links.pop(link, None)
         self.clients.pop(link, None)
+        if not self.links and self.detached_since is None:
+            self.detached_since = time.time()
         self._update_window()
 
     def ack(self, link: HubLink, nbytes: int) -> None:

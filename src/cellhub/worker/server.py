@@ -5,8 +5,10 @@ One multiplexed connection per hub carries every kernel's traffic as msgpack fra
 a handshake that refuses a hub of another protocol version: :mod:`cellhub.protocol.hub_worker`
 defines every frame, and docs/protocol.md describes them. A start may set ``idle_timeout``
 and ``max_lifetime`` (seconds, 0: none) for that kernel alone, as the hub does for
-anonymous kernels, and a lower ``memory`` for its sessions' cgroup (an account's limit; the
-linux sandbox only), which every session the kernel gets, restarts included, is held to.
+anonymous kernels, a lower ``memory`` for its sessions' cgroup (an account's limit; the
+linux sandbox only), which every session the kernel gets, restarts included, is held to, and
+``detached_grace``: how long the kernel lives idle once no hub holds a client of it, as the
+hub asks for the worksheet page's kernels.
 
 Restart and shutdown send the clients what Jupyter Server with ipykernel sends: the old
 session's ``busy``, ``shutdown_reply`` and ``idle`` (and, for a restart, the new session's
@@ -194,6 +196,8 @@ class Worker:
         self.kernel_limits: dict[str, tuple[float, float]] = {}
         #: Per-kernel session memory below the configuration's (applied at every bind).
         self.kernel_memory: dict[str, int] = {}
+        #: Per-kernel seconds it lives idle once no hub holds a client of it (the page's).
+        self.detached_grace: dict[str, float] = {}
         #: Work started for a hub or a client that nobody awaits (kept from the collector).
         self.tasks: set[asyncio.Task[None]] = set()
         #: Requests that failed: a hub (and through it a client) can repeat one at will.
@@ -282,7 +286,9 @@ class Worker:
             self.kernel_memory[kernel_id] = int(options["memory"])
         self.bind(kernel, session)
         log.info("started (%s, session pid %d)", name, session.pid, extra={"kernel_id": kernel_id})
-        if options:
+        if options and options.get("detached_grace"):
+            self.detached_grace[kernel_id] = float(options["detached_grace"])
+        if options and ("idle_timeout" in options or "max_lifetime" in options):
             self.kernel_limits[kernel_id] = (
                 float(options.get("idle_timeout", self.config.idle_timeout)),
                 float(options.get("max_lifetime", 0)),
@@ -336,6 +342,7 @@ class Worker:
         self.ended_pauses += kernel.flow_pauses
         self.kernel_limits.pop(kernel.id, None)
         self.kernel_memory.pop(kernel.id, None)
+        self.detached_grace.pop(kernel.id, None)
         old = kernel.unbind()
         if old is not None:
             self.by_pid.pop(old.pid, None)
@@ -364,16 +371,16 @@ class Worker:
             now = time.time()
             for kernel in list(self.kernels.values()):
                 timeout, lifetime = self.kernel_limits.get(kernel.id, (self.config.idle_timeout, 0))
+                grace = self.detached_grace.get(kernel.id, 0)
+                idle = not kernel.links and kernel.state in ("idle", "starting")
                 if lifetime > 0 and now - kernel.created > lifetime:
                     why = f"ended after its maximum lifetime of {lifetime:g} s"
                     self.end(kernel, why, cause="lifetime")
-                elif (
-                    timeout > 0
-                    and not kernel.links
-                    and kernel.state in ("idle", "starting")
-                    and kernel.last_activity < now - timeout
-                ):
+                elif timeout > 0 and idle and kernel.last_activity < now - timeout:
                     self.end(kernel, f"culled after {timeout:g} s idle", cause="culled")
+                elif grace > 0 and idle and (kernel.detached_since or now) < now - grace:
+                    why = f"shut down {grace:g} s after the last page using it closed"
+                    self.end(kernel, why, cause="culled")
 
     # -- hub requests -----------------------------------------------------------------
     def in_background(self, work: Coroutine[Any, Any, None]) -> None:

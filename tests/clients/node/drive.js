@@ -3,7 +3,7 @@
 // {check name: {ok, detail}} (the library logs on stdout too), one entry per check, every check run even when an earlier one failed, so that the Python
 // test (tests/clients/test_jupyterlab_services.py) can say which of them cellhub fails.
 'use strict';
-const { KernelManager, ServerConnection, SessionManager } = require('@jupyterlab/services');
+const { ContentsManager, KernelManager, ServerConnection, SessionManager } = require('@jupyterlab/services');
 const WebSocket = require('ws');
 
 const [baseUrl, token] = process.argv.slice(2);
@@ -140,9 +140,37 @@ async function sessionManagerChecks() {
   kernelManager.dispose();
 }
 
+// The contents API as JupyterLab's file browser and notebook panel use it: a new notebook,
+// a save, a read back, a checkpoint, a rename, a copy, the listing, a delete.
+async function contentsChecks() {
+  const contents = new ContentsManager({ serverSettings });
+  await check('ContentsManager', async () => {
+    const made = await contents.newUntitled({ type: 'notebook' });
+    expect(made.type === 'notebook' && made.path.endsWith('.ipynb'), JSON.stringify(made));
+    const notebook = {
+      nbformat: 4, nbformat_minor: 5, metadata: {},
+      cells: [{ id: 'c1', cell_type: 'markdown', metadata: {}, source: 'from JupyterLab' }],
+    };
+    await contents.save(made.path, { type: 'notebook', format: 'json', content: notebook });
+    const checkpoint = await contents.createCheckpoint(made.path);
+    const read = await contents.get(made.path, { content: true });
+    expect(read.content.cells[0].source === 'from JupyterLab', JSON.stringify(read));
+    expect((await contents.listCheckpoints(made.path))[0].id === checkpoint.id, 'no checkpoint');
+    const renamed = await contents.rename(made.path, 'From JupyterLab.ipynb');
+    const copy = await contents.copy(renamed.path, '');
+    const listing = await contents.get('', { content: true });
+    const names = listing.content.map((entry) => entry.name);
+    expect(names.includes('From JupyterLab.ipynb') && names.includes(copy.name), names.join(', '));
+    await contents.delete(copy.path);
+    return names;
+  });
+  contents.dispose();
+}
+
 async function main() {
   await check('KernelManager.startNew', kernelManagerChecks);
   await sessionManagerChecks();
+  await contentsChecks();
   process.stdout.write(`\nRESULTS ${JSON.stringify(results)}\n`);
   process.exit(0);
 }

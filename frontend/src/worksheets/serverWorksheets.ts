@@ -1,0 +1,60 @@
+/**
+ * The worksheet page's server worksheets, put together: the store (serverStore.ts), its save
+ * status and conflict banner, the list of worksheets and the history panel, and what a
+ * reopened worksheet says when its kernel is new. main.ts builds the page around them.
+ */
+import type { KernelConnection } from "../kernel/connection";
+import type { Notices } from "../view/notices";
+import type { WorksheetView } from "../view/worksheetView";
+import type { Worksheet } from "../worksheet/worksheet";
+import { ContentsApi } from "./contentsApi";
+import { markEarlierOutputs, NEW_KERNEL_NOTICE } from "./earlierOutputs";
+import { HistoryPanel } from "./historyPanel";
+import { SaveStatus } from "./saveStatus";
+import { ServerStore } from "./serverStore";
+import { WorksheetList } from "./worksheetList";
+
+export class ServerWorksheets {
+  readonly store: ServerStore;
+  list!: WorksheetList;
+  history!: HistoryPanel;
+  status!: SaveStatus;
+  /** What to tell the person once the page is up ("" for nothing). */
+  opening = "";
+
+  constructor(baseUrl: string, worksheet: Worksheet, scope: string, kernelId: () => string | null) {
+    this.store = new ServerStore(new ContentsApi(baseUrl), worksheet, scope, kernelId);
+  }
+
+  /** Load the worksheet the page opens; on failure, a blank one and the reason. */
+  async open(): Promise<void> {
+    try {
+      this.opening = await this.store.openInitial();
+    } catch (error) {
+      this.opening = `The worksheet could not be loaded from the server: ${(error as Error).message}`;
+    }
+  }
+
+  /** The panels, and the controls that go beside the page's other file controls. */
+  build(notices: Notices, retitle: (title: string) => void): { controls: HTMLElement[]; elements: HTMLElement[] } {
+    const say = (text: string): void => notices.show(text);
+    this.status = new SaveStatus(this.store);
+    this.list = new WorksheetList(this.store, say, retitle);
+    this.history = new HistoryPanel(this.store, say);
+    return {
+      controls: [this.list.toggle, this.history.toggle, this.status.status],
+      elements: [this.status.banner, this.list.element, this.history.element],
+    };
+  }
+
+  /** Once the kernel has started: say so if it is not the one the worksheet was saved with. */
+  kernelStarted(kernel: KernelConnection, worksheet: Worksheet, view: WorksheetView, notices: Notices): void {
+    const previous = this.store.previousKernel;
+    if (previous && kernel.kernelId && kernel.kernelId !== previous && markEarlierOutputs(worksheet, view) > 0) {
+      notices.show(NEW_KERNEL_NOTICE, undefined, 15_000);
+      notices.announce(NEW_KERNEL_NOTICE);
+    }
+    kernel.connected.connect(() => this.store.kernelMayHaveChanged());
+    this.store.kernelMayHaveChanged();
+  }
+}
