@@ -9,6 +9,7 @@ A kernel or session path names the first account's; account paths name a third a
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -29,10 +30,20 @@ from cellhub.hub.kernels import KernelService
 from tests.hub.in_process import HUB, TOKEN, in_process_hub
 
 ROLES = ("anonymous", "user", "other", "admin", "admin-kernels-only", "deployment")
+#: The token scopes of each role that has a token.
+SCOPES = {
+    "user": ("kernels", "files"),
+    "other": ("kernels", "files"),
+    "admin": ("kernels", "files", "admin"),
+    "admin-kernels-only": ("kernels",),
+    "deployment": ("kernels", "files", "admin"),
+}
 ADMINS = ("admin", "deployment")
 #: Callers for whom the first account's kernels and sessions are someone else's (an admin's
 #: token without the admin scope acts as a plain account: least privilege).
 STRANGERS = ("other", "admin-kernels-only")
+#: A path parameter's convertor (``{path:path}``), left out to fill the parameter in.
+CONVERTOR = re.compile(r"\{(\w+):\w+\}")
 #: The pages with forms, whose own refusals test_login_form.py checks.
 FORMS = ("/login", "/logout", "/signup")
 
@@ -57,12 +68,11 @@ def token_of(app: Starlette, name: str, admin: bool, scopes: tuple[str, ...]) ->
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     app = in_process_hub(tmp_path_factory.mktemp("authorization"))
-    every = ("kernels", "files", "admin")
     tokens = {
-        "user": token_of(app, "ada", False, ("kernels", "files")),
-        "other": token_of(app, "bob", False, ("kernels", "files")),
-        "admin": token_of(app, "root", True, every),
-        "admin-kernels-only": token_of(app, "root", True, ("kernels",)),
+        "user": token_of(app, "ada", False, SCOPES["user"]),
+        "other": token_of(app, "bob", False, SCOPES["other"]),
+        "admin": token_of(app, "root", True, SCOPES["admin"]),
+        "admin-kernels-only": token_of(app, "root", True, SCOPES["admin-kernels-only"]),
         "deployment": TOKEN,
     }
     headers = {role: {"Authorization": f"token {token}"} for role, token in tokens.items()}
@@ -84,6 +94,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
         "permalink_id": "abcdefgh",
         "token_id": str(spare),
         "provider": "nobody",
+        "path": "notes.ipynb",
+        "number": "1",
+        "checkpoint_id": "1",
     }
     return World(app, headers, params)
 
@@ -106,7 +119,7 @@ def allowed(role: str, path: str, guarded: Guarded) -> bool:
     """Whether ``role`` gets past the access check and the ownership check."""
     if guarded.access is Access.ANYONE:
         return True
-    if role == "anonymous":
+    if role == "anonymous" or guarded.token_scope not in SCOPES[role]:
         return False
     if guarded.access is Access.ADMIN:
         return role in ADMINS
@@ -114,7 +127,7 @@ def allowed(role: str, path: str, guarded: Guarded) -> bool:
 
 
 async def answer(world: World, method: str, path: str, role: str) -> httpx.Response:
-    filled = path.format_map(world.params)
+    filled = CONVERTOR.sub(r"{\1}", path).format_map(world.params)
     if path.startswith("/api/users/{name}"):
         filled = path.replace("{name}", "victim")
     transport = httpx.ASGITransport(app=world.app)
