@@ -8,15 +8,17 @@ bench/cluster.py), as a deployment's clients reach it; Jupyter Server, which has
 balancer story, straight (behind HAProxy, its health checks time out under this load and
 HAProxy turns most of the class away). Each sample is the
 time from the client's arrival to its result, so that a server (or a client process) that
-falls behind shows in it; a client that gets no result within ``timeout`` seconds, or an
-error, counts as failed. The kernels stay alive until every client is done, as a class's
-would, and are shut down afterwards, outside the timing.
+falls behind shows in it (the CPU time of the client and of each part of the server during
+the class goes in the JSON's details, ``class_cpu_seconds``); a client that gets no result
+within ``timeout`` seconds, or an error, counts as failed. The kernels stay alive until every
+client is done, as a class's would, and are shut down afterwards, outside the timing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import resource
 import time
 
 from bench.client import KernelChannel, KernelsClient
@@ -44,6 +46,13 @@ async def one_student(
     return loop.time() - arrival, channel
 
 
+def cpu_used(target: Target) -> dict[str, float]:
+    """CPU seconds used so far by this benchmark's own client and by each part of the server:
+    where a class start's time goes, on a machine the two share."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return {"client": own.ru_utime + own.ru_stime, **target.server.cpu_seconds()}
+
+
 async def class_start(
     target: Target, size: int, spread: float, timeout: float, through_haproxy: bool
 ) -> Samples:
@@ -59,6 +68,7 @@ async def class_start(
         client = KernelsClient(url, target.server.token, connections=size)
         began = asyncio.get_running_loop().time() + 0.5
         started = time.perf_counter()
+        cpu_before = cpu_used(target)
         try:
             outcomes = await asyncio.gather(
                 *(one_student(client, began + i * spread / size, timeout) for i in range(size)),
@@ -67,6 +77,10 @@ async def class_start(
         finally:
             await client.aclose()
     samples.details["class_wall_seconds"] = time.perf_counter() - started
+    samples.details["class_cpu_seconds"] = {
+        part: round(seconds - cpu_before.get(part, 0.0), 2)
+        for part, seconds in cpu_used(target).items()
+    }
     done = [outcome for outcome in outcomes if not isinstance(outcome, BaseException)]
     failed = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
     unexpected = [failure for failure in failed if not isinstance(failure, FAILURES)]

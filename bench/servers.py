@@ -131,6 +131,21 @@ class BenchServer:
             return []
         return children
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds the server's processes have used, by part (:meth:`part_of`), those
+        they started and reaped included."""
+        used: dict[str, float] = {}
+        for process in [self.root(), *self.descendants()]:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                times = process.cpu_times()
+                part = self.part_of(process)
+                used[part] = used.get(part, 0.0) + sum(times[:4])  # user, system, children's
+        return used
+
+    def part_of(self, process: psutil.Process) -> str:
+        """Which part of the server a process is: the server itself, or its kernels."""
+        return "server" if process.pid == self.root().pid else "kernels"
+
     def session_processes(self, pids: list[int]) -> list[psutil.Process]:
         """The kernel processes, given the pids the kernels reported; must be in the tree."""
         tree = {process.pid: process for process in self.descendants()}
@@ -195,6 +210,16 @@ class CellhubServer(BenchServer):
         for key, value in self.settings.items():
             environment[f"CELLHUB_{key.upper()}"] = value
         return environment
+
+    def part_of(self, process: psutil.Process) -> str:
+        """The hub (``cellhub serve`` itself), the worker, a template, or sessions."""
+        if process.pid == self.root().pid:
+            return "hub"
+        command = " ".join(process.cmdline())
+        for part in ("template", "worker"):
+            if f"cellhub.{part}" in command or f"cellhub {part}" in command:
+                return part
+        return "sessions"
 
     def session_processes(self, pids: list[int]) -> list[psutil.Process]:
         """The sessions bound to kernels, by reported pid or else from the template's children.
