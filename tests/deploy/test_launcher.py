@@ -20,6 +20,7 @@ import cellhub
 from cellhub.deploy.postgres import pg_bindir
 from tests.db.postgres import running_postgres
 from tests.deploy.launched import Launched, family, launched, ports, service
+from tests.deploy.nginx import needs_nginx
 from tests.kernel_client import Hub
 
 pytestmark = pytest.mark.skipif(pg_bindir() is None, reason="PostgreSQL is not installed")
@@ -145,3 +146,22 @@ async def test_an_external_database(tmp_path: Path) -> None:
                     assert kernels.scalar() == 1
             finally:
                 engine.dispose()
+
+
+@needs_nginx
+async def test_up_runs_nginx_for_the_static_files(tmp_path: Path) -> None:
+    """nginx started beside a hub serves /static/ with its types, and stops with ``down``."""
+    worker, hub, static = ports(3)
+    tables = service("worker", worker) + service("hub", hub) + service("nginx", static)
+    with launched(tmp_path, tables) as deployment:
+        lines = deployment.cellhub("up").stdout.splitlines()
+        assert [line.split(":")[0] for line in lines][-1] == "nginx@localhost", lines
+        nginx = deployment.pids()["nginx"]
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{static}") as http:
+            answer = await http.get("/static/app.css")
+            assert answer.status_code == 200 and answer.headers["server"].startswith("nginx")
+            assert answer.headers["content-type"].startswith("text/css")
+            assert (await http.get("/api")).status_code == 404, "nginx serves /static/ alone"
+        assert status_rows(deployment)["nginx"][2] == "healthy"
+        deployment.cellhub("down")
+        assert not psutil.pid_exists(nginx) or psutil.Process(nginx).status() == "zombie"

@@ -48,10 +48,11 @@ def test_units_start_what_the_launcher_starts(tmp_path: Path) -> None:
             "cellhub-haproxy.service",
             "cellhub-hub.service",
             "cellhub-keepalived.service",
+            "cellhub-nginx.service",
             "cellhub-postgresql.service",
             "cellhub-worker.service",
-        ], "nginx is left out until cellhub runs it"
-        assert done.stdout.count("cellhub: wrote ") == 5
+        ]
+        assert done.stdout.count("cellhub: wrote ") == 6
         site = Site(load(deployment.file), "localhost")
         for unit in site.deployment.on_host("localhost"):
             kind = SERVICE_KINDS[unit.kind]

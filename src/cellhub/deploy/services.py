@@ -240,8 +240,7 @@ class HAProxy(ServiceKind):
             render.Server(hub.name, render.Endpoint(site.deployment.address(hub), hub.port))
             for hub in site.deployment.of_kind("hub")
         ]
-        # nginx serves /static/ once cellhub runs it (SERVICE_KINDS); until then, the hubs.
-        static = site.deployment.of_kind("nginx") if SERVICE_KINDS["nginx"] else []
+        static = site.deployment.of_kind("nginx")
         return render.LoadBalancer(
             hubs,
             # The virtual address comes and goes: bind every address of the host.
@@ -266,6 +265,31 @@ class HAProxy(ServiceKind):
 
     def version(self) -> str:
         return program_version((haproxy_program(), "-v"))
+
+
+def nginx_program() -> str:
+    return shutil.which("nginx", path=SBIN_PATH) or "nginx"
+
+
+class Nginx(ServiceKind):
+    """nginx serving the installed package's static files at ``/static/``, in its folder
+    (deploy/render.py's StaticServer); HAProxy sends ``/static/`` to it."""
+
+    def server(self, service: Service, site: Site) -> render.StaticServer:
+        bind = render.Endpoint(site.deployment.address(service), service.port)
+        return render.StaticServer(bind, site.folder(service))
+
+    def launch(self, service: Service, site: Site) -> Launch:
+        server = self.server(service, site)
+        render.write_nginx_config(server)
+        return Launch(render.nginx_argv(server, nginx_program()))
+
+    def problem(self, service: Service, site: Site) -> str | None:
+        address = url_host(site.deployment.address(service))
+        return http_problem(f"http://{address}:{service.port}/static/favicon.svg")
+
+    def version(self) -> str:
+        return program_version((nginx_program(), "-v"))
 
 
 def keepalived_program() -> str:
@@ -303,16 +327,16 @@ class Keepalived(ServiceKind):
         return program_version((keepalived_program(), "--version"))
 
 
-#: Each kind of the deployment file, and what runs it; None: not started by cellhub yet (nginx:
-#: its configuration template; logs: rsyslog's), though the file describes it. A kind's entry
-#: is all ``up``, ``down``, ``status``, ``restart`` and the systemd units need; HAProxy sends
-#: ``/static/`` to the deployment's nginx as soon as nginx has one.
+#: Each kind of the deployment file, and what runs it; None: not started by cellhub yet (logs:
+#: the log service, deploy/log_service.py, runs on its own for now), though the file describes
+#: it. A kind's entry is all ``up``, ``down``, ``status``, ``restart`` and the systemd units
+#: need; HAProxy sends ``/static/`` to the deployment's nginx.
 SERVICE_KINDS: dict[str, ServiceKind | None] = {
     "postgresql": PostgreSQL(),
     "logs": None,
     "worker": Worker(),
     "hub": Hub(),
-    "nginx": None,
+    "nginx": Nginx(),
     "haproxy": HAProxy(),
     "keepalived": Keepalived(),
 }
