@@ -6,12 +6,14 @@ spread / size``), each on its own connections: ``POST /api/kernels``, the kernel
 WebSocket, ``1+1``. cellhub is reached through HAProxy (the cluster figure's,
 bench/cluster.py), as a deployment's clients reach it; Jupyter Server, which has no load
 balancer story, straight (behind HAProxy, its health checks time out under this load and
-HAProxy turns most of the class away). Each sample is the
-time from the client's arrival to its result, so that a server (or a client process) that
-falls behind shows in it (the CPU time of the client and of each part of the server during
-the class goes in the JSON's details, ``class_cpu_seconds``); a client that gets no result
-within ``timeout`` seconds, or an error, counts as failed. The kernels stay alive until every
-client is done, as a class's would, and are shut down afterwards, outside the timing.
+HAProxy turns most of the class away). Each sample is the time from the client's arrival to
+its result, so that a server (or a client process) that falls behind shows in it; a client
+that gets no result within ``timeout`` seconds, or an error, counts as failed. The class
+begins once the server holds ready what it keeps ready between classes (cellhub: its spare
+sessions; bench/servers.py). The kernels stay alive until every client is done, as a class's
+would, and are shut down afterwards, outside the timing. The CPU time the client and each
+part of the server used during the class goes in the JSON's details
+(``class_cpu_seconds``).
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ async def class_start(
         if through_haproxy
         else contextlib.nullcontext(target.server.base_url)
     )
+    await asyncio.to_thread(target.server.settle)
     async with front as url:
         client = KernelsClient(url, target.server.token, connections=size)
         began = asyncio.get_running_loop().time() + 0.5

@@ -142,6 +142,10 @@ class BenchServer:
                 used[part] = used.get(part, 0.0) + sum(times[:4])  # user, system, children's
         return used
 
+    def settle(self, timeout: float = 120.0) -> None:
+        """Return once the server holds ready what it keeps ready between clients (nothing, by
+        default), so that a class starts against a server as it is between classes."""
+
     def part_of(self, process: psutil.Process) -> str:
         """Which part of the server a process is: the server itself, or its kernels."""
         return "server" if process.pid == self.root().pid else "kernels"
@@ -210,6 +214,31 @@ class CellhubServer(BenchServer):
         for key, value in self.settings.items():
             environment[f"CELLHUB_{key.upper()}"] = value
         return environment
+
+    def settle(self, timeout: float = 120.0) -> None:
+        """Return once the worker reports its full pool of spare sessions (``spare_sessions``)
+        and the server has stopped using CPU for a moment (the spares have entered their
+        sandboxes); ServerFailed after ``timeout`` seconds."""
+        wanted = int(self.settings.get("spare_sessions", "2"))
+        deadline = time.monotonic() + timeout
+        before = sum(self.cpu_seconds().values())
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            used = sum(self.cpu_seconds().values())
+            if self.spares() >= wanted and used - before < 0.05:
+                return
+            before = used
+        raise ServerFailed(f"{self.name}: its spare sessions are not ready after {timeout:.0f} s")
+
+    def spares(self) -> int:
+        """The spare sessions the hub's metrics count, over every worker and kernel kind."""
+        metrics = httpx.get(
+            f"{self.base_url}/metrics", headers={"Authorization": f"token {self.token}"}
+        ).text
+        lines = (line.split() for line in metrics.splitlines())
+        return sum(
+            int(float(f[-1])) for f in lines if f and f[0].startswith("cellhub_worker_spares{")
+        )
 
     def part_of(self, process: psutil.Process) -> str:
         """The hub (``cellhub serve`` itself), the worker, a template, or sessions."""
