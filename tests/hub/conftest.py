@@ -8,7 +8,7 @@ A module marked ``both_databases`` runs every test on SQLite and on PostgreSQL (
 (tests/hub/databases.py). A module-scoped hub of such a module takes
 ``module_database_url``, so that it is made anew for each database. Other modules run on
 SQLite alone, and so do the tests marked ``sqlite_only(reason)`` in a module that runs on
-both (their PostgreSQL case is skipped, saying why: a test of something else than the
+both (they get no PostgreSQL case; the reason says why: a test of something else than the
 database that costs hubs of its own).
 """
 
@@ -30,18 +30,11 @@ BACKENDS = ["sqlite", "postgresql"]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
-        "both_databases"
-    ):
-        metafunc.parametrize("backend", BACKENDS, indirect=True, scope="module")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        only = item.get_closest_marker("sqlite_only")
-        callspec = getattr(item, "callspec", None)
-        if only and callspec is not None and callspec.params.get("backend") == "postgresql":
-            item.add_marker(pytest.mark.skip(reason=f"SQLite only: {only.args[0]}"))
+    definition = metafunc.definition
+    if "backend" in metafunc.fixturenames and definition.get_closest_marker("both_databases"):
+        sqlite_only = definition.get_closest_marker("sqlite_only") is not None
+        backends = BACKENDS[:1] if sqlite_only else BACKENDS
+        metafunc.parametrize("backend", backends, indirect=True, scope="module")
 
 
 @pytest.fixture(scope="module")
