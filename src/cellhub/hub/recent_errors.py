@@ -5,8 +5,9 @@ a request, a worker's failure the hub logs — in a ring of the last :data:`KEPT
 ``GET /api/admin/errors`` (hub/admin_api.py) lists newest first. Each hub keeps its own:
 the admin view shows the hub it is served by, and the deployment's log store (every
 process's records) has the rest. Nothing here changes what is printed: the ring is one more
-handler on the root logger (with Python's last-resort stderr handler beside it when the
-root had none, so that warnings still reach stderr as before), and a filter put first on
+handler on the root logger (with a stderr handler beside it when the root had none, so that
+other libraries' warnings still reach stderr as Python's last resort printed them; cellhub's
+own records have theirs, log_records.py, and are not printed twice), and a filter put first on
 the loggers whose records the hub rate-limits and drops after printing them itself
 (hub/uvicorn_server.py).
 """
@@ -17,6 +18,8 @@ import collections
 import datetime as dt
 import logging
 from typing import Any
+
+from cellhub.log_records import ROOT
 
 #: Records kept per hub.
 KEPT = 200
@@ -56,8 +59,11 @@ class RecentErrors(logging.Handler):
 
     def install(self) -> None:
         root = logging.getLogger()
-        if not root.handlers and logging.lastResort is not None:
-            root.addHandler(logging.lastResort)
+        if not root.handlers:
+            others = logging.StreamHandler()
+            others.setLevel(logging.WARNING)
+            others.addFilter(lambda record: not record.name.startswith(ROOT))
+            root.addHandler(others)
         root.addHandler(self)
         for name in FILTERED:
             logging.getLogger(name).filters.insert(0, self.tap)
