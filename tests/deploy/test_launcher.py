@@ -5,9 +5,12 @@ a daemon with a pid file and waited for until healthy, a kernel served, and ever
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -21,7 +24,9 @@ from cellhub.deploy.postgres import pg_bindir
 from tests.db.postgres import running_postgres
 from tests.deploy.launched import Launched, family, launched, ports, service
 from tests.deploy.nginx import needs_nginx
+from tests.deploy.rsyslog import needs_rsyslog
 from tests.kernel_client import Hub
+from tests.polling import until
 
 pytestmark = pytest.mark.skipif(pg_bindir() is None, reason="PostgreSQL is not installed")
 
@@ -165,3 +170,39 @@ async def test_up_runs_nginx_for_the_static_files(tmp_path: Path) -> None:
         assert status_rows(deployment)["nginx"][2] == "healthy"
         deployment.cellhub("down")
         assert not psutil.pid_exists(nginx) or psutil.Process(nginx).status() == "zombie"
+
+
+@needs_rsyslog
+async def test_up_runs_the_log_store_and_the_services_ship_to_it(tmp_path: Path) -> None:
+    """The deployment's ``logs`` service is an rsyslogd writing into its PostgreSQL: a kernel
+    started through the hub has its records there, read back by ``cellhub logs``."""
+    database, store, worker, hub = ports(4)
+    tables = (
+        service("postgresql", database)
+        + service("logs", store)
+        + service("worker", worker)
+        + service("hub", hub)
+    )
+    with launched(tmp_path, tables) as deployment:
+        lines = deployment.cellhub("up").stdout.splitlines()
+        assert [line.split(":")[0] for line in lines][:2] == [
+            "postgresql@localhost",
+            "logs@localhost",
+        ]
+        assert status_rows(deployment)["logs"][2] == "healthy"
+        assert await run_code(hub, deployment.token()) == "42\n"
+        password = (deployment.run_dir / "secrets" / "postgresql.password").read_text().strip()
+        url = f"postgresql+psycopg://cellhub:{password}@127.0.0.1:{database}/cellhub"
+
+        def kernel_records() -> list[str]:
+            argv = ["logs", "--log-database-url", url, "--json"]
+            shown = subprocess.run(
+                [sys.executable, "-m", "cellhub", *argv], capture_output=True, text=True
+            )
+            assert shown.returncode == 0, shown.stderr
+            return [line for line in shown.stdout.splitlines() if '"kernel_id"' in line]
+
+        await until(lambda: bool(kernel_records()), "the kernel's records in the log store")
+        services = {json.loads(line)["service"] for line in kernel_records()}
+        assert {"hub", "worker"} <= services, services
+        deployment.cellhub("down")

@@ -31,10 +31,12 @@ from functools import cache
 from pathlib import Path
 
 import httpx
+import psutil
 
 from cellhub import __version__
 from cellhub.deploy import postgres, render
 from cellhub.deploy.deployment_file import Service
+from cellhub.deploy.log_service import LogService, rsyslogd, rsyslogd_argv
 from cellhub.deploy.site import Site
 from cellhub.sandbox.environment import session_environment
 
@@ -176,11 +178,65 @@ class PostgreSQL(ServiceKind):
         return program_version((postgres.program("postgres"), "--version"))
 
 
+class Logs(ServiceKind):
+    """The deployment's log store (deploy/log_service.py): an rsyslogd that takes its host's
+    records on a socket and other hosts' by RELP on its port, and writes them to the log
+    database (``log_database_url``, else the deployment's PostgreSQL)."""
+
+    def store(self, service: Service, site: Site) -> LogService:
+        address = url_host(site.deployment.address(service))
+        settings = site.settings.replace(
+            log_store=f"{address}:{service.port}",
+            log_shipper="",
+            log_database_url=site.settings.log_database_url or site.database_url(),
+        )
+        return LogService.for_host(settings, store=True, work_dir=site.folder(service))
+
+    def launch(self, service: Service, site: Site) -> Launch:
+        store = self.store(service, site)
+        config = store.work_dir / "rsyslog.conf"
+        config.write_text(render.render_rsyslog(store.shipper))
+        config.chmod(0o600)  # it holds the log database's password
+        return Launch(rsyslogd_argv(config, store.work_dir / "rsyslogd.pid", rsyslogd()))
+
+    def prepare(self, service: Service, site: Site) -> None:
+        """The log table (in the deployment's database, made here if this runs first), and
+        no socket left by a stopped rsyslogd (it would not bind)."""
+        store = self.store(service, site)
+        if store.database_url == site.database_url() and site.deployment.of_kind("postgresql"):
+            postgres.create_database(store.database_url)
+        store.create_table()
+        Path(store.shipper.socket).unlink(missing_ok=True)
+
+    def problem(self, service: Service, site: Site) -> str | None:
+        if not Path(self.store(service, site).shipper.socket).is_socket():
+            return "its socket is not there yet"
+        listening = [c for c in psutil.net_connections("tcp") if c.status == psutil.CONN_LISTEN]
+        if not any(c.laddr.port == service.port for c in listening):
+            return f"port {service.port} is not listening"
+        return None
+
+    def version(self) -> str:
+        return program_version((rsyslogd(), "-v"))
+
+
+def log_shipper(service: Service, site: Site) -> dict[str, str]:
+    """The environment that makes a hub or worker ship its records to the log store on its
+    host, if the deployment has one there (other hosts' run forwarders of their own:
+    docs/operations.md)."""
+    for store in site.deployment.of_kind("logs"):
+        if store.host == service.host:
+            return {"CELLHUB_LOG_SHIPPER": str(site.folder(store) / "log.sock")}
+    return {}
+
+
 class Worker(ServiceKind):
     def launch(self, service: Service, site: Site) -> Launch:
         argv = cellhub_argv("worker", service, site)
         where = ["--worker-host", site.deployment.address(service)]
-        return Launch([*argv, *where, "--worker-port", str(service.port)])
+        return Launch(
+            [*argv, *where, "--worker-port", str(service.port)], log_shipper(service, site)
+        )
 
     def base_environment(self, site: Site) -> Mapping[str, str]:
         """The sessions' environment, as `cellhub serve` gives its worker (deploy/supervisor.py)."""
@@ -203,7 +259,7 @@ class Hub(ServiceKind):
         if balancers:
             env["CELLHUB_FORWARDED_ALLOW_IPS"] = ",".join(sorted(set(balancers)))
         workers = ["--workers-file", str(site.workers_file())]
-        return Launch([*argv, *where, *workers], env)
+        return Launch([*argv, *where, *workers], {**env, **log_shipper(service, site)})
 
     def prepare(self, service: Service, site: Site) -> None:
         """The schema, brought up to date once here rather than by hubs starting together."""
@@ -327,13 +383,12 @@ class Keepalived(ServiceKind):
         return program_version((keepalived_program(), "--version"))
 
 
-#: Each kind of the deployment file, and what runs it; None: not started by cellhub yet (logs:
-#: the log service, deploy/log_service.py, runs on its own for now), though the file describes
-#: it. A kind's entry is all ``up``, ``down``, ``status``, ``restart`` and the systemd units
-#: need; HAProxy sends ``/static/`` to the deployment's nginx.
+#: Each kind of the deployment file, and what runs it; None: not started by cellhub (none
+#: today), though the file describes it. A kind's entry is all ``up``, ``down``, ``status``,
+#: ``restart`` and the systemd units need; HAProxy sends ``/static/`` to the deployment's nginx.
 SERVICE_KINDS: dict[str, ServiceKind | None] = {
     "postgresql": PostgreSQL(),
-    "logs": None,
+    "logs": Logs(),
     "worker": Worker(),
     "hub": Hub(),
     "nginx": Nginx(),
