@@ -20,6 +20,8 @@ from cellhub.db.login_sessions import LoginSessionRepository
 from cellhub.hub.login import COOKIE, login_key
 from tests.hub.in_process import HUB, TOKEN, in_process_hub
 
+pytestmark = pytest.mark.both_databases
+
 ADMIN = {"Authorization": f"token {TOKEN}"}
 OWN = {"Origin": HUB, "Sec-Fetch-Site": "same-origin"}
 #: Every admin route, as a non-administrator would try it.

@@ -29,6 +29,8 @@ from cellhub.hub.callers import account_owner
 from cellhub.hub.kernels import KernelService
 from tests.hub.in_process import HUB, TOKEN, in_process_hub
 
+pytestmark = pytest.mark.both_databases
+
 ROLES = ("anonymous", "user", "other", "admin", "admin-kernels-only", "deployment")
 #: The token scopes of each role that has a token.
 SCOPES = {
@@ -66,8 +68,8 @@ def token_of(app: Starlette, name: str, admin: bool, scopes: tuple[str, ...]) ->
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> World:
-    app = in_process_hub(tmp_path_factory.mktemp("authorization"))
+def world(tmp_path_factory: pytest.TempPathFactory, module_database_url: str) -> World:
+    app = in_process_hub(tmp_path_factory.mktemp("authorization"), database_url=module_database_url)
     tokens = {
         "user": token_of(app, "ada", False, SCOPES["user"]),
         "other": token_of(app, "bob", False, SCOPES["other"]),

@@ -23,6 +23,8 @@ from nbformat.v4 import new_markdown_cell, new_notebook
 
 from tests.hub.in_process import HUB, TOKEN, in_process_hub
 
+pytestmark = pytest.mark.both_databases
+
 #: Folders and the notebook in each, as Jupyter Server's test tree has them (spaces, accents).
 TREE = [
     ("", "inroot"),

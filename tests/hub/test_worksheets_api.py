@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pytest
 from nbformat.v4 import new_markdown_cell, new_notebook
 
 from tests.hub.in_process import HUB, TOKEN, in_process_hub
+
+pytestmark = pytest.mark.both_databases
 
 
 async def test_history_open_and_restore(tmp_path: Path) -> None:
