@@ -40,8 +40,10 @@ def _encode(*message: Any) -> bytes:
     return msgpack.packb(list(message), use_bin_type=True)
 
 
-def fork() -> bytes:
-    return _encode(_FORK)
+def fork(spare: bool = True) -> bytes:
+    """``spare``: a session to keep ready, forked only with CPU time nobody else wants; else
+    one a kernel start waits for, forked at once."""
+    return _encode(_FORK, spare)
 
 
 def signal(pid: int, signum: int) -> bytes:
@@ -77,7 +79,7 @@ def signalled(pid: int) -> bytes:
 class WorkerRequests(Protocol):
     """What the template does with each request of the worker."""
 
-    def fork(self) -> None: ...
+    def fork(self, spare: bool) -> None: ...
 
     def signal(self, pid: int, signum: int) -> None: ...
 
@@ -87,7 +89,7 @@ class WorkerRequests(Protocol):
 def read_worker_request(packet: bytes, to: WorkerRequests) -> None:
     op, *args = msgpack.unpackb(packet, raw=False)
     if op == _FORK:
-        to.fork()
+        to.fork(bool(args[0]) if args else True)
     elif op == _SIGNAL:
         to.signal(int(args[0]), int(args[1]))
     elif op == _KILL:

@@ -161,7 +161,21 @@ class ForkServer:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signum)  # an unreaped child: the pid is still the session's
 
-    def fork(self) -> None:
+    def fork(self, spare: bool) -> None:
+        """Fork a session; a ``spare`` one only with CPU time nobody else wants (see
+        :mod:`cellhub.template.scheduling`): the template runs under ``SCHED_IDLE`` while it
+        prepares and forks it, and the session starts so. One a start waits for is forked
+        at the normal policy: under full load an idle-only fork would hardly happen."""
+        if not (spare and scheduling.can_promote()):
+            self.fork_session()
+            return
+        scheduling.demote_self()
+        try:
+            self.fork_session()
+        finally:
+            scheduling.restore_self()
+
+    def fork_session(self) -> None:
         try:
             lease = self.sandbox.prepare()
         except Exception as exc:  # noqa: BLE001 - reported to the worker, which forks again later
@@ -170,7 +184,7 @@ class ForkServer:
         parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         me = os.getpid()
         try:
-            pid = self.fork_idle(lease)
+            pid = self.sandbox.fork(lease)
         except OSError as exc:  # out of processes or memory: the worker forks again later
             for end in (parent_end, child_end):
                 end.close()
@@ -184,16 +198,6 @@ class ForkServer:
         self.leases[pid] = lease
         send_control(self.control, template_control.forked(pid), [parent_end.fileno()])
         parent_end.close()
-
-    def fork_idle(self, lease: SandboxLease) -> int:
-        """Fork the session and put it under ``SCHED_IDLE`` (see
-        :mod:`cellhub.template.scheduling`) before the worker learns its pid, so that a
-        claim, which promotes it, always comes after. The template itself keeps the normal
-        policy: under full load an idle-only template would hardly fork at all."""
-        pid = self.sandbox.fork(lease)
-        if pid and scheduling.can_promote():
-            scheduling.demote(pid)
-        return pid
 
     def become_session(self, lease: SandboxLease, sock: socket.socket, parent: int) -> NoReturn:
         try:

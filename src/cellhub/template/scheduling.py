@@ -2,9 +2,10 @@
 
 A spare is forked and warmed right after another session was claimed, that is while
 someone's kernel is starting and running its first cell on the same few cores.
-The template therefore puts each session it forks under ``SCHED_IDLE`` before it tells
-the worker the session's pid, and the worker moves every thread of a spare back to
-``SCHED_OTHER`` when it claims it: a spare still warming then
+The template therefore prepares and forks each spare under ``SCHED_IDLE`` itself, so the
+spare is idle from its first instruction (a claim's promotion always comes after), while a
+session a kernel start waits for is forked at the normal policy; and the worker moves every
+thread of a spare back to ``SCHED_OTHER`` when it claims it: a spare still warming then
 finishes at normal priority. Leaving ``SCHED_IDLE`` takes ``CAP_SYS_NICE``, so only a
 worker running as root does this; otherwise spares keep the normal policy throughout.
 """
@@ -19,11 +20,14 @@ def can_promote() -> bool:
     return os.geteuid() == 0
 
 
-def demote(pid: int) -> None:
-    """Make the process ``pid`` (and the threads and processes it will start) run only when
-    a CPU is idle; a process that is gone already is left alone."""
-    with contextlib.suppress(ProcessLookupError):
-        os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))
+def demote_self() -> None:
+    """Make this thread (and the processes it forks) run only when a CPU is idle."""
+    os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+
+
+def restore_self() -> None:
+    """The normal policy again for this thread (needs ``CAP_SYS_NICE``)."""
+    os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
 
 
 def promote(pid: int) -> None:

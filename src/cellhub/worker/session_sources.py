@@ -48,7 +48,7 @@ class SessionSource:
         self.spares = SparePool(
             config.spare_sessions,
             config.max_sessions,
-            lambda: self.template.fork(),
+            lambda spare: self.template.fork(spare),
             kernels,
             session_log,
         )

@@ -31,7 +31,8 @@ Spare = tuple[int, socket.socket]
 class SparePool:
     """Spare sessions and the starts waiting for one.
 
-    ``fork()`` asks the template for one more session (it arrives in :meth:`on_forked`);
+    ``fork(spare)`` asks the template for one more session (it arrives in :meth:`on_forked`):
+    a spare, or one a waiting start needs at once;
     ``kernels()`` is how many kernels the worker holds, those waiting for a session
     included.
     """
@@ -40,7 +41,7 @@ class SparePool:
         self,
         spare_sessions: int,
         max_sessions: int,
-        fork: Callable[[], None],
+        fork: Callable[[bool], None],
         kernels: Callable[[], int],
         session_log: SessionLog,
     ) -> None:
@@ -72,8 +73,9 @@ class SparePool:
         in_sessions = self.kernels() - len(self.waiters)
         room = self.max_sessions + self.spare_sessions - in_sessions
         while len(self.spares) + self.forks_pending < min(wanted, room):
+            waited_for = len(self.spares) + self.forks_pending < len(self.waiters)
             self.forks_pending += 1
-            self.fork()
+            self.fork(not waited_for)
 
     def refill_soon(self) -> None:
         """Replace a claimed spare a moment later, so that the fork does not compete for the

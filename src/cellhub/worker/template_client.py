@@ -183,8 +183,8 @@ class TemplateClient:
             self._unsent.popleft()
         loop.remove_writer(self.control.fileno())
 
-    def fork(self) -> None:
-        self.send(template_control.fork())
+    def fork(self, spare: bool = True) -> None:
+        self.send(template_control.fork(spare))
 
     def signal(self, pid: int, signum: int) -> asyncio.Future[None]:
         """Have the template signal ``pid``'s process group; the future is done once it has.
