@@ -133,7 +133,10 @@ class ForkServer:
             log.error("orphans of ended sessions survived SIGKILL")
 
     def on_control(self) -> None:
-        data = self.control.recv(template_control.MAX_CONTROL_MESSAGE)
+        try:
+            data = self.control.recv(template_control.MAX_CONTROL_MESSAGE)
+        except ConnectionResetError:  # the worker closed with a request unread: it is gone
+            data = b""
         if not data:
             self.shutdown(0)
         template_control.read_worker_request(data, self)
