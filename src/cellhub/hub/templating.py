@@ -1,5 +1,6 @@
-"""The Jinja templates of the hub's HTML (``hub/templates/``): the worksheet page
-(hub/pages.py), and the small form pages built on ``form.html``: the refusal page of a
+"""The Jinja templates of the hub's HTML (``hub/templates/``), all built on ``page.html``'s
+head: the worksheet page (hub/pages.py), the admin view (hub/admin.py), and the small form
+pages built on ``form.html``: the refusal page of a
 browser that may not see it (hub/access.py), the login form (hub/login_form.py) and the
 sign-up form (hub/signup.py), the last two with ``account_form.html``'s one form.
 
