@@ -56,13 +56,17 @@ const embedOptions = {
 };
 
 const bundles = ["app", "widgets", "embed", "admin"].flatMap((name) => [`${name}.js`, `${name}.css`, `${name}.js.LEGAL.txt`, `${name}.css.LEGAL.txt`]);
-/** Files the page uses as they are. */
-const copied = ["favicon.svg", "account.css"];
-for (const name of [...bundles, ...copied, "fonts"]) {
+/** Files shipped as they are. threejs/: Sage's build of three.js (jupyter-threejs-sage's, the
+ * version passagemath's 3-D plots name), which Sage kernels' plots load from the hub, never
+ * from a CDN (src/cellhub/session/sage.py, docs/sage.md). */
+const copied = ["favicon.svg", "account.css", "threejs/r122/three.min.js", "threejs/r122/LICENSE.txt"];
+for (const name of [...bundles, ...copied, "fonts", "threejs"]) {
   rmSync(resolve(outdir, name), { recursive: true, force: true });
 }
-mkdirSync(outdir, { recursive: true });
-for (const name of copied) copyFileSync(resolve(here, "src", name), resolve(outdir, name));
+for (const name of copied) {
+  mkdirSync(dirname(resolve(outdir, name)), { recursive: true });
+  copyFileSync(resolve(here, "src", name), resolve(outdir, name));
+}
 if (watch) {
   for (const each of [options, embedOptions]) await (await esbuild.context(each)).watch();
 } else {

@@ -1,6 +1,6 @@
-"""Sage in a real Chromium: the kernel choice, typeset math, plots, @interact, a cell's
-language (GP, Python, …), links with a language, and embedded Sage cells (tests/sage has the
-kernel's own tests)."""
+"""Sage in a real Chromium: the kernel choice, typeset math, plots, 3-D plots, @interact, a
+cell's language (GP, Python, …), links with a language, and embedded Sage cells (tests/sage has
+the kernel's own tests)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import re
 import zlib
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Locator, expect
 
 from tests.browser.conftest import ThirdPartySite, UiServer, open_worksheet
 from tests.browser.test_embed import open_page
@@ -116,4 +117,102 @@ def test_an_embedded_sage_cell(context: Any, site: ThirdPartySite, sage_ui: UiSe
     expect(cells.nth(0).locator(".outputs")).to_have_text(re.compile(r"5/6"), timeout=60_000)
     expect(cells.nth(1).locator(".outputs")).to_contain_text("[2, 3, 5, 7, 11, 13, 17, 19]")
     expect(cells.nth(2).locator(".outputs")).to_contain_text("[2, 3, 5, 7, 11, 13, 17, 19]")
+    assert errors == []
+
+
+#: Run in a 3-D plot's frame: the share of the WebGL canvas's pixels that are coloured (the
+#: surface, lit; the background is white and the frame's box and labels grey), once three.js
+#: has drawn; false before. Sage's renderer keeps its drawing buffer, so it can be read back.
+SCENE_DRAWN = """() => {
+  const canvas = document.querySelector("body > canvas");
+  if (typeof THREE !== "object" || !canvas || !canvas.width || !canvas.height) return false;
+  const copy = document.createElement("canvas");
+  copy.width = canvas.width;
+  copy.height = canvas.height;
+  const context = copy.getContext("2d");
+  context.drawImage(canvas, 0, 0);
+  const pixels = context.getImageData(0, 0, copy.width, copy.height).data;
+  let coloured = 0;
+  for (let i = 0; i < pixels.length; i += 4) {
+    const [r, g, b] = [pixels[i], pixels[i + 1], pixels[i + 2]];
+    if (Math.max(r, g, b) - Math.min(r, g, b) > 40) coloured++;
+  }
+  const share = coloured / (pixels.length / 4);
+  return share > 0.02 && share;
+}"""
+
+
+#: Run in a frame: the addresses its document loaded anything from (Resource Timing).
+LOADED = "() => performance.getEntriesByType('resource').map((entry) => entry.name)"
+
+
+class Traffic:
+    """Every request the context's pages make, and what went wrong: failed requests, error
+    responses, console errors (a script or frame refused by a policy says so there)."""
+
+    def __init__(self, context: Any) -> None:
+        self.urls: list[str] = []
+        self.failed: list[str] = []
+        self.errors: list[str] = []
+        context.on("request", lambda request: self.urls.append(request.url))
+        context.on("requestfailed", lambda request: self.failed.append(request.url))
+        context.on("response", self.response)
+
+    def response(self, response: Any) -> None:
+        if response.status >= 400:
+            self.failed.append(f"{response.status} {response.url}")
+
+    def watch(self, page: Any) -> None:
+        page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+
+    def assert_local_and_clean(self) -> None:
+        hosts = {urlsplit(url).hostname for url in self.urls if url.startswith("http")}
+        assert hosts == {"127.0.0.1"}, self.urls
+        assert self.failed == [] and self.errors == []
+
+
+def assert_scenes_drawn(outputs: Locator, count: int, hub_url: str) -> None:
+    """``count`` three.js scenes, each in Sage's frame inside the sandboxed output frame,
+    with three.js loaded from ``hub_url`` (the global THREE) and the surface drawn on a WebGL
+    canvas."""
+    frames = outputs.locator("iframe.html-output")
+    expect(frames).to_have_count(count, timeout=60_000)  # an embedded cell starts its kernel
+    for index in range(count):
+        scene = frames.nth(index).content_frame.locator("iframe").content_frame
+        canvas = scene.locator("body > canvas")
+        expect(canvas).to_be_visible(timeout=30_000)
+        frame = canvas.element_handle().owner_frame()
+        assert frame.evaluate("() => origin") == "null"  # an opaque origin: not the hub's
+        assert frame.wait_for_function(SCENE_DRAWN, timeout=30_000).json_value() > 0.02
+        # What the scene's document loaded, as it saw it (Playwright does not report the
+        # requests of an embedded cell's nested srcdoc frames): the hub's three.js alone.
+        loaded = frame.evaluate(LOADED)
+        assert len(loaded) == 1 and loaded[0].startswith(f"{hub_url}static/threejs/"), loaded
+        box = canvas.bounding_box()
+        assert box is not None and box["width"] > 300 and box["height"] > 300
+
+
+def test_3d_plots_are_drawn_with_the_hubs_three_js(context: Any, sage_ui: UiServer) -> None:
+    traffic = Traffic(context)
+    sheet = sage_sheet(context, sage_ui)
+    traffic.watch(sheet.page)
+    code = "var('y')\nshow(plot3d(sin(x*y), (x, -2, 2), (y, -2, 2)))\nshow(sphere())"
+    assert_scenes_drawn(sheet.run_and_wait(0, code), 2, sage_ui.url)
+    traffic.assert_local_and_clean()
+
+
+def test_an_embedded_3d_plot(context: Any, site: ThirdPartySite, sage_ui: UiServer) -> None:
+    """The cell's output frame is a srcdoc frame of the third-party page: its ``<base>`` sends
+    the plot's relative address of three.js to the hub, not to the page's own site."""
+    traffic = Traffic(context)
+    html = (
+        '<div class="cellhub" data-cellhub-autorun><script type="text/x-sage">\n'
+        "var('y')\nplot3d(sin(x*y), (x, -2, 2), (y, -2, 2))\n</script></div>"
+        f'<script src="{sage_ui.url}static/embed.js"></script>'
+    )
+    page, errors = open_page(context, site, html)
+    traffic.watch(page)
+    assert_scenes_drawn(page.locator("div.cellhub .outputs"), 1, sage_ui.url)
+    traffic.assert_local_and_clean()
     assert errors == []

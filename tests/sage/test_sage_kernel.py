@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import html
+import re
+from pathlib import Path
 from typing import Any
 
 from tests.hub.test_permalinks import page_config
@@ -64,6 +67,32 @@ async def test_a_plot_is_an_inline_png(sage_hub: Hub) -> None:
     data = result(await kernel.execute("plot(sin(x), (x, 0, 2*pi))"))
     assert base64.b64decode(data["image/png"]).startswith(b"\x89PNG")
     assert data["text/plain"] == "Graphics object consisting of 1 graphics primitive"
+    await kernel.close()
+
+
+async def test_a_3d_plot_loads_three_js_from_the_hub_that_serves_it(sage_hub: Hub) -> None:
+    """Sage's three.js page names the hub's copy of the version Sage asks for, relative to
+    the hub, and no other host; the hub serves that address, the same bytes as Sage's own."""
+    from sage.features.threejs import Threejs  # type: ignore[import-untyped]
+
+    _, kernel = await sage_hub.kernel("sage")
+    for code in ("var('y')\nplot3d(sin(x*y), (x, -2, 2), (y, -2, 2))", "show(sphere())"):
+        run = await kernel.execute(code)
+        kind = "display_data" if code.startswith("show") else "execute_result"
+        assert kind in run.msg_types, run.explain()
+        page = html.unescape(run.first(kind)["content"]["data"]["text/html"])  # an iframe's srcdoc
+        scripts = re.findall(r'<script src="([^"]*)"', page)
+        assert len(scripts) == 1, scripts
+        version = re.escape(Threejs().required_version())
+        assert re.fullmatch(
+            rf"static/threejs/{version}/three\.min\.js\?v=[0-9a-f]{{12}}", scripts[0]
+        )
+        assert re.findall(r'(?:src|href)="([^"]*)"', page) == scripts
+        assert "cdn" not in page.lower()
+    served = await sage_hub.http.get(scripts[0])
+    assert served.status_code == 200, served.text
+    assert served.headers["content-type"].startswith("text/javascript")
+    assert served.content == Path(Threejs().absolute_filename()).read_bytes()
     await kernel.close()
 
 

@@ -16,7 +16,7 @@ import { Worksheet } from "../worksheet/worksheet";
 
 export class KernelGroup {
   readonly kernel: KernelConnection;
-  readonly renderers = new MimeRenderers();
+  readonly renderers: MimeRenderers;
   readonly widgets: WidgetHost;
   private readonly worksheet = new Worksheet();
   private readonly runner: Runner;
@@ -26,6 +26,7 @@ export class KernelGroup {
   /** `rememberKey` names the kernel in sessionStorage while the page lives (see `release`). */
   constructor(hubUrl: string, token: string, kernelName: string, rememberKey: string) {
     this.kernel = new KernelConnection(new KernelsApi(hubUrl, token), kernelName, rememberKey);
+    this.renderers = new MimeRenderers(hubUrl);
     this.runner = new Runner(this.kernel, this.worksheet);
     this.hints = new KernelHints(this.kernel);
     // widgets.js and widgets.css come from the hub, as embed.js did, not from the page's site.

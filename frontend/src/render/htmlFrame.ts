@@ -38,6 +38,8 @@ const RESIZE_SCRIPT = `(function(){var last=-1;function send(){var h=Math.ceil(d
 if(h!==last){last=h;parent.postMessage({cellhubFrameHeight:h},"*");}}
 new ResizeObserver(send).observe(document.documentElement);addEventListener("load",send);send();})();`;
 
+const attribute = (value: string): string => value.replace(/&/g, "&amp;").replace(/"/g, "&quot;");
+
 /** Each frame's document: a frame served by the hub asks for it whenever it (re)loads. */
 const frames = new Map<HTMLIFrameElement, string>();
 let shellUrl: string | null = null;
@@ -67,14 +69,21 @@ window.addEventListener("message", (event: MessageEvent) => {
   }
 });
 
-export function htmlFrame(html: string, label: string): HTMLIFrameElement {
+/**
+ * `hubUrl`: where the kernel's hub is, for the relative addresses in its outputs (Sage's 3-D
+ * plots load `static/threejs/…` from the hub). A frame served by the hub resolves them against
+ * the hub already; a `srcdoc` frame of an embedded cell would resolve them against the host
+ * page, so its document gets a `<base>` naming the hub.
+ */
+export function htmlFrame(html: string, label: string, hubUrl: string | null = null): HTMLIFrameElement {
   const frame = document.createElement("iframe");
   frame.className = "html-output";
   frame.setAttribute("sandbox", "allow-scripts");
   frame.setAttribute("title", label);
   frame.setAttribute("referrerpolicy", "no-referrer");
+  const base = hubUrl && !shellUrl ? `<base href="${attribute(new URL(hubUrl, location.href).href)}">` : "";
   const doc =
-    `<!doctype html><html><head><meta charset="utf-8"><style>${FRAME_STYLE}</style></head>` +
+    `<!doctype html><html><head><meta charset="utf-8">${base}<style>${FRAME_STYLE}</style></head>` +
     `<body>${html}<script>${RESIZE_SCRIPT}</script></body></html>`;
   if (shellUrl) frame.src = shellUrl;
   else frame.srcdoc = doc;

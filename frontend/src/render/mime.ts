@@ -45,8 +45,8 @@ function rich(className: string, content: DocumentFragment): HTMLElement {
 }
 
 /** Order of preference, richest first (as Jupyter's). */
-const BUILT_IN: readonly [string, Renderer][] = [
-  ["text/html", (value, _m, bundle) => htmlFrame(text(value), altText(bundle, "HTML output"))],
+const builtIn = (hubUrl: string | null): readonly [string, Renderer][] => [
+  ["text/html", (value, _m, bundle) => htmlFrame(text(value), altText(bundle, "HTML output"), hubUrl)],
   ["text/markdown", (value) => rich("markdown-output rendered-markdown", renderMarkdown(text(value)))],
   ["text/latex", (value) => rich("latex-output", renderLatex(text(value)))],
   ["image/svg+xml", image("image/svg+xml")],
@@ -64,6 +64,12 @@ const BUILT_IN: readonly [string, Renderer][] = [
  */
 export class MimeRenderers {
   private added: [string, Renderer][] = [];
+  private readonly builtIn: readonly [string, Renderer][];
+
+  /** `hubUrl`: the kernel's hub, when it is not the page's own (embedded cells; see htmlFrame). */
+  constructor(hubUrl: string | null = null) {
+    this.builtIn = builtIn(hubUrl);
+  }
 
   /** An added renderer is preferred over the built-in ones. */
   add(mime: string, render: Renderer): void {
@@ -71,7 +77,7 @@ export class MimeRenderers {
   }
 
   render(bundle: Record<string, unknown>, metadata: Record<string, unknown>): HTMLElement {
-    for (const [mime, render] of [...this.added, ...BUILT_IN]) {
+    for (const [mime, render] of [...this.added, ...this.builtIn]) {
       if (mime in bundle) {
         try {
           return render(bundle[mime], metadata, bundle);

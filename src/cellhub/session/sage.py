@@ -20,7 +20,8 @@ Display goes through passagemath's IPython notebook backend, with one change for
 cellhub's page: output that is only math (``show(expr)``, ``%display latex``) is sent
 as ``text/latex``, which the page typesets, without the HTML wrapper Sage puts beside
 it for MathJax (the page would prefer the HTML, and shows HTML in a sandboxed frame
-without MathJax). Plots are PNG images.
+without MathJax). Plots are PNG images; 3-D plots are Sage's three.js page, in a frame,
+which loads three.js from the hub (:func:`threejs_script`), never from a CDN.
 
 Two things must be redone in every session, once forked (:attr:`CellShell.session_start
 <cellhub.session.shell.CellShell.session_start>`):
@@ -171,11 +172,14 @@ def use_sage_values_in_interacts() -> None:
 
 
 def math_as_latex_backend() -> Any:
-    """passagemath's IPython notebook backend, sending math alone as ``text/latex``."""
+    """passagemath's IPython notebook backend, sending math alone as ``text/latex`` and
+    loading three.js for 3-D plots from the hub."""
     from sage.repl.rich_output.backend_ipython import (  # type: ignore[import-untyped]
         BackendIPythonNotebook,
     )
     from sage.repl.rich_output.output_catalog import OutputHtml  # type: ignore[import-untyped]
+
+    script = threejs_script()
 
     class MathAsLatex(BackendIPythonNotebook):  # type: ignore[misc]
         def displayhook(self, plain_text: Any, rich_output: Any) -> tuple[dict[str, Any], Any]:
@@ -184,7 +188,30 @@ def math_as_latex_backend() -> Any:
                 data.pop("text/html", None)  # only MathJax's wrapper of the LaTeX
             return data, metadata
 
+        def threejs_offline_scripts(self) -> str:
+            return script
+
     return MathAsLatex()
+
+
+def threejs_script() -> str:
+    """The script tag that loads three.js into a 3-D plot's page: the hub's copy.
+
+    Sage's 3-D plots are an HTML page that needs three.js (Sage's own build, with
+    ``OrbitControls`` and the fat lines). Sage's notebook backend names Jupyter's
+    ``/nbextensions/`` and falls back to a CDN; cellhub ships the build of the version Sage
+    names (``threejs/VERSION/three.min.js`` in the static files), and the plot loads it from
+    the hub that serves the page. The address is relative: the output frame resolves it
+    against the hub (its own address, or the ``<base>`` an embedded cell's frame gets), so
+    it holds behind a path prefix too, and it carries the file's hash (``?v=``), as the
+    pages' addresses do, so that browsers keep it.
+    """
+    from sage.features.threejs import Threejs  # type: ignore[import-untyped]
+
+    from cellhub.hub.static_files import versioned_url
+
+    address = versioned_url(f"threejs/{Threejs().required_version()}/three.min.js")
+    return f'<script src="{address.removeprefix("/")}"></script>'
 
 
 class SageFiles:
