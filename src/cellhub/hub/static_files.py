@@ -1,6 +1,6 @@
 """The static files: the built front end in ``cellhub/static/``, served at ``/static/`` by the
 hub itself (:func:`static_mount`) or, in front of it, by nginx (deploy/templates/nginx.conf.j2),
-and the URLs the hub's pages name them by.
+and the URLs the hub's pages (and Sage's 3-D plots, session/sage.py) name them by.
 
 Of these files only the fonts have content-hashed names (esbuild's ``fonts/[name]-[hash]``).
 ``app.js``, ``app.css`` and the rest keep their names: embed.js must, as other sites' pages
@@ -14,9 +14,10 @@ from __future__ import annotations
 import functools
 import hashlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from starlette.routing import Mount
-from starlette.staticfiles import StaticFiles
+if TYPE_CHECKING:
+    from starlette.routing import Mount
 
 #: The folder of the installed package's built front end (what nginx serves too).
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -37,4 +38,9 @@ def versioned_url(name: str) -> str:
 
 
 def static_mount() -> Mount:
+    # Starlette only here: Sage's template names a static file too (session/sage.py,
+    # versioned_url) and imports no web framework for it.
+    from starlette.routing import Mount
+    from starlette.staticfiles import StaticFiles
+
     return Mount(STATIC_URL.rstrip("/"), StaticFiles(directory=STATIC_DIR), name="static")
