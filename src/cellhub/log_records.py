@@ -17,8 +17,10 @@ datagram socket, so a dead, stopped or slow rsyslog makes a send fail at once in
 waiting. A record that cannot be sent is counted (:attr:`ShipperHandler.dropped`) and
 kept on stderr; the first such failure is said once on stderr, and the next record that
 gets through is followed by one that tells the log store how many did not. The socket is
-close-on-exec: templates and sessions never hold it (a session's words reach the log only
-through its worker, see worker/session_log.py).
+close-on-exec, and a session forked from the template closes the template's first
+(:func:`stop_shipping`): sessions never hold it (a session's words reach the log only
+through its worker, see worker/session_log.py). The template ships its own records
+(service ``template``) to the socket its worker names in its settings.
 """
 
 from __future__ import annotations
@@ -202,15 +204,21 @@ def setup(service: str, shipper: str = "") -> ShipperHandler | None:
     """Name this process's service, and ship its records to ``shipper`` (the Unix socket
     of this host's rsyslog) besides stderr; return the shipper's handler, if any."""
     ServiceIdentity.service = service
+    stop_shipping()
+    if not shipper:
+        return None
+    handler = ShipperHandler(shipper)
+    logging.getLogger(ROOT).addHandler(handler)
+    return handler
+
+
+def stop_shipping() -> None:
+    """Close the shipper's socket and ship no more: what a session forked from the template
+    does first, so that no object of it names a descriptor it closes or reuses."""
     logger = logging.getLogger(ROOT)
     for old in [h for h in logger.handlers if isinstance(h, ShipperHandler)]:
         logger.removeHandler(old)
         old.close()
-    if not shipper:
-        return None
-    handler = ShipperHandler(shipper)
-    logger.addHandler(handler)
-    return handler
 
 
 def service_logger(name: str) -> logging.Logger:

@@ -1,9 +1,9 @@
 """The log forwarder ``cellhub up`` runs on a host with a worker and no log store
 (deployment_file.FORWARDER, services.LogForwarder): two "hosts" of one deployment file on
 127.0.0.1, each brought up with ``cellhub up --host``; the worker's records cross the
-forwarder to the store on the other host, and ``cellhub logs`` reads them back with the
-times they were made, even those made while the store was down. The forwarder killed with
-SIGKILL costs the services nothing."""
+forwarder to the store on the other host (its template's too), and ``cellhub logs`` reads
+them back with the times they were made, even those made while the store was down. The
+forwarder killed with SIGKILL costs the services nothing."""
 
 from __future__ import annotations
 
@@ -123,6 +123,10 @@ async def test_a_host_without_the_log_store_forwards_its_records(two_hosts: TwoH
     record = two_hosts.started("worker")[first[0]]
     assert made_between(record, first[1], first[2]), record
     assert record["host"] == socket.gethostname() and record["level"] == "info"
+    # The worker's template ships its own records, made before the store was there.
+    template = [r for r in two_hosts.records() if r["service"] == "template"]
+    assert [r["message"] for r in template if r["message"].startswith("ready: python3")]
+    assert dt.datetime.fromisoformat(template[0]["time"]) < first[1]
 
     store = psutil.Process(two_hosts.deployment.pids()["logs"])
     store.terminate()
