@@ -18,7 +18,7 @@ waiting. A record that cannot be sent is counted (:attr:`ShipperHandler.dropped`
 kept on stderr; the first such failure is said once on stderr, and the next record that
 gets through is followed by one that tells the log store how many did not. The socket is
 close-on-exec, and a session forked from the template closes the template's first
-(:func:`stop_shipping`): sessions never hold it (a session's words reach the log only
+(:func:`leave_service`): sessions never hold it (a session's words reach the log only
 through its worker, see worker/session_log.py). The template ships its own records
 (service ``template``) to the socket its worker names in its settings.
 """
@@ -203,8 +203,8 @@ UNSHIPPED = "%d record(s) before this one were not shipped: the log shipper took
 def setup(service: str, shipper: str = "") -> ShipperHandler | None:
     """Name this process's service, and ship its records to ``shipper`` (the Unix socket
     of this host's rsyslog) besides stderr; return the shipper's handler, if any."""
+    leave_service()
     ServiceIdentity.service = service
-    stop_shipping()
     if not shipper:
         return None
     handler = ShipperHandler(shipper)
@@ -212,9 +212,11 @@ def setup(service: str, shipper: str = "") -> ShipperHandler | None:
     return handler
 
 
-def stop_shipping() -> None:
-    """Close the shipper's socket and ship no more: what a session forked from the template
-    does first, so that no object of it names a descriptor it closes or reuses."""
+def leave_service() -> None:
+    """This process is no longer the service :func:`setup` named (a session forked from the
+    template): its records are named by their logger again and not shipped, and the
+    shipper's socket is closed, so that no object names a descriptor it closes or reuses."""
+    ServiceIdentity.service = ""
     logger = logging.getLogger(ROOT)
     for old in [h for h in logger.handlers if isinstance(h, ShipperHandler)]:
         logger.removeHandler(old)

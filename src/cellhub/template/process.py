@@ -220,7 +220,7 @@ class ForkServer:
                 self.selector.close()
             os.close(self.wake_r)
             os.close(self.wake_w)
-            log_records.stop_shipping()
+            log_records.leave_service()
             keep_only(sock.fileno())
             self.sandbox.enter(lease)  # which checks that the template is still its parent
             from cellhub.session.process import run_session
