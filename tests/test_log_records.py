@@ -130,3 +130,18 @@ def test_dictconfig_closing_every_handler_does_not_stop_shipping(
     logging.config.dictConfig({"version": 1, "disable_existing_loggers": False})
     service_logger("cellhub.worker.test").info("still here")
     assert shipped(receiver)["message"] == "still here"
+
+
+def test_a_process_that_leaves_the_service_ships_nothing(
+    receiver: socket.socket, shipping: ShipperHandler, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What a session forked from the template does first: the shipper's socket is closed,
+    and its lines are no longer marked as the service's."""
+    log_records.leave_service()
+    assert shipping.socket.fileno() == -1
+    assert not [h for h in logging.getLogger("cellhub").handlers if isinstance(h, ShipperHandler)]
+    service_logger("cellhub.session.test").warning("mine")
+    assert capsys.readouterr().err == "cellhub: mine\n"
+    receiver.setblocking(False)  # a datagram sent would be there already
+    with pytest.raises(BlockingIOError):
+        receiver.recv(65536)

@@ -17,8 +17,10 @@ datagram socket, so a dead, stopped or slow rsyslog makes a send fail at once in
 waiting. A record that cannot be sent is counted (:attr:`ShipperHandler.dropped`) and
 kept on stderr; the first such failure is said once on stderr, and the next record that
 gets through is followed by one that tells the log store how many did not. The socket is
-close-on-exec: templates and sessions never hold it (a session's words reach the log only
-through its worker, see worker/session_log.py).
+close-on-exec, and a session forked from the template closes the template's first
+(:func:`leave_service`): sessions never hold it (a session's words reach the log only
+through its worker, see worker/session_log.py). The template ships its own records
+(service ``template``) to the socket its worker names in its settings.
 """
 
 from __future__ import annotations
@@ -201,16 +203,24 @@ UNSHIPPED = "%d record(s) before this one were not shipped: the log shipper took
 def setup(service: str, shipper: str = "") -> ShipperHandler | None:
     """Name this process's service, and ship its records to ``shipper`` (the Unix socket
     of this host's rsyslog) besides stderr; return the shipper's handler, if any."""
+    leave_service()
     ServiceIdentity.service = service
+    if not shipper:
+        return None
+    handler = ShipperHandler(shipper)
+    logging.getLogger(ROOT).addHandler(handler)
+    return handler
+
+
+def leave_service() -> None:
+    """This process is no longer the service :func:`setup` named (a session forked from the
+    template): its records are named by their logger again and not shipped, and the
+    shipper's socket is closed, so that no object names a descriptor it closes or reuses."""
+    ServiceIdentity.service = ""
     logger = logging.getLogger(ROOT)
     for old in [h for h in logger.handlers if isinstance(h, ShipperHandler)]:
         logger.removeHandler(old)
         old.close()
-    if not shipper:
-        return None
-    handler = ShipperHandler(shipper)
-    logger.addHandler(handler)
-    return handler
 
 
 def service_logger(name: str) -> logging.Logger:

@@ -85,6 +85,31 @@ def test_hosts_and_services_in_start_order(tmp_path: Path) -> None:
     assert deployment.of_kind("keepalived")[0].options["priority"] == 150
 
 
+LOG_STORE = '[[service]]\nkind = "logs"\nhost = "web1"\n'
+
+
+def test_hosts_without_the_log_store_get_a_forwarder(tmp_path: Path) -> None:
+    """Every host with hubs or workers and not the store: none where there is no store."""
+    assert parse(TWO_HOSTS, tmp_path / "d.toml").forwarder("web2") is None
+    deployment = parse(TWO_HOSTS + LOG_STORE, tmp_path / "d.toml")
+    assert [s.name for s in deployment.on_host("web1")][:2] == ["postgresql", "logs"]
+    assert deployment.forwarder("web1") is None
+    assert [s.name for s in deployment.on_host("web2")] == ["log-forwarder-web2", "worker", "hub2"]
+    forwarder = deployment.on_host("web2")[0]
+    assert (forwarder.kind, forwarder.host, forwarder.port) == ("log-forwarder", "web2", 0)
+    assert forwarder not in deployment.services  # the file does not name it
+    taken = 'name = "log-forwarder-web2"\nport = 7001\n'
+    for mistake, message in [
+        (LOG_STORE.replace("web1", "web2"), "a deployment has one logs service"),
+        (
+            f'[[service]]\nkind = "hub"\nhost = "web2"\n{taken}',
+            "the name 'log-forwarder-web2",
+        ),
+    ]:
+        with pytest.raises(DeploymentError, match=message):
+            parse(TWO_HOSTS + LOG_STORE + mistake, tmp_path / "d.toml")
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [

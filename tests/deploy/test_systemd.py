@@ -16,6 +16,7 @@ from cellhub.deploy.services import SERVICE_KINDS
 from cellhub.deploy.site import Site
 from cellhub.deploy.systemd import quoted
 from tests.deploy.launched import launched, service
+from tests.deploy.rsyslog import needs_rsyslog
 
 SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
 TABLES = (
@@ -76,6 +77,39 @@ def test_units_start_what_the_launcher_starts(tmp_path: Path) -> None:
         assert postgres["ExecStartPre"].endswith(
             f"prepare --deployment {deployment.file} postgresql@localhost"
         )
+
+
+@needs_rsyslog
+def test_a_host_without_the_log_store_gets_its_forwarder_unit(tmp_path: Path) -> None:
+    """The forwarder's unit starts what ``up`` starts, before the host's worker, whose
+    environment names the forwarder's socket."""
+    hosts = '[host.a]\naddress = "127.0.0.1"\n\n[host.b]\naddress = "127.0.0.2"\n'
+    tables = (
+        service("postgresql", 5432, host="a")
+        + service("logs", 2514, host="a")
+        + service("hub", 8888, host="a")
+        + service("worker", 7000, host="b")
+    )
+    with launched(tmp_path, tables, hosts) as deployment:
+        output = tmp_path / "units"
+        deployment.cellhub("render", "systemd", "--host", "b", "--output", str(output))
+        assert sorted(path.name for path in output.iterdir()) == [
+            "cellhub-log-forwarder-b.service",
+            "cellhub-worker.service",
+        ]
+        site = Site(load(deployment.file), "b")
+        forwarder = site.deployment.on_host("b")[0]
+        unit = unit_lines((output / "cellhub-log-forwarder-b.service").read_text())
+        assert (
+            shlex.split(unit["ExecStart"])
+            == SERVICE_KINDS["log-forwarder"].launch(forwarder, site).argv
+        )
+        config = (site.folder(forwarder) / "rsyslog.conf").read_text()
+        assert 'target="127.0.0.1"' in config and 'port="2514"' in config
+        worker = unit_lines((output / "cellhub-worker.service").read_text())
+        assert "cellhub-log-forwarder-b.service" in worker["After"].split()
+        socket = site.folder(forwarder) / "log.sock"
+        assert f'CELLHUB_LOG_SHIPPER="{socket}"' in Path(worker["EnvironmentFile"]).read_text()
 
 
 @pytest.mark.skipif(SYSTEMD_ANALYZE is None, reason="systemd-analyze is not installed")

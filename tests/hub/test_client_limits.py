@@ -1,4 +1,6 @@
-"""Anti-DOS at the hub: per-client budgets, and one abusive client cannot slow the others."""
+"""Anti-DOS at the hub: per-client budgets, and one abusive client cannot slow the others.
+The kernels a client holds are counted in the database: those tests run on SQLite and on
+PostgreSQL (tests/hub/conftest.py)."""
 
 from __future__ import annotations
 
@@ -13,8 +15,11 @@ import pytest
 import websockets
 
 from tests.conftest import RunningHub, start_cellhub
+from tests.hub.databases import database_env
 from tests.kernel_client import KernelClient, request_message
 from tests.polling import until
+
+pytestmark = pytest.mark.both_databases
 
 LIMITS = {
     "CELLHUB_CLIENT_KERNEL_STARTS": "5",
@@ -24,8 +29,11 @@ LIMITS = {
 
 
 @pytest.fixture(scope="module")
-def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
-    server = start_cellhub(tmp_path_factory.mktemp("limited"), env=LIMITS)
+def limited(
+    tmp_path_factory: pytest.TempPathFactory, module_database_url: str
+) -> Iterator[RunningHub]:
+    env = {**LIMITS, **database_env(module_database_url)}
+    server = start_cellhub(tmp_path_factory.mktemp("limited"), env=env)
     yield server
     server.stop()
 
@@ -64,6 +72,7 @@ async def test_starts_at_the_same_moment_cannot_pass_the_limit_together(
                 await client.delete(f"/api/kernels/{r.json()['id']}")
 
 
+@pytest.mark.sqlite_only("a budget the hub keeps in memory")
 async def test_kernel_start_rate_per_client(limited: RunningHub) -> None:
     async with client_from(limited, "127.0.0.13") as client:
         codes = []
@@ -86,6 +95,7 @@ async def round_trips(kernel: KernelClient, count: int) -> list[float]:
     return times
 
 
+@pytest.mark.sqlite_only("a budget the hub keeps in memory")
 async def test_a_flooding_client_does_not_slow_another(limited: RunningHub) -> None:
     async with (
         client_from(limited, "127.0.0.14") as flooder_http,

@@ -1,9 +1,12 @@
 """Admin drains (hub/drains.py) are the database's: a drain made through one hub holds on
-every hub within a poll, survives a restart, and activating undoes it everywhere."""
+every hub within a poll, survives a restart, and activating undoes it everywhere. On SQLite
+and on PostgreSQL (tests/hub/conftest.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import pytest
 
 from cellhub.db.database import make_engine, upgrade
 from cellhub.db.worker_drains import WorkerDrainRepository
@@ -11,11 +14,15 @@ from cellhub.hub.drains import POLL, AdminDrains
 from cellhub.hub.placement import KernelPlacement
 from tests.polling import until
 
+pytestmark = pytest.mark.both_databases
+
 WORKER = "unix:/run/cellhub/worker.sock"
 
 
-async def test_a_drain_through_one_hub_holds_on_every_hub(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+async def test_a_drain_through_one_hub_holds_on_every_hub(
+    tmp_path: Path, database_url: str
+) -> None:
+    engine = make_engine(database_url or f"sqlite:///{tmp_path / 'db.sqlite'}")
     upgrade(engine)
     one, other = (AdminDrains(WorkerDrainRepository(engine), KernelPlacement([])) for _ in "12")
     await one.start()

@@ -3,7 +3,7 @@ database answers and a worker is connected, and says which is missing when it is
 
 In process for the database's failures (a PostgreSQL address where nothing listens, and one
 that never answers); with a real ``cellhub hub`` and ``cellhub worker`` for a worker that
-dies and comes back.
+dies and comes back. A database that answers is SQLite and PostgreSQL (tests/hub/conftest.py).
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from tests.hub.in_process import HUB, in_process_hub
 from tests.hub.worker_processes import Workers, hub_over
 from tests.polling import until
 
+pytestmark = pytest.mark.both_databases
+
 
 def client(app: Starlette) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=HUB)
@@ -45,6 +47,7 @@ async def test_without_a_worker_the_hub_is_live_but_not_ready(tmp_path: Path) ->
     assert live.status_code == 200 and live.json() == {"live": True}
 
 
+@pytest.mark.sqlite_only("the hub's database is replaced by an address where none listens")
 async def test_a_database_nobody_listens_at_is_unreachable(tmp_path: Path) -> None:
     app = in_process_hub(tmp_path)
     url = f"postgresql+psycopg://cellhub:secret@127.0.0.1:{free_port()}/postgres"
@@ -59,6 +62,7 @@ async def test_a_database_nobody_listens_at_is_unreachable(tmp_path: Path) -> No
     assert live.status_code == 200
 
 
+@pytest.mark.sqlite_only("no hub database: a socket that never answers")
 async def test_a_silent_database_holds_one_query_at_a_time() -> None:
     with socket.socket() as listener:  # accepts connections, never answers
         listener.bind(("127.0.0.1", 0))
@@ -78,14 +82,19 @@ async def test_a_silent_database_holds_one_query_at_a_time() -> None:
         await asyncio.wait_for(hung, 30)
 
 
-async def test_answers_are_reused_for_a_while(tmp_path: Path) -> None:
-    probe = DatabaseProbe(make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}"), reuse=3600)
-    assert await probe.problem() is None
-    asked = probe.query
-    assert await probe.problem() is None
-    assert probe.query is asked
+async def test_answers_are_reused_for_a_while(tmp_path: Path, database_url: str) -> None:
+    engine = make_engine(database_url or f"sqlite:///{tmp_path / 'db.sqlite'}")
+    probe = DatabaseProbe(engine, reuse=3600)
+    try:
+        assert await probe.problem() is None
+        asked = probe.query
+        assert await probe.problem() is None
+        assert probe.query is asked
+    finally:
+        engine.dispose()
 
 
+@pytest.mark.sqlite_only("real hub and worker processes, testing the worker's part")
 async def test_ready_until_the_only_worker_dies_and_again_once_it_is_back(tmp_path: Path) -> None:
     workers = Workers(tmp_path / "workers")
     try:

@@ -3,7 +3,8 @@ prometheus_client's own parser reads it, refused without the token, and counting
 happens: a kernel start, an execution's messages and round trip, HTTP responses, database
 statements, kernel ends by cause. And every metric the Grafana dashboard
 (deploy/grafana/cellhub.json) charts is one the hub serves, and every one it serves is
-documented (docs/deployment.md, Metrics).
+documented (docs/deployment.md, Metrics). The database's statements are counted on SQLite
+and on PostgreSQL (tests/hub/conftest.py); the rest is the database's alike.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import re
 from pathlib import Path
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from cellhub.client import execute_content
@@ -20,6 +22,9 @@ from tests.conftest import start_cellhub
 from tests.kernel_client import Hub, request_message
 from tests.polling import until
 
+pytestmark = pytest.mark.both_databases
+#: The tests of what is not the database's: on SQLite alone, on the module's one hub.
+NOT_THE_DATABASES = pytest.mark.sqlite_only("counters of the hub and worker, not the database")
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD = ROOT / "deploy" / "grafana" / "cellhub.json"
 DEPLOYMENT_DOC = ROOT / "docs" / "deployment.md"
@@ -47,6 +52,7 @@ def per_worker(samples: Samples, name: str) -> list[float]:
     return [found for (each, _labels), found in samples.items() if each == name]
 
 
+@NOT_THE_DATABASES
 async def test_without_the_token_metrics_are_refused(hub: Hub) -> None:
     async with httpx.AsyncClient(base_url=hub.url) as anonymous:
         assert (await anonymous.get("/metrics")).status_code == 403
@@ -98,6 +104,7 @@ async def kernel_counted(hub: Hub, kernel_id: str) -> bool:
     return value(samples, "cellhub_kernels_running") >= 1 and running != [] and running[0] >= 1
 
 
+@NOT_THE_DATABASES
 async def test_a_refusal_counts_as_4xx(hub: Hub) -> None:
     before = await scrape(hub)
     async with httpx.AsyncClient(base_url=hub.url) as anonymous:
@@ -127,6 +134,7 @@ async def sandbox_kills(hub: Hub, cause: str) -> float:
     return await per_cause(hub, "cellhub_worker_sandbox_kills_total", cause)
 
 
+@NOT_THE_DATABASES
 async def test_a_killed_session_and_a_shutdown_count_by_cause(hub: Hub) -> None:
     killed, requested = await ended(hub, "killed"), await ended(hub, "requested")
     kernel_id, client = await hub.kernel()
@@ -154,6 +162,7 @@ async def test_a_killed_session_and_a_shutdown_count_by_cause(hub: Hub) -> None:
     assert per_worker(samples, "cellhub_worker_flow_pauses_total") != []
 
 
+@NOT_THE_DATABASES
 async def test_flow_pauses_and_culls_are_counted(tmp_path: Path) -> None:
     """A flow window of one stream chunk closes at each chunk; an idle kernel is culled."""
     env = {
@@ -190,6 +199,7 @@ def dashboard_metrics() -> set[str]:
     return {name for expr in expressions for name in re.findall(r"\bcellhub_\w+", expr)}
 
 
+@NOT_THE_DATABASES
 async def test_the_dashboard_charts_only_metrics_the_hub_serves(hub: Hub) -> None:
     charted = dashboard_metrics()
     assert len(charted) >= 10
@@ -204,6 +214,7 @@ async def test_the_dashboard_charts_only_metrics_the_hub_serves(hub: Hub) -> Non
     assert charted <= served, charted - served
 
 
+@NOT_THE_DATABASES
 async def test_every_served_metric_is_documented(hub: Hub) -> None:
     text = (await hub.http.get("/metrics")).text
     served = {

@@ -25,6 +25,7 @@ from tests.hub.in_process import HUB, TOKEN, in_process_hub
 from tests.oauth.provider import CLIENT_SECRET, OidcProvider, oidc_provider
 
 __all__ = ["oidc_provider"]  # the fixture, imported for the tests here
+pytestmark = pytest.mark.both_databases
 
 
 @pytest.fixture

@@ -1,11 +1,13 @@
 """Accounts on a real ``cellhub serve`` (hub/ownership.py): each sees and uses only its own
 kernels — REST and WebSocket — within its kernel limit, an administrator sees all, and an
 admin's reset ends the account's kernels. Accounts and tokens are made with
-``cellhub users``, as an administrator would on the host."""
+``cellhub users``, as an administrator would on the host. On SQLite and on PostgreSQL
+(tests/hub/conftest.py)."""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import subprocess
 import sys
@@ -21,34 +23,40 @@ from cellhub.db.accounts import AccountRepository
 from cellhub.db.api_tokens import ApiTokenRepository
 from cellhub.db.database import make_engine
 from tests.conftest import RunningHub, start_cellhub
+from tests.hub.databases import database_env
 from tests.polling import until
 
+pytestmark = pytest.mark.both_databases
 
-def users(data_dir: Path, *argv: str) -> str:
+
+def users(data_dir: Path, database_url: str, *argv: str) -> str:
     """Run ``cellhub users ARGV`` on the data dir; what it prints."""
     done = subprocess.run(
         [sys.executable, "-m", "cellhub", "users", *argv, "--data-dir", str(data_dir)],
         capture_output=True,
         text=True,
         check=True,
+        env={**os.environ, **database_env(database_url)},
     )
     return done.stdout.strip()
 
 
 @pytest.fixture(scope="module")
-def tokens(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningHub, dict[str, str]]]:
+def tokens(
+    tmp_path_factory: pytest.TempPathFactory, module_database_url: str
+) -> Iterator[tuple[RunningHub, dict[str, str]]]:
     """A hub whose accounts ada and bob (users) and root (admin) have API tokens; root's
     made with the command, the others' in process (each command is a second of start-up)."""
     data_dir = tmp_path_factory.mktemp("accounts")
-    users(data_dir, "add", "root", "--admin")
-    engine = make_engine(Config(data_dir=str(data_dir)).db_url)
-    made = {"root": users(data_dir, "token", "root")}
+    users(data_dir, module_database_url, "add", "root", "--admin")
+    engine = make_engine(Config(data_dir=str(data_dir), database_url=module_database_url).db_url)
+    made = {"root": users(data_dir, module_database_url, "token", "root")}
     for name in ("ada", "bob"):
         account = AccountRepository(engine).create(name)
         made[name] = ApiTokenRepository(engine).create(account.id)[0]
     engine.dispose()
     limits = {"CELLHUB_USER_MAX_KERNELS": "1", "CELLHUB_USER_MEMORY": str(ACCOUNT_MEMORY)}
-    server = start_cellhub(data_dir, env=limits)
+    server = start_cellhub(data_dir, env={**limits, **database_env(module_database_url)})
     made["deployment"] = server.token
     yield server, made
     server.stop()

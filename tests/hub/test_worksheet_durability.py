@@ -1,5 +1,6 @@
 """A hub killed with SIGKILL while it saves a big worksheet leaves no broken worksheet: reopened
-through another hub, it is a valid notebook, and one of the versions saved, whole."""
+through another hub, it is a valid notebook, and one of the versions saved, whole. On SQLite
+and on PostgreSQL (tests/hub/conftest.py): each database's transactions are what keeps it whole."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from tests.db.postgres import free_port
 from tests.hubs import start_hub, start_worker
 from tests.polling import until
 
+pytestmark = pytest.mark.both_databases
 TOKEN = "durability-t0ken"
 #: Big enough that a save takes a while (upload, validation, compression, the write).
 BIG = {"CELLHUB_WORKSHEET_MAX_SIZE": str(64 * 2**20)}

@@ -16,6 +16,10 @@ One TOML file describes the whole deployment, and every host reads the same copy
     port = 8888                       # default: the kind's
     name = "hub1"                     # default: the kind, numbered when there are several
 
+The file does not name the **log forwarders**: when it has a ``logs`` service (the log
+store), every other host that runs hubs or workers gets one (:meth:`Deployment.forwarder`),
+an rsyslogd that takes their records and sends them on to the store.
+
 A file without ``[host.…]`` tables has one host, ``localhost`` at 127.0.0.1. :func:`load`
 reads and checks it, or raises :class:`DeploymentError` naming the line and the problem:
 tomllib gives no positions, so :class:`SourceLines` finds the line of a table's header and of
@@ -66,6 +70,12 @@ KINDS: dict[str, Kind] = {
         ("interface", "virtual_address", "router_id", "priority", "password"),
     ),
 }
+#: The kind of the services the deployment adds on its own, never written in the file: the
+#: log forwarder of each host with hubs or workers and no log store. It starts where the
+#: store would.
+FORWARDER = "log-forwarder"
+#: The kinds whose services ship records to their host's rsyslog (log_records.py).
+SHIPPING = ("worker", "hub")
 COMMON = ("kind", "name", "host", "port")
 TOP_LEVEL = ("run_dir", "settings", "database_url", "host", "service")
 #: The host of a file that names none.
@@ -112,10 +122,25 @@ class Deployment:
         return [service for service in self.services if service.kind == kind]
 
     def on_host(self, host: str) -> list[Service]:
-        """The host's services, in the order they start."""
+        """The host's services, its log forwarder too, in the order they start."""
         order = list(KINDS)
         mine = [service for service in self.services if service.host == host]
-        return sorted(mine, key=lambda service: order.index(service.kind))
+        forwarder = self.forwarder(host)
+        if forwarder is not None:
+            mine.append(forwarder)
+        return sorted(mine, key=lambda s: order.index("logs" if s.kind == FORWARDER else s.kind))
+
+    def forwarder(self, host: str) -> Service | None:
+        """The log forwarder of ``host``, if the deployment has a log store and the host
+        runs services that ship records but not the store. Its name holds the host's, so
+        that hosts sharing a run dir (tests on one machine) keep their pid files apart."""
+        stores = self.of_kind("logs")
+        mine = [service for service in self.services if service.host == host]
+        if not stores or any(s.kind == "logs" for s in mine):
+            return None
+        if not any(s.kind in SHIPPING for s in mine):
+            return None
+        return Service(f"{FORWARDER}-{host}", FORWARDER, host, 0, {}, stores[0].line)
 
 
 class SourceLines:
@@ -290,7 +315,8 @@ def check_together(deployment: Deployment, lines: SourceLines) -> None:
     another one."""
     names: dict[str, Service] = {}
     ports: dict[tuple[str, int], Service] = {}
-    for service in deployment.services:
+    forwarders = [deployment.forwarder(host) for host in deployment.hosts]
+    for service in [*deployment.services, *filter(None, forwarders)]:
         if service.name in names:
             raise DeploymentError(
                 f"{service.line}: the name {service.name!r} is also that of the service on "
@@ -322,8 +348,11 @@ def check_needs(deployment: Deployment, lines: SourceLines) -> None:
         raise DeploymentError("1: no hub: a deployment runs at least one [[service]] hub")
     if not deployment.of_kind("worker"):
         raise DeploymentError("1: no worker: a deployment runs at least one [[service]] worker")
-    if len(databases) > 1:
-        raise DeploymentError(f"{databases[1].line}: a deployment has one postgresql service")
+    for kind in ("postgresql", "logs"):
+        if len(deployment.of_kind(kind)) > 1:
+            raise DeploymentError(
+                f"{deployment.of_kind(kind)[1].line}: a deployment has one {kind} service"
+            )
     if databases and deployment.database_url:
         raise DeploymentError(
             f"{lines.key(0, 'database_url')}: database_url or a postgresql service, not both"

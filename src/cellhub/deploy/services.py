@@ -11,9 +11,10 @@ service serves both. A kind overrides:
   migrations); ``cellhub prepare`` runs it too, as a systemd unit's ``ExecStartPre``;
 - :meth:`ServiceKind.problem` → None when it is healthy, else what is wrong, in words.
 
-:data:`SERVICE_KINDS` maps each kind of the deployment file (deployment_file.KINDS) to its
-implementation; a kind without one (``None``) is described by the file but not started by
-cellhub yet: adding it is one entry here.
+:data:`SERVICE_KINDS` maps each kind of the deployment file (deployment_file.KINDS), and the
+log forwarder the deployment adds on its own, to its implementation; a kind without one
+(``None``) is described by the file but not started by cellhub yet: adding it is one entry
+here.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ import psutil
 
 from cellhub import __version__
 from cellhub.deploy import postgres, render
-from cellhub.deploy.deployment_file import Service
+from cellhub.deploy.deployment_file import FORWARDER, Service
 from cellhub.deploy.log_service import LogService, rsyslogd, rsyslogd_argv
 from cellhub.deploy.site import Site
 from cellhub.sandbox.environment import session_environment
@@ -178,55 +179,86 @@ class PostgreSQL(ServiceKind):
         return program_version((postgres.program("postgres"), "--version"))
 
 
-class Logs(ServiceKind):
-    """The deployment's log store (deploy/log_service.py): an rsyslogd that takes its host's
-    records on a socket and other hosts' by RELP on its port, and writes them to the log
-    database (``log_database_url``, else the deployment's PostgreSQL)."""
+class Rsyslog(ServiceKind):
+    """An rsyslogd of the deployment's log service (deploy/log_service.py), in its folder:
+    override :meth:`log_service`. It takes its host's records on ``log.sock`` there."""
 
-    def store(self, service: Service, site: Site) -> LogService:
-        address = url_host(site.deployment.address(service))
-        settings = site.settings.replace(
-            log_store=f"{address}:{service.port}",
-            log_shipper="",
-            log_database_url=site.settings.log_database_url or site.database_url(),
-        )
-        return LogService.for_host(settings, store=True, work_dir=site.folder(service))
+    def log_service(self, service: Service, site: Site) -> LogService:
+        raise NotImplementedError
 
     def launch(self, service: Service, site: Site) -> Launch:
-        store = self.store(service, site)
-        config = store.work_dir / "rsyslog.conf"
-        config.write_text(render.render_rsyslog(store.shipper))
-        config.chmod(0o600)  # it holds the log database's password
-        return Launch(rsyslogd_argv(config, store.work_dir / "rsyslogd.pid", rsyslogd()))
+        rsyslog = self.log_service(service, site)
+        config = rsyslog.work_dir / "rsyslog.conf"
+        config.write_text(render.render_rsyslog(rsyslog.shipper))
+        config.chmod(0o600)  # the store's holds the log database's password
+        return Launch(rsyslogd_argv(config, rsyslog.work_dir / "rsyslogd.pid", rsyslogd()))
 
     def prepare(self, service: Service, site: Site) -> None:
-        """The log table (in the deployment's database, made here if this runs first), and
-        no socket left by a stopped rsyslogd (it would not bind)."""
-        store = self.store(service, site)
-        if store.database_url == site.database_url() and site.deployment.of_kind("postgresql"):
-            postgres.create_database(store.database_url)
-        store.create_table()
-        Path(store.shipper.socket).unlink(missing_ok=True)
+        """No socket left by a stopped rsyslogd: it would not bind."""
+        Path(self.log_service(service, site).shipper.socket).unlink(missing_ok=True)
 
     def problem(self, service: Service, site: Site) -> str | None:
-        if not Path(self.store(service, site).shipper.socket).is_socket():
+        if not Path(self.log_service(service, site).shipper.socket).is_socket():
             return "its socket is not there yet"
-        listening = [c for c in psutil.net_connections("tcp") if c.status == psutil.CONN_LISTEN]
-        if not any(c.laddr.port == service.port for c in listening):
-            return f"port {service.port} is not listening"
         return None
 
     def version(self) -> str:
         return program_version((rsyslogd(), "-v"))
 
 
+class Logs(Rsyslog):
+    """The deployment's log store: an rsyslogd that takes its host's records on a socket and
+    other hosts' by RELP on its port, and writes them to the log database
+    (``log_database_url``, else the deployment's PostgreSQL)."""
+
+    def log_service(self, service: Service, site: Site) -> LogService:
+        settings = site.settings.replace(
+            log_store=store_address(service, site),
+            log_shipper="",
+            log_database_url=site.settings.log_database_url or site.database_url(),
+        )
+        return LogService.for_host(settings, store=True, work_dir=site.folder(service))
+
+    def prepare(self, service: Service, site: Site) -> None:
+        """The log table too (in the deployment's database, made here if this runs first)."""
+        store = self.log_service(service, site)
+        if store.database_url == site.database_url() and site.deployment.of_kind("postgresql"):
+            postgres.create_database(store.database_url)
+        store.create_table()
+        super().prepare(service, site)
+
+    def problem(self, service: Service, site: Site) -> str | None:
+        if (problem := super().problem(service, site)) is not None:
+            return problem
+        listening = [c for c in psutil.net_connections("tcp") if c.status == psutil.CONN_LISTEN]
+        if not any(c.laddr.port == service.port for c in listening):
+            return f"port {service.port} is not listening"
+        return None
+
+
+class LogForwarder(Rsyslog):
+    """The log forwarder the deployment adds on each host with hubs or workers and no log
+    store (deployment_file.FORWARDER): an rsyslogd that takes its host's records on a socket
+    and sends them to the store by RELP, keeping them in a disk-assisted queue while the
+    store is away. Healthy once its socket is there, whether the store answers or not."""
+
+    def log_service(self, service: Service, site: Site) -> LogService:
+        store = site.deployment.of_kind("logs")[0]
+        settings = site.settings.replace(log_store=store_address(store, site), log_shipper="")
+        return LogService.for_host(settings, store=False, work_dir=site.folder(service))
+
+
+def store_address(store: Service, site: Site) -> str:
+    """``HOST:PORT`` where the log store takes other hosts' records by RELP."""
+    return f"{url_host(site.deployment.address(store))}:{store.port}"
+
+
 def log_shipper(service: Service, site: Site) -> dict[str, str]:
-    """The environment that makes a hub or worker ship its records to the log store on its
-    host, if the deployment has one there (other hosts' run forwarders of their own:
-    docs/operations.md)."""
-    for store in site.deployment.of_kind("logs"):
-        if store.host == service.host:
-            return {"CELLHUB_LOG_SHIPPER": str(site.folder(store) / "log.sock")}
+    """The environment that makes a hub or worker ship its records to its host's rsyslog:
+    the log store's, or the host's log forwarder (none when the deployment has no store)."""
+    for rsyslog in site.deployment.on_host(service.host):
+        if rsyslog.kind in ("logs", FORWARDER):
+            return {"CELLHUB_LOG_SHIPPER": str(site.folder(rsyslog) / "log.sock")}
     return {}
 
 
@@ -389,6 +421,7 @@ class Keepalived(ServiceKind):
 SERVICE_KINDS: dict[str, ServiceKind | None] = {
     "postgresql": PostgreSQL(),
     "logs": Logs(),
+    FORWARDER: LogForwarder(),
     "worker": Worker(),
     "hub": Hub(),
     "nginx": Nginx(),

@@ -24,6 +24,9 @@ from cellhub.hub.workers import WorkerLink
 
 #: Seconds between two reads of the drained workers.
 POLL = 2.0
+#: Seconds :meth:`AdminDrains.stop` waits for a read under way (a silent database is not
+#: waited for longer).
+STOP_WAIT = 5.0
 
 
 class AdminDrains:
@@ -33,16 +36,23 @@ class AdminDrains:
         self.repository = repository
         self.placement = placement
         self.task: asyncio.Task[None] | None = None
+        #: The read under way in its thread, if any: cancelling the task does not end it.
+        self.query: asyncio.Future[set[str]] | None = None
 
     async def start(self) -> None:
         await self.refresh()
         self.task = asyncio.get_running_loop().create_task(self.poll(), name="admin-drains")
 
     async def stop(self) -> None:
+        """Stop polling; a read under way is waited for (up to :data:`STOP_WAIT` seconds),
+        so that its connection is back in the pool before the engine is disposed."""
         if self.task is not None:
             self.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.task
+        if self.query is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(self.query), STOP_WAIT)
 
     async def poll(self) -> None:
         while True:
@@ -52,7 +62,8 @@ class AdminDrains:
     async def refresh(self) -> None:
         """Read the drained workers; when the database does not answer, keep the last ones."""
         try:
-            self.placement.held = await asyncio.to_thread(self.repository.drained)
+            self.query = asyncio.ensure_future(asyncio.to_thread(self.repository.drained))
+            self.placement.held = await asyncio.shield(self.query)
         except SQLAlchemyError as exc:
             WorkerLink.log(f"could not read the drained workers: {type(exc).__name__}")
 

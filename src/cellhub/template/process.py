@@ -29,6 +29,7 @@ from typing import Any, NoReturn
 
 import orjson
 
+from cellhub import log_records
 from cellhub.kernel_kinds import KINDS
 from cellhub.log_records import service_logger
 from cellhub.protocol import template_control
@@ -38,7 +39,9 @@ from cellhub.sandbox.prctl import become_subreaper, die_with_parent, kill_childr
 from cellhub.sandbox.processes import kill_until_gone
 from cellhub.template import hugepages, pagemerge, scheduling
 
-log = service_logger(__name__)
+#: Under its module's name, not ``__main__`` (it runs as ``python -m``): a logger outside
+#: ``cellhub`` would have none of its handlers.
+log = service_logger(__spec__.name)
 
 #: Above any descriptor a process can hold (close_range(2) takes the bound as it is).
 MAX_FD = 2**31 - 1
@@ -217,6 +220,7 @@ class ForkServer:
                 self.selector.close()
             os.close(self.wake_r)
             os.close(self.wake_w)
+            log_records.leave_service()
             keep_only(sock.fileno())
             self.sandbox.enter(lease)  # which checks that the template is still its parent
             from cellhub.session.process import run_session
@@ -263,6 +267,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
     die_with_parent(args.parent, signal.SIGTERM)
     become_subreaper()
     settings = orjson.loads(args.settings)
+    log_records.setup("template", settings["log_shipper"])
     control = socket.socket(fileno=args.control_fd)
     first_uid, uid_count = settings["uids"]
     sandbox = sandbox_for(
@@ -273,11 +278,15 @@ def main(argv: list[str] | None = None) -> NoReturn:
     )
     from cellhub.session.process import build_shell
 
+    began = time.monotonic()
     shell = build_shell(settings["preload"], KINDS[settings["kind"]])
     gc.collect()
     gc.freeze()
     huge = hugepages.enable(settings["huge_pages"])
     memory = f"{huge}; {pagemerge.enable(settings['merge_pages'])}"
+    took = time.monotonic() - began
+    preloaded = ", ".join(settings["preload"]) or "nothing"
+    log.info("ready: %s, %s preloaded in %.1f s; %s", settings["kind"], preloaded, took, memory)
     ForkServer(control, sandbox, shell, memory).serve_forever()
 
 

@@ -91,6 +91,7 @@ def template_settings(config: Config, kind: str) -> dict[str, Any]:
         "state_dir": str(c.data_path / "sessions"),
         "uids": [c.uid_pool_start, c.uid_pool_size],
         "limits": c.limit_values(),
+        "log_shipper": c.log_shipper,
     }
 
 
