@@ -572,12 +572,13 @@ def test_uid_pool_never_hands_out_a_uid_in_use(tmp_path: Path) -> None:
         while not _pids_of_uid(first.uid):  # the stray has switched to the uid
             time.sleep(0.01)
         sandbox.release(first)
-        assert wait_gone(stray_of_first, 2), "release kills processes of the uid outside the cgroup"
-        os.waitpid(stray_of_first, 0)
         os.kill(stray, signal.SIGKILL)
         os.waitpid(stray, 0)
         assert sandbox.prepare().uid == uids[0]
+        # The released uid comes back only once one look at /proc found (and killed) its stray.
         assert sandbox.prepare().uid == uids[1]
+        assert wait_gone(stray_of_first, 2), "processes of the uid outside the cgroup are killed"
+        os.waitpid(stray_of_first, 0)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.kill(stray, signal.SIGKILL)

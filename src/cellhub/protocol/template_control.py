@@ -5,14 +5,18 @@ first item naming the message. This module is the only code that knows those nam
 and positions.
 
 worker → template
-    :func:`fork` a new session; :func:`signal` or :func:`kill` a session's process group.
+    :func:`fork` a new session; :func:`signal` or :func:`kill` a session's process group;
+    :func:`limit_memory` of a session below the deployment's (an account's lower limit,
+    set on the cgroup the template made for it: a spare may not have joined it yet).
 template → worker
     :func:`ready` with a line describing the sandbox, once everything is imported;
     :func:`forked` with the new session's pid, its socket passed with SCM_RIGHTS;
     :func:`exited` with a session's exit code and the sandbox limits that intervened in
     it; :func:`error` when a fork failed;
     :func:`signalled` once a :func:`signal` was sent (the worker answers an interrupt
-    only then: until then the signal may wait behind forks in the template's queue).
+    only then: until then the signal may wait behind forks in the template's queue);
+    :func:`limited` once a :func:`limit_memory` was applied. Answers come in the order of
+    the requests.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ _FORKED = "forked"
 _EXITED = "exited"
 _ERROR = "error"
 _SIGNALLED = "signalled"
+_LIMIT_MEMORY = "limit_memory"
+_LIMITED = "limited"
 
 
 def _encode(*message: Any) -> bytes:
@@ -52,6 +58,11 @@ def signal(pid: int, signum: int) -> bytes:
 
 def kill(pid: int) -> bytes:
     return _encode(_KILL, pid)
+
+
+def limit_memory(pid: int, limit: int) -> bytes:
+    """Lower the memory limit of session ``pid`` to ``limit`` bytes (never raise it)."""
+    return _encode(_LIMIT_MEMORY, pid, limit)
 
 
 def ready(description: str) -> bytes:
@@ -76,6 +87,10 @@ def signalled(pid: int) -> bytes:
     return _encode(_SIGNALLED, pid)
 
 
+def limited(pid: int) -> bytes:
+    return _encode(_LIMITED, pid)
+
+
 class WorkerRequests(Protocol):
     """What the template does with each request of the worker."""
 
@@ -84,6 +99,8 @@ class WorkerRequests(Protocol):
     def signal(self, pid: int, signum: int) -> None: ...
 
     def kill(self, pid: int) -> None: ...
+
+    def limit_memory(self, pid: int, limit: int) -> None: ...
 
 
 def read_worker_request(packet: bytes, to: WorkerRequests) -> None:
@@ -94,6 +111,8 @@ def read_worker_request(packet: bytes, to: WorkerRequests) -> None:
         to.signal(int(args[0]), int(args[1]))
     elif op == _KILL:
         to.kill(int(args[0]))
+    elif op == _LIMIT_MEMORY:
+        to.limit_memory(int(args[0]), int(args[1]))
 
 
 class TemplateReports(Protocol):
@@ -110,6 +129,8 @@ class TemplateReports(Protocol):
 
     def signalled(self, pid: int) -> None: ...
 
+    def limited(self, pid: int) -> None: ...
+
 
 def read_template_report(packet: bytes, fds: list[int], to: TemplateReports) -> None:
     op, *args = msgpack.unpackb(packet, raw=False)
@@ -124,5 +145,7 @@ def read_template_report(packet: bytes, fds: list[int], to: TemplateReports) -> 
         to.error(str(args[0]))
     elif op == _SIGNALLED:
         to.signalled(int(args[0]))
+    elif op == _LIMITED:
+        to.limited(int(args[0]))
     for fd in fds:  # none belongs with these reports
         os.close(fd)

@@ -155,6 +155,11 @@ class SessionSandbox(abc.ABC):
       to the template, if the mechanism cannot find them in :meth:`release`.
     - :meth:`fork` (optional) → how the template forks a session, if the mechanism needs
       more than ``os.fork()``.
+    - :meth:`lower_memory` (optional) → ``None``; in the template: lower a session's
+      memory limit below the deployment's (an account's limit), before it runs code.
+    - :meth:`end_all` (optional) → ``None``; as the template exits, before it releases
+      each lease: end every session at once where the mechanism can, so that hundreds
+      of sessions are not waited for one by one.
 
     A sandbox is built in the template, the process that forks every session.
     """
@@ -184,6 +189,13 @@ class SessionSandbox(abc.ABC):
     def close(self) -> None:
         """Remove what the sandbox made for all its sessions, once every lease is released
         (the template calls it as it exits): nothing of a stopped worker stays on the host."""
+
+    def lower_memory(self, lease: SandboxLease, limit: int) -> None:  # noqa: B027 - optional
+        """Lower the memory limit of ``lease``'s session to ``limit`` bytes. Nothing by
+        default: rlimits are set by the session itself as it enters, for the deployment."""
+
+    def end_all(self) -> None:  # noqa: B027 - an optional hook: by default nothing to do
+        """End every session at once (see the class); by default :meth:`release` does it."""
 
     def limits_hit(self, lease: SandboxLease) -> frozenset[str]:
         """The limits that intervened in the session of ``lease``: ``oom``, ``pids``. None by

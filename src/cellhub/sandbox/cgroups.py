@@ -24,6 +24,9 @@ from cellhub.sandbox.processes import kill_until_gone
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 V1_CONTROLLERS = ("memory", "pids", "cpu")
 CPU_PERIOD_US = 100_000
+#: A session cgroup's memory limit files, in the order they must be lowered (v2; v1's
+#: memory limit, then its memory+swap limit).
+MEMORY_LIMITS = ("memory.max", "memory.limit_in_bytes", "memory.memsw.limit_in_bytes")
 #: (file, key, limit): the kernel's count of a limit's interventions in a cgroup: processes
 #: the OOM killer killed (v2, v1), forks refused at ``pids.max``.
 LIMIT_EVENTS = (
@@ -82,6 +85,20 @@ class SessionCgroup:
             for file, key, limit in LIMIT_EVENTS
             if _event_count(directory / file, key) > 0
         )
+
+    def lower_memory(self, limit: int) -> None:
+        """Lower the memory limit to ``limit`` bytes (an account's limit, below the
+        deployment's), never raising it. v1's memory+swap limit follows the memory limit,
+        which it must never be below, so it is written after it."""
+        for directory in self.directories:
+            for name in MEMORY_LIMITS:
+                path = directory / name
+                if not path.exists():
+                    continue
+                current = path.read_text().strip()
+                if current.isdigit() and int(current) <= limit:
+                    continue
+                _write(path, str(limit))
 
     def kill(self, timeout: float) -> bool:
         """SIGKILL every process in the cgroup; whether it emptied within ``timeout``."""
@@ -287,42 +304,3 @@ class CgroupV2Tree(CgroupTree):
         cores = SandboxLimits.optional(limits.cpu_quota)
         if cores:
             _write(directory / "cpu.max", f"{int(cores * CPU_PERIOD_US)} {CPU_PERIOD_US}")
-
-
-def session_memory(pid: int) -> tuple[Path, tuple[str, ...]] | None:
-    """The session cgroup process ``pid`` is in, and its memory limit files (the limit
-    first; v1's memory+swap after it); None when it is in no session's cgroup (the rlimit
-    sandbox)."""
-    with open(f"/proc/{pid}/cgroup") as f:
-        lines = [line.rstrip("\n").split(":", 2) for line in f]
-    for _, controllers, path in lines:
-        if controllers == "":
-            directory = Path("/sys/fs/cgroup") / path.lstrip("/")
-            files: tuple[str, ...] = ("memory.max",)
-        elif "memory" in controllers.split(","):
-            mount_point, mount_root = _v1_mounts()["memory"]
-            directory = mount_point / os.path.relpath(path, mount_root)
-            files = ("memory.limit_in_bytes", "memory.memsw.limit_in_bytes")
-        else:
-            continue
-        if directory.name.startswith("session-"):
-            return directory, files
-    return None
-
-
-def lower_session_memory(pid: int, limit: int) -> bool:
-    """Lower the memory limit of the session cgroup that process ``pid`` is in (a session
-    taken from the spares, made for the deployment's ``memory``, for an account whose limit
-    is lower); False when it is in no session cgroup or the limit would not be lower. v1's
-    memory+swap limit follows the memory limit, which it must never be below."""
-    found = session_memory(pid)
-    if found is None:
-        return False
-    directory, files = found
-    current = (directory / files[0]).read_text().strip()
-    if current.isdigit() and int(current) <= limit:
-        return False
-    for name in files:
-        if (directory / name).exists():
-            _write(directory / name, str(limit))
-    return True

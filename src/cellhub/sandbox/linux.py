@@ -20,7 +20,7 @@ from cellhub.sandbox.base import (
 )
 from cellhub.sandbox.cgroups import CgroupBusy, CgroupTree, SessionCgroup
 from cellhub.sandbox.mounts import MountPlan, python_paths
-from cellhub.sandbox.processes import kill_until_gone, living_with_uid, uids_in_use
+from cellhub.sandbox.processes import kill_until_gone, living_with_uids, uids_in_use
 from cellhub.sandbox.syscalls import (
     CLONE_NEWCGROUP,
     CLONE_NEWIPC,
@@ -38,6 +38,8 @@ from cellhub.sandbox.uids import DEFAULT_UID_RANGE, UidPool
 log = logging.getLogger(__name__)
 
 KILL_TIMEOUT = 5.0
+#: Released uids set aside before one look at /proc verifies them all (see UidPool).
+VERIFY_BATCH = 64
 HOSTNAME = "cellhub"
 #: The namespaces every session gets besides its PID namespace (made at fork). The
 #: cgroup namespace is made after the session joined its cgroup, which becomes its root.
@@ -157,12 +159,21 @@ class LinuxSandbox(SessionSandbox):
 
     def _uid_and_cgroup(self) -> tuple[int, SessionCgroup]:
         while True:
-            uid = self.pool.take(self._free_of_processes)
+            uid = self._take_uid()
             try:
                 return uid, self.cgroups.session(f"session-{uid}", self.limits)
             except CgroupBusy:
                 self.pool.quarantine(uid)
                 log.warning("uid %d quarantined: its cgroup still holds processes", uid)
+
+    def _take_uid(self) -> int:
+        try:
+            return self.pool.take(self._free_of_processes)
+        except SandboxError:
+            if not self.pool.unverified:
+                raise
+        self.verify_released()
+        return self.pool.take(self._free_of_processes)
 
     def _free_of_processes(self, uid: int) -> bool:
         if uid in self.suspects:
@@ -194,7 +205,19 @@ class LinuxSandbox(SessionSandbox):
         finish_entering(lease, self.session_rlimits, os.getppid())
         watch.check(self.template_pid)
 
+    def lower_memory(self, lease: SandboxLease, limit: int) -> None:
+        confinement: Confinement = lease.details
+        confinement.cgroup.lower_memory(limit)
+
+    def end_all(self) -> None:
+        """Kill the init maker: every init dies with it, and with each init its namespace.
+        (Ending the inits one by one would wait on each, as the maker reaps them in turn.)"""
+        if self.inits is not None:
+            self.inits.close()
+            self.inits = None
+
     def close(self) -> None:
+        self.verify_released()
         if self.inits is not None:
             self.inits.close()
         self.cgroups.remove()
@@ -213,10 +236,24 @@ class LinuxSandbox(SessionSandbox):
         cgroup = confinement.cgroup
         clean = cgroup.kill(KILL_TIMEOUT)
         clean = cgroup.remove(KILL_TIMEOUT) and clean
-        clean = kill_until_gone(living_with_uid(lease.uid), KILL_TIMEOUT) and clean
         shutil.rmtree(lease.home, ignore_errors=True)
-        if clean:
-            self.pool.give_back(lease.uid)
-        else:
+        if not clean:
             self.pool.quarantine(lease.uid)
             log.error("uid %d quarantined: processes of %s survived SIGKILL", lease.uid, lease.id)
+            return
+        self.pool.set_aside(lease.uid)
+        if len(self.pool.unverified) >= VERIFY_BATCH:
+            self.verify_released()
+
+    def verify_released(self) -> None:
+        """Give the set-aside uids back once one look at /proc finds none of their processes
+        (nothing of a session should outlive its cgroup and PID namespace; what does is
+        killed, and a uid whose processes survive SIGKILL is quarantined)."""
+        busy = self.pool.verify(uids_in_use())
+        if not busy:
+            return
+        gone = kill_until_gone(living_with_uids(busy), KILL_TIMEOUT)
+        busy = self.pool.verify(uids_in_use()) if gone else busy
+        for uid in busy:
+            self.pool.quarantine(uid)
+            log.error("uid %d quarantined: its processes survived SIGKILL", uid)

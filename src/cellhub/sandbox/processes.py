@@ -90,9 +90,11 @@ def kill_until_gone(find: Callable[[], set[int]], timeout: float) -> bool:
         delay = min(delay * 2, 0.05)
 
 
-def living_with_uid(uid: int) -> Callable[[], set[int]]:
+def living_with_uids(uids: set[int]) -> Callable[[], set[int]]:
+    """The living processes that have one of ``uids`` (real, effective, saved or filesystem)."""
+
     def find() -> set[int]:
-        return {p.pid for p in all_processes() if uid in p.uids and p.state != "Z"}
+        return {p.pid for p in all_processes() if uids & set(p.uids) and p.state != "Z"}
 
     return find
 

@@ -152,6 +152,16 @@ class ForkServer:
         self.signal_group(pid, signum)
         send_control(self.control, template_control.signalled(pid))
 
+    def limit_memory(self, pid: int, limit: int) -> None:
+        """The worker's request: lower the session's memory limit, then say it is done."""
+        lease = self.leases.get(pid)
+        if lease is not None:
+            try:
+                self.sandbox.lower_memory(lease, limit)
+            except OSError as exc:  # the session keeps the deployment's limit: say so
+                log.error("session %d: its memory limit could not be lowered: %s", pid, exc)
+        send_control(self.control, template_control.limited(pid))
+
     def signal_group(self, pid: int, signum: int) -> None:
         """Signal a session's whole process group, if it is still one of ours.
 
@@ -240,9 +250,11 @@ class ForkServer:
         ``waitpid``, so one that does not die cannot hold the template (and so the
         worker, which waits for the template) alive.
         """
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not start over
         sessions = dict(self.leases)
         for pid in sessions:
             self.signal_group(pid, signal.SIGKILL)
+        self.sandbox.end_all()
         running = set(sessions)
         deadline = time.monotonic() + SHUTDOWN_REAP_TIMEOUT
         while running and time.monotonic() < deadline:

@@ -57,7 +57,6 @@ from cellhub.protocol.hub_worker import (
 )
 from cellhub.protocol.session_frames import SessionInit
 from cellhub.ratelimited_log import RateLimitedLog, exception_kind
-from cellhub.sandbox.cgroups import lower_session_memory
 from cellhub.sandbox.prctl import become_subreaper, kill_children
 from cellhub.template import scheduling
 from cellhub.worker.kernels import SessionProcess, WorkerKernel, cause_of
@@ -76,6 +75,12 @@ RESTART_INFO_TIMEOUT = 10.0
 #: Seconds an interrupt waits for the template to have signalled the session (it may be
 #: forking, or reaping an ended session's orphans: up to ORPHAN_KILL_TIMEOUT).
 INTERRUPT_TIMEOUT = 10.0
+#: Seconds the worker gives a stopping template, and more per session it cleans up after
+#: (waiting for the killed sessions to exit, removing their cgroups and homes: hundreds
+#: of sessions take seconds on a loaded host). Killed after that, a template leaves its
+#: sessions' cgroups behind until a worker of the same deployment starts again.
+TEMPLATE_STOP_SECONDS = 5.0
+TEMPLATE_STOP_PER_SESSION = 0.04
 
 
 def log_failure(text: str) -> None:
@@ -284,7 +289,7 @@ class Worker:
             raise
         if options and options.get("memory"):
             self.kernel_memory[kernel_id] = int(options["memory"])
-        self.bind(kernel, session)
+        await self.bind(kernel, session)
         log.info("started (%s, session pid %d)", name, session.pid, extra={"kernel_id": kernel_id})
         if options and options.get("detached_grace"):
             self.detached_grace[kernel_id] = float(options["detached_grace"])
@@ -295,7 +300,7 @@ class Worker:
             )
         return kernel
 
-    def bind(self, kernel: WorkerKernel, session: SessionProcess) -> None:
+    async def bind(self, kernel: WorkerKernel, session: SessionProcess) -> None:
         if self.promote_spares:
             scheduling.promote(session.pid)
             # Once more a moment later: in full test runs a session claimed right after its
@@ -304,9 +309,8 @@ class Worker:
                 PROMOTE_AGAIN_AFTER, scheduling.promote, session.pid
             )
         memory = self.kernel_memory.get(kernel.id)
-        if memory:
-            with contextlib.suppress(OSError, KeyError):  # no cgroup: the rlimit sandbox
-                lower_session_memory(session.pid, memory)
+        if memory:  # before the session is told to run anything
+            await self.template_of(kernel).limit_memory(session.pid, memory)
         kernel.bind(session, self.session_init())
         self.by_pid[session.pid] = kernel
 
@@ -319,7 +323,7 @@ class Worker:
         if old is not None:
             self.by_pid.pop(old.pid, None)
             self.template_of(kernel).kill(old.pid)
-        self.bind(kernel, await self.sources[kernel.name].spares.take())
+        await self.bind(kernel, await self.sources[kernel.name].spares.take())
         kernel.announce("iopub", "status", {"execution_state": "starting"}, state="starting")
         await kernel.ask_kernel_info(RESTART_INFO_TIMEOUT)
 
@@ -499,8 +503,9 @@ class Worker:
         for pid in [*self.by_pid, *spares]:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
+        grace = TEMPLATE_STOP_SECONDS + TEMPLATE_STOP_PER_SESSION * (len(self.by_pid) + len(spares))
         for template in self.templates():
-            template.stop()
+            template.stop(grace)
         kill_children()
 
 

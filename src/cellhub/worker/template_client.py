@@ -58,8 +58,9 @@ class TemplateClient:
         #: Messages the socket had no room for yet (a burst of kills while the template is
         #: busy reaping), sent in order as it drains.
         self._unsent: deque[bytes] = deque()
-        #: One future per ``signal`` request, oldest first: the template answers them in order.
-        self._signalled: deque[asyncio.Future[None]] = deque()
+        #: One future per ``signal`` or ``limit_memory`` request, oldest first: the template
+        #: answers them in order.
+        self._answers: deque[asyncio.Future[None]] = deque()
 
     async def start(self, timeout: float = TEMPLATE_START_TIMEOUT) -> str:
         """Spawn the template and wait until it has imported everything; return its sandbox line."""
@@ -125,8 +126,15 @@ class TemplateClient:
 
     def signalled(self, pid: int) -> None:
         """A signal asked for was sent: answers are in the order of the requests."""
-        if self._signalled:
-            done = self._signalled.popleft()
+        self._answered()
+
+    def limited(self, pid: int) -> None:
+        """A memory limit asked for was set."""
+        self._answered()
+
+    def _answered(self) -> None:
+        if self._answers:
+            done = self._answers.popleft()
             if not done.done():
                 done.set_result(None)
 
@@ -151,12 +159,12 @@ class TemplateClient:
             self.control.close()
             self.control = None
         self._unsent.clear()
-        self._forget_signals()
+        self._forget_answers()
 
-    def _forget_signals(self) -> None:
-        """The template is gone, and its sessions with it: no signal is still to land."""
-        while self._signalled:
-            done = self._signalled.popleft()
+    def _forget_answers(self) -> None:
+        """The template is gone, and its sessions with it: no request is still to be done."""
+        while self._answers:
+            done = self._answers.popleft()
             if not done.done():
                 done.set_result(None)
 
@@ -193,12 +201,19 @@ class TemplateClient:
         tells a client "interrupted" before it is done lets the signal land later, in
         whatever the client runs next.
         """
+        return self._ask(template_control.signal(pid, signum))
+
+    def limit_memory(self, pid: int, limit: int) -> asyncio.Future[None]:
+        """Have the template lower session ``pid``'s memory limit; done once it has."""
+        return self._ask(template_control.limit_memory(pid, limit))
+
+    def _ask(self, request: bytes) -> asyncio.Future[None]:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if self.control is None:
             done.set_result(None)
             return done
-        self._signalled.append(done)
-        self.send(template_control.signal(pid, signum))
+        self._answers.append(done)
+        self.send(request)
         return done
 
     def kill(self, pid: int) -> None:
@@ -213,7 +228,7 @@ class TemplateClient:
             self.control.close()
             self.control = None
         self._unsent.clear()
-        self._forget_signals()
+        self._forget_answers()
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
