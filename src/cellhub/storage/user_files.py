@@ -1,0 +1,165 @@
+"""Each user's files, as the hub reads and changes them: a git repository per user
+(storage/git_bundles.py) whose commits are stored as a chain of bundles in the database
+(db/file_bundles.py), so that every hub and every worker can rebuild it.
+
+A hub keeps a copy of each repository it has used in its cache folder and brings it up to
+date before every call by applying the links added since (or the full bundle that replaced
+them). A change is one commit on the newest head, sent to the database as the bundle of
+that commit alone; when another hub (or a session's save) appended first, the commit is
+dropped and made again on the new head, so no change is lost and the chain never forks.
+After ``compact_after`` links the chain is replaced by one full bundle.
+
+The quota counts the bytes of the files at the head (what the user sees), not the bundles:
+a change that makes them larger than ``quota`` is refused with :class:`QuotaExceeded`, and
+one that makes them smaller always passes, so a user over the quota can always delete.
+
+Blocking: the hub calls these in a thread. One lock per user keeps two threads of one hub
+from changing the same cached repository at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import shutil
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from cellhub.db.file_bundles import FileBundleRepository, Moved, Tip
+from cellhub.storage.git_bundles import BRANCH, Change, FileEntry, GitFailed, Repository
+
+#: How many times a change is made again on a head that moved meanwhile before giving up.
+ATTEMPTS = 8
+MiB = 1024 * 1024
+
+
+def amount(size: int) -> str:
+    return f"{size / MiB:.1f} MB" if size >= MiB else f"{size} bytes"
+
+
+class QuotaExceeded(Exception):
+    """The change would make the user's files larger than their quota."""
+
+    def __init__(self, quota: int, size: int) -> None:
+        super().__init__(
+            f"your files would take {amount(size)}, over your quota of {amount(quota)} "
+            "(user_files_quota); delete some files first"
+        )
+        self.quota = quota
+        self.size = size
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A user's files at one commit."""
+
+    head: str
+    files: dict[str, FileEntry]
+    updated: dt.datetime
+
+    def folders(self) -> set[str]:
+        """The folders the files are in (git keeps no empty folder)."""
+        found: set[str] = set()
+        for path in self.files:
+            parts = path.split("/")[:-1]
+            found.update("/".join(parts[: n + 1]) for n in range(len(parts)))
+        return found
+
+
+EMPTY = Snapshot("", {}, dt.datetime(1970, 1, 1, tzinfo=dt.UTC))
+
+
+class UserFiles:
+    def __init__(
+        self, bundles: FileBundleRepository, cache: Path, quota: int, compact_after: int = 16
+    ) -> None:
+        self.bundles = bundles
+        self.cache = cache
+        self.quota = quota
+        self.compact_after = compact_after
+        self.synced: dict[str, int] = {}
+        self.locks: dict[str, threading.Lock] = {}
+        self.guard = threading.Lock()
+
+    def lock(self, owner: str) -> threading.Lock:
+        with self.guard:
+            return self.locks.setdefault(owner, threading.Lock())
+
+    def folder(self, owner: str) -> Path:
+        return self.cache / hashlib.sha256(owner.encode()).hexdigest()[:32]
+
+    def synced_repository(self, owner: str) -> tuple[Repository, Tip | None]:
+        """The cached repository, brought up to the chain's tip (caller holds the lock)."""
+        repository = Repository(self.folder(owner))
+        tip = self.bundles.tip(owner)
+        known = self.synced.get(owner)
+        if known is None or (tip is None and known != 0):
+            shutil.rmtree(repository.git_dir, ignore_errors=True)
+            repository.init()
+            known = 0
+        if tip is not None and tip.seq != known:
+            try:
+                for link in self.bundles.chain(owner, known):
+                    repository.apply(link.content)
+            except GitFailed:
+                self.synced.pop(owner, None)
+                raise
+        self.synced[owner] = tip.seq if tip else 0
+        return repository, tip
+
+    def snapshot(self, owner: str) -> Snapshot:
+        with self.lock(owner):
+            repository, tip = self.synced_repository(owner)
+            if tip is None:
+                return EMPTY
+            return Snapshot(tip.head, repository.files(tip.head), tip.updated)
+
+    def read(self, owner: str, entry: FileEntry) -> bytes:
+        with self.lock(owner):
+            repository, _ = self.synced_repository(owner)
+            return repository.read(entry.oid)
+
+    def change(self, owner: str, changes: Sequence[Change], message: str) -> Snapshot:
+        """Commit ``changes`` on the newest head and append them to the chain."""
+        for _ in range(ATTEMPTS):
+            with self.lock(owner):
+                repository, tip = self.synced_repository(owner)
+                try:
+                    return self.commit_and_append(owner, repository, tip, changes, message)
+                except Moved:
+                    continue
+        raise Moved(f"the files of {owner} kept changing; try again")
+
+    def commit_and_append(
+        self,
+        owner: str,
+        repository: Repository,
+        tip: Tip | None,
+        changes: Sequence[Change],
+        message: str,
+    ) -> Snapshot:
+        base = tip.head if tip else ""
+        try:
+            head = repository.commit(changes, message)
+            files = repository.files(head)
+            size = sum(entry.size for entry in files.values())
+            if size > self.quota and size > (tip.files_size if tip else 0):
+                raise QuotaExceeded(self.quota, size)
+            seq = self.bundles.append(owner, base, head, repository.bundle(base or None), size)
+        except BaseException:
+            self.rewind(repository, base)
+            raise
+        self.synced[owner] = seq
+        if tip is not None and tip.links + 1 > self.compact_after:
+            self.bundles.compact(owner, seq, head, repository.bundle(), size)
+        return Snapshot(head, files, dt.datetime.now(dt.UTC))
+
+    @staticmethod
+    def rewind(repository: Repository, base: str) -> None:
+        """Put the branch back where the chain ends (a commit the chain refused is dropped)."""
+        if base:
+            repository.git("update-ref", BRANCH, base)
+        else:
+            repository.git("update-ref", "-d", BRANCH)
