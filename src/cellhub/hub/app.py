@@ -21,6 +21,7 @@ from cellhub.config import Config
 from cellhub.db.accounts import AccountRepository
 from cellhub.db.api_tokens import ApiTokenRepository
 from cellhub.db.database import make_engine, upgrade
+from cellhub.db.file_bundles import FileBundleRepository
 from cellhub.db.invitations import InvitationRepository
 from cellhub.db.jupyter_sessions import JupyterSessionRepository
 from cellhub.db.kernels import KernelRepository
@@ -33,6 +34,7 @@ from cellhub.hub import (
     accounts_api,
     admin,
     contents_api,
+    files_download,
     health_api,
     json_api,
     kernels_api,
@@ -67,6 +69,7 @@ from cellhub.hub.security_headers import SecurityHeaders
 from cellhub.hub.static_files import STATIC_DIR, static_mount
 from cellhub.hub.workers import WorkerLink
 from cellhub.login_providers import parse_providers
+from cellhub.storage.user_files import UserFiles
 
 
 def create_app(config: Config, token: str, worker_addresses: list[str]) -> Starlette:
@@ -166,6 +169,10 @@ def init_repositories(app: Starlette, engine: Engine) -> None:
     app.state.api_tokens = ApiTokenRepository(engine)
     app.state.invitations = InvitationRepository(engine)
     app.state.database_probe = health_api.DatabaseProbe(engine)
+    config: Config = app.state.config
+    app.state.user_files = UserFiles(
+        FileBundleRepository(engine), config.data_path / "user-files", config.user_files_quota
+    )
 
 
 def init_budgets(app: Starlette, config: Config) -> None:
@@ -233,6 +240,7 @@ def hub_routes() -> list[Guarded]:
         *admin.ROUTES,
         *signup.ROUTES,
         *contents_api.ROUTES,
+        *files_download.ROUTES,
         *worksheets_api.ROUTES,
     ]
     if STATIC_DIR.is_dir():
