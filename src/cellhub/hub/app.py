@@ -8,6 +8,7 @@ turns a page's ``?token=`` into a login cookie, hub/login.py).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
@@ -57,6 +58,7 @@ from cellhub.hub.anonymous import AnonymousPolicy
 from cellhub.hub.channels import Traffic
 from cellhub.hub.cors import cors_middleware
 from cellhub.hub.drains import AdminDrains
+from cellhub.hub.home_sync import HomeSync
 from cellhub.hub.kernels import KernelService, in_background
 from cellhub.hub.limits import BodySizeLimit
 from cellhub.hub.login import LoginSessions
@@ -144,9 +146,12 @@ async def watching(
         await roster.start()
     await app.state.drains.start()
     app.state.recent_errors.install()
+    interval = app.state.config.files_save_interval
+    saving = asyncio.create_task(app.state.home_sync.save_forever(service, interval))
     try:
         yield
     finally:
+        saving.cancel()
         app.state.recent_errors.uninstall()
         await app.state.drains.stop()
         if roster is not None:
@@ -173,6 +178,7 @@ def init_repositories(app: Starlette, engine: Engine) -> None:
     app.state.user_files = UserFiles(
         FileBundleRepository(engine), config.data_path / "user-files", config.user_files_quota
     )
+    app.state.home_sync = HomeSync(app.state.user_files)
 
 
 def init_budgets(app: Starlette, config: Config) -> None:

@@ -32,7 +32,7 @@ import os
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,8 +46,6 @@ SAFE_CONFIG = (
     "gc.auto=0",
     "maintenance.auto=false",
 )
-#: Longest piece of a file read into memory at once when streaming it to git.
-CHUNK = 1 << 20
 
 
 class GitFailed(Exception):
@@ -63,15 +61,19 @@ class FileEntry:
     size: int
 
 
+#: A file's size and its bytes in pieces, read when the commit streams it.
+Source = Callable[[], tuple[int, Iterator[bytes]]]
+
+
 @dataclass(frozen=True)
 class Put:
-    """Write the file at ``path``: ``data`` bytes, or the contents of the local file ``source``
-    (``size`` bytes, already checked by the caller to be a regular file)."""
+    """Write the file at ``path``: ``data`` bytes, the blob ``oid`` already in the
+    repository, or what ``source`` reads (a file of a home, storage/home_files.py)."""
 
     path: str
     data: bytes = b""
-    source: int | None = None
-    size: int = 0
+    oid: str | None = None
+    source: Source | None = None
 
 
 @dataclass(frozen=True)
@@ -159,14 +161,16 @@ class Repository:
             return False
         return True
 
-    def apply(self, bundle: bytes) -> str:
-        """Take in ``bundle`` (its base must be here) and move the branch to its head."""
+    def apply(self, bundle: bytes, move: bool = True) -> str:
+        """Take in ``bundle`` (its base must be here); its head, to which the branch moves
+        unless ``move`` is False."""
         with tempfile.NamedTemporaryFile(dir=self.git_dir, suffix=".bundle") as file:
             file.write(bundle)
             file.flush()
             listed = self.git("bundle", "unbundle", file.name).decode().split()
         head = listed[0]
-        self.git("update-ref", BRANCH, head)
+        if move:
+            self.git("update-ref", BRANCH, head)
         return head
 
     def verify(self, bundle: bytes) -> None:
@@ -201,9 +205,31 @@ class Repository:
     def read(self, oid: str) -> bytes:
         return self.git("cat-file", "blob", oid)
 
-    def commit(self, changes: Iterable[Change], message: str, replace_all: bool = False) -> str:
+    def tree_of(self, commit: str) -> str:
+        return self.git("rev-parse", f"{commit}^{{tree}}").decode().strip()
+
+    def blobs(self, oids: Iterable[str]) -> Iterator[tuple[str, bytes]]:
+        """Each blob of ``oids`` with its bytes, read by one git process."""
+        wanted = "".join(f"{oid}\n" for oid in oids).encode()
+        out = memoryview(self.git("cat-file", "--batch", stdin=wanted))
+        at = 0
+        while at < len(out):
+            end = bytes(out[at : at + 200]).index(b"\n") + at
+            oid, _kind, size = bytes(out[at:end]).decode().split()
+            start = end + 1
+            yield oid, bytes(out[start : start + int(size)])
+            at = start + int(size) + 1
+
+    def commit(
+        self,
+        changes: Iterable[Change],
+        message: str,
+        replace_all: bool = False,
+        merge: str | None = None,
+    ) -> str:
         """A new commit on the branch with ``changes`` applied to its head (or, with
-        ``replace_all``, to an empty tree); the new head."""
+        ``replace_all``, to an empty tree), with ``merge`` as a second parent; the new
+        head."""
         parent = self.head()
         with subprocess.Popen(
             self.argv("fast-import", "--quiet", "--done"),
@@ -214,7 +240,7 @@ class Repository:
         ) as process:
             assert process.stdin is not None and process.stderr is not None
             try:
-                for piece in self.stream(parent, changes, message, replace_all):
+                for piece in self.stream(parent, changes, message, replace_all, merge):
                     process.stdin.write(piece)
                 process.stdin.close()
             except BrokenPipeError:
@@ -227,7 +253,12 @@ class Repository:
         return head
 
     def stream(
-        self, parent: str | None, changes: Iterable[Change], message: str, replace_all: bool
+        self,
+        parent: str | None,
+        changes: Iterable[Change],
+        message: str,
+        replace_all: bool,
+        merge: str | None,
     ) -> Iterator[bytes]:
         stamp = f"{int(time.time())} +0000".encode()
         text = message.encode()
@@ -236,6 +267,8 @@ class Repository:
         yield b"data %d\n" % len(text) + text + b"\n"
         if parent is not None:
             yield b"from " + parent.encode() + b"\n"
+        if merge is not None:
+            yield b"merge " + merge.encode() + b"\n"
         if replace_all:
             yield b"deleteall\n"
         for change in changes:
@@ -251,24 +284,14 @@ def change_lines(change: Change) -> Iterator[bytes]:
         yield b"R " + quoted(change.old) + b" " + quoted(change.new) + b"\n"
     elif isinstance(change, Copy):
         yield b"C " + quoted(change.old) + b" " + quoted(change.new) + b"\n"
+    elif change.oid is not None:
+        yield b"M 100644 " + change.oid.encode() + b" " + quoted(change.path) + b"\n"
     elif change.source is None:
         yield b"M 100644 inline " + quoted(change.path) + b"\n"
         yield b"data %d\n" % len(change.data) + change.data + b"\n"
     else:
+        size, pieces = change.source()
         yield b"M 100644 inline " + quoted(change.path) + b"\n"
-        yield b"data %d\n" % change.size
-        yield from read_exactly(change.source, change.size)
+        yield b"data %d\n" % size
+        yield from pieces
         yield b"\n"
-
-
-def read_exactly(fd: int, size: int) -> Iterator[bytes]:
-    """``size`` bytes of the open file ``fd``, in pieces; zeros stand for what it lost since
-    it was measured (a file that shrank as it was read), so the stream stays well formed."""
-    left = size
-    while left > 0:
-        piece = os.read(fd, min(CHUNK, left))
-        if not piece:
-            yield bytes(left)
-            return
-        left -= len(piece)
-        yield piece

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from cellhub.db.file_bundles import FileBundleRepository, Moved, Tip
 from cellhub.storage.git_bundles import BRANCH, Change, FileEntry, GitFailed, Repository
+from cellhub.storage.merges import merge
 
 #: How many times a change is made again on a head that moved meanwhile before giving up.
 ATTEMPTS = 8
@@ -49,6 +50,16 @@ class QuotaExceeded(Exception):
         )
         self.quota = quota
         self.size = size
+
+
+@dataclass(frozen=True)
+class Saved:
+    """A session's save as stored: the session's commit, the chain's new head (a merge when
+    the chain had moved on), and the conflict copies the merge made."""
+
+    session_head: str
+    head: str
+    conflicts: list[str]
 
 
 @dataclass(frozen=True)
@@ -139,10 +150,17 @@ class UserFiles:
         tip: Tip | None,
         changes: Sequence[Change],
         message: str,
+        merge_with: str | None = None,
     ) -> Snapshot:
+        """One commit of ``changes`` on the branch (with ``merge_with`` as second parent when
+        the branch is not already there), appended to the chain."""
         base = tip.head if tip else ""
         try:
-            head = repository.commit(changes, message)
+            moved = merge_with is not None and repository.head() == merge_with
+            if moved and merge_with is not None:
+                head = merge_with
+            else:
+                head = repository.commit(changes, message, merge=merge_with)
             files = repository.files(head)
             size = sum(entry.size for entry in files.values())
             if size > self.quota and size > (tip.files_size if tip else 0):
@@ -155,6 +173,44 @@ class UserFiles:
         if tip is not None and tip.links + 1 > self.compact_after:
             self.bundles.compact(owner, seq, head, repository.bundle(), size)
         return Snapshot(head, files, dt.datetime.now(dt.UTC))
+
+    def full_bundle(self, owner: str) -> tuple[str, bytes] | None:
+        """The owner's head and all of their files' history as one bundle (None: no files
+        yet), for a session's home."""
+        with self.lock(owner):
+            repository, tip = self.synced_repository(owner)
+            return None if tip is None else (tip.head, repository.bundle())
+
+    def take_save(self, owner: str, since: str, bundle: bytes) -> Saved:
+        """Store a session's save: the commits after ``since`` (a commit the chain has, or
+        "" for none) in ``bundle``. When the chain moved on since (an upload meanwhile),
+        both are kept: a merge commit takes each side's changes, and where both changed
+        one file the chain's version stays and the session's is kept beside it as a
+        conflict copy (storage/merges.py)."""
+        for _ in range(ATTEMPTS):
+            with self.lock(owner):
+                repository, tip = self.synced_repository(owner)
+                head = repository.apply(bundle, move=False)
+                try:
+                    return self.store_save(owner, repository, tip, since, head)
+                except Moved:
+                    continue
+        raise Moved(f"the files of {owner} kept changing; try again")
+
+    def store_save(
+        self, owner: str, repository: Repository, tip: Tip | None, since: str, head: str
+    ) -> Saved:
+        current = tip.head if tip else ""
+        if current == since or not current:
+            repository.git("update-ref", BRANCH, head)
+            changes: list[Change] = []
+            conflicts: list[str] = []
+        else:
+            merged = merge(repository, since, current, head)
+            changes, conflicts = merged.changes, merged.conflicts
+        message = "merged a session's save" if current and current != since else "session save"
+        done = self.commit_and_append(owner, repository, tip, changes, message, head)
+        return Saved(head, done.head, conflicts)
 
     @staticmethod
     def rewind(repository: Repository, base: str) -> None:

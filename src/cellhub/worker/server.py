@@ -45,6 +45,7 @@ from cellhub.kernel_kinds import offered
 from cellhub.log_records import service_logger
 from cellhub.protocol import addresses, framing, hub_worker, jupyter, session_frames
 from cellhub.protocol.hub_worker import (
+    FilesSaved,
     Interrupt,
     KernelModel,
     KernelOptions,
@@ -52,6 +53,8 @@ from cellhub.protocol.hub_worker import (
     Missed,
     Replay,
     Request,
+    RestoreFiles,
+    SaveFiles,
     Shutdown,
     Start,
 )
@@ -63,6 +66,7 @@ from cellhub.template import scheduling
 from cellhub.worker.kernels import SessionProcess, WorkerKernel, cause_of
 from cellhub.worker.ksmd import KsmdShare
 from cellhub.worker.load import LoadReports
+from cellhub.worker.session_files import HomeRefused, SessionFiles
 from cellhub.worker.session_log import SessionLog
 from cellhub.worker.session_sources import SessionSource, start_all
 from cellhub.worker.template_client import TemplateClient
@@ -202,6 +206,8 @@ class Worker:
         self.tasks: set[asyncio.Task[None]] = set()
         #: Requests that failed: a hub (and through it a client) can repeat one at will.
         self.failures = RateLimitedLog(log_failure)
+        #: Logged-in users' files in their kernels' homes (the hub restores and saves them).
+        self.files = SessionFiles(config.data_path / "session-files")
 
     def session_init(self) -> SessionInit:
         c = self.config
@@ -343,6 +349,7 @@ class Worker:
         self.kernel_limits.pop(kernel.id, None)
         self.kernel_memory.pop(kernel.id, None)
         self.detached_grace.pop(kernel.id, None)
+        self.files.forget(kernel.id)
         old = kernel.unbind()
         if old is not None:
             self.by_pid.pop(old.pid, None)
@@ -398,6 +405,8 @@ class Worker:
             hub.failure(req, 503, str(exc))
         except NoSuchKind as exc:
             hub.failure(req, 404, str(exc))
+        except HomeRefused as exc:
+            hub.failure(req, 413, str(exc))
         except KeyError as exc:
             hub.failure(req, 404, f"no kernel {exc.args[0]} on this worker")
         except Exception as exc:  # noqa: BLE001 - the hub shows the message; the worker stays up
@@ -406,7 +415,9 @@ class Worker:
             )
             hub.failure(req, 500, f"{type(exc).__name__}: {exc}")
 
-    async def answer(self, asked: Request) -> KernelModel | list[KernelModel] | Missed | None:
+    async def answer(
+        self, asked: Request
+    ) -> KernelModel | list[KernelModel] | Missed | FilesSaved | str | None:
         match asked:
             case ListKernels(ids):
                 wanted = None if ids is None else set(ids)
@@ -428,6 +439,16 @@ class Worker:
                     return kernel.model()
                 self.shutdown_kernel(kernel)
                 return None
+            case RestoreFiles(kernel_id, offset, piece, total):
+                session = self.kernels[kernel_id].session
+                if session is None:
+                    raise KeyError(kernel_id)
+                pid = session.pid
+                work = self.files.restore
+                return await asyncio.to_thread(work, kernel_id, pid, offset, piece, total)
+            case SaveFiles(kernel_id, since, offset, limit):
+                self.kernels[kernel_id]
+                return await asyncio.to_thread(self.files.save, kernel_id, since, offset, limit)
 
     def client_message(self, kernel_id: str, channel: str, msg_type: str, data: bytes) -> None:
         kernel = self.kernels.get(kernel_id)

@@ -1,0 +1,150 @@
+"""A session's home and the user's files: write a commit's files into the home, and read
+what the home holds back as changes for the next commit.
+
+The worker does this (as root, or as the sessions' user in the fallback) while code it must
+not trust may be running in the home, so every path is walked one name at a time from a
+descriptor of the home: names are opened with ``O_NOFOLLOW`` relative to their folder's
+descriptor (``openat``), so a symlink planted by user code, even one swapped in between a
+check and an open, is never followed out of the home; only regular files are read (a FIFO
+or a device is skipped, and opened with ``O_NONBLOCK`` so none can block the worker); names
+that start with a dot are the session's own (``.cache``, ``.local``, ``.ipython``) and are
+neither restored over nor saved, as the contents API hides them.
+
+:class:`HomeIndex` remembers each file's size, modification time and inode with its blob, so
+that a save reads again only the files that changed since the last restore or save.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from cellhub.storage.git_bundles import Put, Repository
+
+READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class HomeTooLarge(Exception):
+    """The home holds more bytes than the owner may keep."""
+
+
+Stamp = tuple[int, int, int]
+
+
+@dataclass
+class HomeIndex:
+    """Blobs of the home's files as last written or read, by path and stat stamp."""
+
+    known: dict[str, tuple[Stamp, str]] = field(default_factory=dict)
+
+
+def stamp_of(info: os.stat_result) -> Stamp:
+    return (info.st_size, info.st_mtime_ns, info.st_ino)
+
+
+def open_home(pid: int) -> int:
+    """A descriptor of the session's working directory (its home, before its code ran):
+    ``/proc/PID/cwd`` is the kernel's link to it, in the session's own mount namespace
+    (its home may be a tmpfs only that namespace sees), so it is followed, once."""
+    return os.open(f"/proc/{pid}/cwd", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+
+
+@contextlib.contextmanager
+def folder(home: int, parts: list[str], owner: tuple[int, int]) -> Iterator[int]:
+    """A descriptor of the folder ``parts`` inside ``home``, made (owned by ``owner``) where
+    missing."""
+    current = home
+    try:
+        for name in parts:
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(name, 0o755, dir_fd=current)
+                os.chown(name, *owner, dir_fd=current, follow_symlinks=False)
+            inner = os.open(name, FOLDER_FLAGS, dir_fd=current)
+            if current != home:
+                os.close(current)
+            current = inner
+        yield current
+    finally:
+        if current != home:
+            os.close(current)
+
+
+def restore(repository: Repository, commit: str, home: int, index: HomeIndex) -> None:
+    """Write the files of ``commit`` into ``home``, owned by the home's owner."""
+    info = os.fstat(home)
+    owner = (info.st_uid, info.st_gid)
+    files = repository.files(commit)
+    contents = dict(repository.blobs({entry.oid for entry in files.values()}))
+    for path, entry in files.items():
+        *parts, name = path.split("/")
+        if any(part.startswith(".") for part in path.split("/")):
+            continue
+        with folder(home, parts, owner) as where:
+            fd = os.open(name, WRITE_FLAGS, 0o644, dir_fd=where)
+            try:
+                os.fchown(fd, *owner)
+                view = memoryview(contents[entry.oid])
+                while view:
+                    view = view[os.write(fd, view) :]
+                index.known[path] = (stamp_of(os.fstat(fd)), entry.oid)
+            finally:
+                os.close(fd)
+
+
+def changes(home: int, index: HomeIndex, limit: int) -> tuple[list[Put], dict[str, Stamp]]:
+    """What the home holds, as the puts of a commit that replaces the whole tree (a known
+    blob for each file unchanged since ``index`` saw it, the bytes of the others), and the
+    stamp of each file as it was read. :class:`HomeTooLarge` past ``limit`` bytes."""
+    puts: list[Put] = []
+    stamps: dict[str, Stamp] = {}
+    total = 0
+    for top, folders, names, where in os.fwalk(".", dir_fd=home, follow_symlinks=False):
+        folders[:] = [each for each in folders if not each.startswith(".")]
+        prefix = "" if top == "." else top.removeprefix("./") + "/"
+        for name in names:
+            if name.startswith("."):
+                continue
+            found = read_one(where, name, prefix + name, index)
+            if found is None:
+                continue
+            put, stamps[put.path] = found
+            total += stamps[put.path][0]
+            if total > limit:
+                raise HomeTooLarge(f"the home holds more than {limit} bytes")
+            puts.append(put)
+    return puts, stamps
+
+
+def read_one(where: int, name: str, path: str, index: HomeIndex) -> tuple[Put, Stamp] | None:
+    """The put for the regular file ``name`` of the folder ``where``, and its stamp before
+    it was read (None: not a regular file)."""
+    try:
+        fd = os.open(name, READ_FLAGS, dir_fd=where)
+    except OSError:  # a symlink (ELOOP), gone meanwhile, unreadable: not kept
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return None
+        known = index.known.get(path)
+        if known is not None and known[0] == stamp_of(info):
+            return Put(path, oid=known[1]), stamp_of(info)
+        data = bytearray()
+        while piece := os.read(fd, 1 << 20):
+            data += piece
+        return Put(path, data=bytes(data)), stamp_of(info)
+    finally:
+        os.close(fd)
+
+
+def remember(
+    repository: Repository, commit: str, stamps: dict[str, Stamp], index: HomeIndex
+) -> None:
+    """After a save: each file's stamp as it was read, with its blob in ``commit``."""
+    files = repository.files(commit)
+    index.known = {path: (stamps[path], files[path].oid) for path in stamps if path in files}

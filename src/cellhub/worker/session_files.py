@@ -1,0 +1,114 @@
+"""The worker's side of users' files: each kernel of a logged-in user has a git repository
+in the worker's data directory (never in a directory a session can see or write), restored
+from the bundle its hub sends (protocol ``restore_files``) and written into the session's
+home before the hub answers the kernel's start; a ``save_files`` commits what the home holds
+then and answers with the bundle of the commits the hub has not stored yet.
+
+Bundles cross the hub↔worker connection in pieces (``PIECE`` bytes at most), so a 100 MB
+home never makes a frame near the frame limit: the restore is written to a file as it comes,
+the save's bundle is kept until the hub has asked for its last piece.
+
+The home is reached through a descriptor of the session's working directory taken when its
+files are restored, before any of its code ran (storage/home_files.py): a later ``os.chdir``
+in user code changes nothing, and the worker never resolves a path of the home by name.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cellhub.protocol.hub_worker import FilesSaved
+from cellhub.storage import home_files
+from cellhub.storage.git_bundles import Repository
+
+#: Largest piece of a bundle in one frame (the frame limit is 64 MiB).
+PIECE = 8 * 1024 * 1024
+
+
+class HomeRefused(Exception):
+    """The home holds more than the owner's quota: the save is refused (HTTP 413)."""
+
+
+@dataclass
+class KernelFiles:
+    repository: Repository
+    home: int = -1
+    index: home_files.HomeIndex = field(default_factory=home_files.HomeIndex)
+    incoming: int = 0
+    pending: FilesSaved | None = None
+    pending_bundle: bytes = b""
+
+
+class SessionFiles:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.kernels: dict[str, KernelFiles] = {}
+
+    def incoming_path(self, kernel_id: str) -> Path:
+        return self.folder / f"{kernel_id}.bundle"
+
+    def restore(
+        self, kernel_id: str, pid: int, offset: int, piece: bytes, total: int
+    ) -> str | None:
+        """Take a piece of the kernel's bundle; with the last, restore it into the home of
+        the session ``pid`` and answer the commit restored."""
+        files = self.kernels.get(kernel_id)
+        if files is None or offset == 0:
+            self.forget(kernel_id)
+            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            files = KernelFiles(Repository(self.folder / f"{kernel_id}.git"))
+            files.repository.init()
+            self.kernels[kernel_id] = files
+        if offset != files.incoming:
+            raise ValueError(f"piece at {offset}, expected {files.incoming}")
+        with self.incoming_path(kernel_id).open("ab") as out:
+            out.write(piece)
+        files.incoming += len(piece)
+        if files.incoming < total:
+            return None
+        head = files.repository.apply(self.incoming_path(kernel_id).read_bytes())
+        self.incoming_path(kernel_id).unlink()
+        files.home = home_files.open_home(pid)
+        home_files.restore(files.repository, head, files.home, files.index)
+        return head
+
+    def save(self, kernel_id: str, since: str, offset: int, limit: int) -> FilesSaved | None:
+        """Commit the home (``offset`` 0) and answer the bundle since ``since`` from
+        ``offset``; None when the home holds what the last commit did."""
+        files = self.kernels[kernel_id]
+        if offset == 0:
+            files.pending = self.commit(files, since, limit)
+        if files.pending is None:
+            return None
+        whole = files.pending_bundle
+        return {**files.pending, "piece": whole[offset : offset + PIECE]}
+
+    def commit(self, files: KernelFiles, since: str, limit: int) -> FilesSaved | None:
+        repository = files.repository
+        parent = repository.head()
+        try:
+            puts, stamps = home_files.changes(files.home, files.index, limit)
+        except home_files.HomeTooLarge as exc:
+            raise HomeRefused(str(exc)) from None
+        head = repository.commit(puts, "saved from the session", replace_all=True)
+        if parent is not None and repository.tree_of(head) == repository.tree_of(parent):
+            repository.git("update-ref", "refs/heads/main", parent)
+            if parent == since:
+                return None
+            head = parent
+        home_files.remember(repository, head, stamps, files.index)
+        files.pending_bundle = repository.bundle(since or None)
+        return {"base": since, "head": head, "total": len(files.pending_bundle), "piece": b""}
+
+    def forget(self, kernel_id: str) -> None:
+        """The kernel ended: its repository and its descriptor of the home go."""
+        files = self.kernels.pop(kernel_id, None)
+        if files is None:
+            return
+        if files.home >= 0:
+            os.close(files.home)
+        shutil.rmtree(files.repository.git_dir, ignore_errors=True)
+        self.incoming_path(kernel_id).unlink(missing_ok=True)
