@@ -1,7 +1,8 @@
 """The user's files are the session's home, through a real hub and worker: an upload is in
-the home before the first cell runs, what code writes there is saved back (on request, at
-shutdown), a file both sides changed is kept twice, and what code plants to escape the home
-(symlinks, a FIFO, hidden folders) is never followed nor saved."""
+the home before the first cell runs (or at once, when the kernel runs already), what code
+writes there is saved back (on request, at shutdown), a file both sides changed is kept
+twice, and what code plants to escape the home (symlinks, a FIFO, hidden folders) is never
+followed nor saved."""
 
 from __future__ import annotations
 
@@ -79,6 +80,8 @@ async def test_a_file_both_sides_changed_is_kept_twice(api: httpx.AsyncClient, h
     await run(hub, kernel_id, "open('notes.txt', 'w').write('from code')")
     await api.put("/api/contents/notes.txt", json=upload("from upload"))
     await api.put("/api/contents/other.txt", json=upload("uploaded meanwhile"))
+    seen = await run(hub, kernel_id, "print(open('other.txt').read(), open('notes.txt').read())")
+    assert seen.strip() == "uploaded meanwhile from code"  # the session's own change stays
     saved = (await api.post(f"/api/kernels/{kernel_id}/files")).json()
     assert saved["conflicts"] == ["notes (conflict from session).txt"]
     assert await content(api, "notes.txt") == "from upload"

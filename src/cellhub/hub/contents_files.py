@@ -58,7 +58,10 @@ async def snapshot(request: Request, mine: str) -> Snapshot:
 
 
 async def change(request: Request, mine: str, changes: Sequence[Change], what: str) -> Snapshot:
+    """Change the user's files, and put the change into the homes of their running kernels
+    (hub/home_sync.py) before answering, so a cell run next finds it."""
     done: Snapshot = await call(store(request).change, mine, changes, what)
+    await request.app.state.home_sync.push(request.app.state.kernels, mine)
     return done
 
 

@@ -51,6 +51,28 @@ class HomeSync:
                 await link.request(asked, timeout=120)
         self.tracked[kernel_id] = Tracked(owner, head)
 
+    async def push(self, kernels: KernelService, owner: str) -> None:
+        """The owner's files as they are now into the homes of the owner's kernels this hub
+        restored (after an upload); a kernel that cannot take them is logged and left."""
+        for kernel_id, tracked in list(self.tracked.items()):
+            if tracked.owner != owner:
+                continue
+            try:
+                async with self.saving.setdefault(kernel_id, asyncio.Lock()):
+                    await self.send_update(kernels, kernel_id, tracked)
+            except Exception as exc:  # noqa: BLE001 - the kernel may have ended meanwhile
+                log.warning("upload not put in the home: %s", exc, extra={"kernel_id": kernel_id})
+
+    async def send_update(self, kernels: KernelService, kernel_id: str, tracked: Tracked) -> None:
+        bundle = await asyncio.to_thread(self.files.bundle_since, tracked.owner, tracked.since)
+        if bundle is None:
+            return
+        link = await kernels.locate(kernel_id)
+        for offset in range(0, len(bundle), PIECE):
+            piece = bundle[offset : offset + PIECE]
+            asked = hub_worker.UpdateFiles(kernel_id, offset, piece, len(bundle))
+            await link.request(asked, timeout=120)
+
     async def save(self, kernels: KernelService, kernel_id: str) -> Saved | None:
         """Save the kernel's home into its owner's files; None: nothing changed (or the
         kernel is not one this hub restored)."""

@@ -39,6 +39,7 @@ _LIST = "list"
 _REPLAY = "replay"
 _RESTORE_FILES = "restore_files"
 _SAVE_FILES = "save_files"
+_UPDATE_FILES = "update_files"
 # worker → hub
 _KERNEL_OUTPUT = "out"
 _REPLY = "reply"
@@ -170,6 +171,19 @@ class SaveFiles:
     limit: int
 
 
+@dataclass(frozen=True, slots=True)
+class UpdateFiles:
+    """A piece of a bundle (``total`` bytes) of the owner's files as they are now, on top of
+    the kernel's last stored commit, from byte ``offset``: an upload while the kernel runs.
+    Answer: None until the last piece; then the paths of the home written or deleted (a
+    file the session changed since its last save is left as it is)."""
+
+    kernel_id: str
+    offset: int
+    piece: bytes
+    total: int
+
+
 class FilesSaved(TypedDict):
     """A piece of a save: the commits ``base``..``head`` as a bundle of ``total`` bytes, of
     which ``piece`` starts at the asked offset."""
@@ -180,7 +194,9 @@ class FilesSaved(TypedDict):
     piece: bytes
 
 
-Request = Start | Shutdown | Interrupt | ListKernels | Replay | RestoreFiles | SaveFiles
+Request = (
+    Start | Shutdown | Interrupt | ListKernels | Replay | RestoreFiles | SaveFiles | UpdateFiles
+)
 
 
 def request(req: int, asked: Request) -> list[Any]:
@@ -200,6 +216,8 @@ def request(req: int, asked: Request) -> list[Any]:
             return [_RESTORE_FILES, req, kernel_id, offset, piece, total]
         case SaveFiles(kernel_id, since, offset, limit):
             return [_SAVE_FILES, req, kernel_id, since, offset, limit]
+        case UpdateFiles(kernel_id, offset, piece, total):
+            return [_UPDATE_FILES, req, kernel_id, offset, piece, total]
 
 
 def _read_request(op: str, frame: list[Any]) -> Request:
@@ -218,6 +236,8 @@ def _read_request(op: str, frame: list[Any]) -> Request:
         return RestoreFiles(str(frame[2]), int(frame[3]), bytes(frame[4]), int(frame[5]))
     if op == _SAVE_FILES:
         return SaveFiles(str(frame[2]), str(frame[3]), int(frame[4]), int(frame[5]))
+    if op == _UPDATE_FILES:
+        return UpdateFiles(str(frame[2]), int(frame[3]), bytes(frame[4]), int(frame[5]))
     raise ProtocolError(f"unknown operation {op!r}")
 
 

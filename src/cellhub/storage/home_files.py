@@ -55,15 +55,16 @@ def open_home(pid: int) -> int:
 
 
 @contextlib.contextmanager
-def folder(home: int, parts: list[str], owner: tuple[int, int]) -> Iterator[int]:
+def folder(home: int, parts: list[str], owner: tuple[int, int] | None) -> Iterator[int]:
     """A descriptor of the folder ``parts`` inside ``home``, made (owned by ``owner``) where
-    missing."""
+    missing; with no ``owner``, OSError where missing."""
     current = home
     try:
         for name in parts:
-            with contextlib.suppress(FileExistsError):
-                os.mkdir(name, 0o755, dir_fd=current)
-                os.chown(name, *owner, dir_fd=current, follow_symlinks=False)
+            if owner is not None:
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(name, 0o755, dir_fd=current)
+                    os.chown(name, *owner, dir_fd=current, follow_symlinks=False)
             inner = os.open(name, FOLDER_FLAGS, dir_fd=current)
             if current != home:
                 os.close(current)
@@ -81,19 +82,58 @@ def restore(repository: Repository, commit: str, home: int, index: HomeIndex) ->
     files = repository.files(commit)
     contents = dict(repository.blobs({entry.oid for entry in files.values()}))
     for path, entry in files.items():
-        *parts, name = path.split("/")
-        if any(part.startswith(".") for part in path.split("/")):
-            continue
-        with folder(home, parts, owner) as where:
-            fd = os.open(name, WRITE_FLAGS, 0o644, dir_fd=where)
-            try:
-                os.fchown(fd, *owner)
-                view = memoryview(contents[entry.oid])
-                while view:
-                    view = view[os.write(fd, view) :]
-                index.known[path] = (stamp_of(os.fstat(fd)), entry.oid)
-            finally:
-                os.close(fd)
+        if not any(part.startswith(".") for part in path.split("/")):
+            index.known[path] = (write(home, path, contents[entry.oid], owner), entry.oid)
+
+
+def write(home: int, path: str, data: bytes, owner: tuple[int, int]) -> Stamp:
+    """Write the file ``path`` of ``home`` (its folders made), owned by ``owner``."""
+    *parts, name = path.split("/")
+    with folder(home, parts, owner) as where:
+        fd = os.open(name, WRITE_FLAGS, 0o644, dir_fd=where)
+        try:
+            os.fchown(fd, *owner)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            return stamp_of(os.fstat(fd))
+        finally:
+            os.close(fd)
+
+
+def stamp_now(home: int, path: str) -> Stamp | None:
+    """The stamp of the regular file ``path`` of ``home`` now (None: none there)."""
+    *parts, name = path.split("/")
+    try:
+        with folder(home, parts, None) as where:
+            info = os.stat(name, dir_fd=where, follow_symlinks=False)
+    except OSError:
+        return None
+    return stamp_of(info) if stat.S_ISREG(info.st_mode) else None
+
+
+def update(repository: Repository, commit: str, home: int, index: HomeIndex) -> list[str]:
+    """Bring the home to the files of ``commit`` where the session left them as last saved
+    or restored; the paths written or deleted."""
+    info = os.fstat(home)
+    owner = (info.st_uid, info.st_gid)
+    files = {p: e for p, e in repository.files(commit).items() if not p.startswith(".")}
+    touched: list[str] = []
+    stale = [p for p, e in files.items() if index.known.get(p, (None, ""))[1] != e.oid]
+    contents = dict(repository.blobs({files[p].oid for p in stale}))
+    for path in stale:
+        known, oid = index.known.get(path), files[path].oid
+        if stamp_now(home, path) == (known[0] if known else None):
+            index.known[path] = (write(home, path, contents[oid], owner), oid)
+            touched.append(path)
+    for path in [p for p in index.known if p not in files]:
+        if stamp_now(home, path) == index.known[path][0]:
+            *parts, name = path.split("/")
+            with contextlib.suppress(OSError), folder(home, parts, None) as where:
+                os.unlink(name, dir_fd=where)
+            del index.known[path]
+            touched.append(path)
+    return touched
 
 
 def changes(home: int, index: HomeIndex, limit: int) -> tuple[list[Put], dict[str, Stamp]]:

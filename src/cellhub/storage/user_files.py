@@ -181,6 +181,15 @@ class UserFiles:
             repository, tip = self.synced_repository(owner)
             return None if tip is None else (tip.head, repository.bundle())
 
+    def bundle_since(self, owner: str, since: str) -> bytes | None:
+        """The owner's files as they are now, as a bundle on top of ``since`` (None: they
+        are at ``since``)."""
+        with self.lock(owner):
+            repository, tip = self.synced_repository(owner)
+            if tip is None or tip.head == since:
+                return None
+            return repository.bundle(since or None)
+
     def take_save(self, owner: str, since: str, bundle: bytes) -> Saved:
         """Store a session's save: the commits after ``since`` (a commit the chain has, or
         "" for none) in ``bundle``. When the chain moved on since (an upload meanwhile),

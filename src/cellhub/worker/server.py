@@ -57,6 +57,7 @@ from cellhub.protocol.hub_worker import (
     SaveFiles,
     Shutdown,
     Start,
+    UpdateFiles,
 )
 from cellhub.protocol.session_frames import SessionInit
 from cellhub.ratelimited_log import RateLimitedLog, exception_kind
@@ -417,7 +418,7 @@ class Worker:
 
     async def answer(
         self, asked: Request
-    ) -> KernelModel | list[KernelModel] | Missed | FilesSaved | str | None:
+    ) -> KernelModel | list[KernelModel] | Missed | FilesSaved | str | list[str] | None:
         match asked:
             case ListKernels(ids):
                 wanted = None if ids is None else set(ids)
@@ -446,6 +447,10 @@ class Worker:
                 pid = session.pid
                 work = self.files.restore
                 return await asyncio.to_thread(work, kernel_id, pid, offset, piece, total)
+            case UpdateFiles(kernel_id, offset, piece, total):
+                self.kernels[kernel_id]
+                update = self.files.update
+                return await asyncio.to_thread(update, kernel_id, offset, piece, total)
             case SaveFiles(kernel_id, since, offset, limit):
                 self.kernels[kernel_id]
                 return await asyncio.to_thread(self.files.save, kernel_id, since, offset, limit)

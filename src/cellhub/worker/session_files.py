@@ -75,6 +75,25 @@ class SessionFiles:
         home_files.restore(files.repository, head, files.home, files.index)
         return head
 
+    def update(self, kernel_id: str, offset: int, piece: bytes, total: int) -> list[str] | None:
+        """Take a piece of a bundle of the owner's files as they are now; with the last,
+        bring the home to them where the session left files as last saved."""
+        files = self.kernels[kernel_id]
+        if offset == 0:
+            files.incoming = 0
+            self.incoming_path(kernel_id).unlink(missing_ok=True)
+        if offset != files.incoming:
+            raise ValueError(f"piece at {offset}, expected {files.incoming}")
+        with self.incoming_path(kernel_id).open("ab") as out:
+            out.write(piece)
+        files.incoming += len(piece)
+        if files.incoming < total:
+            return None
+        head = files.repository.apply(self.incoming_path(kernel_id).read_bytes(), move=False)
+        self.incoming_path(kernel_id).unlink()
+        files.incoming = 0
+        return home_files.update(files.repository, head, files.home, files.index)
+
     def save(self, kernel_id: str, since: str, offset: int, limit: int) -> FilesSaved | None:
         """Commit the home (``offset`` 0) and answer the bundle since ``since`` from
         ``offset``; None when the home holds what the last commit did."""
