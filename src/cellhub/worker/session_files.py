@@ -62,15 +62,10 @@ class SessionFiles:
             files = KernelFiles(Repository(self.folder / f"{kernel_id}.git"))
             files.repository.init()
             self.kernels[kernel_id] = files
-        if offset != files.incoming:
-            raise ValueError(f"piece at {offset}, expected {files.incoming}")
-        with self.incoming_path(kernel_id).open("ab") as out:
-            out.write(piece)
-        files.incoming += len(piece)
-        if files.incoming < total:
+        bundle = self.receive(kernel_id, files, offset, piece, total)
+        if bundle is None:
             return None
-        head = files.repository.apply(self.incoming_path(kernel_id).read_bytes())
-        self.incoming_path(kernel_id).unlink()
+        head = files.repository.apply(bundle)
         files.home = home_files.open_home(pid)
         home_files.restore(files.repository, head, files.home, files.index)
         return head
@@ -79,6 +74,17 @@ class SessionFiles:
         """Take a piece of a bundle of the owner's files as they are now; with the last,
         bring the home to them where the session left files as last saved."""
         files = self.kernels[kernel_id]
+        bundle = self.receive(kernel_id, files, offset, piece, total)
+        if bundle is None:
+            return None
+        head = files.repository.apply(bundle, move=False)
+        return home_files.update(files.repository, head, files.home, files.index)
+
+    def receive(
+        self, kernel_id: str, files: KernelFiles, offset: int, piece: bytes, total: int
+    ) -> bytes | None:
+        """Keep a piece of a bundle (``offset`` 0 starts one); the whole bundle once its last
+        piece came."""
         if offset == 0:
             files.incoming = 0
             self.incoming_path(kernel_id).unlink(missing_ok=True)
@@ -89,10 +95,10 @@ class SessionFiles:
         files.incoming += len(piece)
         if files.incoming < total:
             return None
-        head = files.repository.apply(self.incoming_path(kernel_id).read_bytes(), move=False)
+        whole = self.incoming_path(kernel_id).read_bytes()
         self.incoming_path(kernel_id).unlink()
         files.incoming = 0
-        return home_files.update(files.repository, head, files.home, files.index)
+        return whole
 
     def save(self, kernel_id: str, since: str, offset: int, limit: int) -> FilesSaved | None:
         """Commit the home (``offset`` 0) and answer the bundle since ``since`` from
