@@ -10,7 +10,8 @@ worker run (storage/home_files.py, storage/git_bundles.py, storage/user_files.py
   files' own bytes;
 - **first save**: the home read, committed, bundled and appended to the chain;
 - **small change**: one line added to one text file, then the save (the worker's commit of
-  the home, its bundle, the hub's append), median of ``--repeat`` saves;
+  the home, its bundle, the hub's append), median of ``--repeat`` saves, and the bytes each
+  adds to the database;
 - **restore**: a hub with an empty cache reads the chain, makes the full bundle, and a
   worker's repository takes it and writes the files into an empty home (median);
 - the same two for **plain files**: the changed file copied, the whole tree copied
@@ -125,6 +126,7 @@ def measure(url: str, size: int, repeat: int, work: Path) -> dict[str, float]:
         with changed.open("a") as text:
             text.write(f"{number},a new row\n")
         small.append(timed(lambda: session.save(files)))
+    grown = (bundles.stored_bytes(OWNER) - stored) / repeat
     restores = []
     for _ in range(repeat):
         fresh = UserFiles(bundles, work / f"cache{len(restores)}", quota=10**12)
@@ -139,6 +141,7 @@ def measure(url: str, size: int, repeat: int, work: Path) -> dict[str, float]:
     return {
         "files": sum(p.stat().st_size for p in home.rglob("*") if p.is_file()),
         "stored": stored,
+        "per change": grown,
         "first": first,
         "small": statistics.median(small),
         "restore": statistics.median(restores),
@@ -167,7 +170,8 @@ def show(database: str, size: int, got: dict[str, float]) -> None:
     ratio = got["stored"] / got["files"]
     print(
         f"{database:10} {size // MB:4} MB  stored {got['stored'] / MB:7.1f} MB "
-        f"({ratio:4.2f}x files)  first save {got['first']:6.2f} s  "
+        f"({ratio:4.2f}x files, +{got['per change'] / 1000:.0f} KB a change)  "
+        f"first save {got['first']:6.2f} s  "
         f"small change {got['small'] * 1000:7.0f} ms (plain {got['plain small'] * 1000:5.1f} ms)  "
         f"restore {got['restore']:6.2f} s (plain copy {got['plain restore']:5.2f} s)"
     )
