@@ -1,6 +1,6 @@
 /**
  * The worksheet page's server worksheets, put together: the store (serverStore.ts), its save
- * status and conflict banner, the list of worksheets and the history panel, and what a
+ * status and conflict banner, the list of worksheets, the files and the history panels, and what a
  * reopened worksheet says when its kernel is new. main.ts builds the page around them.
  */
 import type { KernelConnection } from "../kernel/connection";
@@ -9,6 +9,7 @@ import type { WorksheetView } from "../view/worksheetView";
 import type { Worksheet } from "../worksheet/worksheet";
 import { ContentsApi } from "./contentsApi";
 import { markEarlierOutputs, NEW_KERNEL_NOTICE } from "./earlierOutputs";
+import { FilesPanel } from "./filesPanel";
 import { HistoryPanel } from "./historyPanel";
 import { SaveStatus } from "./saveStatus";
 import { ServerStore } from "./serverStore";
@@ -18,6 +19,7 @@ export class ServerWorksheets {
   readonly store: ServerStore;
   list!: WorksheetList;
   history!: HistoryPanel;
+  files!: FilesPanel;
   status!: SaveStatus;
   /** What to tell the person once the page is up ("" for nothing). */
   opening = "";
@@ -41,9 +43,10 @@ export class ServerWorksheets {
     this.status = new SaveStatus(this.store);
     this.list = new WorksheetList(this.store, say, retitle);
     this.history = new HistoryPanel(this.store, say);
+    this.files = new FilesPanel(this.store.api, say);
     return {
-      controls: [this.list.toggle, this.history.toggle, this.status.status],
-      elements: [this.status.banner, this.list.element, this.history.element],
+      controls: [this.list.toggle, this.files.toggle, this.history.toggle, this.status.status],
+      elements: [this.status.banner, this.list.element, this.files.element, this.history.element],
     };
   }
 

@@ -142,7 +142,9 @@ def location(request: Request, path: str) -> str:
 def model_response(
     request: Request, model: dict[str, Any], status: int = 200, entry: Entry | None = None
 ) -> Response:
-    headers = {"Last-Modified": model["last_modified"]}
+    # no-store: a browser would otherwise cache a listing by its Last-Modified (an empty top
+    # folder's is 1970) and show a stale one after an upload.
+    headers = {"Last-Modified": model["last_modified"], "Cache-Control": "no-store"}
     if status == 201 or request.method == "PATCH" or request.method == "POST":
         headers["Location"] = location(request, model["path"])
     if entry is not None and entry.type == store.NOTEBOOK:

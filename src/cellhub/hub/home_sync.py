@@ -43,12 +43,11 @@ class HomeSync:
         """Put ``owner``'s files into the kernel's home (nothing yet: an empty home)."""
         found = await asyncio.to_thread(self.files.full_bundle, owner)
         head, bundle = found if found else ("", b"")
-        if bundle:
-            link = await kernels.locate(kernel_id)
-            for offset in range(0, len(bundle), PIECE):
-                piece = bundle[offset : offset + PIECE]
-                asked = hub_worker.RestoreFiles(kernel_id, offset, piece, len(bundle))
-                await link.request(asked, timeout=120)
+        link = await kernels.locate(kernel_id)
+        for offset in range(0, max(len(bundle), 1), PIECE):  # no files: one empty piece
+            piece = bundle[offset : offset + PIECE]
+            asked = hub_worker.RestoreFiles(kernel_id, offset, piece, len(bundle))
+            await link.request(asked, timeout=120)
         self.tracked[kernel_id] = Tracked(owner, head)
 
     async def push(self, kernels: KernelService, owner: str) -> None:

@@ -65,8 +65,10 @@ class SessionFiles:
         bundle = self.receive(kernel_id, files, offset, piece, total)
         if bundle is None:
             return None
-        head = files.repository.apply(bundle)
         files.home = home_files.open_home(pid)
+        if not bundle:  # the owner has no files yet: the home stays empty
+            return ""
+        head = files.repository.apply(bundle)
         home_files.restore(files.repository, head, files.home, files.index)
         return head
 
