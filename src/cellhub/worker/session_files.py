@@ -120,6 +120,8 @@ class SessionFiles:
             puts, stamps = home_files.changes(files.home, files.index, limit)
         except home_files.HomeTooLarge as exc:
             raise HomeRefused(str(exc)) from None
+        if parent is None and not puts:  # no files before, none now: nothing to store
+            return None
         head = repository.commit(puts, "saved from the session", replace_all=True)
         if parent is not None and repository.tree_of(head) == repository.tree_of(parent):
             repository.git("update-ref", "refs/heads/main", parent)
