@@ -32,12 +32,19 @@ def files_panel(sheet: WorksheetPage) -> Any:
     return panel
 
 
+def upload(panel: Any, file: Path) -> None:
+    """Upload with the panel's button, choosing ``file`` in the browser's file chooser."""
+    with panel.page.expect_file_chooser() as chooser:
+        panel.get_by_role("button", name="Upload", exact=True).click()
+    chooser.value.set_files(str(file))
+
+
 def test_an_uploaded_csv_is_read_in_a_cell(page: Any, tmp_path: Path) -> None:
     sheet = WorksheetPage(page)
     csv_file = tmp_path / "scores.csv"
     csv_file.write_text("name,score\nada,36\nbob,6\n")
     panel = files_panel(sheet)
-    panel.locator("input[type=file]").set_input_files(str(csv_file))
+    upload(panel, csv_file)
     expect(panel.locator("li[data-path='scores.csv']")).to_be_visible()
     code = (
         "import csv\n"
@@ -56,7 +63,7 @@ def test_an_upload_over_the_quota_says_so(page: Any, tmp_path: Path) -> None:
     big = tmp_path / "big.bin"
     big.write_bytes(bytes(QUOTA + 1))
     panel = files_panel(sheet)
-    panel.locator("input[type=file]").set_input_files(str(big))
+    upload(panel, big)
     message = panel.locator(".files-message")
     expect(message).to_contain_text("quota")
     expect(message).to_contain_text("user_files_quota")

@@ -32,18 +32,16 @@ export class FilesPanel extends SidePanel {
     private readonly api: ContentsApi,
     private readonly say: (text: string) => void,
   ) {
-    const picker = h("input", { type: "file", multiple: true, className: "file-picker", "aria-label": "Files to upload" });
-    const upload = h("button", { type: "button", onclick: () => picker.click() }, "Upload");
+    const upload = h("button", { type: "button", onclick: () => this.pick() }, "Upload");
     const folderButton = h("button", { type: "button" }, "New folder");
     const where = h("p", { className: "files-folder" });
     const message = h("p", { className: "files-message", role: "alert", hidden: true });
     const list = h("ul", { className: "file-entries" });
     const hint = h("p", { className: "files-hint" }, "Drop files here to upload them. Code reads them by name.");
-    super("Files", "files-panel", upload, folderButton, picker, where, message, list, hint);
+    super("Files", "files-panel", upload, folderButton, where, message, list, hint);
     this.list = list;
     this.message = message;
     this.where = where;
-    picker.addEventListener("change", () => void this.uploadAll(Array.from(picker.files ?? [])).finally(() => (picker.value = "")));
     folderButton.addEventListener("click", () => void this.attempt(() => this.makeFolder()));
     this.element.addEventListener("dragover", (event) => {
       event.preventDefault();
@@ -105,6 +103,14 @@ export class FilesPanel extends SidePanel {
     this.message.textContent = text;
     this.message.hidden = false;
     this.say(text);
+  }
+
+  /** The browser's file chooser, from an input made for it alone: the page keeps no second
+   * file input beside the notebook toolbar's. */
+  private pick(): void {
+    const picker = h("input", { type: "file", multiple: true });
+    picker.addEventListener("change", () => void this.uploadAll(Array.from(picker.files ?? [])));
+    picker.click();
   }
 
   async uploadAll(files: File[]): Promise<void> {
