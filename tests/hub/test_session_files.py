@@ -88,3 +88,12 @@ async def test_a_file_both_sides_changed_is_kept_twice(api: httpx.AsyncClient, h
     assert await content(api, "notes (conflict from session).txt") == "from code"
     assert await content(api, "other.txt") == "uploaded meanwhile"
     await api.delete(f"/api/kernels/{kernel_id}")
+
+
+async def test_a_restart_keeps_what_the_old_session_wrote(api: httpx.AsyncClient, hub: Hub) -> None:
+    kernel_id = await hub.start_kernel()
+    await run(hub, kernel_id, "open('before_restart.txt', 'w').write('kept')")
+    assert (await api.post(f"/api/kernels/{kernel_id}/restart")).status_code == 200
+    seen = await run(hub, kernel_id, "print(open('before_restart.txt').read())")
+    assert seen.strip() == "kept"
+    await api.delete(f"/api/kernels/{kernel_id}")

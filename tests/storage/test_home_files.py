@@ -5,6 +5,7 @@ the session changed."""
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -67,3 +68,21 @@ def test_restore_then_an_update_spares_what_the_session_changed(
     assert (folder / "a.txt").read_text() == "the session's"
     assert sorted(home_files.update(repository, gone, fd, index)) == ["b/c.txt", "d.txt", "new.txt"]
     assert not (folder / "d.txt").exists() and (folder / "a.txt").exists()
+
+
+def test_a_session_not_yet_in_its_home_is_not_written_into(tmp_path: Path) -> None:
+    """Where a just-forked session still is (the host's root, the template's folder) is never
+    taken for its home: only a folder of the homes, owned by the session's user."""
+    homes = tmp_path / "homes"
+    (homes / "1").mkdir(parents=True)
+    for cwd, is_home in ((Path("/"), False), (tmp_path, False), (homes / "1", True)):
+        process = subprocess.Popen(["sleep", "30"], cwd=cwd)
+        try:
+            if is_home:
+                os.close(home_files.open_home(process.pid, homes, timeout=5))
+            else:
+                with pytest.raises(home_files.NotAHome):
+                    home_files.open_home(process.pid, homes, timeout=0.05)
+        finally:
+            process.kill()
+            process.wait()

@@ -146,7 +146,15 @@ async def interrupt_kernel(request: Request) -> Response:
 
 
 async def restart_kernel(request: Request) -> Response:
-    return JSONResponse(await service(request).restart(await usable_kernel(request)))
+    """A fresh session; what the old one's code wrote is saved first, and the new home gets
+    the owner's files as they are then."""
+    kernel_id = await usable_kernel(request)
+    await sync(request).save_quietly(service(request), kernel_id)
+    model = await service(request).restart(kernel_id)
+    tracked = sync(request).tracked.get(kernel_id)
+    if tracked is not None:
+        await sync(request).restore(service(request), kernel_id, tracked.owner)
+    return JSONResponse(model)
 
 
 async def on_no_such_kernel(request: Request, exc: Exception) -> Response:

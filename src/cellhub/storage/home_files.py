@@ -19,11 +19,15 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from cellhub.storage.git_bundles import Put, Repository
 
+#: Seconds between looks at a new session's working directory.
+POLL = 0.005
 READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
 FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -47,11 +51,27 @@ def stamp_of(info: os.stat_result) -> Stamp:
     return (info.st_size, info.st_mtime_ns, info.st_ino)
 
 
-def open_home(pid: int) -> int:
-    """A descriptor of the session's working directory (its home, before its code ran):
-    ``/proc/PID/cwd`` is the kernel's link to it, in the session's own mount namespace
-    (its home may be a tmpfs only that namespace sees), so it is followed, once."""
-    return os.open(f"/proc/{pid}/cwd", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+class NotAHome(Exception):
+    """The session's working directory did not become its home in time."""
+
+
+def open_home(pid: int, homes: Path, timeout: float = 30.0) -> int:
+    """A descriptor of the session's working directory once it is its home (a folder of
+    ``homes``, owned by the session's user): a session just forked enters its sandbox, and
+    only then moves into its home, while the worker may already be asked for its files.
+    ``/proc/PID/cwd`` is the kernel's link to it, in the session's own mount namespace (its
+    home may be a tmpfs only that namespace sees), so it is followed, once it is there."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with contextlib.suppress(OSError):
+            if Path(os.readlink(f"/proc/{pid}/cwd")).parent == homes:
+                home = os.open(f"/proc/{pid}/cwd", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+                if os.fstat(home).st_uid == os.stat(f"/proc/{pid}").st_uid:
+                    return home
+                os.close(home)
+        if time.monotonic() > deadline:
+            raise NotAHome(f"session {pid} did not move into its home in {timeout:g} s")
+        time.sleep(POLL)
 
 
 @contextlib.contextmanager

@@ -208,7 +208,9 @@ class Worker:
         #: Requests that failed: a hub (and through it a client) can repeat one at will.
         self.failures = RateLimitedLog(log_failure)
         #: Logged-in users' files in their kernels' homes (the hub restores and saves them).
-        self.files = SessionFiles(config.data_path / "session-files")
+        self.files = SessionFiles(
+            config.data_path / "session-files", config.data_path / "sessions" / "homes"
+        )
 
     def session_init(self) -> SessionInit:
         c = self.config
@@ -326,9 +328,11 @@ class Worker:
         if old is not None:
             self.by_pid.pop(old.pid, None)
             self.template_of(kernel).kill(old.pid)
-        self.bind(kernel, await self.sources[kernel.name].spares.take())
+        session = await self.sources[kernel.name].spares.take()
+        self.bind(kernel, session)
         kernel.announce("iopub", "status", {"execution_state": "starting"}, state="starting")
         await kernel.ask_kernel_info(RESTART_INFO_TIMEOUT)
+        await asyncio.to_thread(self.files.rehome, kernel.id, session.pid)
 
     def shutdown_kernel(self, kernel: WorkerKernel, request: dict[str, Any] | None = None) -> None:
         """End the kernel as asked (REST, or a client's shutdown_request)."""
@@ -441,10 +445,10 @@ class Worker:
                 self.shutdown_kernel(kernel)
                 return None
             case RestoreFiles(kernel_id, offset, piece, total):
-                session = self.kernels[kernel_id].session
-                if session is None:
+                kernel = self.kernels[kernel_id]
+                if kernel.session is None:
                     raise KeyError(kernel_id)
-                pid = session.pid
+                pid = kernel.session.pid
                 work = self.files.restore
                 return await asyncio.to_thread(work, kernel_id, pid, offset, piece, total)
             case UpdateFiles(kernel_id, offset, piece, total):

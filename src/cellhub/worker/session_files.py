@@ -43,8 +43,9 @@ class KernelFiles:
 
 
 class SessionFiles:
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, homes: Path) -> None:
         self.folder = folder
+        self.homes = homes.resolve()
         self.kernels: dict[str, KernelFiles] = {}
 
     def incoming_path(self, kernel_id: str) -> Path:
@@ -65,7 +66,7 @@ class SessionFiles:
         bundle = self.receive(kernel_id, files, offset, piece, total)
         if bundle is None:
             return None
-        files.home = home_files.open_home(pid)
+        files.home = home_files.open_home(pid, self.homes)
         if not bundle:  # the owner has no files yet: the home stays empty
             return ""
         head = files.repository.apply(bundle)
@@ -131,6 +132,20 @@ class SessionFiles:
         home_files.remember(repository, head, stamps, files.index)
         files.pending_bundle = repository.bundle(since or None)
         return {"base": since, "head": head, "total": len(files.pending_bundle), "piece": b""}
+
+    def rehome(self, kernel_id: str, pid: int) -> None:
+        """The kernel has a new session (a restart): its home gets the files as last
+        restored or saved, and later saves read it."""
+        files = self.kernels.get(kernel_id)
+        if files is None:
+            return
+        if files.home >= 0:
+            os.close(files.home)
+        files.home = home_files.open_home(pid, self.homes)
+        files.index = home_files.HomeIndex()
+        head = files.repository.head()
+        if head is not None:
+            home_files.restore(files.repository, head, files.home, files.index)
 
     def forget(self, kernel_id: str) -> None:
         """The kernel ended: its repository and its descriptor of the home go."""
