@@ -68,3 +68,16 @@ def test_an_upload_over_the_quota_says_so(page: Any, tmp_path: Path) -> None:
     expect(message).to_contain_text("quota")
     expect(message).to_contain_text("user_files_quota")
     expect(panel.locator("li[data-path='big.bin']")).to_have_count(0)
+
+
+def test_files_dropped_on_the_panel_are_uploaded(page: Any) -> None:
+    panel = files_panel(WorksheetPage(page))
+    dropped = page.evaluate_handle(
+        """() => {
+          const data = new DataTransfer();
+          data.items.add(new File(["x,y\\n1,2\\n"], "dropped.csv", { type: "text/csv" }));
+          return data;
+        }"""
+    )
+    panel.dispatch_event("drop", {"dataTransfer": dropped})
+    expect(panel.locator("li[data-path='dropped.csv']")).to_be_visible()
