@@ -5,6 +5,7 @@ the session changed."""
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -86,3 +87,19 @@ def test_a_session_not_yet_in_its_home_is_not_written_into(tmp_path: Path) -> No
         finally:
             process.kill()
             process.wait()
+
+
+def test_a_fifo_where_a_file_goes_is_refused_without_blocking(tmp_path: Path) -> None:
+    """Code in the session may plant a FIFO (or a folder) where a file of the user's is to
+    be written: the write fails at once, and nothing is written through it."""
+    os.mkfifo(tmp_path / "data.csv")
+    (tmp_path / "folder.txt").mkdir()
+    home = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        owner = (os.getuid(), os.getgid())
+        for name in ("data.csv", "folder.txt"):
+            with pytest.raises(OSError):
+                home_files.write(home, name, b"a,b\n", owner)
+    finally:
+        os.close(home)
+    assert stat.S_ISFIFO(os.stat(tmp_path / "data.csv").st_mode)

@@ -40,11 +40,15 @@ class HomeSync:
         self.saving: dict[str, asyncio.Lock] = {}
 
     async def restore(self, kernels: KernelService, kernel_id: str, owner: str) -> None:
-        """Put ``owner``'s files into the kernel's home (nothing yet: an empty home)."""
+        """Put ``owner``'s files into the kernel's home. An owner with no files yet costs the
+        start nothing more: the home is empty, and the worker finds it at the first save."""
         found = await asyncio.to_thread(self.files.full_bundle, owner)
-        head, bundle = found if found else ("", b"")
+        if found is None:
+            self.tracked[kernel_id] = Tracked(owner, "")
+            return
+        head, bundle = found
         link = await kernels.locate(kernel_id)
-        for offset in range(0, max(len(bundle), 1), PIECE):  # no files: one empty piece
+        for offset in range(0, len(bundle), PIECE):
             piece = bundle[offset : offset + PIECE]
             asked = hub_worker.RestoreFiles(kernel_id, offset, piece, len(bundle))
             await link.request(asked, timeout=120)

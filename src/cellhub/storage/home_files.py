@@ -17,6 +17,7 @@ that a save reads again only the files that changed since the last restore or sa
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import time
@@ -29,7 +30,9 @@ from cellhub.storage.git_bundles import Put, Repository
 #: Seconds between looks at a new session's working directory.
 POLL = 0.005
 READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+#: ``O_NONBLOCK``: a FIFO planted where a file goes must not hold the worker (no reader:
+#: ENXIO at once); what is not a regular file once opened is refused before a byte is written.
+WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
@@ -112,6 +115,9 @@ def write(home: int, path: str, data: bytes, owner: tuple[int, int]) -> Stamp:
     with folder(home, parts, owner) as where:
         fd = os.open(name, WRITE_FLAGS, 0o644, dir_fd=where)
         try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise OSError(errno.EINVAL, f"{path} in the home is not a regular file")
+            os.ftruncate(fd, 0)
             os.fchown(fd, *owner)
             view = memoryview(data)
             while view:

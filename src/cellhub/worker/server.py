@@ -256,6 +256,14 @@ class Worker:
     def templates(self) -> list[TemplateClient]:
         return [source.template for source in self.sources.values()]
 
+    def session_pid(self, kernel_id: str) -> int:
+        """The pid of the kernel's session; KeyError for an unknown kernel or one between
+        sessions."""
+        session = self.kernels[kernel_id].session
+        if session is None:
+            raise KeyError(kernel_id)
+        return session.pid
+
     def template_of(self, kernel: WorkerKernel) -> TemplateClient:
         return self.sources[kernel.name].template
 
@@ -445,19 +453,17 @@ class Worker:
                 self.shutdown_kernel(kernel)
                 return None
             case RestoreFiles(kernel_id, offset, piece, total):
-                kernel = self.kernels[kernel_id]
-                if kernel.session is None:
-                    raise KeyError(kernel_id)
-                pid = kernel.session.pid
+                pid = self.session_pid(kernel_id)
                 work = self.files.restore
                 return await asyncio.to_thread(work, kernel_id, pid, offset, piece, total)
             case UpdateFiles(kernel_id, offset, piece, total):
-                self.kernels[kernel_id]
+                pid = self.session_pid(kernel_id)
                 update = self.files.update
-                return await asyncio.to_thread(update, kernel_id, offset, piece, total)
+                return await asyncio.to_thread(update, kernel_id, pid, offset, piece, total)
             case SaveFiles(kernel_id, since, offset, limit):
-                self.kernels[kernel_id]
-                return await asyncio.to_thread(self.files.save, kernel_id, since, offset, limit)
+                pid = self.session_pid(kernel_id)
+                save = self.files.save
+                return await asyncio.to_thread(save, kernel_id, pid, since, offset, limit)
 
     def client_message(self, kernel_id: str, channel: str, msg_type: str, data: bytes) -> None:
         kernel = self.kernels.get(kernel_id)

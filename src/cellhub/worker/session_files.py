@@ -11,6 +11,10 @@ the save's bundle is kept until the hub has asked for its last piece.
 The home is reached through a descriptor of the session's working directory taken when its
 files are restored, before any of its code ran (storage/home_files.py): a later ``os.chdir``
 in user code changes nothing, and the worker never resolves a path of the home by name.
+A kernel whose owner had no files when it started gets no restore (the hub sends none, so
+that such a start costs no repository and no wait for the session to be in its home): its
+repository and its home's descriptor are made at its first save or update, when its
+working directory is its home (:data:`LATE_HOME_TIMEOUT`).
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ from cellhub.storage.git_bundles import Repository
 
 #: Largest piece of a bundle in one frame (the frame limit is 64 MiB).
 PIECE = 8 * 1024 * 1024
+#: Seconds a save or an update waits for the working directory of a kernel's session to be
+#: its home, when nothing was restored at its start (its owner had no files then).
+LATE_HOME_TIMEOUT = 2.0
 
 
 class HomeRefused(Exception):
@@ -58,11 +65,7 @@ class SessionFiles:
         the session ``pid`` and answer the commit restored."""
         files = self.kernels.get(kernel_id)
         if files is None or offset == 0:
-            self.forget(kernel_id)
-            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-            files = KernelFiles(Repository(self.folder / f"{kernel_id}.git"))
-            files.repository.init()
-            self.kernels[kernel_id] = files
+            files = self.fresh(kernel_id)
         bundle = self.receive(kernel_id, files, offset, piece, total)
         if bundle is None:
             return None
@@ -73,10 +76,29 @@ class SessionFiles:
         home_files.restore(files.repository, head, files.home, files.index)
         return head
 
-    def update(self, kernel_id: str, offset: int, piece: bytes, total: int) -> list[str] | None:
+    def fresh(self, kernel_id: str) -> KernelFiles:
+        """A new, empty repository for the kernel (what it had is forgotten)."""
+        self.forget(kernel_id)
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        files = KernelFiles(Repository(self.folder / f"{kernel_id}.git"))
+        files.repository.init()
+        self.kernels[kernel_id] = files
+        return files
+
+    def known(self, kernel_id: str, pid: int) -> KernelFiles:
+        """The kernel's files; for a kernel that had no restore, made now (see the module)."""
+        files = self.kernels.get(kernel_id)
+        if files is None:
+            files = self.fresh(kernel_id)
+            files.home = home_files.open_home(pid, self.homes, LATE_HOME_TIMEOUT)
+        return files
+
+    def update(
+        self, kernel_id: str, pid: int, offset: int, piece: bytes, total: int
+    ) -> list[str] | None:
         """Take a piece of a bundle of the owner's files as they are now; with the last,
         bring the home to them where the session left files as last saved."""
-        files = self.kernels[kernel_id]
+        files = self.known(kernel_id, pid)
         bundle = self.receive(kernel_id, files, offset, piece, total)
         if bundle is None:
             return None
@@ -103,10 +125,12 @@ class SessionFiles:
         files.incoming = 0
         return whole
 
-    def save(self, kernel_id: str, since: str, offset: int, limit: int) -> FilesSaved | None:
+    def save(
+        self, kernel_id: str, pid: int, since: str, offset: int, limit: int
+    ) -> FilesSaved | None:
         """Commit the home (``offset`` 0) and answer the bundle since ``since`` from
         ``offset``; None when the home holds what the last commit did."""
-        files = self.kernels[kernel_id]
+        files = self.known(kernel_id, pid)
         if offset == 0:
             files.pending = self.commit(files, since, limit)
         if files.pending is None:
