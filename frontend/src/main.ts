@@ -128,7 +128,7 @@ async function boot(): Promise<void> {
   });
   root.replaceChildren(bar.element, bar.banner, ...(extra?.elements ?? []), view.element, notices.element);
   const share = new ShareButton({ ...config, kernelName: () => worksheet.kernelName, code: () => codeToShare(worksheet, view) });
-  bar.element.querySelector(".controls")?.append(share.element);
+  bar.element.querySelector(".controls")?.append(...(extra?.groups ?? []), share.element);
   bar.element.querySelector('[aria-label="Notebook file"]')?.append(...(extra?.controls ?? []));
   worksheet.changed.connect((change) => {
     if (change.kind === "reset") bar.titleInput.value = worksheet.title;

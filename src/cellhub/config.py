@@ -334,6 +334,17 @@ class Config(SandboxLimits):
         "Largest worksheet (.ipynb JSON, outputs included) a save may send, in bytes; more "
         "gets HTTP 413.",
     )
+    user_files_quota: int = _setting(
+        100 * MiB,
+        "Most bytes a user's files may take (the files as they are now, not their history); "
+        "an upload or a session's save that would take more is refused with a message "
+        "naming this quota (HTTP 413).",
+    )
+    files_save_interval: float = _setting(
+        60.0,
+        "Seconds between saves of what a logged-in user's kernel wrote in its home back into "
+        "the user's files (also saved when asked and when the kernel is shut down).",
+    )
     page_kernel_grace: float = _setting(
         300.0,
         "Seconds the worksheet page's kernel lives idle once no page holds it (the page was "

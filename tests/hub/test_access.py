@@ -39,6 +39,8 @@ TABLE = {
     "DELETE /api/kernels/{kernel_id}": Access.ANONYMOUS,
     "POST /api/kernels/{kernel_id}/interrupt": Access.ANONYMOUS,
     "POST /api/kernels/{kernel_id}/restart": Access.ANONYMOUS,
+    "POST /api/kernels/{kernel_id}/files": Access.USER,
+    "GET /files/{path:path}": Access.USER,
     "GET /api/kernelspecs": Access.ANONYMOUS,
     "GET /api/kernelspecs/{name}": Access.ANONYMOUS,
     "GET /kernelspecs/{name}/{file}": Access.ANYONE,

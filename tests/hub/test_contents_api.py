@@ -3,8 +3,8 @@
 reading, creating, uploading, copying, renaming, deleting notebooks and directories, and
 checkpoints. Then what cellhub adds: versions that refuse a stale save, owners, limits.
 
-Jupyter Server's tests also cover files (text and binary); cellhub stores notebooks and
-folders only until users' files join, and answers 400 for a file.
+Jupyter Server's tests also cover files (text and binary): tests/hub/test_contents_files.py
+makes those assertions against users' files.
 """
 
 from __future__ import annotations
@@ -259,7 +259,7 @@ async def test_invalid_notebooks_files_and_bad_paths_are_refused(api: httpx.Asyn
     broken = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [{"cell_type": "wrong"}]}
     refused = await api.put(url("broken.ipynb"), json={"type": "notebook", "content": broken})
     assert refused.status_code == 400 and "validation failed" in refused.json()["message"].lower()
-    text = await api.put(url("a.txt"), json={"type": "file", "format": "text", "content": "x"})
+    text = await api.put(url("a.txt"), json={"type": "file", "format": "xml", "content": "x"})
     assert text.status_code == 400
     for path in ["../etc/passwd", "foo/../../x.ipynb", "a\\b.ipynb", "foo//a.ipynb"]:
         assert (await api.get("/api/contents/" + path)).status_code in (400, 404)

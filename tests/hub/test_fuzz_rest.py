@@ -54,6 +54,8 @@ OPERATIONS = {
     "DELETE /api/kernels/{kernel_id}",
     "POST /api/kernels/{kernel_id}/interrupt",
     "POST /api/kernels/{kernel_id}/restart",
+    "POST /api/kernels/{kernel_id}/files",
+    "GET /files/{path}",
     "POST /api/permalinks",
     "GET /api/permalinks/{permalink_id}",
     "GET /api/users/me",

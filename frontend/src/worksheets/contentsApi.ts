@@ -108,6 +108,22 @@ export class ContentsApi {
     await this.call("DELETE", `api/contents/${escapePath(path)}`);
   }
 
+  /** Upload a file (its bytes in base64); `chunk`: its piece's number, -1 for the last. */
+  async upload(path: string, base64: string, chunk?: number): Promise<EntryModel> {
+    const body: Record<string, unknown> = { type: "file", format: "base64", content: base64 };
+    if (chunk !== undefined) body.chunk = chunk;
+    return (await this.json("PUT", `api/contents/${escapePath(path)}`, body)) as EntryModel;
+  }
+
+  async makeFolder(path: string): Promise<EntryModel> {
+    return (await this.json("PUT", `api/contents/${escapePath(path)}`, { type: "directory" })) as EntryModel;
+  }
+
+  /** Where the file downloads from (hub/files_download.py). */
+  fileUrl(path: string): string {
+    return this.url(`files/${escapePath(path)}?download=1`).href;
+  }
+
   async history(path: string): Promise<VersionInfo[]> {
     const listed = (await this.json("GET", `api/worksheets/history/${escapePath(path)}`)) as { versions: VersionInfo[] };
     return listed.versions;
@@ -151,7 +167,7 @@ export class ContentsApi {
     } catch {
       // not JSON: the status text says it
     }
-    throw new ContentsError(`${method} ${path}: ${message}`, response.status);
+    throw new ContentsError(response.status === 413 ? message : `${method} ${path}: ${message}`, response.status);
   }
 
   private async call(method: string, path: string, body?: unknown): Promise<Response> {

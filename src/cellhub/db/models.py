@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -256,3 +257,38 @@ class WorksheetVersion(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     checkpoint: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class FileBundle(Base):
+    """One link of a user's files' chain: a git bundle (storage/git_bundles.py).
+
+    A user's chain is their rows by ``seq``: the first a full bundle (``base`` ""), each
+    later one the commits from ``base`` (the previous row's ``head``) to its ``head``. A save
+    adds a row in one transaction, so a process killed mid-save leaves the previous chain
+    whole; compaction swaps the chain for one full bundle in one transaction too.
+    ``files_size``: the total size of the files at ``head``, which the quota counts.
+    """
+
+    __tablename__ = "file_bundles"
+
+    owner: Mapped[str] = mapped_column(String(255), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    base: Mapped[str] = mapped_column(String(64), default="")
+    head: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(BigInteger)
+    files_size: Mapped[int] = mapped_column(BigInteger)
+    created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class FileUploadChunk(Base):
+    """A chunk of a file being uploaded in pieces (Jupyter's ``chunk`` field), kept until its
+    last chunk arrives and the whole file is saved; any hub may receive any chunk."""
+
+    __tablename__ = "file_upload_chunks"
+
+    owner: Mapped[str] = mapped_column(String(255), primary_key=True)
+    path: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

@@ -8,6 +8,7 @@ turns a page's ``?token=`` into a login cookie, hub/login.py).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
@@ -21,6 +22,7 @@ from cellhub.config import Config
 from cellhub.db.accounts import AccountRepository
 from cellhub.db.api_tokens import ApiTokenRepository
 from cellhub.db.database import make_engine, upgrade
+from cellhub.db.file_bundles import FileBundleRepository
 from cellhub.db.invitations import InvitationRepository
 from cellhub.db.jupyter_sessions import JupyterSessionRepository
 from cellhub.db.kernels import KernelRepository
@@ -33,6 +35,7 @@ from cellhub.hub import (
     accounts_api,
     admin,
     contents_api,
+    files_download,
     health_api,
     json_api,
     kernels_api,
@@ -55,6 +58,7 @@ from cellhub.hub.anonymous import AnonymousPolicy
 from cellhub.hub.channels import Traffic
 from cellhub.hub.cors import cors_middleware
 from cellhub.hub.drains import AdminDrains
+from cellhub.hub.home_sync import HomeSync
 from cellhub.hub.kernels import KernelService, in_background
 from cellhub.hub.limits import BodySizeLimit
 from cellhub.hub.login import LoginSessions
@@ -67,6 +71,7 @@ from cellhub.hub.security_headers import SecurityHeaders
 from cellhub.hub.static_files import STATIC_DIR, static_mount
 from cellhub.hub.workers import WorkerLink
 from cellhub.login_providers import parse_providers
+from cellhub.storage.user_files import UserFiles
 
 
 def create_app(config: Config, token: str, worker_addresses: list[str]) -> Starlette:
@@ -141,9 +146,12 @@ async def watching(
         await roster.start()
     await app.state.drains.start()
     app.state.recent_errors.install()
+    interval = app.state.config.files_save_interval
+    saving = asyncio.create_task(app.state.home_sync.save_forever(service, interval))
     try:
         yield
     finally:
+        saving.cancel()
         app.state.recent_errors.uninstall()
         await app.state.drains.stop()
         if roster is not None:
@@ -166,6 +174,11 @@ def init_repositories(app: Starlette, engine: Engine) -> None:
     app.state.api_tokens = ApiTokenRepository(engine)
     app.state.invitations = InvitationRepository(engine)
     app.state.database_probe = health_api.DatabaseProbe(engine)
+    config: Config = app.state.config
+    app.state.user_files = UserFiles(
+        FileBundleRepository(engine), config.data_path / "user-files", config.user_files_quota
+    )
+    app.state.home_sync = HomeSync(app.state.user_files)
 
 
 def init_budgets(app: Starlette, config: Config) -> None:
@@ -233,6 +246,7 @@ def hub_routes() -> list[Guarded]:
         *admin.ROUTES,
         *signup.ROUTES,
         *contents_api.ROUTES,
+        *files_download.ROUTES,
         *worksheets_api.ROUTES,
     ]
     if STATIC_DIR.is_dir():

@@ -36,16 +36,18 @@ from starlette.routing import Route
 
 from cellhub.db import worksheets as store
 from cellhub.db.worksheets import Entry, WorksheetRepository
+from cellhub.hub import contents_files as files
 from cellhub.hub.access import Access, Guarded
 from cellhub.hub.contents_paths import BadPath, checked, is_hidden, join
 from cellhub.hub.json_api import Refused, error
 from cellhub.hub.notebooks import InvalidNotebook, empty_notebook, notebook_bytes
 from cellhub.hub.owners import owner_of
+from cellhub.storage.git_bundles import Copy, Delete, FileEntry, Put, Rename
+from cellhub.storage.user_files import Snapshot
 
 TYPES = (None, "directory", "file", "notebook")
 #: Version numbers fit the database's integers; a bigger one names no version.
 MOST_VERSIONS = 2**31 - 1
-NOT_YET = "only notebooks and directories are stored here (files come later)"
 
 
 def iso(stamp: dt.datetime) -> str:
@@ -140,7 +142,9 @@ def location(request: Request, path: str) -> str:
 def model_response(
     request: Request, model: dict[str, Any], status: int = 200, entry: Entry | None = None
 ) -> Response:
-    headers = {"Last-Modified": model["last_modified"]}
+    # no-store: a browser would otherwise cache a listing by its Last-Modified (an empty top
+    # folder's is 1970) and show a stale one after an upload.
+    headers = {"Last-Modified": model["last_modified"], "Cache-Control": "no-store"}
     if status == 201 or request.method == "PATCH" or request.method == "POST":
         headers["Location"] = location(request, model["path"])
     if entry is not None and entry.type == store.NOTEBOOK:
@@ -180,12 +184,21 @@ async def get(request: Request) -> Response:
     with_hash = query_flag(request, "hash", "0")
     mine = owner(request)
     entry = await run(repository(request).get, mine, path) if path else None
-    if path and entry is None:
+    snap = await files.snapshot(request, mine)
+    if entry is None and path in snap.files:
+        if kind in ("directory", "notebook"):
+            raise Refused(error(400, f"{path} is not a {kind}", reason="bad type"))
+        found = snap.files[path]
+        model = files.file_model(snap, found)
+        if content or with_hash:
+            model = await files.with_content(request, mine, snap, found, fmt, (content, with_hash))
+        return model_response(request, model)
+    if path and entry is None and path not in snap.folders():
         raise Refused(error(404, f"file or directory {path!r} does not exist"))
     if entry is None or entry.type == store.DIRECTORY:
         if kind not in (None, "directory"):
             raise Refused(error(400, f"{path} is a directory, not a {kind}", reason="bad type"))
-        model, entry = await folder_model(request, mine, path, content)
+        model, entry = await folder_model(request, mine, path, content, snap)
     else:
         if kind == "directory":
             raise Refused(error(400, f"{path} is not a directory", reason="bad type"))
@@ -194,16 +207,28 @@ async def get(request: Request) -> Response:
 
 
 async def folder_model(
-    request: Request, mine: str, path: str, content: bool
+    request: Request, mine: str, path: str, content: bool, snap: Snapshot
 ) -> tuple[dict[str, Any], Entry]:
+    """A folder's model: its worksheets and folders, then the files and folders of the
+    user's files there (hub/contents_files.py: one tree)."""
     children = await run(repository(request).children, mine, path)
-    entry = await run(repository(request).get, mine, path) if path else top_entry(children)
-    assert entry is not None
+    entry = await run(repository(request).get, mine, path) if path else None
+    entry = entry or folder_entry(path, children, snap)
     model = base_model(entry)
     if content:
+        taken = {child.name for child in children}
         model["content"] = [base_model(child) for child in children]
+        model["content"] += files.children(snap, path, taken)
         model["format"] = "json"
     return model, entry
+
+
+def folder_entry(path: str, children: list[Entry], snap: Snapshot) -> Entry:
+    """A folder that no row holds (the top, or one only files are in): as new as its
+    newest content."""
+    top = top_entry(children)
+    newest = max(top.updated, snap.updated) if snap.files else top.updated
+    return Entry("", path, store.DIRECTORY, 0, 0, newest, newest)
 
 
 async def notebook_model(
@@ -249,7 +274,8 @@ async def put(request: Request) -> Response:
     path = path_of(request, changing=True)
     body = await json_body(request)
     if body is None:
-        return await new_untitled(request, path, "", "")
+        snap = await files.snapshot(request, owner(request))
+        return await new_untitled(request, owner(request), path, "", "", snap)
     if body.get("copy_from"):
         raise Refused(error(400, "Cannot copy with PUT, only POST"))
     if isinstance(body.get("path"), str) and is_hidden(body["path"]):
@@ -259,14 +285,41 @@ async def put(request: Request) -> Response:
     kind = body.get("type") or ("notebook" if path.endswith(".ipynb") else "file")
     mine = owner(request)
     existing = await run(repository(request).get, mine, path)
+    snap = await files.snapshot(request, mine)
+    if path in snap.files and kind != "file":
+        raise Refused(error(400, f"a file is at {path}"))
     if kind == "directory":
         if existing is not None and existing.type == store.DIRECTORY:
             return model_response(request, base_model(existing), entry=existing)
         entry = await run(repository(request).make_folder, mine, path)
         return model_response(request, base_model(entry), 201, entry)
+    if kind == "file":
+        return await save_file(request, mine, path, body, existing, snap)
     if kind != "notebook":
-        raise Refused(error(400, NOT_YET))
+        raise Refused(error(400, f"Unhandled contents type: {kind}"))
     return await save(request, mine, path, body, existing)
+
+
+async def save_file(
+    request: Request,
+    mine: str,
+    path: str,
+    body: dict[str, Any],
+    existing: Entry | None,
+    snap: Snapshot,
+) -> Response:
+    """Save an upload (or a chunk of one) into the user's files."""
+    if existing is not None:
+        raise Refused(error(400, f"a {existing.type} is at {path}"))
+    if path in snap.folders():
+        raise Refused(error(400, f"{path} is a directory"))
+    await need_folder(request, mine, path.rpartition("/")[0], snap)
+    after, saved = await files.upload(request, mine, path, body, snap)
+    entry = after.files.get(path) if saved else snap.files.get(path)
+    if entry is None:  # a chunk of a new file: Jupyter answers with the model to be
+        entry = FileEntry(path, "", 0)
+    status = 200 if path in snap.files else 201
+    return model_response(request, files.file_model(after, entry), status)
 
 
 async def save(
@@ -288,35 +341,46 @@ async def post(request: Request) -> Response:
     path = path_of(request, changing=True)
     mine = owner(request)
     existing = await run(repository(request).get, mine, path) if path else None
-    if existing is not None and existing.type != store.DIRECTORY:
+    snap = await files.snapshot(request, mine)
+    if (existing is not None and existing.type != store.DIRECTORY) or path in snap.files:
         raise Refused(error(400, "Cannot POST to files, use PUT instead."))
+    await need_folder(request, mine, path, snap)
     body = await json_body(request) or {}
     if body.get("copy_from"):
-        return await copy(request, mine, other_path(body["copy_from"]), path)
+        return await copy(request, mine, other_path(body["copy_from"]), path, snap)
     kind = body.get("type") or ""
     ext = body.get("ext") or ""
     if not isinstance(kind, str) or not isinstance(ext, str):
         raise Refused(error(400, "'type' and 'ext' must be strings"))
-    return await new_untitled(request, path, kind if kind in ("", *TYPES) else "file", ext)
+    kind = kind if kind in ("", *TYPES) else "file"
+    return await new_untitled(request, mine, path, kind, ext, snap)
 
 
-async def need_folder(request: Request, mine: str, folder: str) -> None:
+async def need_folder(request: Request, mine: str, folder: str, snap: Snapshot) -> None:
+    """404 unless ``folder`` is a folder of the worksheet store or of the user's files."""
     found = await run(repository(request).get, mine, folder) if folder else None
+    if folder in snap.folders():
+        return
     if folder and (found is None or found.type != store.DIRECTORY):
         raise Refused(error(404, f"No such directory: {folder}"))
 
 
-async def new_untitled(request: Request, folder: str, kind: str, ext: str) -> Response:
-    """A new notebook "Untitled.ipynb" (or folder "Untitled Folder") in ``folder``, named with
-    the first number free, as Jupyter Server names them."""
-    mine = owner(request)
-    await need_folder(request, mine, folder)
+async def new_untitled(
+    request: Request, mine: str, folder: str, kind: str, ext: str, snap: Snapshot
+) -> Response:
+    """A new notebook "Untitled.ipynb", folder "Untitled Folder" or file "untitled.txt" in
+    ``folder``, named with the first number free, as Jupyter Server names them."""
     kind = kind or ("notebook" if ext == ".ipynb" else "file")
-    if kind == "file":
-        raise Refused(error(400, NOT_YET))
-    base, insert = ("Untitled.ipynb", "") if kind == "notebook" else ("Untitled Folder", " ")
-    name = await free_name(request, mine, folder, base, insert)
+    base, insert = {
+        "notebook": ("Untitled.ipynb", ""),
+        "directory": ("Untitled Folder", " "),
+        "file": (f"untitled{ext}", ""),
+    }[kind]
+    name = await free_name(request, mine, folder, base, insert, snap)
     path = join(folder, name)
+    if kind == "file":
+        after = await files.change(request, mine, [Put(path)], f"new {path}")
+        return model_response(request, files.file_model(after, after.files[path]), 201)
     if kind == "directory":
         entry = await run(repository(request).make_folder, mine, path)
     else:
@@ -324,28 +388,39 @@ async def new_untitled(request: Request, folder: str, kind: str, ext: str) -> Re
     return model_response(request, base_model(entry), 201, entry)
 
 
-async def free_name(request: Request, mine: str, folder: str, name: str, insert: str) -> str:
+async def free_name(
+    request: Request, mine: str, folder: str, name: str, insert: str, snap: Snapshot
+) -> str:
     """``name``, or with ``insert`` and the first number that makes it free in ``folder``."""
     taken = {child.name for child in await run(repository(request).children, mine, folder)}
-    stem, dot, ext = name.rpartition(".") if name.endswith(".ipynb") else (name, "", "")
+    taken |= {model["name"] for model in files.children(snap, folder, set())}
+    stem, dot, ext = name.rpartition(".") if "." in name[1:] else (name, "", "")
     number = 0
     while (candidate := f"{stem}{insert}{number or ''}{dot}{ext}" if number else name) in taken:
         number += 1
     return candidate
 
 
-async def copy(request: Request, mine: str, source: str, folder: str) -> Response:
+async def copy(request: Request, mine: str, source: str, folder: str, snap: Snapshot) -> Response:
     """A copy of ``source`` in ``folder``, named "name-Copy1.ipynb" when its name is taken."""
-    await need_folder(request, mine, folder)
     name = source.rsplit("/", 1)[-1]
-    stem, dot, ext = name.rpartition(".") if name.endswith(".ipynb") else (name, "", "")
+    stem, dot, ext = name.rpartition(".") if "." in name[1:] else (name, "", "")
     stem = stem.rsplit("-Copy", 1)[0] if stem.rsplit("-Copy", 1)[-1].isdigit() else stem
-    target = join(folder, await free_name(request, mine, folder, f"{stem}{dot}{ext}", "-Copy"))
+    target = join(
+        folder, await free_name(request, mine, folder, f"{stem}{dot}{ext}", "-Copy", snap)
+    )
+    if source in snap.files:
+        after = await files.change(request, mine, [Copy(source, target)], f"copy {source}")
+        return model_response(request, files.file_model(after, after.files[target]), 201)
     entry = await run(repository(request).copy, mine, source, target)
     return model_response(request, base_model(entry), 201, entry)
 
 
-# -- PATCH (rename), DELETE ----------------------------------------------------------------
+# -- PATCH (rename), DELETE: in both stores --------------------------------------------------
+def in_files(snap: Snapshot, path: str) -> bool:
+    return path in snap.files or path in snap.folders()
+
+
 async def patch(request: Request) -> Response:
     path = path_of(request, changing=True)
     body = await json_body(request)
@@ -355,8 +430,19 @@ async def patch(request: Request) -> Response:
     if not path:
         raise Refused(error(400, "Cannot rename the top directory"))
     mine = owner(request)
-    entry = await run(repository(request).rename, mine, path, new) if new != path else None
-    entry = entry or await run(repository(request).get, mine, path)
+    snap = await files.snapshot(request, mine)
+    target = await run(repository(request).get, mine, new) if new != path else None
+    if new != path and (in_files(snap, new) or target is not None):
+        raise Refused(error(409, f"File already exists: {new}"))
+    entry = await run(repository(request).get, mine, path)
+    if entry is not None and new != path:
+        entry = await run(repository(request).rename, mine, path, new)
+    if in_files(snap, path) and new != path:
+        snap = await files.change(request, mine, [Rename(path, new)], f"rename {path}")
+    if entry is None and new in snap.files:
+        return model_response(request, files.file_model(snap, snap.files[new]))
+    if entry is None and in_files(snap, new):
+        return model_response(request, files.folder_stub(snap, new))
     if entry is None:
         raise Refused(error(404, f"File or directory does not exist: {path}"))
     return model_response(request, base_model(entry), entry=entry)
@@ -366,7 +452,14 @@ async def remove(request: Request) -> Response:
     path = path_of(request, changing=True)
     if not path:
         raise Refused(error(400, "Can't delete root"))
-    await run(repository(request).delete, owner(request), path)
+    mine = owner(request)
+    snap = await files.snapshot(request, mine)
+    if not in_files(snap, path):
+        await run(repository(request).delete, mine, path)
+        return Response(status_code=204)
+    if await run(repository(request).get, mine, path) is not None:
+        await run(repository(request).delete, mine, path)
+    await files.change(request, mine, [Delete(path)], f"delete {path}")
     return Response(status_code=204)
 
 

@@ -11,10 +11,11 @@ from cellhub.hub.openapi import answer, json_body, obj, operation, path_paramete
 
 CONTENT_ERRORS = {
     400: "A bad request: an invalid or hidden path, a body that is not what the operation "
-    "takes, an invalid notebook, a file (only notebooks and folders are stored).",
+    "takes, an invalid notebook, a binary file asked for as text.",
     404: "No such file, folder, version or checkpoint.",
     409: "The target exists already, or (If-Match) the worksheet was saved since that version.",
-    413: "The notebook is larger than worksheet_max_size.",
+    413: "The notebook is larger than worksheet_max_size, or the user's files would be over "
+    "user_files_quota (the message names it).",
 }
 SAVED_HEADERS = {
     "Location": "The entry's URL path.",
@@ -54,18 +55,18 @@ def model(description: str, status: str = "200") -> dict[str, Any]:
 def entry_operations() -> dict[str, Any]:
     return {
         "get": operation(
-            "A folder's listing or a notebook's model.",
+            "A folder's listing, or a notebook's or a file's model.",
             {**model("The model."), **failures(400, 404)},
             parameters=GET_QUERY,
         ),
         "put": operation(
-            "Save a notebook, or make a folder, at this path.",
+            "Save a notebook, upload a file (whole, or a chunk), or make a folder, at this path.",
             {**model("Saved over."), **model("Created.", "201"), **failures(400, 404, 409, 413)},
             parameters=[IF_MATCH],
             requestBody=json_body("ContentsSave", required=False),
         ),
         "post": operation(
-            "A new untitled notebook or folder in this folder, or a copy (copy_from).",
+            "A new untitled notebook, file or folder in this folder, or a copy (copy_from).",
             {**model("Created.", "201"), **failures(400, 404, 409)},
             requestBody=json_body("ContentsNew", required=False),
         ),
@@ -145,6 +146,14 @@ def contents_paths() -> dict[str, Any]:
         "/api/contents/{path}": {"parameters": PATH, **entry},
         **checkpoint_paths(),
         **history_paths(),
+        "/files/{path}": {
+            "parameters": PATH,
+            "get": operation(
+                "Download a file of the user's (never rendered on the hub's origin).",
+                {"200": {"description": "The file's bytes."}, **failures(404)},
+                parameters=[query("download", FLAG, "1: always as an attachment.")],
+            ),
+        },
     }
 
 
@@ -179,7 +188,12 @@ CONTENTS_SCHEMAS: dict[str, Any] = {
     ),
     "ContentsSave": {
         "type": "object",
-        "properties": {"type": {"type": "string"}, "content": {}, "format": {"type": "string"}},
+        "properties": {
+            "type": {"type": "string"},
+            "content": {},
+            "format": {"type": "string"},
+            "chunk": {"type": "integer"},
+        },
     },
     "ContentsNew": {
         "type": "object",

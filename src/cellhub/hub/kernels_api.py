@@ -12,6 +12,7 @@ the grace (a reload, the same worksheet opened again) reattaches to it.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from starlette.requests import Request
@@ -22,6 +23,7 @@ import cellhub
 from cellhub.hub import openapi
 from cellhub.hub.access import Access, Guarded
 from cellhub.hub.auth import client_address
+from cellhub.hub.home_sync import HomeSync
 from cellhub.hub.json_api import Refused, error, json_object, spend
 from cellhub.hub.kernels import (
     KERNEL_NAME,
@@ -30,9 +32,11 @@ from cellhub.hub.kernels import (
     OwnerLimit,
     TooManyKernels,
 )
+from cellhub.hub.owners import owner_of
 from cellhub.hub.ownership import confined_to, kernel_terms, may_use_kernel, refusal
 from cellhub.hub.workers import WorkerError
 from cellhub.log_records import service_logger
+from cellhub.storage.user_files import QuotaExceeded
 
 log = service_logger(__name__)
 
@@ -69,6 +73,9 @@ async def launch(
     budget, then the start; raises :class:`Refused` or the kernel service's errors."""
     spend(request.app.state.kernel_starts, request, "kernel starts")
     model = await service(request).start(name, owner, options, limit)
+    mine = owner_of(request)
+    if mine is not None:
+        await restore_files(request, model["id"], mine)
     client = client_address(request)
     log.info("started (%s)", name, extra={"kernel_id": model["id"], "client": client})
     return model
@@ -97,9 +104,40 @@ async def get_kernel(request: Request) -> Response:
     return JSONResponse(await service(request).get(await usable_kernel(request)))
 
 
+async def restore_files(request: Request, kernel_id: str, owner: str) -> None:
+    """The owner's files into the new kernel's home (hub/home_sync.py); a kernel that cannot
+    have them is shut down rather than run without them."""
+    try:
+        await sync(request).restore(service(request), kernel_id, owner)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await service(request).shutdown(kernel_id)
+        raise
+
+
+def sync(request: Request) -> HomeSync:
+    homes: HomeSync = request.app.state.home_sync
+    return homes
+
+
 async def delete_kernel(request: Request) -> Response:
-    await service(request).shutdown(await usable_kernel(request))
+    kernel_id = await usable_kernel(request)
+    await sync(request).save_quietly(service(request), kernel_id)
+    sync(request).forget(kernel_id)
+    await service(request).shutdown(kernel_id)
     return Response(status_code=204)
+
+
+async def save_files(request: Request) -> Response:
+    """``POST /api/kernels/{id}/files``: save what the kernel's home holds into its owner's
+    files now; says whether anything changed and which conflict copies were made."""
+    try:
+        saved = await sync(request).save(service(request), await usable_kernel(request))
+    except QuotaExceeded as exc:
+        raise Refused(error(413, str(exc))) from None
+    if saved is None:
+        return JSONResponse({"saved": False, "head": None, "conflicts": []})
+    return JSONResponse({"saved": True, "head": saved.head, "conflicts": saved.conflicts})
 
 
 async def interrupt_kernel(request: Request) -> Response:
@@ -108,7 +146,15 @@ async def interrupt_kernel(request: Request) -> Response:
 
 
 async def restart_kernel(request: Request) -> Response:
-    return JSONResponse(await service(request).restart(await usable_kernel(request)))
+    """A fresh session; what the old one's code wrote is saved first, and the new home gets
+    the owner's files as they are then."""
+    kernel_id = await usable_kernel(request)
+    await sync(request).save_quietly(service(request), kernel_id)
+    model = await service(request).restart(kernel_id)
+    tracked = sync(request).tracked.get(kernel_id)
+    if tracked is not None:
+        await sync(request).restore(service(request), kernel_id, tracked.owner)
+    return JSONResponse(model)
 
 
 async def on_no_such_kernel(request: Request, exc: Exception) -> Response:
@@ -146,5 +192,10 @@ ROUTES = [
     Guarded(
         Access.ANONYMOUS,
         Route("/api/kernels/{kernel_id}/restart", restart_kernel, methods=["POST"]),
+    ),
+    Guarded(
+        Access.USER,
+        Route("/api/kernels/{kernel_id}/files", save_files, methods=["POST"]),
+        scope="files",
     ),
 ]

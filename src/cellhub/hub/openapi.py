@@ -111,6 +111,13 @@ def kernel_paths() -> dict[str, Any]:
                 {"200": answer("Restarted.", "Kernel"), **errors(404, 503)},
             ),
         },
+        "/api/kernels/{kernel_id}/files": {
+            **kernel_op,
+            "post": operation(
+                "Save what the kernel's home holds into the user's files now.",
+                {"200": {"description": "saved, head, conflicts."}, **errors(404, 413)},
+            ),
+        },
     }
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, NotRequired, Protocol, TypedDict, cast
 
 #: The protocol's version; both ends of a connection must speak the same.
-VERSION = 5
+VERSION = 6
 
 _HELLO = "hello"
 _REFUSED = "refused"
@@ -37,6 +37,9 @@ _SHUTDOWN = "shutdown"
 _INTERRUPT = "interrupt"
 _LIST = "list"
 _REPLAY = "replay"
+_RESTORE_FILES = "restore_files"
+_SAVE_FILES = "save_files"
+_UPDATE_FILES = "update_files"
 # worker → hub
 _KERNEL_OUTPUT = "out"
 _REPLY = "reply"
@@ -141,7 +144,59 @@ class Replay:
     after: int
 
 
-Request = Start | Shutdown | Interrupt | ListKernels | Replay
+@dataclass(frozen=True, slots=True)
+class RestoreFiles:
+    """A piece of the owner's files (a full git bundle of ``total`` bytes, sent in pieces so
+    that no frame nears the frame limit) for the kernel's home, from byte ``offset``. Answer:
+    None until the last piece; then the files are in the home and the answer is the commit
+    restored. Sent after :class:`Start` and before the hub answers the kernel's start, so
+    the files are there before the first cell runs."""
+
+    kernel_id: str
+    offset: int
+    piece: bytes
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class SaveFiles:
+    """Commit what the kernel's home holds now (``offset`` 0: refused past ``limit`` bytes)
+    and send the bundle of the commits since ``since`` (the last of this kernel's commits
+    the hub stored), from byte ``offset``. Answer: :class:`FilesSaved`, or None when the
+    home did not change."""
+
+    kernel_id: str
+    since: str
+    offset: int
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateFiles:
+    """A piece of a bundle (``total`` bytes) of the owner's files as they are now, on top of
+    the kernel's last stored commit, from byte ``offset``: an upload while the kernel runs.
+    Answer: None until the last piece; then the paths of the home written or deleted (a
+    file the session changed since its last save is left as it is)."""
+
+    kernel_id: str
+    offset: int
+    piece: bytes
+    total: int
+
+
+class FilesSaved(TypedDict):
+    """A piece of a save: the commits ``base``..``head`` as a bundle of ``total`` bytes, of
+    which ``piece`` starts at the asked offset."""
+
+    base: str
+    head: str
+    total: int
+    piece: bytes
+
+
+Request = (
+    Start | Shutdown | Interrupt | ListKernels | Replay | RestoreFiles | SaveFiles | UpdateFiles
+)
 
 
 def request(req: int, asked: Request) -> list[Any]:
@@ -157,6 +212,12 @@ def request(req: int, asked: Request) -> list[Any]:
             return [_LIST, req, ids]
         case Replay(kernel_id, after):
             return [_REPLAY, req, kernel_id, after]
+        case RestoreFiles(kernel_id, offset, piece, total):
+            return [_RESTORE_FILES, req, kernel_id, offset, piece, total]
+        case SaveFiles(kernel_id, since, offset, limit):
+            return [_SAVE_FILES, req, kernel_id, since, offset, limit]
+        case UpdateFiles(kernel_id, offset, piece, total):
+            return [_UPDATE_FILES, req, kernel_id, offset, piece, total]
 
 
 def _read_request(op: str, frame: list[Any]) -> Request:
@@ -171,6 +232,12 @@ def _read_request(op: str, frame: list[Any]) -> Request:
         return ListKernels(None if frame[2] is None else [str(i) for i in frame[2]])
     if op == _REPLAY:
         return Replay(str(frame[2]), int(frame[3]))
+    if op == _RESTORE_FILES:
+        return RestoreFiles(str(frame[2]), int(frame[3]), bytes(frame[4]), int(frame[5]))
+    if op == _SAVE_FILES:
+        return SaveFiles(str(frame[2]), str(frame[3]), int(frame[4]), int(frame[5]))
+    if op == _UPDATE_FILES:
+        return UpdateFiles(str(frame[2]), int(frame[3]), bytes(frame[4]), int(frame[5]))
     raise ProtocolError(f"unknown operation {op!r}")
 
 

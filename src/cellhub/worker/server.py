@@ -45,6 +45,7 @@ from cellhub.kernel_kinds import offered
 from cellhub.log_records import service_logger
 from cellhub.protocol import addresses, framing, hub_worker, jupyter, session_frames
 from cellhub.protocol.hub_worker import (
+    FilesSaved,
     Interrupt,
     KernelModel,
     KernelOptions,
@@ -52,8 +53,11 @@ from cellhub.protocol.hub_worker import (
     Missed,
     Replay,
     Request,
+    RestoreFiles,
+    SaveFiles,
     Shutdown,
     Start,
+    UpdateFiles,
 )
 from cellhub.protocol.session_frames import SessionInit
 from cellhub.ratelimited_log import RateLimitedLog, exception_kind
@@ -62,6 +66,7 @@ from cellhub.template import scheduling
 from cellhub.worker.kernels import SessionProcess, WorkerKernel, cause_of
 from cellhub.worker.ksmd import KsmdShare
 from cellhub.worker.load import LoadReports
+from cellhub.worker.session_files import HomeRefused, SessionFiles
 from cellhub.worker.session_log import SessionLog
 from cellhub.worker.session_sources import SessionSource, start_all
 from cellhub.worker.template_client import TemplateClient
@@ -207,6 +212,10 @@ class Worker:
         self.tasks: set[asyncio.Task[None]] = set()
         #: Requests that failed: a hub (and through it a client) can repeat one at will.
         self.failures = RateLimitedLog(log_failure)
+        #: Logged-in users' files in their kernels' homes (the hub restores and saves them).
+        self.files = SessionFiles(
+            config.data_path / "session-files", config.data_path / "sessions" / "homes"
+        )
 
     def session_init(self) -> SessionInit:
         c = self.config
@@ -251,6 +260,14 @@ class Worker:
 
     def templates(self) -> list[TemplateClient]:
         return [source.template for source in self.sources.values()]
+
+    def session_pid(self, kernel_id: str) -> int:
+        """The pid of the kernel's session; KeyError for an unknown kernel or one between
+        sessions."""
+        session = self.kernels[kernel_id].session
+        if session is None:
+            raise KeyError(kernel_id)
+        return session.pid
 
     def template_of(self, kernel: WorkerKernel) -> TemplateClient:
         return self.sources[kernel.name].template
@@ -323,9 +340,11 @@ class Worker:
         if old is not None:
             self.by_pid.pop(old.pid, None)
             self.template_of(kernel).kill(old.pid)
-        await self.bind(kernel, await self.sources[kernel.name].spares.take())
+        session = await self.sources[kernel.name].spares.take()
+        await self.bind(kernel, session)
         kernel.announce("iopub", "status", {"execution_state": "starting"}, state="starting")
         await kernel.ask_kernel_info(RESTART_INFO_TIMEOUT)
+        await asyncio.to_thread(self.files.rehome, kernel.id, session.pid)
 
     def shutdown_kernel(self, kernel: WorkerKernel, request: dict[str, Any] | None = None) -> None:
         """End the kernel as asked (REST, or a client's shutdown_request)."""
@@ -347,6 +366,7 @@ class Worker:
         self.kernel_limits.pop(kernel.id, None)
         self.kernel_memory.pop(kernel.id, None)
         self.detached_grace.pop(kernel.id, None)
+        self.files.forget(kernel.id)
         old = kernel.unbind()
         if old is not None:
             self.by_pid.pop(old.pid, None)
@@ -402,6 +422,8 @@ class Worker:
             hub.failure(req, 503, str(exc))
         except NoSuchKind as exc:
             hub.failure(req, 404, str(exc))
+        except HomeRefused as exc:
+            hub.failure(req, 413, str(exc))
         except KeyError as exc:
             hub.failure(req, 404, f"no kernel {exc.args[0]} on this worker")
         except Exception as exc:  # noqa: BLE001 - the hub shows the message; the worker stays up
@@ -410,7 +432,9 @@ class Worker:
             )
             hub.failure(req, 500, f"{type(exc).__name__}: {exc}")
 
-    async def answer(self, asked: Request) -> KernelModel | list[KernelModel] | Missed | None:
+    async def answer(
+        self, asked: Request
+    ) -> KernelModel | list[KernelModel] | Missed | FilesSaved | str | list[str] | None:
         match asked:
             case ListKernels(ids):
                 wanted = None if ids is None else set(ids)
@@ -432,6 +456,18 @@ class Worker:
                     return kernel.model()
                 self.shutdown_kernel(kernel)
                 return None
+            case RestoreFiles(kernel_id, offset, piece, total):
+                pid = self.session_pid(kernel_id)
+                work = self.files.restore
+                return await asyncio.to_thread(work, kernel_id, pid, offset, piece, total)
+            case UpdateFiles(kernel_id, offset, piece, total):
+                pid = self.session_pid(kernel_id)
+                update = self.files.update
+                return await asyncio.to_thread(update, kernel_id, pid, offset, piece, total)
+            case SaveFiles(kernel_id, since, offset, limit):
+                pid = self.session_pid(kernel_id)
+                save = self.files.save
+                return await asyncio.to_thread(save, kernel_id, pid, since, offset, limit)
 
     def client_message(self, kernel_id: str, channel: str, msg_type: str, data: bytes) -> None:
         kernel = self.kernels.get(kernel_id)
