@@ -340,6 +340,16 @@ class Config(SandboxLimits):
         "an upload or a session's save that would take more is refused with a message "
         "naming this quota (HTTP 413).",
     )
+    data_origins: list[str] = _setting(
+        [],
+        "Origins (https://example.org) the hub fetches an embedded cell's data files from "
+        "(embed.js's data-cellhub-files): they are in the kernel's working directory before "
+        "its first cell runs. Empty: pages cannot name data files.",
+    )
+    data_files_size: int = _setting(
+        20 * MiB,
+        "Most bytes the data files of one kernel start may take in all (HTTP 413 past it).",
+    )
     files_save_interval: float = _setting(
         60.0,
         "Seconds between saves of what a logged-in user's kernel wrote in its home back into "

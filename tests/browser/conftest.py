@@ -93,17 +93,20 @@ def page(context: Any, ui_server: UiServer) -> Any:
 
 
 class ThirdPartySite:
-    """A static page server on its own port: another origin than the hub's."""
+    """A static page server on its own port: another origin than the hub's. It answers
+    ``files`` at their paths (as text), and the page a test sets at any other."""
 
     def __init__(self) -> None:
         self.page = ""
+        self.files: dict[str, bytes] = {}
         site = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                body = site.page.encode()
+                body = site.files.get(self.path, site.page.encode())
+                kind = "text/plain" if self.path in site.files else "text/html; charset=utf-8"
                 self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)

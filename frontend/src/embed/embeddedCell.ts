@@ -35,7 +35,7 @@ export class EmbeddedCell {
   ) {
     this.cell = new Cell("code", code);
     this.cell.language = options.language;
-    group.add(this.cell);
+    group.add(this.cell, options.files);
     host.classList.add("tex2jax_ignore", "mathjax_ignore");
     this.root = host.attachShadow({ mode: "open" });
     const style = document.createElement("style");

@@ -4,7 +4,7 @@
  * and nothing else; cells live in shadow roots; no jQuery, no MathJax, no page-wide styles.
  *
  * Cells start on load, unless the script tag says `data-cellhub-init="manual"`; then the page
- * calls `cellhub.init({autorun, readOnly, hideEditor, kernel, kernelName, selector, hubUrl})`.
+ * calls `cellhub.init({autorun, readOnly, hideEditor, kernel, kernelName, selector, hubUrl, files})`.
  * Calling init again (or loading the script twice) only adds cells not yet made.
  *
  * When the page goes away (pagehide: closed, reloaded, left) every kernel it started is shut

@@ -33,8 +33,11 @@ export class KernelGroup {
     this.widgets = new WidgetHost(this.kernel, { renderers: this.renderers, bundleBase: new URL("static/", new URL(hubUrl, location.href)).href });
   }
 
-  add(cell: Cell): void {
+  /** A cell of the group, and the data files it names: the kernel starts with all its cells' files. */
+  add(cell: Cell, files: string[] = []): void {
     this.worksheet.replaceAll([...this.worksheet.cells, cell], "embedded");
+    const all = new Set([...((this.kernel.api.startExtras.files as string[] | undefined) ?? []), ...files]);
+    if (all.size) this.kernel.api.startExtras = { ...this.kernel.api.startExtras, files: [...all] };
   }
 
   run(cell: Cell): void {

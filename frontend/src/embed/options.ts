@@ -5,6 +5,9 @@
  * kernel spec may also be given as Sage Cell pages give a cell's language: `data-kernel="sage"`,
  * `data-lang="sage"`, or a `<script type="text/x-sage">` holding the code; Sage Cell's other
  * languages (`data-lang="gp"`, `"gap"`, `"maxima"`, `"singular"`) are cells of a Sage kernel.
+ * `data-cellhub-files="data.csv https://example.org/t.txt"` (or `files` in `init`) names data
+ * files, resolved against the page: the hub fetches them (from the origins its deployment
+ * allows) into the kernel's working directory before the first cell runs.
  */
 
 import { cellLanguageOf, DEFAULT_KERNEL, kernelOfLanguage } from "../kernel/kinds";
@@ -24,6 +27,8 @@ export interface EmbedOptions {
   kernelName: string;
   /** The code's language when it is not the kernel's own (`gp` in a Sage cell); "" otherwise. */
   language: string;
+  /** Data files for the kernel's working directory: absolute URLs. */
+  files: string[];
 }
 
 export const DEFAULTS: Omit<EmbedOptions, "hubUrl"> = {
@@ -35,6 +40,7 @@ export const DEFAULTS: Omit<EmbedOptions, "hubUrl"> = {
   kernel: "",
   kernelName: DEFAULT_KERNEL,
   language: "",
+  files: [],
 };
 
 function flag(value: string | undefined, fallback: boolean): boolean {
@@ -55,6 +61,7 @@ export function cellOptions(element: HTMLElement, defaults: EmbedOptions): Embed
     kernel: data.cellhubKernel ?? defaults.kernel,
     kernelName: data.cellhubKernelName ?? data.kernel ?? kernelOfLanguage(lang) ?? defaults.kernelName,
     language: cellLanguageOf(lang) || defaults.language,
+    files: (data.cellhubFiles?.split(/\s+/) ?? defaults.files).filter(Boolean).map((url) => new URL(url, location.href).href),
   };
 }
 

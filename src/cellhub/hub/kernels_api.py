@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 import cellhub
-from cellhub.hub import openapi
+from cellhub.hub import data_files, openapi
 from cellhub.hub.access import Access, Guarded
 from cellhub.hub.auth import client_address
 from cellhub.hub.home_sync import HomeSync
@@ -92,11 +92,15 @@ async def start_kernel(request: Request) -> Response:
     name = body.get("name") or KERNEL_NAME
     if not isinstance(name, str):
         return error(400, "'name' must be a string")
+    config = request.app.state.config
+    wanted = data_files.requested(body.get("files"), config.data_origins)
     owner, options, limit = kernel_terms(request)
-    grace = request.app.state.config.page_kernel_grace
+    grace = config.page_kernel_grace
     if body.get("cellhub_page") is True and grace > 0:
         options = {**(options or {}), "detached_grace": grace}
     model = await launch(request, name, owner, options, limit)
+    if wanted:
+        await data_files.fill_home(service(request), model["id"], wanted, config.data_files_size)
     return JSONResponse(model, status_code=201, headers={"Location": f"/api/kernels/{model['id']}"})
 
 

@@ -357,7 +357,15 @@ SCHEMAS: dict[str, Any] = {
     "KernelList": {"type": "array", "items": ref("Kernel")},
     "StartKernel": {
         "type": "object",
-        "properties": {"name": {"type": "string", "description": "Default: python3."}},
+        "properties": {
+            "name": {"type": "string", "description": "Default: python3."},
+            "files": {
+                "type": "array",
+                "items": STRING,
+                "description": "URLs of data files, from the origins in data_origins, put "
+                "in the kernel's working directory before the start is answered.",
+            },
+        },
     },
     "KernelSpec": obj(
         ["name", "spec", "resources"],

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, NotRequired, Protocol, TypedDict, cast
 
 #: The protocol's version; both ends of a connection must speak the same.
-VERSION = 6
+VERSION = 7
 
 _HELLO = "hello"
 _REFUSED = "refused"
@@ -40,6 +40,7 @@ _REPLAY = "replay"
 _RESTORE_FILES = "restore_files"
 _SAVE_FILES = "save_files"
 _UPDATE_FILES = "update_files"
+_PUT_FILE = "put_file"
 # worker → hub
 _KERNEL_OUTPUT = "out"
 _REPLY = "reply"
@@ -184,6 +185,18 @@ class UpdateFiles:
     total: int
 
 
+@dataclass(frozen=True, slots=True)
+class PutFile:
+    """A data file an embedded cell's page named (hub/data_files.py), for the kernel's home:
+    written at ``path`` (a plain name), owned by the session, beside whatever is there.
+    Answer: None once it is written. Sent, like :class:`RestoreFiles`, before the hub
+    answers the kernel's start."""
+
+    kernel_id: str
+    path: str
+    data: bytes
+
+
 class FilesSaved(TypedDict):
     """A piece of a save: the commits ``base``..``head`` as a bundle of ``total`` bytes, of
     which ``piece`` starts at the asked offset."""
@@ -195,7 +208,15 @@ class FilesSaved(TypedDict):
 
 
 Request = (
-    Start | Shutdown | Interrupt | ListKernels | Replay | RestoreFiles | SaveFiles | UpdateFiles
+    Start
+    | Shutdown
+    | Interrupt
+    | ListKernels
+    | Replay
+    | RestoreFiles
+    | SaveFiles
+    | UpdateFiles
+    | PutFile
 )
 
 
@@ -218,6 +239,8 @@ def request(req: int, asked: Request) -> list[Any]:
             return [_SAVE_FILES, req, kernel_id, since, offset, limit]
         case UpdateFiles(kernel_id, offset, piece, total):
             return [_UPDATE_FILES, req, kernel_id, offset, piece, total]
+        case PutFile(kernel_id, path, data):
+            return [_PUT_FILE, req, kernel_id, path, data]
 
 
 def _read_request(op: str, frame: list[Any]) -> Request:
@@ -238,6 +261,8 @@ def _read_request(op: str, frame: list[Any]) -> Request:
         return SaveFiles(str(frame[2]), str(frame[3]), int(frame[4]), int(frame[5]))
     if op == _UPDATE_FILES:
         return UpdateFiles(str(frame[2]), int(frame[3]), bytes(frame[4]), int(frame[5]))
+    if op == _PUT_FILE:
+        return PutFile(str(frame[2]), str(frame[3]), bytes(frame[4]))
     raise ProtocolError(f"unknown operation {op!r}")
 
 

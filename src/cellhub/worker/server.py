@@ -51,6 +51,7 @@ from cellhub.protocol.hub_worker import (
     KernelOptions,
     ListKernels,
     Missed,
+    PutFile,
     Replay,
     Request,
     RestoreFiles,
@@ -464,6 +465,9 @@ class Worker:
                 pid = self.session_pid(kernel_id)
                 update = self.files.update
                 return await asyncio.to_thread(update, kernel_id, pid, offset, piece, total)
+            case PutFile(kernel_id, path, data):
+                pid = self.session_pid(kernel_id)
+                return await asyncio.to_thread(self.files.put, kernel_id, pid, path, data)
             case SaveFiles(kernel_id, since, offset, limit):
                 pid = self.session_pid(kernel_id)
                 save = self.files.save

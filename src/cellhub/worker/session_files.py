@@ -171,6 +171,22 @@ class SessionFiles:
         if head is not None:
             home_files.restore(files.repository, head, files.home, files.index)
 
+    def put(self, kernel_id: str, pid: int, path: str, data: bytes) -> None:
+        """Write one data file (an embedded cell's page named it) into the home of session
+        ``pid``, owned by the session, outside the kernel's repository: a save of an
+        owner's kernel keeps it as any file code wrote there."""
+        files = self.kernels.get(kernel_id)
+        home = files.home if files is not None and files.home >= 0 else -1
+        opened = home < 0
+        if opened:
+            home = home_files.open_home(pid, self.homes)
+        try:
+            info = os.fstat(home)
+            home_files.write(home, path, data, (info.st_uid, info.st_gid))
+        finally:
+            if opened:
+                os.close(home)
+
     def forget(self, kernel_id: str) -> None:
         """The kernel ended: its repository and its descriptor of the home go."""
         files = self.kernels.pop(kernel_id, None)
