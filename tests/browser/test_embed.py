@@ -47,6 +47,7 @@ def public_hub(
         "CELLHUB_ALLOW_ANONYMOUS": "true",
         "CELLHUB_CORS_ORIGINS": site.origin,
         "CELLHUB_ANONYMOUS_KERNELS_PER_CLIENT": "8",
+        "CELLHUB_DATA_ORIGINS": site.origin,  # for test_embed_data.py
     }
     server = start_cellhub(tmp_path_factory.mktemp("public"), env=env)
     yield server

@@ -5,15 +5,15 @@ why."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import ThirdPartySite
-from tests.browser.test_embed import open_page
-from tests.conftest import RunningHub, start_cellhub
+from tests.browser.test_embed import open_page, public_hub
+from tests.conftest import RunningHub
+
+__all__ = ["public_hub"]  # the fixture: a hub that fetches from the site
 
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>Statistics, chapter 1</title></head><body>
@@ -28,25 +28,11 @@ print(list(csv.reader(open("heights.csv"))))
 """
 
 
-@pytest.fixture(scope="module")
-def data_hub(
-    site: ThirdPartySite, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningHub]:
-    env = {
-        "CELLHUB_ALLOW_ANONYMOUS": "true",
-        "CELLHUB_CORS_ORIGINS": site.origin,
-        "CELLHUB_DATA_ORIGINS": site.origin,
-    }
-    server = start_cellhub(tmp_path_factory.mktemp("data"), env=env)
-    yield server
-    server.stop()
-
-
 def test_an_embedded_cell_reads_the_data_file_its_page_names(
-    context: Any, site: ThirdPartySite, data_hub: RunningHub
+    context: Any, site: ThirdPartySite, public_hub: RunningHub
 ) -> None:
     site.files["/data/heights.csv"] = b"name,cm\nada,170\n"
-    page, errors = open_page(context, site, PAGE.replace("HUB/", data_hub.url))
+    page, errors = open_page(context, site, PAGE.replace("HUB/", public_hub.url))
     reads = page.locator("#reads")
     expect(reads.locator(".outputs")).to_contain_text(
         "[['name', 'cm'], ['ada', '170']]", timeout=30_000

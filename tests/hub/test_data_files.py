@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import http.server
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from functools import partial
 from typing import Any
 
@@ -52,18 +52,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, site: str) -> Iterator[RunningHub]:
+def cellhub_server(tmp_path_factory: pytest.TempPathFactory, site: str) -> Iterator[RunningHub]:
+    """The module's hub (and so the ``hub`` fixture's): it fetches from the site."""
     env = {"CELLHUB_DATA_ORIGINS": site, "CELLHUB_DATA_FILES_SIZE": str(SIZE)}
     running = start_cellhub(tmp_path_factory.mktemp("cellhub") / "data", env=env)
     yield running
     running.stop()
-
-
-@pytest.fixture
-async def hub(server: RunningHub) -> AsyncIterator[Hub]:
-    client = Hub(server.url, server.token)
-    yield client
-    await client.aclose()
 
 
 async def kernel_ids(hub: Hub) -> set[str]:
@@ -112,10 +106,10 @@ async def test_refused_files_say_why_and_leave_no_kernel(
 
 
 async def test_a_hub_that_lists_no_origin_fetches_nothing(
-    cellhub_server: RunningHub, site: str
+    fresh_server: RunningHub, site: str
 ) -> None:
-    headers = {"Authorization": f"token {cellhub_server.token}"}
-    async with httpx.AsyncClient(base_url=cellhub_server.url, headers=headers) as http:
+    headers = {"Authorization": f"token {fresh_server.token}"}
+    async with httpx.AsyncClient(base_url=fresh_server.url, headers=headers) as http:
         answer = await http.post("/api/kernels", json={"files": [f"{site}/data.csv"]})
     assert answer.status_code == 400 and "data_origins" in answer.json()["message"]
 
