@@ -52,6 +52,8 @@ export class EmbeddedCell {
     );
     if (!options.hideEditor) this.createEditor(editorBox, code);
     this.cell.changed.connect((change) => {
+      // Done shows with the run's outputs drawn, not a frame before them.
+      if (change === "runState" && this.cell.runState === "idle") outputs.render();
       if (change === "runState") this.refresh();
       if (change === "input") this.askForInput();
     });

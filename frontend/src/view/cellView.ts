@@ -168,6 +168,8 @@ export class CellView {
       this.refreshType();
     }
     if (change === "language" || change === "type") this.refreshLanguage();
+    // A cell shows itself done with the outputs of its run drawn, not a frame before them.
+    if (change === "runState" && this.cell.runState === "idle") this.outputs.render();
     if (change === "runState" || change === "executionCount" || change === "type") this.refreshPrompt();
     if (change === "input") this.refreshInput();
   }

@@ -245,8 +245,10 @@ class KernelService:
         link = await self.locate(kernel_id)
         found = await link.list_kernels([kernel_id])
         if not found:
-            self.ended(kernel_id, "not found on its worker", announce=True)
-            raise NoSuchKernel(kernel_id)
+            # The worker's own word on why (sent before this answer) stands when it came first.
+            if kernel_id not in self.gone:
+                self.ended(kernel_id, "not found on its worker", announce=True)
+            raise NoSuchKernel(kernel_id, self.gone.get(kernel_id, ""))
         return jupyter_model(found[0])
 
     async def list(self) -> list[dict[str, Any]]:
