@@ -350,6 +350,16 @@ class Config(SandboxLimits):
         20 * MiB,
         "Most bytes the data files of one kernel start may take in all (HTTP 413 past it).",
     )
+    cloud_origins: list[str] = _setting(
+        [],
+        "Origins (https://dav.example.org) of the WebDAV servers and S3 endpoints users may "
+        "link a cloud folder at (Dropbox, Google Drive and Amazon S3 need none); empty: "
+        "only those. Keeps users from making the hub a client of its own network.",
+    )
+    cloud_sync_timeout: float = _setting(
+        300.0,
+        "Most seconds one cloud folder pull or push may take (HTTP 504 past it).",
+    )
     files_save_interval: float = _setting(
         60.0,
         "Seconds between saves of what a logged-in user's kernel wrote in its home back into "

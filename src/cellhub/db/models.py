@@ -292,3 +292,22 @@ class FileUploadChunk(Base):
     number: Mapped[int] = mapped_column(Integer, primary_key=True)
     content: Mapped[bytes] = mapped_column(LargeBinary)
     created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CloudRemote(Base):
+    """A cloud folder a user linked to a folder of their files (storage/cloud_sync.py).
+
+    ``settings`` are rclone's options for the remote's kind, secrets included (a WebDAV
+    password in rclone's obscured form, a Dropbox token): the API never hands them back.
+    """
+
+    __tablename__ = "cloud_remotes"
+
+    owner: Mapped[str] = mapped_column(String(255), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    path: Mapped[str] = mapped_column(Text, default="")
+    folder: Mapped[str] = mapped_column(Text)
+    settings: Mapped[Any] = mapped_column(JSON)
+    last_sync: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_result: Mapped[str] = mapped_column(Text, default="")

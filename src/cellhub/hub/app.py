@@ -21,6 +21,7 @@ from starlette.middleware import Middleware
 from cellhub.config import Config
 from cellhub.db.accounts import AccountRepository
 from cellhub.db.api_tokens import ApiTokenRepository
+from cellhub.db.cloud_remotes import CloudRemoteRepository
 from cellhub.db.database import make_engine, upgrade
 from cellhub.db.file_bundles import FileBundleRepository
 from cellhub.db.invitations import InvitationRepository
@@ -34,6 +35,7 @@ from cellhub.deploy.certificates import credentials, hub_ssl_context
 from cellhub.hub import (
     accounts_api,
     admin,
+    cloud_api,
     contents_api,
     files_download,
     health_api,
@@ -179,6 +181,9 @@ def init_repositories(app: Starlette, engine: Engine) -> None:
         FileBundleRepository(engine), config.data_path / "user-files", config.user_files_quota
     )
     app.state.home_sync = HomeSync(app.state.user_files)
+    cloud_work = config.data_path / "cloud"
+    cloud_work.mkdir(parents=True, exist_ok=True)
+    app.state.cloud = cloud_api.CloudState(CloudRemoteRepository(engine), cloud_work)
 
 
 def init_budgets(app: Starlette, config: Config) -> None:
@@ -247,6 +252,7 @@ def hub_routes() -> list[Guarded]:
         *signup.ROUTES,
         *contents_api.ROUTES,
         *files_download.ROUTES,
+        *cloud_api.ROUTES,
         *worksheets_api.ROUTES,
     ]
     if STATIC_DIR.is_dir():

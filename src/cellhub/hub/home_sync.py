@@ -121,6 +121,12 @@ class HomeSync:
         except Exception as exc:  # noqa: BLE001 - the kernel may be gone; the next save retries
             log.warning("not saved: %s", exc, extra={"kernel_id": kernel_id})
 
+    async def save_owner(self, kernels: KernelService, owner: str) -> None:
+        """Save the homes of the owner's kernels this hub restored (before a cloud push)."""
+        for kernel_id, tracked in list(self.tracked.items()):
+            if tracked.owner == owner:
+                await self.save_quietly(kernels, kernel_id)
+
     def forget(self, kernel_id: str) -> None:
         self.tracked.pop(kernel_id, None)
         self.saving.pop(kernel_id, None)

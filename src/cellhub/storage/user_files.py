@@ -174,6 +174,24 @@ class UserFiles:
             self.bundles.compact(owner, seq, head, repository.bundle(), size)
         return Snapshot(head, files, dt.datetime.now(dt.UTC))
 
+    def export(self, owner: str, folder: str, into: Path) -> tuple[int, int]:
+        """Write the files under ``folder`` into ``into``, by their paths relative to it
+        (read by one git process); how many, and their bytes."""
+        prefix = f"{folder}/"
+        with self.lock(owner):
+            repository, tip = self.synced_repository(owner)
+            files = repository.files(tip.head) if tip else {}
+            entries = [entry for path, entry in files.items() if path.startswith(prefix)]
+            paths: dict[str, list[str]] = {}
+            for entry in entries:
+                paths.setdefault(entry.oid, []).append(entry.path[len(prefix) :])
+            for oid, data in repository.blobs(paths):
+                for relative in paths[oid]:
+                    target = into / relative  # git keeps no ".." in a path
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(data)
+        return len(entries), sum(entry.size for entry in entries)
+
     def full_bundle(self, owner: str) -> tuple[str, bytes] | None:
         """The owner's head and all of their files' history as one bundle (None: no files
         yet), for a session's home."""
