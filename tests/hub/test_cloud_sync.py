@@ -118,6 +118,7 @@ async def test_link_pull_push_and_unlink(
     assert await my_paths(api, "cloud") == {"cloud/new.txt"}
     listed = (await api.get("/api/cloud/remotes")).json()
     assert listed["available"] and listed["remotes"][0]["last_result"].startswith("pulled 0")
+    assert "nextcloud" in listed["kinds"]["webdav"]["choices"]["vendor"]
 
     assert (await api.delete("/api/cloud/remotes/box")).status_code == 204
     assert (await api.get("/api/cloud/remotes")).json()["remotes"] == []

@@ -54,6 +54,15 @@ export function escapePath(path: string): string {
   return path.split("/").map(encodeURIComponent).join("/");
 }
 
+/** A refusal's reason: the hub's JSON `message`, or the status text when there is none. */
+export async function messageOf(response: Response): Promise<string> {
+  try {
+    return ((await response.json()) as { message?: string }).message ?? response.statusText;
+  } catch {
+    return response.statusText; // not JSON: the status text says it
+  }
+}
+
 /** Keepalive requests (sent as the page goes) may carry at most 64 KiB, in every browser. */
 const KEEPALIVE_LIMIT = 60 * 1024;
 
@@ -161,12 +170,7 @@ export class ContentsApi {
 
   private async checked(response: Response, method: string, path: string): Promise<Response> {
     if (response.ok) return response;
-    let message = response.statusText;
-    try {
-      message = ((await response.json()) as { message?: string }).message ?? message;
-    } catch {
-      // not JSON: the status text says it
-    }
+    const message = await messageOf(response);
     throw new ContentsError(response.status === 413 ? message : `${method} ${path}: ${message}`, response.status);
   }
 

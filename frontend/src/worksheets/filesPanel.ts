@@ -3,9 +3,12 @@
  * that lists a folder's files and folders and uploads (by button, or by dropping files on
  * it), downloads, renames, deletes and makes folders. The files are the kernel's working
  * directory, so a file uploaded here is read in a cell by its name. A refusal (the quota
- * above all) is shown in the panel and as a notice, in the hub's own words.
+ * above all) is shown in the panel and as a notice, in the hub's own words. Below the files,
+ * the cloud folders linked to folders of them (cloudPanel.ts).
  */
 import { h } from "../util/dom";
+import { CloudApi } from "./cloudApi";
+import { CloudPanel } from "./cloudPanel";
 import type { ContentsApi, EntryModel } from "./contentsApi";
 import { SidePanel } from "./sidePanel";
 
@@ -26,6 +29,7 @@ export class FilesPanel extends SidePanel {
   private readonly list: HTMLElement;
   private readonly message: HTMLElement;
   private readonly where: HTMLElement;
+  private readonly cloud: CloudPanel;
   private folder = "";
 
   constructor(
@@ -42,6 +46,8 @@ export class FilesPanel extends SidePanel {
     this.list = list;
     this.message = message;
     this.where = where;
+    this.cloud = new CloudPanel(new CloudApi(api.baseUrl), () => this.attempt(async () => undefined), say);
+    this.element.append(this.cloud.element);
     folderButton.addEventListener("click", () => void this.attempt(() => this.makeFolder()));
     this.element.addEventListener("dragover", (event) => {
       event.preventDefault();
@@ -55,7 +61,12 @@ export class FilesPanel extends SidePanel {
     });
   }
 
+  /** The folder's files and the cloud links, as the panel opens. */
   async refresh(): Promise<void> {
+    await Promise.all([this.showFolder(), this.cloud.refresh()]);
+  }
+
+  private async showFolder(): Promise<void> {
     const entries = (await this.api.list(this.folder)).filter((entry) => entry.type !== "notebook");
     entries.sort((a, b) => Number(b.type === "directory") - Number(a.type === "directory") || a.name.localeCompare(b.name));
     const up = this.folder ? [h("li", {}, h("a", { href: "#", onclick: (event) => this.open(event, this.parent()) }, "⬑ up"))] : [];
@@ -96,7 +107,7 @@ export class FilesPanel extends SidePanel {
     } catch (error) {
       this.show((error as Error).message);
     }
-    await this.refresh().catch((error: Error) => this.show(error.message));
+    await this.showFolder().catch((error: Error) => this.show(error.message));
   }
 
   private show(text: string): void {

@@ -76,7 +76,12 @@ def model(remote: Remote) -> dict[str, Any]:
 
 def kinds() -> dict[str, Any]:
     return {
-        kind: {"title": spec.title, "settings": list(spec.settings), "secrets": list(spec.secrets)}
+        kind: {
+            "title": spec.title,
+            "settings": list(spec.settings),
+            "secrets": list(spec.secrets),
+            "choices": {key: list(values) for key, values in spec.choices},
+        }
         for kind, spec in KINDS.items()
     }
 
