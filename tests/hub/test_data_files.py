@@ -16,7 +16,10 @@ import httpx
 import pytest
 
 from tests.conftest import RunningHub, start_cellhub
+from tests.hub.databases import database_env
 from tests.kernel_client import Hub, KernelClient
+
+pytestmark = pytest.mark.both_databases
 
 SIZE = 4096
 
@@ -52,9 +55,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def cellhub_server(tmp_path_factory: pytest.TempPathFactory, site: str) -> Iterator[RunningHub]:
+def cellhub_server(
+    tmp_path_factory: pytest.TempPathFactory, site: str, module_database_url: str
+) -> Iterator[RunningHub]:
     """The module's hub (and so the ``hub`` fixture's): it fetches from the site."""
     env = {"CELLHUB_DATA_ORIGINS": site, "CELLHUB_DATA_FILES_SIZE": str(SIZE)}
+    env.update(database_env(module_database_url))
     running = start_cellhub(tmp_path_factory.mktemp("cellhub") / "data", env=env)
     yield running
     running.stop()

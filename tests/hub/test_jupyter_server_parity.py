@@ -26,6 +26,8 @@ pytest.importorskip("ipykernel", reason="ipykernel is not installed")
 
 from bench.servers import JupyterServer
 
+pytestmark = pytest.mark.both_databases
+
 DATE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z$")
 #: What ipykernel 7 sends that no request asked for: its XPUB welcome, debugger warnings.
 UNASKED = {"iopub_welcome", "stream"}

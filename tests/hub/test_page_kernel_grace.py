@@ -7,10 +7,13 @@ import asyncio
 from pathlib import Path
 
 import httpx
+import pytest
 import websockets
 
 from tests.conftest import start_cellhub
 from tests.polling import until
+
+pytestmark = pytest.mark.both_databases
 
 GRACE = 1.0
 

@@ -16,6 +16,8 @@ import pytest
 from tests.conftest import RunningHub
 from tests.kernel_client import Hub, KernelClient
 
+pytestmark = pytest.mark.both_databases
+
 
 def upload(text: str) -> dict[str, Any]:
     return {"type": "file", "format": "text", "content": text}

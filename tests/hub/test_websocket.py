@@ -11,6 +11,8 @@ import websockets
 from tests.conftest import RunningHub
 from tests.kernel_client import Hub, KernelClient, request_message
 
+pytestmark = pytest.mark.both_databases
+
 
 async def test_execute_follows_ipykernel(hub: Hub) -> None:
     _, kernel = await hub.kernel()

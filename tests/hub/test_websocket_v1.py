@@ -18,6 +18,8 @@ from tests.kernel_client import (
     v1_encode,
 )
 
+pytestmark = pytest.mark.both_databases
+
 ECHO_TARGET = """
 import comm
 def _echo(c, msg):
