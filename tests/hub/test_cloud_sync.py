@@ -22,6 +22,7 @@ from starlette.applications import Starlette
 from cellhub.db.cloud_remotes import CloudRemoteRepository
 from cellhub.hub.owners import TOKEN_HOLDER
 from tests.hub.in_process import HUB, TOKEN, in_process_hub
+from tests.hub.test_contents_files import text_body
 from tests.webdav_server import WebDav, serving
 
 pytestmark = pytest.mark.both_databases
@@ -57,10 +58,6 @@ async def api(hub: Starlette) -> AsyncIterator[httpx.AsyncClient]:
 def webdav_link(webdav: WebDav, password: str = "p", **more: Any) -> dict[str, Any]:
     settings = {"url": webdav.url, "vendor": "other", "user": "u", "pass": password}
     return {"kind": "webdav", "path": "", "folder": "cloud", "settings": settings, **more}
-
-
-def put_text(text: str) -> dict[str, Any]:
-    return {"type": "file", "format": "text", "content": text}
 
 
 async def file_text(api: httpx.AsyncClient, path: str) -> str:
@@ -102,7 +99,7 @@ async def test_link_pull_push_and_unlink(
     assert await my_paths(api, "cloud") == {"cloud/data.csv", "cloud/sub/x.bin"}
     assert await file_text(api, "cloud/data.csv") == "a,b\n1,2\n"
 
-    assert (await api.put("/api/contents/cloud/new.txt", json=put_text("hi"))).is_success
+    assert (await api.put("/api/contents/cloud/new.txt", json=text_body("hi"))).is_success
     assert (await api.delete("/api/contents/cloud/data.csv")).status_code == 204
     pushed = await api.post("/api/cloud/remotes/box/push")
     assert pushed.status_code == 200, pushed.text

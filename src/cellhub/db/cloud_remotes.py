@@ -77,9 +77,12 @@ class CloudRemoteRepository:
             )
             return bool(getattr(done, "rowcount", 0))
 
-    def synced(self, owner: str, name: str, result: str, settings: dict[str, str]) -> None:
-        """Record a sync's result, and the settings rclone left (a refreshed OAuth token)."""
+    def synced(self, owner: str, name: str, result: str, settings: dict[str, str]) -> Remote | None:
+        """Record a sync's result, and the settings rclone left (a refreshed OAuth token);
+        the remote as stored (None: unlinked meanwhile)."""
         with Session(self.engine) as db, db.begin():
             row = db.get(CloudRemote, (owner, name))
-            if row is not None:
-                row.last_sync, row.last_result, row.settings = now(), result, dict(settings)
+            if row is None:
+                return None
+            row.last_sync, row.last_result, row.settings = now(), result, dict(settings)
+            return remote_of(row)

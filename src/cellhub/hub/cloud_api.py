@@ -31,7 +31,7 @@ from starlette.routing import Route
 from cellhub.config import Config
 from cellhub.db.cloud_remotes import CloudRemoteRepository, Remote
 from cellhub.hub.access import Access, Guarded
-from cellhub.hub.contents_api import owner
+from cellhub.hub.contents_api import iso, owner
 from cellhub.hub.contents_files import call
 from cellhub.hub.contents_paths import BadPath, checked, is_hidden
 from cellhub.hub.json_api import Refused, error, json_object
@@ -67,9 +67,7 @@ def model(remote: Remote) -> dict[str, Any]:
         "folder": remote.folder,
         "settings": {k: v for k, v in remote.settings.items() if k in spec.settings},
         "secrets": sorted(k for k in remote.settings if k in spec.secrets),
-        "last_sync": remote.last_sync.isoformat().replace("+00:00", "Z")
-        if remote.last_sync
-        else None,
+        "last_sync": iso(remote.last_sync) if remote.last_sync else None,
         "last_result": remote.last_result,
     }
 
@@ -175,10 +173,9 @@ async def sync(request: Request, work: Sync, before: bool) -> JSONResponse:
                 cloud.remotes.synced, mine, remote.name, failed, remote.settings
             )
             raise
-        await asyncio.to_thread(
+        stored = await asyncio.to_thread(
             cloud.remotes.synced, mine, remote.name, done.last_result, done.settings
         )
-    stored = await asyncio.to_thread(cloud.remotes.get, mine, remote.name)
     return JSONResponse(
         {
             "remote": model(stored or done),
