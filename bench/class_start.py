@@ -68,7 +68,7 @@ async def class_start(
     )
     await asyncio.to_thread(target.server.settle)
     async with front as url:
-        client = KernelsClient(url, target.server.token, connections=size)
+        client = KernelsClient(url, target.server.token)
         began = asyncio.get_running_loop().time() + 0.5
         started = time.perf_counter()
         cpu_before = cpu_used(target)

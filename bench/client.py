@@ -1,7 +1,7 @@
 """The benchmark's Jupyter kernels-API client: the same requests, bytes and timing for every server.
 
-It uses only ``httpx`` (REST) and ``cellhub.client`` (the channels socket, on
-``websockets``), as any script would, and talks to cellhub and Jupyter Server through
+It uses only :mod:`bench.rest` (REST, on h11) and ``cellhub.client`` (the channels socket,
+on ``websockets``), as any script would, and talks to cellhub and Jupyter Server through
 identical paths and JSON: ``POST /api/kernels``, ``DELETE /api/kernels/{id}``, ``WS
 /api/kernels/{id}/channels`` with Jupyter 5.3 messages as JSON text frames. The token goes
 in an ``Authorization: token T`` header on REST calls and in ``?token=T`` on the WebSocket
@@ -20,11 +20,8 @@ import time
 import uuid
 from dataclasses import dataclass
 
-import httpx
-
+from bench.rest import RestClient
 from cellhub.client import KernelSocket, execute_content, request_message
-
-NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 
 
 @dataclass
@@ -98,48 +95,27 @@ class KernelChannel(KernelSocket):
         return execution
 
 
-def checked(response: httpx.Response) -> httpx.Response:
-    """The response, or ``HTTPStatusError`` with what the server said (not only its status)."""
-    if response.is_error:
-        raise httpx.HTTPStatusError(
-            f"{response.request.method} {response.request.url.path}: "
-            f"{response.status_code} {response.text[:500]}",
-            request=response.request,
-            response=response,
-        )
-    return response
-
-
 class KernelsClient:
     """REST calls of the kernels API plus opening kernel WebSockets, for one server."""
 
-    def __init__(self, base_url: str, token: str, connections: int = 100) -> None:
-        """``connections``: the most REST requests at once, each on its own connection
-        (httpx's default, 100, would queue a class of 500 in the client)."""
+    def __init__(self, base_url: str, token: str) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
-        self.http = httpx.AsyncClient(
-            base_url=self.base_url,
-            headers={"Authorization": f"token {token}"},
-            transport=httpx.AsyncHTTPTransport(
-                socket_options=NODELAY, retries=0, limits=httpx.Limits(max_connections=connections)
-            ),
-            timeout=120.0,
-            trust_env=False,
-        )
+        self.http = RestClient(self.base_url, {"Authorization": f"token {token}"})
 
     async def start_kernel(self, name: str = "python3") -> str:
-        response = checked(await self.http.post("/api/kernels", json={"name": name}))
+        response = await self.http.checked("POST", "/api/kernels", {"name": name})
         kernel_id: str = response.json()["id"]
         return kernel_id
 
     async def shutdown_kernel(self, kernel_id: str) -> None:
-        response = await self.http.delete(f"/api/kernels/{kernel_id}")
-        if response.status_code != 404:
-            checked(response)
+        path = f"/api/kernels/{kernel_id}"
+        response = await self.http.request("DELETE", path)
+        if response.status != 404:
+            response.raise_for_status(f"DELETE {path}")
 
     async def kernel_ids(self) -> list[str]:
-        response = checked(await self.http.get("/api/kernels"))
+        response = await self.http.checked("GET", "/api/kernels")
         return [kernel["id"] for kernel in response.json()]
 
     async def shutdown_all(self, parallel: int = 8) -> None:

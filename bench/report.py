@@ -226,7 +226,7 @@ def machine() -> dict[str, Any]:
         "tornado",
         "pyzmq",
         "websockets",
-        "httpx",
+        "h11",
         "numpy",
         "matplotlib",
         "ipython",

@@ -80,7 +80,7 @@ async def measure(server: CellhubServer, rounds: int) -> None:
         integrate, uss = await sage_kernel(client)
         print(f"sage: a new kernel's first integrate {integrate * 1000:.0f} ms; USS {uss:.1f} MiB")
     finally:
-        await client.http.aclose()
+        await client.aclose()
 
 
 def main() -> None:

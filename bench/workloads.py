@@ -15,12 +15,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-import httpx
 import psutil
 from websockets.exceptions import WebSocketException
 
 from bench.client import Execution, ExecutionTimeout, KernelChannel, KernelsClient
 from bench.memory import MiB, ksmd, merged, pss_bytes, subtree_pss
+from bench.rest import RestError
 from bench.servers import BenchServer, ServerFailed
 
 IMPORTS = "import numpy, matplotlib.pyplot"
@@ -41,7 +41,7 @@ class WorkloadError(RuntimeError):
 FAILURES = (
     WorkloadError,
     ServerFailed,
-    httpx.HTTPError,
+    RestError,
     WebSocketException,
     OSError,
     TimeoutError,
