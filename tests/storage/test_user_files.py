@@ -59,6 +59,21 @@ def test_each_change_is_one_incremental_bundle(
     assert files.snapshot("someone else").files == {}
 
 
+def test_a_session_of_an_owner_with_no_files_gets_none_and_makes_no_repository(
+    bundles: FileBundleRepository, tmp_path: Path
+) -> None:
+    files = store(bundles, tmp_path / "hub")
+    assert files.full_bundle("new student") is None
+    assert not files.folder("new student").exists()
+    files.change("me", [Put("a.txt", b"a")], "first")
+    found = files.full_bundle("me")
+    assert found is not None and found[0] == bundles.chain("me")[-1].head
+    elsewhere = Repository(tmp_path / "elsewhere")
+    elsewhere.init()
+    elsewhere.apply(found[1])
+    assert elsewhere.read(elsewhere.files(found[0])["a.txt"].oid) == b"a"
+
+
 def test_the_chain_is_compacted_into_one_full_bundle(
     bundles: FileBundleRepository, tmp_path: Path
 ) -> None:

@@ -194,7 +194,13 @@ class UserFiles:
 
     def full_bundle(self, owner: str) -> tuple[str, bytes] | None:
         """The owner's head and all of their files' history as one bundle (None: no files
-        yet), for a session's home."""
+        yet), for a session's home.
+
+        An owner with no files costs one query: no repository is made for them and their
+        lock is not taken, so a class of new accounts starting at once runs no ``git`` and
+        no start waits for another's."""
+        if self.bundles.tip(owner) is None:
+            return None
         with self.lock(owner):
             repository, tip = self.synced_repository(owner)
             return None if tip is None else (tip.head, repository.bundle())
