@@ -170,8 +170,9 @@ class Config(SandboxLimits):
     huge_pages: bool = _setting(
         True,
         "Collapse the template's memory into transparent huge pages after the preload "
-        "(Linux 6.1 or later), so that forking a session copies a few hundred page-table "
-        "entries rather than tens of thousands (see docs/performance.md).",
+        "(Linux 6.1 or later), so that forking a session copies fewer page-table entries; "
+        "page merging (merge_pages, with ksmd running) splits most of them again within a "
+        "minute (see docs/performance.md).",
     )
     ksmd_pages_to_scan: int = _setting(
         250,

@@ -12,6 +12,12 @@ range keeps its small pages and nothing else changes). A session still copies on
 writes: a write to a huge page shared with the template splits the session's mapping of it
 and copies the 4 KiB page written, not 2 MiB (Linux ≥ 5.8). The cost is paid once per
 template: a fraction of a second of CPU, and a few MiB of memory where a range had holes.
+
+Two things split the huge pages again, each for good: the template's own writes after a
+fork (a write to a huge page a session shares splits the template's mapping of it), and
+page merging (:mod:`cellhub.template.pagemerge`): ksmd merging one 4 KiB page of a huge page
+splits it. With both on, as by default, most of the collapsed memory is small pages again
+within a minute; docs/performance.md has the figures.
 """
 
 from __future__ import annotations
