@@ -25,8 +25,8 @@ class Reconciled:
     ended: list[str]
 
 
-#: Built once: building the INSERT and binding its values per call cost three times as much
-#: CPU as running it (on SQLite), on the hub's share of every kernel start.
+#: Built once: building the INSERT and binding its values per call cost more than twice the
+#: CPU of running it (on SQLite), on the hub's share of every kernel start.
 NEW_KERNEL = insert(Kernel)
 
 
