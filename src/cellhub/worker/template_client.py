@@ -21,6 +21,8 @@ log = service_logger(__name__)
 
 #: Seconds a template may take to import everything and warm up before it counts as failed.
 TEMPLATE_START_TIMEOUT = 60.0
+#: The worker's own descriptor 2, whatever ``sys.stderr`` is now: the service's log.
+STDERR = 2
 
 
 class TemplateError(RuntimeError):
@@ -81,6 +83,9 @@ class TemplateClient:
             ],
             pass_fds=[theirs.fileno()],
             stdin=subprocess.DEVNULL,
+            # The worker's stdout carries its JSON lines to ``cellhub serve``: a stray line
+            # from the template, or anything it imports, would be read as one of them.
+            stdout=STDERR,
             cwd="/",
             env=self.environment,
         )
