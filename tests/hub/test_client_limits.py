@@ -8,12 +8,17 @@ import asyncio
 import json
 import statistics
 import time
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 import websockets
 
+from cellhub.db.database import make_engine, upgrade
+from cellhub.db.kernels import KernelRepository
+from cellhub.hub.kernels import KernelService, OwnerLimit, TooManyKernels
 from tests.conftest import RunningHub, start_cellhub
 from tests.hub.databases import database_env
 from tests.kernel_client import KernelClient, request_message
@@ -70,6 +75,47 @@ async def test_starts_at_the_same_moment_cannot_pass_the_limit_together(
         for r in answers:
             if r.status_code == 201:
                 await client.delete(f"/api/kernels/{r.json()['id']}")
+
+
+async def test_a_kernel_shut_down_twice_at_once_leaves_room_at_once(limited: RunningHub) -> None:
+    """A reloaded page shuts its last kernel down again while the old page's shutdown may
+    still be under way (frontend/src/kernel/connection.ts): whichever answer comes first,
+    the kernel no longer counts against the client's limit, so its next start is let in."""
+    for round_ in range(3):
+        async with client_from(limited, f"127.0.0.{40 + round_}") as client:
+            kept = [(await client.post("/api/kernels")).json()["id"] for _ in range(3)]
+            leaving = asyncio.create_task(client.delete(f"/api/kernels/{kept[0]}"))
+            await asyncio.sleep(0.002 * round_)
+            again = await client.delete(f"/api/kernels/{kept[0]}")
+            assert again.status_code in (204, 404), again.text
+            started = await client.post("/api/kernels")
+            assert started.status_code == 201, (round_, started.text)
+            assert (await leaving).status_code in (204, 404)
+            for kernel_id in [*kept[1:], started.json()["id"]]:
+                await client.delete(f"/api/kernels/{kernel_id}")
+
+
+async def test_a_kernel_known_to_have_ended_is_not_counted_before_its_record_says_so(
+    tmp_path: Path, database_url: str
+) -> None:
+    """The moment the race above opens: the worker has said the kernel ended, so the hub
+    answers 404 for it, and its record still says it lives."""
+    engine = make_engine(database_url or f"sqlite:///{tmp_path / 'db.sqlite'}")
+    try:
+        upgrade(engine)
+        service = KernelService(KernelRepository(engine), [])
+        owner, limit = f"anonymous:{uuid.uuid4()}", [OwnerLimit(2, "at most {most}")]
+        ids = [str(uuid.uuid4()) for _ in range(2)]
+        for kernel_id in ids:
+            service.repository.add(kernel_id, "python3", "w", owner)
+        with pytest.raises(TooManyKernels, match="at most 2"):
+            await service.check_room(owner, limit)
+        service.forget(ids[0], "shut down by request", announce=False)
+        await service.check_room(owner, limit)
+        service.repository.end(ids[0], "shut down by request")
+        await service.check_room(owner, limit)
+    finally:
+        engine.dispose()
 
 
 @pytest.mark.sqlite_only("a budget the hub keeps in memory")

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.orm import Session
 
 from cellhub.db import locks
@@ -99,10 +99,11 @@ class KernelRepository:
             ).all()
             return Reconciled(list(revived), list(ended))
 
-    def count_live(self, owner: str) -> int:
+    def live_of(self, owner: str) -> set[str]:
+        """The ids of ``owner``'s kernels whose records say they live."""
         with Session(self.engine) as db:
-            query = select(func.count()).where(Kernel.owner == owner, Kernel.state != ENDED)
-            return int(db.scalar(query) or 0)
+            query = select(Kernel.id).where(Kernel.owner == owner, Kernel.state != ENDED)
+            return set(db.scalars(query))
 
     def get(self, kernel_id: str) -> Kernel | None:
         with Session(self.engine, expire_on_commit=False) as db:

@@ -170,7 +170,11 @@ class KernelService:
             return await self.start_on_worker(name, owner, options)
 
     async def check_room(self, owner: str, limits: list[OwnerLimit]) -> None:
-        running = await asyncio.to_thread(self.repository.count_live, owner)
+        """Refuse a start past any of ``limits``. A kernel this hub knows has ended no longer
+        counts, though its record may not say so yet: a reloaded page's shutdown answered 404
+        while the old page's is still writing the end must leave room for its next start."""
+        recorded = await asyncio.to_thread(self.repository.live_of, owner)
+        running = len(recorded - self.gone.keys())
         for each in limits:
             if running >= each.most:
                 raise TooManyKernels(each.refusal.format(most=each.most, running=running))
