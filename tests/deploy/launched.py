@@ -1,11 +1,13 @@
 """A deployment run by ``cellhub up`` for tests: its deployment file written on ephemeral ports
 of 127.0.0.1, the ``cellhub`` command run as an admin runs it, and every service stopped at
-the end (``cellhub down``, then whatever its pid files still name), even when a test fails.
+the end (``cellhub down``, then whatever its pid files still name or names its folder), even
+when a test fails.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -88,9 +90,22 @@ def launched(folder: Path, services: str, top: str = "") -> Iterator[Launched]:
         left = [p for pid in deployment.pids().values() for p in family(pid)]
         with contextlib.suppress(AssertionError, subprocess.TimeoutExpired):
             deployment.cellhub("down")
-        for process in left:
+        for process in left + strays(folder):
             with contextlib.suppress(psutil.NoSuchProcess):
                 process.kill()
+
+
+def strays(folder: Path) -> list[psutil.Process]:
+    """Every process whose command line names ``folder`` (each service's does: its settings,
+    its data), with its children: those no pid file names any more, should the launcher
+    have lost track of one, end with the test too."""
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        if process.pid == os.getpid():
+            continue
+        if any(f"{folder}/" in part for part in process.info["cmdline"] or []):
+            found += family(process.pid)
+    return found
 
 
 def ports(count: int) -> list[int]:

@@ -6,8 +6,12 @@ ran ``cellhub up``), runs in the foreground as systemd would run it, and is not 
 it dies: ``cellhub status`` shows it dead and ``cellhub up`` starts it again (production
 hosts use the systemd units, which restart it).
 
-A pid file outlives its process, and the kernel reuses pids: a pid counts as the service's
-only while the process holding it started before the pid file was written.
+A pid file outlives its process, and the kernel reuses pids: beside the pid file (one pid,
+as ``kill $(cat NAME.pid)`` and other tools expect), ``NAME.start`` records when that process
+started, on the boot clock (``/proc/PID/stat``), and a process holding the pid counts as the
+service's only if it started then. Not the wall clock: NTP or a resumed virtual machine
+steps it, and a service started before a step of more than a second or two would then be
+taken for another process, to be started again beside it rather than stopped.
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ import psutil
 
 #: Seconds a service has to exit after its stop signal before it (its process group) is killed.
 STOP_TIMEOUT = 30.0
-#: Seconds of slack between a process's start and its pid file's time (clock granularity).
+#: Seconds of slack between a process's start and the time of a pid file that does not
+#: record the start (written by cellhub before it did): the clock's granularity.
 START_SLACK = 2.0
 #: The daemons this process started, kept so that Python neither warns that they still run
 #: when their handle would be collected, nor reaps them behind psutil's back.
@@ -42,6 +47,18 @@ def as_user(user: str | None) -> dict[str, Any]:
     return {"user": user, "group": pwd.getpwnam(user).pw_gid, "extra_groups": []}
 
 
+def started(pid: int) -> int:
+    """When process ``pid`` started, in clock ticks since boot (field 22 of /proc/PID/stat,
+    after the command name, which may hold spaces and parentheses)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[19])
+
+
+def uptime(pid: int) -> float:
+    """Seconds process ``pid`` has run, on the boot clock (see :func:`started`)."""
+    return time.clock_gettime(time.CLOCK_BOOTTIME) - started(pid) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass(frozen=True)
 class Daemon:
     """One service's pid file and log file."""
@@ -52,16 +69,33 @@ class Daemon:
     def process(self) -> psutil.Process | None:
         """The running process the pid file names, or None (no file, gone, or another's)."""
         try:
-            pid = int(self.pid_file.read_text().split()[0])
-            written = self.pid_file.stat().st_mtime
-            process = psutil.Process(pid)
-            if process.create_time() > written + START_SLACK:
+            process = psutil.Process(int(self.pid_file.read_text()))
+            if not self.started_as_recorded(process):
                 return None  # the pid was reused since
             if process.status() == psutil.STATUS_ZOMBIE:
                 return None
-        except (OSError, ValueError, IndexError, psutil.Error):
+        except (OSError, ValueError, psutil.Error):
             return None
         return process
+
+    @property
+    def start_file(self) -> Path:
+        """The pid and start (:func:`started`) of the process the pid file names."""
+        return self.pid_file.with_suffix(".start")
+
+    def started_as_recorded(self, process: psutil.Process) -> bool:
+        """Whether ``process`` started when the start file says; with no start file (a pid
+        file of an older cellhub), whether it started before the pid file was written."""
+        try:
+            pid, start = self.start_file.read_text().split()
+        except FileNotFoundError:
+            return bool(process.create_time() <= self.pid_file.stat().st_mtime + START_SLACK)
+        return int(pid) == process.pid and int(start) == started(process.pid)
+
+    def forget(self) -> None:
+        """No process is the service's any more."""
+        self.pid_file.unlink(missing_ok=True)
+        self.start_file.unlink(missing_ok=True)
 
     def start(
         self, argv: list[str], env: Mapping[str, str], user: str | None, cwd: Path
@@ -84,9 +118,13 @@ class Daemon:
                 **as_user(user),
             )
         STARTED.append(child)
-        partial = self.pid_file.with_name(f".{self.pid_file.name}.new")
-        partial.write_text(f"{child.pid}\n")
-        os.replace(partial, self.pid_file)
+        for path, text in [
+            (self.start_file, f"{child.pid} {started(child.pid)}"),
+            (self.pid_file, f"{child.pid}"),
+        ]:
+            partial = path.with_name(f".{path.name}.new")
+            partial.write_text(f"{text}\n")
+            os.replace(partial, path)
         return psutil.Process(child.pid)
 
     def stop(self, stop_signal: signal.Signals, timeout: float = STOP_TIMEOUT) -> bool:
@@ -94,7 +132,7 @@ class Daemon:
         ``timeout``); False if none was running."""
         process = self.process()
         if process is None:
-            self.pid_file.unlink(missing_ok=True)
+            self.forget()
             return False
         with contextlib.suppress(psutil.NoSuchProcess):
             process.send_signal(stop_signal)
@@ -108,7 +146,7 @@ class Daemon:
         for child in [child for child in STARTED if child.pid == process.pid]:
             child.poll()  # psutil reaped it: the handle learns it has ended
             STARTED.remove(child)
-        self.pid_file.unlink(missing_ok=True)
+        self.forget()
         return True
 
     def tail(self, lines: int = 40) -> str:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import psutil
 
-from cellhub.deploy.daemon import Daemon
+from cellhub.deploy.daemon import Daemon, uptime
 from cellhub.deploy.deployment_file import Service
 from cellhub.deploy.services import SERVICE_KINDS, ServiceKind
 from cellhub.deploy.site import Site
@@ -105,7 +105,7 @@ class Launcher:
         reported = time.monotonic()
         while (problem := kind.problem(service, self.site)) is not None:
             if not process.is_running() or process.status() == psutil.STATUS_ZOMBIE:
-                daemon.pid_file.unlink(missing_ok=True)
+                daemon.forget()
                 raise LaunchError(
                     f"{service}: exited while starting; the end of {daemon.log_file}:\n"
                     f"{daemon.tail()}"
@@ -148,8 +148,8 @@ class Launcher:
                 continue
             problem = kind.problem(service, self.site)
             health = "healthy" if problem is None else f"unhealthy: {problem}"
-            uptime = time.time() - process.create_time()
-            rows.append(ServiceStatus(service, process.pid, health, uptime, kind.version()))
+            ran = uptime(process.pid)
+            rows.append(ServiceStatus(service, process.pid, health, ran, kind.version()))
         return rows
 
     def matching(self, name: str) -> list[Service]:

@@ -4,7 +4,8 @@ settings, the access token, the database's address and password, and the certifi
 Everything lives under the deployment file's ``run_dir``:
 
 - ``NAME/``: a service's own folder (data dir, configuration it is rendered);
-- ``pids/NAME.pid`` and ``logs/NAME.log``: the daemons the launcher started;
+- ``pids/NAME.pid`` (with ``NAME.start``) and ``logs/NAME.log``: the daemons the launcher
+  started;
 - ``secrets/``: the access token and PostgreSQL's password (0600 in a 0700 folder);
 - ``certs/``: the CA and each hub's and worker's certificate, unless the settings file names
   its own (``tls_*``);
