@@ -45,6 +45,11 @@ def free_port() -> int:
         return port
 
 
+def _is_template_command(process: psutil.Process) -> bool:
+    """Whether ``process`` runs cellhub's template, or is a session forked from one."""
+    return any("cellhub.template.process" in part for part in process.cmdline())
+
+
 class ServerFailed(RuntimeError):
     """The server did not come up, or died."""
 
@@ -241,14 +246,20 @@ class CellhubServer(BenchServer):
         )
 
     def part_of(self, process: psutil.Process) -> str:
-        """The hub (``cellhub serve`` itself), the worker, a template, or sessions."""
+        """The hub (``cellhub serve`` itself), the worker, a template, or sessions.
+
+        A session is forked from the template and keeps its command line: it is told apart
+        by its parent, a template (or a session, for what a session starts).
+        """
         if process.pid == self.root().pid:
             return "hub"
+        if _is_template_command(process):
+            parent = process.parent()
+            forked = parent is not None and _is_template_command(parent)
+            return "sessions" if forked else "template"
         command = " ".join(process.cmdline())
-        for part in ("template", "worker"):
-            if f"cellhub.{part}" in command or f"cellhub {part}" in command:
-                return part
-        return "sessions"
+        worker = "cellhub.worker" in command or "cellhub worker" in command
+        return "worker" if worker else "sessions"
 
     def session_processes(self, pids: list[int]) -> list[psutil.Process]:
         """The sessions bound to kernels, by reported pid or else from the template's children.
@@ -269,7 +280,7 @@ class CellhubServer(BenchServer):
     def template(self) -> psutil.Process:
         for process in self.descendants():
             try:
-                if any("cellhub.template.process" in part for part in process.cmdline()):
+                if self.part_of(process) == "template":
                     return process
             except psutil.NoSuchProcess:
                 continue

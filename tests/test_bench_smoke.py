@@ -1,10 +1,11 @@
 """The benchmark harness runs end to end: ``python -m bench --quick`` against cellhub alone.
 
 Two cheap figures (session start and round trip) in under a minute, the cluster figure
-(through HAProxy) and the Sage kernels' start (where Sage is installed) likewise, so CI
-notices when the harness or cellhub's kernels API drifts apart. The numbers themselves are
-not checked beyond being plausible: performance is measured by ``python -m bench``, not by
-tests.
+(through HAProxy), a class start of 50 and the Sage kernels' start (where Sage is
+installed) likewise, so CI notices when the harness or cellhub's kernels API drifts apart.
+The numbers themselves are not checked beyond being plausible, and the class start's CPU
+time beyond being counted for the right part: performance is measured by
+``python -m bench``, not by tests.
 """
 
 from __future__ import annotations
@@ -85,6 +86,21 @@ def test_quick_cluster_figure_against_cellhub(tmp_path: Path) -> None:
     for way in ("direct", "proxied"):
         for kind in ("start", "roundtrip"):
             assert 0 < figures[f"cluster_{kind}_{way}"]["values"]["cellhub"] < 10_000
+
+
+@needs_haproxy
+def test_quick_class_start_counts_sessions_apart_from_the_template(tmp_path: Path) -> None:
+    """A session is a fork of the template and keeps its command line; its CPU time still goes
+    under ``sessions``, not ``template``. A session's start and ``1+1`` take some 10 to 40 ms of
+    CPU here; counted as the template's, ``sessions`` held only the init maker and the inits
+    (0.08 s for 50)."""
+    _, figures = quick_bench(tmp_path, "classstart")
+    assert figures["class_succeeded"]["values"]["cellhub"] == 50
+    report = json.loads((tmp_path / "bench.json").read_text())
+    [[used]] = report["details"]["cellhub"]["class_cpu_seconds"]
+    assert set(used) == {"client", "hub", "worker", "template", "sessions"}
+    assert used["template"] > 0
+    assert used["sessions"] >= 50 * 0.005, used
 
 
 @pytest.mark.skipif(shutil.which("ab") is None, reason="apt-get install apache2-utils")
