@@ -16,6 +16,7 @@ import pytest
 from tests.conftest import RunningHub, start_cellhub
 from tests.kernel_client import Hub, KernelClient, request_message
 from tests.polling import until
+from tests.worker.test_abuse import living
 from tests.worker.test_sigkill_during_starts import cgroups_of
 
 
@@ -24,11 +25,7 @@ def wait_until_gone(pids: list[int], timeout: float = 5.0) -> list[int]:
     deadline = time.monotonic() + timeout
     alive = pids
     while alive and time.monotonic() < deadline:
-        alive = [
-            p
-            for p in pids
-            if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
-        ]
+        alive = living(pids)  # a process may end between two looks at it
         time.sleep(0.05)
     return alive
 
