@@ -163,8 +163,12 @@ class SessionServer:
     def __init__(self, tmp: Path, preload: list[str] | None = None) -> None:
         self.path = str(tmp / "driver.sock")
         modules = json.dumps(preload or SMALL_PRELOAD)
+        # The sessions' temporary files (completion caches) go with the test's directory.
         self.process = subprocess.Popen(
-            [sys.executable, "-c", DRIVER, self.path, modules], stdout=subprocess.PIPE, text=True
+            [sys.executable, "-c", DRIVER, self.path, modules],
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "TMPDIR": str(tmp)},
         )
         assert self.process.stdout is not None
         assert self.process.stdout.readline().strip() == "ready"

@@ -470,6 +470,34 @@ def test_cpu_loop_is_killed_at_its_cpu_limit(kind: str, tmp_path: Path) -> None:
     assert os.WIFSIGNALED(status) and os.WTERMSIG(status) in {signal.SIGXCPU, signal.SIGKILL}
 
 
+def _temporary_files(send: Send) -> dict[str, str]:
+    import tempfile
+
+    import jedi  # type: ignore[import-untyped]  # jedi ships no type information
+
+    from cellhub.session import introspection
+
+    introspection.use_private_caches()
+    handle, name = tempfile.mkstemp()
+    os.close(handle)
+    return {"tmpdir": tempfile.gettempdir(), "file": name, "jedi": jedi.settings.cache_directory}
+
+
+def test_rlimit_session_temporary_files_go_with_it(tmp_path: Path) -> None:
+    """The host's /tmp is shared under the rlimit sandbox: a session's temporary files (its
+    code's, its completion caches) live in a TMPDIR of its own, removed with its lease."""
+    sandbox = make_sandbox("rlimit", tmp_path)
+    with session(sandbox, _temporary_files) as forked:
+        made = forked.result()
+        scratch = tmp_path / "data" / "sessions" / "tmp" / forked.lease.id
+        assert made["tmpdir"] == str(scratch)
+        assert Path(made["file"]).parent == scratch and Path(made["file"]).exists()
+        assert Path(made["jedi"]).is_relative_to(scratch)
+        forked.close()
+    assert not scratch.exists(), "release() must remove the session's TMPDIR"
+    assert not Path(made["file"]).exists()
+
+
 def test_file_size_limit(kind: str, tmp_path: Path) -> None:
     def write_big(send: Send) -> str:
         try:

@@ -10,6 +10,7 @@ import pwd
 import secrets
 import shutil
 import struct
+import tempfile
 from collections.abc import Collection
 from pathlib import Path
 
@@ -35,7 +36,10 @@ class RlimitSandbox(SessionSandbox):
     becomes a subreaper, so that everything it starts — even a process that
     double-forks and calls ``setsid`` — stays in its process tree while it
     lives; :meth:`release` kills that tree, the group and the session. It also
-    gets a private home directory under ``state_dir``.
+    gets a private home and a private temporary directory (``TMPDIR``) under
+    ``state_dir``, both removed with the lease: with the host's /tmp shared, what a
+    session put there (a ``tempfile`` of its code, its completion caches) would
+    otherwise outlive it, one directory per session, for as long as the host runs.
 
     When the session process exits (or is killed), what it leaves behind is
     re-parented to the template: as every session is a subreaper, a child of the
@@ -56,6 +60,8 @@ class RlimitSandbox(SessionSandbox):
         self.reason = reason
         self.homes = state_dir / "homes"
         self.homes.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.scratch = state_dir / "tmp"
+        self.scratch.mkdir(mode=0o700, exist_ok=True)
         self._serial = itertools.count(1)
         try:
             self.username = pwd.getpwuid(os.getuid()).pw_name
@@ -69,16 +75,17 @@ class RlimitSandbox(SessionSandbox):
             "uts and cgroup namespaces (which need root); "
             f"{self.describe_rlimits()}; {self.describe_syscalls()}; "
             "own process session, killed as a tree; "
-            f"private home under {self.homes}"
+            f"private home under {self.homes} and TMPDIR under {self.scratch}"
         )
 
     def close(self) -> None:
-        """Nothing host-wide to remove: each home goes with its lease."""
+        """Nothing host-wide to remove: each home and TMPDIR goes with its lease."""
 
     def prepare(self) -> SandboxLease:
         lease_id = f"{next(self._serial)}-{secrets.token_hex(4)}"
         home = self.homes / lease_id
         home.mkdir(mode=0o700)
+        (self.scratch / lease_id).mkdir(mode=0o700)
         # The child writes its pid here, so release() knows which tree to kill.
         cell = mmap.mmap(-1, _PID.size)
         return SandboxLease(
@@ -94,6 +101,8 @@ class RlimitSandbox(SessionSandbox):
         os.setsid()
         lease.details[:] = _PID.pack(os.getpid())
         become_subreaper()
+        # The template may have asked tempfile already, which then keeps its answer.
+        tempfile.tempdir = os.environ["TMPDIR"] = str(self.scratch / lease.id)
         finish_entering(lease, self.limits, self.template_pid)
 
     def orphans(self, sessions: Collection[int]) -> set[int]:
@@ -109,3 +118,4 @@ class RlimitSandbox(SessionSandbox):
         if leader > 0 and not kill_until_gone(session_tree(leader), KILL_TIMEOUT):
             log.warning("session %s: processes of session %d survived SIGKILL", lease.id, leader)
         shutil.rmtree(lease.home, ignore_errors=True)
+        shutil.rmtree(self.scratch / lease.id, ignore_errors=True)
