@@ -24,8 +24,9 @@ parent, so its bookkeeping (``waitpid``, exit codes, signals to the session's gr
 the session itself. When the session ends, the template asks the maker to end the init
 (:meth:`InitMaker.end`), and with it goes whatever the session left in the namespace.
 
-The init (:func:`.init_maker.run_init`) holds no descriptor, has whatever is re-parented to
-it reaped, and dies with the init maker, which dies with the template. It runs as root,
+The init (:func:`.init_maker.run_init`, which then executes ``sleep``) holds no descriptor,
+has whatever is re-parented to it reaped, and dies with the init maker, which dies with the
+template. It runs as root,
 outside the session's cgroup and mount namespace: the session, under another uid, with
 ``no_new_privs`` and no capabilities, can neither signal nor inspect it (``/proc/1/root``,
 ``fd``, ``environ`` and ``ns`` need ptrace access to it), nor see it: its /proc hides other
