@@ -13,7 +13,10 @@ begins once the server holds ready what it keeps ready between classes (cellhub:
 sessions; bench/servers.py). The kernels stay alive until every client is done, as a class's
 would, and are shut down afterwards, outside the timing. The CPU time the client and each
 part of the server used during the class goes in the JSON's details
-(``class_cpu_seconds``).
+(``class_cpu_seconds``), and so does the memory the class took from the machine
+(``class_new_memory_mib``, the fall in ``MemAvailable`` from its start to its last result):
+past a point that depends on the machine, new memory costs several times more
+(bench/new_pages.py).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import time
 
 from bench.client import KernelChannel, KernelsClient
 from bench.cluster import haproxy_in_front
+from bench.new_pages import MiB, available_bytes
 from bench.workloads import FAILURES, Samples, Target, expect
 
 
@@ -72,6 +76,7 @@ async def class_start(
         began = asyncio.get_running_loop().time() + 0.5
         started = time.perf_counter()
         cpu_before = cpu_used(target)
+        memory_before = available_bytes()
         try:
             outcomes = await asyncio.gather(
                 *(one_student(client, began + i * spread / size, timeout) for i in range(size)),
@@ -80,6 +85,7 @@ async def class_start(
         finally:
             await client.aclose()
     samples.details["class_wall_seconds"] = time.perf_counter() - started
+    samples.details["class_new_memory_mib"] = round((memory_before - available_bytes()) / MiB)
     samples.details["class_cpu_seconds"] = {
         part: round(seconds - cpu_before.get(part, 0.0), 2)
         for part, seconds in cpu_used(target).items()

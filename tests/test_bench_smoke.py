@@ -2,7 +2,8 @@
 
 Two cheap figures (session start and round trip) in under a minute, the cluster figure
 (through HAProxy), a class start of 50 and the Sage kernels' start (where Sage is
-installed) likewise, so CI notices when the harness or cellhub's kernels API drifts apart.
+installed) likewise, so CI notices when the harness or cellhub's kernels API drifts apart;
+and a small run of the machine's new-page probe (``python -m bench.new_pages``).
 The numbers themselves are not checked beyond being plausible, and the class start's CPU
 time beyond being counted for the right part: performance is measured by
 ``python -m bench``, not by tests.
@@ -101,6 +102,9 @@ def test_quick_class_start_counts_sessions_apart_from_the_template(tmp_path: Pat
     assert set(used) == {"client", "hub", "worker", "template", "sessions"}
     assert used["template"] > 0
     assert used["sessions"] >= 50 * 0.005, used
+    # Each session holds a few MiB of its own (its copy-on-write pages, its page tables).
+    [[taken]] = report["details"]["cellhub"]["class_new_memory_mib"]
+    assert taken >= 50, taken
 
 
 @pytest.mark.skipif(shutil.which("ab") is None, reason="apt-get install apache2-utils")
@@ -128,3 +132,20 @@ def test_quick_sage_start_against_cellhub(tmp_path: Path) -> None:
     assert "Sage kernel start, to 2^3's result" in stdout and "kernels=sage" in stdout
     assert figures["sage_start"]["samples"]["cellhub"] == 2
     assert 0 < figures["sage_start"]["values"]["cellhub"] < 10_000
+
+
+def test_new_pages_probe_prints_each_step() -> None:
+    """``python -m bench.new_pages``: a small run prints one plausible cost per step."""
+    probe = subprocess.run(
+        [sys.executable, "-m", "bench.new_pages", "--gib", "0.25", "--step-mib", "64", "--json"],
+        cwd=REPOSITORY,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert probe.returncode == 0, probe.stderr[-4000:]
+    report = json.loads(probe.stdout)
+    assert report["step_mib"] == 64
+    assert [taken for taken, _ in report["steps"]] == [0.062, 0.125, 0.188, 0.25]
+    for _, micros in report["steps"]:
+        assert 0.01 < micros < 10_000, report
