@@ -8,6 +8,7 @@ wrong types gets a ``status: error`` reply naming the field, not a traceback in 
 
 from __future__ import annotations
 
+import functools
 import sys
 import tempfile
 from pathlib import Path
@@ -146,8 +147,12 @@ HELP_LINKS = [
 ]
 
 
+@functools.cache
 def kernel_info(shell: CellShell) -> dict[str, Any]:
-    """The kernel_info_reply content, as ipykernel gives it (implementation aside)."""
+    """The kernel_info_reply content, as ipykernel gives it (implementation aside).
+
+    Made once per shell and never changed: the template makes it before it forks (template/
+    process.py), so a session does not pay, in copy-on-write faults, for IPython's banner."""
     version = sys.version_info
     return {
         "status": "ok",

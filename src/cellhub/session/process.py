@@ -125,9 +125,9 @@ class Session:
         manager = comm.get_comm_manager()
         self.handlers: dict[str, Handler] = {
             "execute_request": self.execute_request,
-            "kernel_info_request": lambda msg: self.kernel_info,
-            "complete_request": lambda msg: introspection.complete(shell, msg["content"]),
-            "inspect_request": lambda msg: introspection.inspect(shell, msg["content"]),
+            "kernel_info_request": lambda msg: introspection.kernel_info(shell),
+            "complete_request": lambda msg: self.introspect(introspection.complete, msg),
+            "inspect_request": lambda msg: self.introspect(introspection.inspect, msg),
             "is_complete_request": lambda msg: introspection.is_complete(shell, msg["content"]),
             "comm_info_request": lambda msg: comms.comm_info(manager, msg["content"]),
             "history_request": lambda msg: introspection.history(shell, msg["content"]),
@@ -137,8 +137,7 @@ class Session:
             ),
             "comm_close": lambda msg: self.run_comm_handler(manager.comm_close, msg),
         }
-        self.kernel_info = introspection.kernel_info(shell)
-        introspection.use_private_caches()
+        self.private_caches = False
         shell.publisher = self.publisher
         # The legacy global RandomState, if the template imported it, was forked with the
         # template's state. (Touching ``numpy.random`` otherwise would import it: 6 MiB.)
@@ -171,6 +170,17 @@ class Session:
         finally:
             self.outbox.muted = False
             self.publisher.parent = self.publisher.output_parent = {}
+
+    def introspect(
+        self, answer: Callable[[CellShell, dict[str, Any]], dict[str, Any]], msg: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A completion's or an inspection's reply content. The first one points jedi's and
+        parso's caches at a directory of the session's own, made only then: most sessions
+        never ask, and making it at every start cost each some 120 copy-on-write faults."""
+        if not self.private_caches:
+            introspection.use_private_caches()
+            self.private_caches = True
+        return answer(self.shell, msg["content"])
 
     def log(self, text: str) -> None:
         """Tell the service's log, through the worker (which marks and rate-limits it)."""

@@ -288,10 +288,12 @@ def main(argv: list[str] | None = None) -> NoReturn:
         Path(settings["state_dir"]),
         uid_range=range(first_uid, first_uid + uid_count),
     )
+    from cellhub.session import introspection
     from cellhub.session.process import build_shell
 
     began = time.monotonic()
     shell = build_shell(settings["preload"], KINDS[settings["kind"]])
+    introspection.kernel_info(shell)  # made once, here, for every session
     gc.collect()
     gc.freeze()
     huge = hugepages.enable(settings["huge_pages"])
