@@ -28,8 +28,9 @@ import time
 
 from bench.client import KernelChannel, KernelsClient
 from bench.cluster import haproxy_in_front
-from bench.new_pages import MiB, available_bytes
+from bench.memory import MiB
 from bench.workloads import FAILURES, Samples, Target, expect
+from cellhub.worker.load import mem_available
 
 
 async def one_student(
@@ -76,7 +77,7 @@ async def class_start(
         began = asyncio.get_running_loop().time() + 0.5
         started = time.perf_counter()
         cpu_before = cpu_used(target)
-        memory_before = available_bytes()
+        memory_before = mem_available()
         try:
             outcomes = await asyncio.gather(
                 *(one_student(client, began + i * spread / size, timeout) for i in range(size)),
@@ -85,7 +86,7 @@ async def class_start(
         finally:
             await client.aclose()
     samples.details["class_wall_seconds"] = time.perf_counter() - started
-    samples.details["class_new_memory_mib"] = round((memory_before - available_bytes()) / MiB)
+    samples.details["class_new_memory_mib"] = round((memory_before - mem_available()) / MiB)
     samples.details["class_cpu_seconds"] = {
         part: round(seconds - cpu_before.get(part, 0.0), 2)
         for part, seconds in cpu_used(target).items()

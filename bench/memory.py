@@ -24,16 +24,22 @@ from cellhub.template.pagemerge import KSM, ksmd_running
 MiB = 2**20
 
 
-def pss_bytes(pid: int) -> int:
-    """PSS of one process in bytes; 0 when it has gone."""
+def rollup_bytes(pid: int, field: str) -> int:
+    """One field of a process's ``smaps_rollup`` (``Pss``, ``Private_Dirty`` …) in bytes; 0
+    when it has gone."""
     try:
         with open(f"/proc/{pid}/smaps_rollup") as rollup:
             for line in rollup:
-                if line.startswith("Pss:"):
+                if line.startswith(f"{field}:"):
                     return int(line.split()[1]) * 1024
     except (FileNotFoundError, ProcessLookupError):
         return 0
     return 0
+
+
+def pss_bytes(pid: int) -> int:
+    """PSS of one process in bytes; 0 when it has gone."""
+    return rollup_bytes(pid, "Pss")
 
 
 def subtree_pss(process: psutil.Process) -> int:

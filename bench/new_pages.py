@@ -26,20 +26,13 @@ import json
 import mmap
 import time
 
+from cellhub.worker.load import mem_available
+
 PAGE = 4096
 MiB = 2**20
 GiB = 2**30
 #: Memory the probe leaves available to everything else, whatever ``--gib`` asks for.
 HEADROOM = 1 * GiB
-
-
-def available_bytes() -> int:
-    """``MemAvailable`` of /proc/meminfo: what can be taken without swapping or reclaiming."""
-    with open("/proc/meminfo") as meminfo:
-        for line in meminfo:
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("no MemAvailable in /proc/meminfo")
 
 
 def touch_step(size: int) -> tuple[mmap.mmap, float]:
@@ -53,7 +46,7 @@ def touch_step(size: int) -> tuple[mmap.mmap, float]:
 
 def probe(total: int, step: int) -> list[tuple[float, float]]:
     """``[GiB mapped, µs per page]`` for each step of ``step`` bytes up to ``total``."""
-    total = min(total, max(0, available_bytes() - HEADROOM))
+    total = min(total, max(0, mem_available() - HEADROOM))
     held: list[mmap.mmap] = []
     steps: list[tuple[float, float]] = []
     try:

@@ -27,6 +27,7 @@ from typing import Any
 
 import psutil
 import pytest
+from bench.memory import rollup_bytes
 
 from cellhub.sandbox import RlimitSandbox, SandboxLimits
 from tests.conftest import RunningHub, start_cellhub
@@ -231,7 +232,8 @@ async def test_a_session_sees_and_signals_only_its_own_processes(
     # Not a copy of the template: a small process of the init maker's, under root, that
     # keeps next to no memory of its own (an executed sleep; a fork of the maker kept 1.3 MiB).
     assert psutil.Process(init).ppid() != template.pid and psutil.Process(init).uids().real == 0
-    assert private_dirty(init) < 512 * 1024, Path(f"/proc/{init}/smaps_rollup").read_text()
+    kept = rollup_bytes(init, "Private_Dirty")
+    assert kept < 512 * 1024, Path(f"/proc/{init}/smaps_rollup").read_text()
 
 
 @needs_linux_sandbox
@@ -242,14 +244,6 @@ async def test_the_namespace_init_reaps_what_a_session_orphans(hub: Hub) -> None
     finally:
         await kernel.close()
     assert states == {"2": "R"}, f"only the session itself may be left: {states}"
-
-
-def private_dirty(pid: int) -> int:
-    """Bytes of memory only ``pid`` maps and has written."""
-    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-        if line.startswith("Private_Dirty:"):
-            return int(line.split()[1]) * 1024
-    raise AssertionError(f"no Private_Dirty for {pid}")
 
 
 @needs_linux_sandbox

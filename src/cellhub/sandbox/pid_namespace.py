@@ -26,11 +26,10 @@ the session itself. When the session ends, the template asks the maker to end th
 
 The init (:func:`.init_maker.run_init`, which then executes ``sleep``) holds no descriptor,
 has whatever is re-parented to it reaped, and dies with the init maker, which dies with the
-template. It runs as root,
-outside the session's cgroup and mount namespace: the session, under another uid, with
-``no_new_privs`` and no capabilities, can neither signal nor inspect it (``/proc/1/root``,
-``fd``, ``environ`` and ``ns`` need ptrace access to it), nor see it: its /proc hides other
-users' processes.
+template. It runs as root, outside the session's cgroup and mount namespace: the session,
+under another uid, with ``no_new_privs`` and no capabilities, can neither signal nor inspect
+it (``/proc/1/root``, ``fd``, ``environ`` and ``ns`` need ptrace access to it), nor see it:
+its /proc hides other users' processes.
 """
 
 from __future__ import annotations

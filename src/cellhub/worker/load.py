@@ -24,14 +24,16 @@ CGROUP_ROOT = Path("/sys/fs/cgroup")
 def memory_headroom(proc: Path = PROC, cgroups: Path = CGROUP_ROOT) -> int:
     """Bytes the worker's sessions may still use: the host's MemAvailable, or less when the
     worker's cgroup (v2) has a memory limit closer to its usage; 0 when neither is known."""
-    available = _mem_available(proc)
+    available = mem_available(proc)
     limited = _cgroup_room(proc, cgroups)
     if limited is None:
         return available
     return min(limited, available) if available else limited
 
 
-def _mem_available(proc: Path) -> int:
+def mem_available(proc: Path = PROC) -> int:
+    """The host's ``MemAvailable`` in bytes: what can be taken without swapping or
+    reclaiming; 0 when it cannot be read."""
     try:
         for line in (proc / "meminfo").read_text().splitlines():
             if line.startswith("MemAvailable:"):
