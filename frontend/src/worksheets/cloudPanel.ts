@@ -128,7 +128,9 @@ export class CloudPanel {
   private readonly message = h("p", { className: "cloud-message", role: "alert", hidden: true });
   private readonly status = h("p", { className: "files-hint", role: "status" });
   private readonly unavailable = h("p", { className: "files-hint", hidden: true }, "Cloud sync needs rclone on the hub.");
-  private readonly linkButton = h("button", { type: "button" }, "Link a folder");
+  /** Hidden until the hub's listing has said which kinds it offers: a form opened before
+   * would have none to choose from. */
+  private readonly linkButton = h("button", { type: "button", hidden: true }, "Link a folder");
   private readonly form: RemoteForm;
   private kinds: Record<string, CloudKind> = {};
 
