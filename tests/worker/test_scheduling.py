@@ -96,3 +96,18 @@ async def test_spares_wait_under_sched_idle_until_claimed(
     claimed = claimed_session(cellhub_server, pid, uid)
     assert claimed in idle, "the oldest spare was claimed"
     assert thread_policies(claimed) == {os.SCHED_OTHER}
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the init maker is the linux sandbox's (root)")
+async def test_the_init_maker_runs_at_normal_policy(cellhub_server: RunningHub, hub: Hub) -> None:
+    """The maker is started at the first session's prepare, a spare's under SCHED_IDLE; but
+    every start needs an init of it, so it must not inherit that policy."""
+    _, client = await hub.kernel()  # a session, and so a maker, is there
+    await client.close()
+    makers = [
+        child.pid
+        for child in template_children(cellhub_server)
+        if any("cellhub.sandbox.init_maker" in a for a in child.cmdline())
+    ]
+    assert len(makers) == 1
+    assert thread_policies(makers[0]) == {os.SCHED_OTHER}

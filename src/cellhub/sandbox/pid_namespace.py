@@ -71,6 +71,11 @@ class InitMaker:
             cwd="/",
         )
         theirs.close()
+        # The first session's prepare() may run under SCHED_IDLE (a spare's, see
+        # template/scheduling.py), whose policy the maker would inherit; but every session,
+        # a start that someone waits for too, needs an init of it: under full load an
+        # idle-only maker answered no one, and sessions failed to start.
+        os.sched_setscheduler(self.process.pid, os.SCHED_OTHER, os.sched_param(0))
         ours.settimeout(MAKE_TIMEOUT)
         self.control = ours
 
