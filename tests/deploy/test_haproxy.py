@@ -79,7 +79,26 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 
 async def states(cluster: Cluster, wanted: dict[str, str], what: str) -> None:
-    await until(lambda: cluster.haproxy.server_states() == wanted, what, timeout=60, interval=0.2)
+    """Wait for HAProxy to see the hubs as ``wanted``; if it does not, say what each hub
+    answers its health check and what it printed last."""
+    try:
+        await until(
+            lambda: cluster.haproxy.server_states() == wanted, what, timeout=60, interval=0.2
+        )
+    except AssertionError as failure:
+        seen = cluster.haproxy.server_states()
+        hubs = [await hub_condition(hub) for hub in cluster.hubs]
+        raise AssertionError("\n".join([f"{failure}; HAProxy sees {seen}", *hubs])) from None
+
+
+async def hub_condition(hub: RunningHub) -> str:
+    """The hub's health answer and its last lines of output, for a failure's message."""
+    async with as_client("127.0.0.1") as http:
+        try:
+            health = (await http.get(f"{hub.url}api/health", timeout=5)).text
+        except httpx.HTTPError as exc:
+            health = repr(exc)
+    return f"{hub.url}api/health: {health}\n" + "".join(hub.output[-15:])
 
 
 def as_client(peer: str, forwarded_for: str = "") -> httpx.AsyncClient:
