@@ -80,7 +80,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 async def states(cluster: Cluster, wanted: dict[str, str], what: str) -> None:
     """Wait for HAProxy to see the hubs as ``wanted``; if it does not, say what each hub
-    answers its health check and what it printed last."""
+    answers its health check, and what the hubs and the worker printed last."""
     try:
         await until(
             lambda: cluster.haproxy.server_states() == wanted, what, timeout=60, interval=0.2
@@ -88,7 +88,10 @@ async def states(cluster: Cluster, wanted: dict[str, str], what: str) -> None:
     except AssertionError as failure:
         seen = cluster.haproxy.server_states()
         hubs = [await hub_condition(hub) for hub in cluster.hubs]
-        raise AssertionError("\n".join([f"{failure}; HAProxy sees {seen}", *hubs])) from None
+        worker = "the worker:\n" + "".join(cluster.workers.output[cluster.worker][-15:])
+        raise AssertionError(
+            "\n".join([f"{failure}; HAProxy sees {seen}", *hubs, worker])
+        ) from None
 
 
 async def hub_condition(hub: RunningHub) -> str:

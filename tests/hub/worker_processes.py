@@ -33,6 +33,8 @@ class Workers:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.processes: dict[str, subprocess.Popen[str]] = {}
+        #: What each worker printed, for a failure's message (the last one at an address).
+        self.output: dict[str, list[str]] = {}
         self.left: list[psutil.Process] = []
 
     def start(self, name: str, max_sessions: int, load_interval: float = 1.0) -> str:
@@ -47,8 +49,9 @@ class Workers:
         """A worker keeping its data in ``data``, started with ``flags`` and the settings
         ``env`` (beside light ones); its address."""
         argv = ["worker", "--data-dir", str(data), *flags]
-        process, match, _ = launch(argv, READY, {**LIGHT, **env})
+        process, match, output = launch(argv, READY, {**LIGHT, **env})
         self.processes[match.group(1)] = process
+        self.output[match.group(1)] = output
         return match.group(1)
 
     def family(self, process: subprocess.Popen[str]) -> list[psutil.Process]:
