@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import ssl
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -55,10 +55,20 @@ class Peer:
 
 
 @contextlib.asynccontextmanager
-async def linked(tmp_path: Path, peer: Peer, lost: list[WorkerLink]) -> AsyncIterator[WorkerLink]:
+async def linked(
+    tmp_path: Path,
+    peer: Peer,
+    lost: list[WorkerLink],
+    on_lost: Callable[[WorkerLink], None] | None = None,
+) -> AsyncIterator[WorkerLink]:
+    """A link to ``peer``, which appends itself to ``lost`` when lost (or calls ``on_lost``)."""
     server, address = await addresses.listen_unix(peer.serve, tmp_path / "w.sock")
     link = WorkerLink(
-        address, ssl.create_default_context(), lambda *_: None, on_lost=lost.append, timeout=TIMEOUT
+        address,
+        ssl.create_default_context(),
+        lambda *_: None,
+        on_lost=on_lost or lost.append,
+        timeout=TIMEOUT,
     )
     await link.start()
     try:
@@ -88,3 +98,18 @@ async def test_a_talking_worker_is_kept_though_the_hub_stalls(tmp_path: Path) ->
         after = peer.reports
         await until(lambda: peer.reports > after + TIMEOUT / INTERVAL, "reports for a limit")
         assert lost == [] and link.connected.is_set()
+
+
+async def test_a_link_outlives_an_error_of_the_hubs_own(tmp_path: Path) -> None:
+    """The hub's handler of a loss fails (a bug, say): the link logs it and goes on
+    connecting, as it would have without the failure."""
+    lost: list[WorkerLink] = []
+
+    def failing(link: WorkerLink) -> None:
+        lost.append(link)
+        raise RuntimeError("a bug in the hub's on_lost")
+
+    async with linked(tmp_path, Peer(talking=False), lost, failing) as link:
+        await until(lambda: len(lost) == 1, "the silent worker lost")
+        await until(lambda: link.connections >= 2, "connected again", timeout=5)
+        assert link.task is not None and not link.task.done()

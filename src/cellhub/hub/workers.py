@@ -126,12 +126,18 @@ class WorkerLink:
             self.writer.close()
 
     async def _run(self) -> None:
+        """Connect, serve, and again, for as long as the hub runs. An error of the hub's own
+        (on a frame, or in a callback) is logged and ends the connection, never the link:
+        else the hub would stay without the worker, and say nothing, until restarted."""
         backoff = 0.05
         while True:
-            if await self._connection():
-                backoff = 0.05
-                continue
-            self._lose()
+            try:
+                if await self._connection():
+                    backoff = 0.05
+                    continue
+                self._lose()
+            except Exception:  # noqa: BLE001 - a bug of ours: logged with its traceback
+                records.exception("worker %s: the hub failed on its connection", self.address)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 5.0)
 
