@@ -15,6 +15,7 @@ import contextlib
 import errno
 import json
 import os
+import pwd
 import resource
 import select
 import signal
@@ -45,6 +46,7 @@ from tests.worker.conftest import opened
 
 MiB = 2**20
 ROOT = os.geteuid() == 0
+NOBODY = pwd.getpwnam("nobody").pw_uid
 TEST_UIDS = range(231_000, 231_032)
 needs_root = pytest.mark.skipif(not ROOT, reason="the linux sandbox needs root")
 
@@ -433,13 +435,23 @@ def _fork_bomb(send: Send) -> dict[str, Any]:
     return {"children": children, "failure": failure}
 
 
+def _as_nobody(send: Send) -> dict[str, Any]:
+    """The fork bomb as ``nobody``: RLIMIT_NPROC does not bind root, and the fallback's
+    sessions run as the worker's ordinary user."""
+    os.setgroups([])
+    os.setgid(NOBODY)
+    os.setuid(NOBODY)
+    return _fork_bomb(send)
+
+
 def test_fork_bomb_stops_at_the_process_limit(kind: str, tmp_path: Path) -> None:
-    if kind == "rlimit" and ROOT:
-        pytest.skip("RLIMIT_NPROC does not bind root; run as an ordinary user to test it")
     limit = 24
-    if kind == "rlimit":
-        limit += sum(1 for p in Path("/proc").iterdir() if p.name.isdigit() and p.owner() == _me())
-    with session(make_sandbox(kind, tmp_path, processes=limit), _fork_bomb) as forked:
+    bomb = _fork_bomb
+    if kind == "rlimit":  # RLIMIT_NPROC counts every process of the session's user
+        uid = NOBODY if ROOT else os.getuid()
+        limit += sum(1 for p in Path("/proc").iterdir() if p.name.isdigit() and _uid(p) == uid)
+        bomb = _as_nobody if ROOT else _fork_bomb
+    with session(make_sandbox(kind, tmp_path, processes=limit), bomb) as forked:
         outcome = forked.result(60)
         assert outcome["failure"] == "EAGAIN"
         assert outcome["children"] < limit
@@ -449,10 +461,12 @@ def test_fork_bomb_stops_at_the_process_limit(kind: str, tmp_path: Path) -> None
         assert not any(alive(p) for p in _pids_of_uid(forked.lease.uid))
 
 
-def _me() -> str:
-    import pwd
-
-    return pwd.getpwuid(os.getuid()).pw_name
+def _uid(process: Path) -> int | None:
+    """The owner of ``/proc/PID``, None if it has exited."""
+    try:
+        return process.stat().st_uid
+    except FileNotFoundError:
+        return None
 
 
 def _pids_of_uid(uid: int) -> list[int]:
@@ -532,12 +546,17 @@ def test_linux_disk_quota_on_home_and_tmp(tmp_path: Path) -> None:
         assert forked.result() == {"home": "ENOSPC", "/tmp": "ENOSPC", "/dev/shm": "ENOSPC"}
 
 
-@pytest.mark.parametrize("session_exits_first", [False, True])
+@pytest.mark.parametrize(
+    ("kind", "session_exits_first"),
+    [
+        ("rlimit", False),  # the fallback finds escapees only while the session process lives
+        pytest.param("linux", False, marks=needs_root),
+        pytest.param("linux", True, marks=needs_root),
+    ],
+)
 def test_release_kills_a_double_forked_setsid_grandchild(
     kind: str, tmp_path: Path, session_exits_first: bool
 ) -> None:
-    if kind == "rlimit" and session_exits_first:
-        pytest.skip("the fallback finds escapees only while the session process lives")
 
     def escape(send: Send) -> None:
         Path("left-behind.txt").write_text("data")
