@@ -16,7 +16,9 @@ part of the server used during the class goes in the JSON's details
 (``class_cpu_seconds``), and so does the memory the class took from the machine
 (``class_new_memory_mib``, the fall in ``MemAvailable`` from its start to its last result):
 past a point that depends on the machine, new memory costs several times more
-(bench/new_pages.py).
+(bench/new_pages.py). What the server's parts hold as their own once every client has its
+result (``class_private_memory_mib``, by part) is counted from the processes themselves, so
+memory the rest of the machine frees meanwhile does not hide it.
 """
 
 from __future__ import annotations
@@ -102,6 +104,7 @@ async def class_start(
         samples.details["errors"] = (
             f"class start: {len(failed)} of {size} clients failed, first: {failed[0]!r}"[:500]
         )
+    samples.details["class_private_memory_mib"] = target.server.private_memory_mib()
     for _, channel in done:
         await channel.close()
     await target.client.shutdown_all()

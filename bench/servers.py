@@ -147,6 +147,17 @@ class BenchServer:
                 used[part] = used.get(part, 0.0) + sum(times[:4])  # user, system, children's
         return used
 
+    def private_memory_mib(self) -> dict[str, float]:
+        """Memory each part's processes hold as their own (USS: pages no other process maps),
+        in MiB: what a class's sessions took, whatever else the machine frees meanwhile."""
+        held: dict[str, float] = {}
+        for process in self.descendants():
+            with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+                uss = process.memory_full_info().uss
+                part = self.part_of(process)
+                held[part] = held.get(part, 0.0) + uss / 2**20
+        return {part: round(mib, 1) for part, mib in held.items()}
+
     def settle(self, timeout: float = 120.0) -> None:
         """Return once the server holds ready what it keeps ready between clients (nothing, by
         default), so that a class starts against a server as it is between classes."""

@@ -93,18 +93,22 @@ def test_quick_cluster_figure_against_cellhub(tmp_path: Path) -> None:
 def test_quick_class_start_counts_sessions_apart_from_the_template(tmp_path: Path) -> None:
     """A session is a fork of the template and keeps its command line; its CPU time still goes
     under ``sessions``, not ``template``. A session's start and ``1+1`` take some 10 to 40 ms of
-    CPU here; counted as the template's, ``sessions`` held only the init maker and the inits
-    (0.08 s for 50)."""
+    CPU here (0.3 to 0.7 s for 50); counted as the template's, ``sessions`` held only the init
+    maker and the inits (0.08 s for 50). The memory a session takes is counted from the
+    sessions themselves: the fall in ``MemAvailable`` (some 400 MiB for 50 here) also moves
+    with whatever else the machine takes or frees meanwhile."""
     _, figures = quick_bench(tmp_path, "classstart")
     assert figures["class_succeeded"]["values"]["cellhub"] == 50
     report = json.loads((tmp_path / "bench.json").read_text())
     [[used]] = report["details"]["cellhub"]["class_cpu_seconds"]
     assert set(used) == {"client", "hub", "worker", "template", "sessions"}
     assert used["template"] > 0
-    assert used["sessions"] >= 50 * 0.005, used
-    # Each session holds a few MiB of its own (its copy-on-write pages, its page tables).
+    assert used["sessions"] >= 50 * 0.003, used
+    # Each session holds a few MiB of its own: the template's pages it has written to.
+    [[held]] = report["details"]["cellhub"]["class_private_memory_mib"]
+    assert held["sessions"] >= 50 * 1.0, held
     [[taken]] = report["details"]["cellhub"]["class_new_memory_mib"]
-    assert taken >= 50, taken
+    assert isinstance(taken, int), taken
 
 
 @pytest.mark.skipif(shutil.which("ab") is None, reason="apt-get install apache2-utils")
