@@ -23,10 +23,13 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import psutil
+
+from bench.memory import MiB
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 PR_SET_PDEATHSIG = 1
@@ -139,24 +142,25 @@ class BenchServer:
     def cpu_seconds(self) -> dict[str, float]:
         """CPU seconds the server's processes have used, by part (:meth:`part_of`), those
         they started and reaped included."""
-        used: dict[str, float] = {}
-        for process in [self.root(), *self.descendants()]:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                times = process.cpu_times()
-                part = self.part_of(process)
-                used[part] = used.get(part, 0.0) + sum(times[:4])  # user, system, children's
-        return used
+        # user, system, and the reaped children's
+        return self._by_part(lambda process: sum(process.cpu_times()[:4]))
 
     def private_memory_mib(self) -> dict[str, float]:
         """Memory each part's processes hold as their own (USS: pages no other process maps),
         in MiB: what a class's sessions took, whatever else the machine frees meanwhile."""
-        held: dict[str, float] = {}
-        for process in self.descendants():
+        held = self._by_part(lambda process: process.memory_full_info().uss)
+        return {part: round(used / MiB, 1) for part, used in held.items()}
+
+    def _by_part(self, measure: Callable[[psutil.Process], float]) -> dict[str, float]:
+        """``measure`` of each of the server's processes, summed by part (:meth:`part_of`); a
+        process that exits meanwhile counts nothing."""
+        summed: dict[str, float] = {}
+        for process in [self.root(), *self.descendants()]:
             with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
-                uss = process.memory_full_info().uss
+                value = measure(process)
                 part = self.part_of(process)
-                held[part] = held.get(part, 0.0) + uss / 2**20
-        return {part: round(mib, 1) for part, mib in held.items()}
+                summed[part] = summed.get(part, 0.0) + value
+        return summed
 
     def settle(self, timeout: float = 120.0) -> None:
         """Return once the server holds ready what it keeps ready between clients (nothing, by
