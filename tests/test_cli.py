@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +22,7 @@ from tests.conftest import (
     wait_for_worker,
 )
 from tests.kernel_client import Hub, KernelClient
+from tests.polling import until
 
 
 async def test_serve_from_a_private_directory_with_a_relative_data_dir(tmp_path: Path) -> None:
@@ -43,6 +45,22 @@ async def test_serve_from_a_private_directory_with_a_relative_data_dir(tmp_path:
     finally:
         server.stop()
     assert "failed to start" not in "".join(server.output)
+
+
+async def test_stopped_as_systemd_stops_it_serve_ends_with_one_line(tmp_path: Path) -> None:
+    """systemd stops a service with SIGTERM to every process of its cgroup, hub and worker at
+    once: the worker's connection from the hub, cancelled as its loop ends, ends quietly (on
+    Python 3.11 asyncio's streams printed a traceback for it)."""
+    server = start_cellhub(tmp_path / "data", prefix=["setsid"])
+    try:
+        hub = Hub(server.url, server.token)
+        await hub.start_kernel()
+        await hub.aclose()
+    finally:
+        os.killpg(server.process.pid, signal.SIGTERM)
+        server.process.wait(15)
+    await until(lambda: "cellhub: stopped" in server.output[-1], "serve's last line", timeout=15)
+    assert "Traceback" not in "".join(server.output), "".join(server.output)
 
 
 def test_bad_configuration_is_a_clear_error(tmp_path: Path) -> None:

@@ -61,7 +61,7 @@ async def connect(
 async def listen_unix(handler: Handler, path: Path) -> tuple[asyncio.Server, str]:
     """Listen on ``path`` (replacing a socket a dead worker left); return the address."""
     path.unlink(missing_ok=True)
-    server = await asyncio.start_unix_server(_same_user_only(handler), path)
+    server = await asyncio.start_unix_server(_same_user_only(_ends_when_cancelled(handler)), path)
     path.chmod(0o600)
     return server, f"{UNIX_PREFIX}{path}"
 
@@ -81,7 +81,7 @@ async def listen_tcp(
     before it (uvloop reads as soon as a connection is made), and the handshake would hang.
     """
     context.sslobject_class = _reporting(refused)
-    server = await asyncio.start_server(handler, host, port, ssl=context)
+    server = await asyncio.start_server(_ends_when_cancelled(handler), host, port, ssl=context)
     bound_host, bound_port = server.sockets[0].getsockname()[:2]
     return server, f"{bound_host}:{bound_port}"
 
@@ -105,6 +105,21 @@ def peer_uid(sock: socket.socket) -> int:
         sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _UCRED.size)
     )
     return int(uid)
+
+
+def _ends_when_cancelled(handler: Handler) -> Handler:
+    """A connection's handler cancelled (its server's loop ends: the service is stopping)
+    closes the connection and returns: asyncio's streams on Python 3.11 ask a cancelled
+    handler's task for its exception, which raises, and print a traceback for every
+    connection open at the stop."""
+
+    async def handling(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await handler(reader, writer)
+        except asyncio.CancelledError:
+            writer.close()
+
+    return handling
 
 
 def _same_user_only(handler: Handler) -> Handler:
