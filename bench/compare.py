@@ -211,7 +211,8 @@ async def run(servers: list[BenchServer], plan: Plan, figures: list[str]) -> dic
     return results
 
 
-def parse(argv: list[str] | None) -> argparse.Namespace:
+def make_parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m bench``, before its choices are checked."""
     parser = argparse.ArgumentParser(
         prog="python -m bench",
         description="Run the same kernels-API workload against cellhub and Jupyter Server "
@@ -237,6 +238,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         default=",".join(FIGURES),
         help=f"comma-separated figures, of {','.join(FIGURES)}",
     )
+    add_run_options(parser)
+    return parser
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """The options of how the figures run and where their results go."""
     parser.add_argument(
         "--budget",
         type=float,
@@ -276,6 +283,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help="directory for server data and logs (default: a temporary one, removed afterwards)",
     )
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    """The parsed command line; the figures and servers named are checked, and ``--ksm``
+    refused where the host cannot merge pages or this process may not ask it to."""
+    parser = make_parser()
     arguments = parser.parse_args(argv)
     arguments.figures = chosen_figures(parser, arguments.figures)
     names = [n for n in arguments.only.split(",") if n] or SERVERS

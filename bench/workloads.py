@@ -249,12 +249,7 @@ async def ramp_kernels(
     reason = f"reached {target_count} kernels"
     while len(alive) < target_count:
         count = len(alive)
-        if count == 0:
-            batch = 1
-        elif count < memory_at:
-            batch = memory_at - count
-        else:
-            batch = max(1, min(count // 8, target_count - count))
+        batch = next_batch(count, memory_at, target_count)
         try:
             alive += await gather_limited(parallel, [lambda: idle_kernel(target)] * batch)
         except FAILURES as error:
@@ -264,23 +259,9 @@ async def ramp_kernels(
         count = len(alive)
         if count == memory_at:
             samples.details["ksm_wait_seconds"] = await merged(merge_wait)
-        processes = target.server.session_processes([pid for _, pid in alive])
-        tree = subtree_pss(root)
-        if count == 1:
-            samples.add("pss_one_mib", pss_bytes(processes[0].pid) / MiB)
-        if count == memory_at:
-            samples.add("pss_idle_mib", *(subtree_pss(p) / MiB for p in processes))
-            samples.add("pss_tree_mib", tree / count / MiB)
-            samples.details["tree_mib_at_memory_count"] = tree / MiB
+        tree = read_memory(samples, target, [pid for _, pid in alive], memory_at)
         if budget > 0 and tree > budget:
-            last_count, last_tree = previous
-            per_kernel = (tree - last_tree) / (count - last_count)
-            fit = last_count + math.floor((budget - last_tree) / per_kernel)
-            samples.add("capacity", max(0, min(fit, count)))
-            reason = (
-                f"tree PSS {tree / MiB:.0f} MiB > budget at {count} kernels; "
-                f"{last_tree / MiB:.0f} MiB at {last_count}"
-            )
+            reason = record_capacity(samples, previous, (count, tree), budget)
             break
         previous = (count, tree)
         if psutil.virtual_memory().available < 2**30:
@@ -291,3 +272,43 @@ async def ramp_kernels(
     samples.details["fill_stop"] = reason
     await target.client.shutdown_all()
     return samples
+
+
+def next_batch(count: int, memory_at: int, target_count: int) -> int:
+    """How many kernels the ramp starts next: the first alone, then up to ``memory_at`` at
+    once, then an eighth more at a time, so the budget is crossed in small steps."""
+    if count == 0:
+        return 1
+    if count < memory_at:
+        return memory_at - count
+    return max(1, min(count // 8, target_count - count))
+
+
+def read_memory(samples: Samples, target: Target, pids: list[int], memory_at: int) -> int:
+    """The server tree's PSS with ``pids`` alive; at one kernel and at ``memory_at`` also
+    the per-kernel readings of :func:`ramp_kernels`."""
+    count = len(pids)
+    processes = target.server.session_processes(pids)
+    tree = subtree_pss(target.server.root())
+    if count == 1:
+        samples.add("pss_one_mib", pss_bytes(processes[0].pid) / MiB)
+    if count == memory_at:
+        samples.add("pss_idle_mib", *(subtree_pss(p) / MiB for p in processes))
+        samples.add("pss_tree_mib", tree / count / MiB)
+        samples.details["tree_mib_at_memory_count"] = tree / MiB
+    return tree
+
+
+def record_capacity(
+    samples: Samples, before: tuple[int, int], after: tuple[int, int], budget: int
+) -> str:
+    """Record the kernels that fit ``budget``, interpolated between the ``(kernels, tree
+    PSS)`` readings either side of it; the reason the ramp stops."""
+    (last_count, last_tree), (count, tree) = before, after
+    per_kernel = (tree - last_tree) / (count - last_count)
+    fit = last_count + math.floor((budget - last_tree) / per_kernel)
+    samples.add("capacity", max(0, min(fit, count)))
+    return (
+        f"tree PSS {tree / MiB:.0f} MiB > budget at {count} kernels; "
+        f"{last_tree / MiB:.0f} MiB at {last_count}"
+    )

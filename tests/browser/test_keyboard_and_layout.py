@@ -11,7 +11,36 @@ from tests.browser.worksheet_page import WorksheetPage
 
 
 def test_keyboard_only_use(page: Any) -> None:
+    """A worksheet is written, run and rearranged without the mouse; Tab reaches every
+    control, its focus visible."""
     sheet = WorksheetPage(page)
+    write_and_run(page, sheet)
+    edit_in_command_mode(page, sheet)
+
+    # Tab from a cell in command mode reaches its toolbar, whose buttons are labelled.
+    page.keyboard.press("Escape")
+    page.keyboard.press("Tab")
+    focused = page.evaluate("document.activeElement.getAttribute('aria-label')")
+    assert focused == "Run cell"
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline != "none", "keyboard focus is visible"
+
+    # The kernel controls are reachable with Tab from the top of the page.
+    page.get_by_role("textbox", name="Worksheet title").focus()
+    labels = tab_labels(page, 12)
+    for control in [
+        "Run all",
+        "Interrupt",
+        "Restart",
+        "Restart & run all",
+        "Clear outputs",
+        "Download .ipynb",
+    ]:
+        assert control in labels
+
+
+def write_and_run(page: Any, sheet: WorksheetPage) -> None:
+    """Type and run two cells, the caret moving on as it would for a mouse-less user."""
     # The page opens with the caret in the first cell.
     assert sheet.focused_cell_index() == 0
     page.keyboard.type("x = 2")
@@ -23,7 +52,9 @@ def test_keyboard_only_use(page: Any) -> None:
     expect(sheet.cells).to_have_count(3)
     assert sheet.focused_cell_index() == 2
 
-    # Command mode: Escape, then single keys act on cells.
+
+def edit_in_command_mode(page: Any, sheet: WorksheetPage) -> None:
+    """Command mode: Escape, then single keys change, delete, undo, move, copy and add cells."""
     page.keyboard.type("Euler: $e^{i\\pi} = -1$")
     page.keyboard.press("Escape")
     expect(sheet.cell(2)).to_be_focused()
@@ -53,33 +84,18 @@ def test_keyboard_only_use(page: Any) -> None:
     page.keyboard.press("Control+Enter")
     expect(sheet.outputs(1)).to_contain_text("'typed'")
 
-    # Tab from a cell in command mode reaches its toolbar, whose buttons are labelled.
-    page.keyboard.press("Escape")
-    page.keyboard.press("Tab")
-    focused = page.evaluate("document.activeElement.getAttribute('aria-label')")
-    assert focused == "Run cell"
-    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
-    assert outline != "none", "keyboard focus is visible"
 
-    # The kernel controls are reachable with Tab from the top of the page.
-    page.get_by_role("textbox", name="Worksheet title").focus()
+def tab_labels(page: Any, presses: int) -> list[str]:
+    """The label (or text) of each element focused by ``presses`` presses of Tab."""
     labels = []
-    for _ in range(12):
+    for _ in range(presses):
         page.keyboard.press("Tab")
         labels.append(
             page.evaluate(
                 "(el => el.getAttribute('aria-label') || el.textContent)(document.activeElement)"
             )
         )
-    for control in [
-        "Run all",
-        "Interrupt",
-        "Restart",
-        "Restart & run all",
-        "Clear outputs",
-        "Download .ipynb",
-    ]:
-        assert control in labels
+    return labels
 
 
 def test_every_button_has_a_name(page: Any) -> None:

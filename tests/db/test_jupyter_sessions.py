@@ -1,3 +1,6 @@
+"""The Jupyter sessions table behind ``/api/sessions``: sessions listed by owner, changed
+and removed."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,3 +1,6 @@
+"""Alembic migrations on SQLite and a real PostgreSQL: a new database is made, an upgrade
+runs twice harmlessly, and a database from an older revision keeps its rows."""
+
 from __future__ import annotations
 
 import subprocess

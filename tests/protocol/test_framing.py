@@ -1,3 +1,6 @@
+"""The length-prefixed frames between hub, worker and session: a frame round-trips; an
+oversized one is refused before its body is read; garbage and a cut stream are errors."""
+
 from __future__ import annotations
 
 import asyncio

@@ -1,3 +1,6 @@
+"""Jupyter's binary WebSocket frames (the message and its buffers): what Jupyter Server's
+clients send is read, a frame round-trips, a malformed one is refused."""
+
 from __future__ import annotations
 
 import base64
