@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bench import class_start, cluster, memory, report, sage_vs_jupyter
+from bench import class_start, cluster, report, sage_vs_jupyter
 from bench.client import KernelsClient
 from bench.servers import BenchServer, CellhubServer, JupyterServer, ServerFailed
 from bench.workloads import (
@@ -39,6 +39,7 @@ from bench.workloads import (
     round_trip,
     session_start,
 )
+from cellhub.template.pagemerge import KSM, ksmd_running
 
 GiB = 2**30
 FIGURES = [
@@ -298,7 +299,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     if unknown:
         parser.error(f"unknown servers: {', '.join(sorted(unknown))}")
     arguments.servers = names
-    if arguments.ksm and (os.geteuid() != 0 or not memory.KSM.is_dir()):
+    if arguments.ksm and (os.geteuid() != 0 or not KSM.is_dir()):
         parser.error("--ksm needs root and a kernel with KSM (/sys/kernel/mm/ksm)")
     return arguments
 
@@ -456,7 +457,7 @@ def main(argv: list[str] | None = None) -> int:
     machine["ksmd"] = (
         "run by the benchmark during the memory and capacity figures"
         if arguments.ksm
-        else ("running" if memory.ksmd_running() else "stopped")
+        else ("running" if ksmd_running() else "stopped")
     )
     results: dict[str, Samples] = {}
     try:

@@ -127,7 +127,7 @@ def measure(url: str, size: int, repeat: int, work: Path) -> dict[str, float]:
             text.write(f"{number},a new row\n")
         small.append(timed(lambda: session.save(files)))
     grown = (bundles.stored_bytes(OWNER) - stored) / repeat
-    restores = []
+    restores: list[float] = []
     for _ in range(repeat):
         fresh = UserFiles(bundles, work / f"cache{len(restores)}", quota=10**12)
         restores.append(timed(functools.partial(restore, fresh, work)))
