@@ -104,16 +104,7 @@ def session_tree(leader: int) -> Callable[[], set[int]]:
 
     def find() -> set[int]:
         procs = [p for p in all_processes() if p.state != "Z"]
-        children: dict[int, list[int]] = {}
-        for p in procs:
-            children.setdefault(p.ppid, []).append(p.pid)
-        found = {p.pid for p in procs if leader in (p.pid, p.pgid, p.sid)}
-        todo = list(found)
-        while todo:
-            for child in children.get(todo.pop(), []):
-                if child not in found:
-                    found.add(child)
-                    todo.append(child)
+        found = with_descendants({p.pid for p in procs if leader in (p.pid, p.pgid, p.sid)}, procs)
         found.discard(os.getpid())
         return found
 
@@ -123,10 +114,15 @@ def session_tree(leader: int) -> Callable[[], set[int]]:
 def adopted_by(parent: int, keep: Collection[int]) -> set[int]:
     """The living children of ``parent`` not in ``keep``, and all their descendants."""
     procs = [p for p in all_processes() if p.state != "Z"]
+    return with_descendants({p.pid for p in procs if p.ppid == parent and p.pid not in keep}, procs)
+
+
+def with_descendants(roots: set[int], procs: list[ProcessInfo]) -> set[int]:
+    """``roots`` and every descendant of theirs among ``procs``."""
     children: dict[int, list[int]] = {}
     for p in procs:
         children.setdefault(p.ppid, []).append(p.pid)
-    found = {pid for pid in children.get(parent, []) if pid not in keep}
+    found = set(roots)
     todo = list(found)
     while todo:
         for child in children.get(todo.pop(), []):
