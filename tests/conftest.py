@@ -33,7 +33,7 @@ PYTHON3_ONLY = {"CELLHUB_KERNELS": "python3"}
 class RunningHub:
     """A ``cellhub serve`` process and what it printed."""
 
-    process: subprocess.Popen[str]
+    process: subprocess.Popen[str] | subprocess.Popen[bytes]
     url: str
     token: str
     data_dir: Path
@@ -41,7 +41,9 @@ class RunningHub:
 
     def descendants(self) -> list[psutil.Process]:
         try:
-            return psutil.Process(self.process.pid).children(recursive=True)
+            process = psutil.Process(self.process.pid)
+            children: list[psutil.Process] = process.children(recursive=True)
+            return children
         except psutil.NoSuchProcess:
             return []
 

@@ -59,8 +59,8 @@ def quick_bench(tmp_path: Path, figures: str) -> tuple[str, dict[str, Any]]:
         stdout, stderr = bench.communicate(timeout=25)
         pytest.fail(f"python -m bench took over 50 s:\n{stderr[-4000:]}")
     assert bench.returncode == 0, stderr[-4000:]
-    figures: dict[str, Any] = json.loads(output.read_text())["figures"]
-    return stdout, figures
+    measured: dict[str, Any] = json.loads(output.read_text())["figures"]
+    return stdout, measured
 
 
 def test_quick_start_and_roundtrip_against_cellhub(tmp_path: Path) -> None:

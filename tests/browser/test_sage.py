@@ -162,8 +162,12 @@ class Traffic:
         if response.status >= 400:
             self.failed.append(f"{response.status} {response.url}")
 
+    def console(self, message: Any) -> None:
+        if message.type == "error":
+            self.errors.append(message.text)
+
     def watch(self, page: Any) -> None:
-        page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        page.on("console", self.console)
         page.on("pageerror", lambda error: self.errors.append(str(error)))
 
     def assert_local_and_clean(self) -> None:
@@ -183,6 +187,7 @@ def assert_scenes_drawn(outputs: Locator, count: int, hub_url: str) -> None:
         canvas = scene.locator("body > canvas")
         expect(canvas).to_be_visible(timeout=30_000)
         frame = canvas.element_handle().owner_frame()
+        assert frame is not None, "the canvas is in Sage's frame"
         assert frame.evaluate("() => origin") == "null"  # an opaque origin: not the hub's
         assert frame.wait_for_function(SCENE_DRAWN, timeout=30_000).json_value() > 0.02
         # What the scene's document loaded, as it saw it (Playwright does not report the

@@ -33,7 +33,9 @@ def test_matplotlib_plot_appears_as_image(page: Any) -> None:
     )
     image = outputs.locator("img.image-output")
     expect(image).to_be_visible()
-    assert image.get_attribute("src").startswith("data:image/png;base64,")
+    source = image.get_attribute("src")
+    assert source is not None, "the image has its data as its source"
+    assert source.startswith("data:image/png;base64,")
     assert page.evaluate("(img) => img.naturalWidth", image.element_handle()) > 100
 
 

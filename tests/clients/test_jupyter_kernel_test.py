@@ -17,7 +17,9 @@ import pytest
 from tests.clients.blocking_kernel_client import RemoteKernel
 from tests.conftest import RunningHub
 
-jkt = pytest.importorskip("jupyter_kernel_test")
+pytest.importorskip("jupyter_kernel_test")
+
+import jupyter_kernel_test as jkt
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -27,7 +29,7 @@ def cellhub_for_suite(cellhub_server: RunningHub) -> Iterator[None]:
     yield
 
 
-class CellhubKernelTests(jkt.KernelTests):  # type: ignore[misc] - the package has no types
+class CellhubKernelTests(jkt.KernelTests):  # type: ignore[misc]  # the package has no types
     hub: RunningHub
 
     @classmethod

@@ -78,8 +78,8 @@ class Client(Hub):
         super().__init__(cluster.client_url, TOKEN)
         self.started: list[str] = []
 
-    async def start_kernel(self) -> str:
-        kernel_id = await super().start_kernel()
+    async def start_kernel(self, name: str = "python3") -> str:
+        kernel_id = await super().start_kernel(name)
         self.started.append(kernel_id)
         return kernel_id
 

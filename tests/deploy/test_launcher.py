@@ -65,7 +65,9 @@ async def test_up_status_restart_down(tmp_path: Path) -> None:
         if os.geteuid() == 0:  # PostgreSQL runs as postgres, with none of root's groups
             status = Path(f"/proc/{pids['postgresql']}/status").read_text()
             assert psutil.Process(pids["postgresql"]).username() == "postgres"
-            assert "0" not in re.search(r"^Groups:(.*)$", status, re.M).group(1).split()
+            groups = re.search(r"^Groups:(.*)$", status, re.M)
+            assert groups is not None, "a process's status has its Groups line"
+            assert "0" not in groups.group(1).split()
 
         rows = status_rows(deployment)
         assert {name: row[:3] for name, row in rows.items()} == {

@@ -59,8 +59,8 @@ class LogDeployment:
     def shipper(self) -> str:
         return self.host.shipper.socket
 
-    def records(self, **wanted: str) -> list[StoredRecord]:
-        return newest_records(self.engine, RecordFilter(**wanted), 100_000)
+    def records(self, service: str = "") -> list[StoredRecord]:
+        return newest_records(self.engine, RecordFilter(service=service), 100_000)
 
 
 @pytest.fixture

@@ -99,11 +99,10 @@ def test_a_host_without_the_log_store_gets_its_forwarder_unit(tmp_path: Path) ->
         ]
         site = Site(load(deployment.file), "b")
         forwarder = site.deployment.on_host("b")[0]
+        kind = SERVICE_KINDS["log-forwarder"]
+        assert kind is not None, "cellhub launches the log forwarder"
         unit = unit_lines((output / "cellhub-log-forwarder-b.service").read_text())
-        assert (
-            shlex.split(unit["ExecStart"])
-            == SERVICE_KINDS["log-forwarder"].launch(forwarder, site).argv
-        )
+        assert shlex.split(unit["ExecStart"]) == kind.launch(forwarder, site).argv
         config = (site.folder(forwarder) / "rsyslog.conf").read_text()
         assert 'target="127.0.0.1"' in config and 'port="2514"' in config
         worker = unit_lines((output / "cellhub-worker.service").read_text())

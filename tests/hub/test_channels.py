@@ -20,6 +20,9 @@ class Recorder:
     async def send_bytes(self, data: bytes) -> None:
         raise AssertionError("no binary message was sent")
 
+    async def close(self, code: int = 1000, reason: str | None = None) -> None:
+        """Nothing to close: the recorder holds no connection."""
+
 
 def message(i: int, size: int = 100) -> bytes:
     return b'{"i":%d,"pad":"%s"}' % (i, b"x" * size)
@@ -27,7 +30,7 @@ def message(i: int, size: int = 100) -> bytes:
 
 async def test_small_output_is_acknowledged_once_after_a_pause() -> None:
     acks: list[int] = []
-    kernel = KernelChannels("k", acks.append, [].append)
+    kernel = KernelChannels("k", acks.append, lambda count: None)
     client = Recorder()
     kernel.add(client)
     try:
@@ -45,7 +48,7 @@ async def test_small_output_is_acknowledged_once_after_a_pause() -> None:
 
 async def test_streaming_output_is_acknowledged_as_it_goes() -> None:
     acks: list[int] = []
-    kernel = KernelChannels("k", acks.append, [].append)
+    kernel = KernelChannels("k", acks.append, lambda count: None)
     kernel.add(Recorder())
     try:
         sent = [message(i, 4096) for i in range(1, 41)]  # 160 kB: ten acknowledgement batches
@@ -70,7 +73,7 @@ async def test_replies_go_to_their_requester_and_iopub_to_all() -> None:
     before its socket dropped: a reply goes to the requester, by request or by session, and
     to no one who is known to be someone else."""
     counts: list[int] = []
-    kernel = KernelChannels("k", [].append, counts.append)
+    kernel = KernelChannels("k", lambda nbytes: None, counts.append)
     asker, watcher, anonymous = Recorder(), Recorder(), Recorder()
     kernel.add(asker, session="asker")
     kernel.add(watcher, session="watcher")

@@ -91,7 +91,7 @@ async def test_uploads_in_chunks(api: httpx.AsyncClient) -> None:
 
 async def test_one_tree_with_the_worksheets(api: httpx.AsyncClient) -> None:
     assert (await api.put(url("course"), json={"type": "directory"})).status_code == 201
-    notebook = {"type": "notebook", "content": new_notebook()}
+    notebook = {"type": "notebook", "content": new_notebook()}  # type: ignore[no-untyped-call]
     assert (await api.put(url("course", "week 1.ipynb"), json=notebook)).status_code == 201
     assert (await api.put(url("course", "data.csv"), json=text_body("x\n"))).status_code == 201
     assert (await api.put(url("nowhere", "x.txt"), json=text_body("x"))).status_code == 404

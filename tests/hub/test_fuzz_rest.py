@@ -11,6 +11,7 @@ traceback, and a kernel started before the run still computes ``1 + 1`` after it
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -18,6 +19,7 @@ import schemathesis
 from hypothesis import given
 from hypothesis import strategies as st
 from schemathesis.checks import CheckContext, not_a_server_error
+from schemathesis.core.result import Ok
 from schemathesis.core.transport import Response
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -32,6 +34,8 @@ from tests.kernel_client import KernelClient
 
 #: Generated requests per operation.
 EXAMPLES = 25
+#: One operation of the described API (schemathesis leaves its parts' types open).
+Operation = schemathesis.APIOperation[Any, Any, Any, Any]
 #: Every operation but the description's own URL, which schemathesis leaves out.
 OPERATIONS = {
     "GET /api",
@@ -86,7 +90,7 @@ OPERATIONS = {
 
 
 def not_a_server_error_but_jupyters_501(
-    ctx: CheckContext, response: Response, case: schemathesis.Case
+    ctx: CheckContext, response: Response, case: schemathesis.Case[Operation]
 ) -> bool | None:
     """No 5xx, but the 501 Jupyter Server answers (and cellhub, as documented) when a session
     asks for a kernel spec there is not: the fuzzer's kernel names are random."""
@@ -113,10 +117,12 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
     running.stop()
 
 
-def fuzz_operation(strategy: st.SearchStrategy[schemathesis.Case], base: str, token: str) -> None:
+def fuzz_operation(
+    strategy: st.SearchStrategy[schemathesis.Case[Operation]], base: str, token: str
+) -> None:
     @bounded(EXAMPLES)
     @given(case=strategy)
-    def check(case: schemathesis.Case) -> None:
+    def check(case: schemathesis.Case[Operation]) -> None:
         case.call_and_validate(
             base_url=base, headers={"Authorization": f"token {token}"}, checks=CHECKS, timeout=30
         )
@@ -130,7 +136,10 @@ async def test_rest_api_conforms_and_survives(fuzzed: RunningHub) -> None:
     async with httpx.AsyncClient(base_url=base, headers=auth) as http:
         kernel_id = (await http.post("/api/kernels")).json()["id"]
     schema = schemathesis.openapi.from_url(f"{base}/api/openapi.json")  # public: no token
-    operations = [result.ok() for result in schema.get_all_operations()]
+    operations: list[Operation] = []
+    for loaded in schema.get_all_operations():
+        assert isinstance(loaded, Ok), f"an operation did not load: {loaded.err()}"
+        operations.append(loaded.ok())
     assert {op.label for op in operations} == OPERATIONS
     for operation in operations:
         fuzz_operation(operation.as_strategy(), base, fuzzed.token)

@@ -73,7 +73,7 @@ async def test_a_silent_database_holds_one_query_at_a_time() -> None:
         assert first == "the database did not answer within 0.3 s"
         hung = probe.query
         assert hung is not None and not hung.done()
-        assert await asyncio.gather(probe.problem(), probe.problem()) == [first, first]
+        assert list(await asyncio.gather(probe.problem(), probe.problem())) == [first, first]
         assert probe.query is hung, "a second query while the first hangs"
         accepted, _ = listener.accept()
         accepted.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))

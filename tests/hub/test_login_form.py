@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.both_databases
 OWN = {"Origin": HUB}
 
 
-def client(tmp_path: Path, **settings: object) -> httpx.AsyncClient:
+def client(tmp_path: Path, **settings: Any) -> httpx.AsyncClient:
     tmp_path.mkdir(exist_ok=True)
     app = in_process_hub(tmp_path, **settings)
     with contextlib.suppress(AccountExists):  # a test's hubs share its PostgreSQL database

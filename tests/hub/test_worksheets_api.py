@@ -18,7 +18,7 @@ async def test_history_open_and_restore(tmp_path: Path) -> None:
     headers = {"Authorization": f"token {TOKEN}"}
     async with httpx.AsyncClient(transport=transport, base_url=HUB, headers=headers) as api:
         for text in ("one", "two", "three"):
-            notebook = new_notebook(cells=[new_markdown_cell(text)])
+            notebook = new_notebook(cells=[new_markdown_cell(text)])  # type: ignore[no-untyped-call]
             await api.put("/api/contents/w.ipynb", json={"type": "notebook", "content": notebook})
         listed = (await api.get("/api/worksheets/history/w.ipynb")).json()
         assert listed["current"] == 3

@@ -56,7 +56,8 @@ class Workers:
 
     def family(self, process: subprocess.Popen[str]) -> list[psutil.Process]:
         with contextlib.suppress(psutil.NoSuchProcess):
-            return psutil.Process(process.pid).children(recursive=True)
+            children: list[psutil.Process] = psutil.Process(process.pid).children(recursive=True)
+            return children
         return []
 
     def kill(self, address: str) -> None:

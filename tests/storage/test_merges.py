@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cellhub.storage.git_bundles import Delete, Put, Repository
+from cellhub.storage.git_bundles import Change, Delete, Put, Repository
 from cellhub.storage.merges import merge
 
 
@@ -17,7 +17,7 @@ def test_each_side_keeps_its_changes_and_a_clash_keeps_both(tmp_path: Path) -> N
         [Put("clash.csv", b"upload"), Put("up.txt", b"u"), Delete("kept.txt")], "uploads"
     )
     repository.git("update-ref", "refs/heads/main", base)
-    session = [Put("clash.csv", b"code"), Put("out.txt", b"o"), Delete("gone.txt")]
+    session: list[Change] = [Put("clash.csv", b"code"), Put("out.txt", b"o"), Delete("gone.txt")]
     theirs = repository.commit([*session, Put("kept.txt", b"1")], "session")
     merged = merge(repository, base, ours, theirs)
     assert merged.conflicts == ["clash (conflict from session).csv"]

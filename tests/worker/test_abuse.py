@@ -110,8 +110,8 @@ class ClosingHub(Hub):
         super().__init__(url, token)
         self.clients: list[KernelClient] = []
 
-    async def kernel(self) -> tuple[str, KernelClient]:
-        kernel_id, client = await super().kernel()
+    async def kernel(self, name: str = "python3") -> tuple[str, KernelClient]:
+        kernel_id, client = await super().kernel(name)
         self.clients.append(client)
         return kernel_id, client
 

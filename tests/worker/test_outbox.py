@@ -21,7 +21,7 @@ def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
 
 def available(sock: socket.socket) -> bytes:
     """Everything readable right now, without waiting."""
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         try:
             chunk = sock.recv(1 << 20, socket.MSG_DONTWAIT)

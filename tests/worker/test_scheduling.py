@@ -29,7 +29,8 @@ def template_children(server: RunningHub) -> list[psutil.Process]:
     template = next(
         p for p in server.descendants() if any("cellhub.template.process" in a for a in p.cmdline())
     )
-    return template.children()
+    children: list[psutil.Process] = template.children()
+    return children
 
 
 def claimed_session(server: RunningHub, pid: int, uid: int) -> int:
@@ -44,7 +45,7 @@ def claimed_session(server: RunningHub, pid: int, uid: int) -> int:
             status = Path(f"/proc/{child.pid}/status").read_text()
             nspids = next(line for line in status.splitlines() if line.startswith("NSpid:"))
             if int(nspids.split()[-1]) == pid and uid in child.uids():
-                return child.pid
+                return int(child.pid)
     raise AssertionError(f"no session of uid {uid} is {pid} in its PID namespace")
 
 

@@ -18,7 +18,7 @@ async def test_a_burst_waits_for_room_and_arrives_whole_and_in_order() -> None:
     theirs.setblocking(False)
     lost: list[bool] = []
     client = TemplateClient(
-        {}, lambda pid, sock: None, lambda pid, code: None, lambda: lost.append(True), {}
+        {}, lambda pid, sock: None, lambda pid, code, limits: None, lambda: lost.append(True), {}
     )
     client.control = ours
     try:
@@ -43,7 +43,9 @@ async def test_a_signal_is_done_when_the_template_says_so_or_is_gone() -> None:
     complete the requests in order, and a lost template leaves none waiting."""
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     ours.setblocking(False)
-    client = TemplateClient({}, lambda pid, sock: None, lambda pid, code: None, lambda: None, {})
+    client = TemplateClient(
+        {}, lambda pid, sock: None, lambda pid, code, limits: None, lambda: None, {}
+    )
     client.control = ours
     try:
         first, second = client.signal(11, 2), client.signal(12, 2)

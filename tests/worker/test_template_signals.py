@@ -58,7 +58,7 @@ async def test_an_interrupt_before_the_session_is_ready_is_ignored(tmp_path: Pat
     template = TemplateClient(
         template_settings(config, "python3"),
         on_forked,
-        lambda pid, code: exited.__setitem__(pid, code),
+        lambda pid, code, limits: exited.__setitem__(pid, code),
         lambda: None,
         {"PATH": "/usr/bin:/bin"},
     )
