@@ -259,7 +259,7 @@ async def ramp_kernels(
         count = len(alive)
         if count == memory_at:
             samples.details["ksm_wait_seconds"] = await merged(merge_wait)
-        tree = read_memory(samples, target, [pid for _, pid in alive], memory_at)
+        tree = read_memory(samples, target, root, [pid for _, pid in alive], memory_at)
         if budget > 0 and tree > budget:
             reason = record_capacity(samples, previous, (count, tree), budget)
             break
@@ -284,12 +284,14 @@ def next_batch(count: int, memory_at: int, target_count: int) -> int:
     return max(1, min(count // 8, target_count - count))
 
 
-def read_memory(samples: Samples, target: Target, pids: list[int], memory_at: int) -> int:
-    """The server tree's PSS with ``pids`` alive; at one kernel and at ``memory_at`` also
-    the per-kernel readings of :func:`ramp_kernels`."""
+def read_memory(
+    samples: Samples, target: Target, root: psutil.Process, pids: list[int], memory_at: int
+) -> int:
+    """The PSS of the server's tree from ``root`` with ``pids`` alive; at one kernel and at
+    ``memory_at`` also the per-kernel readings of :func:`ramp_kernels`."""
     count = len(pids)
     processes = target.server.session_processes(pids)
-    tree = subtree_pss(target.server.root())
+    tree = subtree_pss(root)
     if count == 1:
         samples.add("pss_one_mib", pss_bytes(processes[0].pid) / MiB)
     if count == memory_at:
