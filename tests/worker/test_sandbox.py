@@ -631,6 +631,21 @@ def test_uid_pool_never_hands_out_a_uid_in_use(tmp_path: Path) -> None:
             os.kill(stray, signal.SIGKILL)
 
 
+@needs_root
+def test_close_removes_the_cgroup_of_a_session_never_forked(tmp_path: Path) -> None:
+    """A template told to stop while it forks a session has made the session's cgroup but
+    holds no lease of it to release: closing the sandbox removes that cgroup too, and then
+    the deployment's parent cgroups (a stop of 500 sessions left one behind before)."""
+    sandbox = make_sandbox("linux", tmp_path)
+    assert isinstance(sandbox, LinuxSandbox)
+    made = sandbox.prepare().details.cgroup.directories
+    parents = set(sandbox.cgroups.parents.values())
+    assert all(directory.is_dir() for directory in made)
+    sandbox.close()
+    assert [path for path in (*made, *parents) if path.exists()] == []
+    sandbox.close()  # closing again (as the test's own clean-up does) finds nothing to do
+
+
 def test_cgroup_v2_files(tmp_path: Path) -> None:
     """The v2 code path, on a stand-in directory (these hosts mount v1 controllers)."""
     own = next(

@@ -171,13 +171,17 @@ class CgroupTree:
     def remove_stale(self) -> None:
         """Remove empty session cgroups a previous template left behind."""
         for parent in set(self.parents.values()):
-            for child in parent.iterdir():
+            children = parent.iterdir() if parent.is_dir() else iter(())
+            for child in children:
                 if child.is_dir() and not _procs(child):
                     _rmdir_quietly(child)
 
     def remove(self) -> None:
-        """Remove the deployment's parent cgroups if no session is left in them (another
-        worker of the same deployment may still use them: then they stay)."""
+        """Remove the deployment's empty session cgroups, then its parent cgroups if no
+        session is left in them (another worker of the same deployment may still use them:
+        then they stay). A session being forked when the template is told to stop has its
+        cgroup made but no lease yet to release, so the stop alone would leave it."""
+        self.remove_stale()
         for parent in set(self.parents.values()):
             _rmdir_quietly(parent)
 
