@@ -10,10 +10,11 @@ HAProxy turns most of the class away). Each sample is the time from the client's
 its result, so that a server (or a client process) that falls behind shows in it; a client
 that gets no result within ``timeout`` seconds, or an error, counts as failed. The class
 begins once the server holds ready what it keeps ready between classes (cellhub: its spare
-sessions; bench/servers.py). The kernels stay alive until every client is done, as a class's
-would, and are shut down afterwards, outside the timing. The CPU time the client and each
-part of the server used during the class goes in the JSON's details
-(``class_cpu_seconds``), and so does the memory the class took from the machine
+sessions, ``class_spares_ready`` in the JSON's details; bench/servers.py): two by default,
+one for every client in ``cellhub-ready`` (bench/compare.py). The kernels stay alive until
+every client is done, as a class's would, and are shut down afterwards, outside the timing.
+The CPU time the client and each part of the server used during the class goes in the JSON's
+details (``class_cpu_seconds``), and so does the memory the class took from the machine
 (``class_new_memory_mib``, the fall in ``MemAvailable`` from its start to its last result):
 past a point that depends on the machine, new memory costs several times more
 (bench/new_pages.py). What the server's parts hold as their own once every client has its
@@ -74,6 +75,7 @@ async def class_start(
         else contextlib.nullcontext(target.server.base_url)
     )
     await asyncio.to_thread(target.server.settle)
+    samples.details["class_spares_ready"] = await asyncio.to_thread(target.server.spares)
     async with front as url:
         client = KernelsClient(url, target.server.token)
         began = asyncio.get_running_loop().time() + 0.5

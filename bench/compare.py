@@ -57,7 +57,11 @@ FIGURES = [
 ]
 #: Figures of Sage kernels, measured against servers that offer them.
 SAGE_FIGURES = ("sagestart", "sagememory")
-SERVERS = ["cellhub", "jupyter", "jupyter-tuned"]
+SERVERS = ["cellhub", "cellhub-ready", "jupyter", "jupyter-tuned"]
+#: cellhub with a spare session ready for every client of the class (``spare_sessions`` the
+#: class's size), as a deployment prepares for one: it runs the class start alone, in a phase
+#: of its own, so that its idle spares take no memory or CPU from the other figures.
+READY = "cellhub-ready"
 
 
 @dataclass(frozen=True)
@@ -298,6 +302,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     unknown = set(names) - set(SERVERS)
     if unknown:
         parser.error(f"unknown servers: {', '.join(sorted(unknown))}")
+    if arguments.only and READY in names and "classstart" not in arguments.figures:
+        parser.error(f"{READY} runs the classstart figure alone; add it to --figures")
     arguments.servers = names
     if arguments.ksm and (os.geteuid() != 0 or not KSM.is_dir()):
         parser.error("--ksm needs root and a kernel with KSM (/sys/kernel/mm/ksm)")
@@ -354,7 +360,7 @@ def make_servers(names: list[str], workdir: Path, settings: list[str]) -> list[B
         "jupyter": JupyterServer(workdir / "jupyter"),
         "jupyter-tuned": JupyterServer(workdir / "jupyter-tuned", tuned=True),
     }
-    return [made[name] for name in SERVERS if name in names]
+    return [made[name] for name in SERVERS if name in names and name in made]
 
 
 def make_sage_servers(
@@ -385,14 +391,20 @@ def stop_on_sigterm(signum: int, frame: object) -> None:
 Phase = tuple[list[BenchServer], list[str]]
 
 
-def make_phases(arguments: argparse.Namespace, workdir: Path) -> list[Phase]:
-    """The servers and figures of each phase: Python's figures, then Sage's."""
+def make_phases(arguments: argparse.Namespace, workdir: Path, plan: Plan) -> list[Phase]:
+    """The servers and figures of each phase: Python's figures, the class start with spares
+    ready for the class, then Sage's."""
     python_figures = [f for f in arguments.figures if f not in SAGE_FIGURES]
     sage_figures = [f for f in arguments.figures if f in SAGE_FIGURES]
     phases: list[Phase] = []
     if python_figures:
         servers = make_servers(arguments.servers, workdir, arguments.cellhub_setting)
-        phases.append((servers, python_figures))
+        if servers:
+            phases.append((servers, python_figures))
+    if "classstart" in python_figures and READY in arguments.servers:
+        settings = [*arguments.cellhub_setting, f"spare_sessions={plan.class_size}"]
+        ready = CellhubServer(workdir / READY, dict(s.split("=", 1) for s in settings), READY)
+        phases.append(([ready], ["classstart"]))
     if sage_figures:
         servers = make_sage_servers(
             arguments.servers, workdir, arguments.cellhub_setting, arguments.sage_python
@@ -452,7 +464,7 @@ def main(argv: list[str] | None = None) -> int:
     if arguments.clients is not None:
         plan = replace(plan, clients=arguments.clients)
     workdir = arguments.workdir or Path(tempfile.mkdtemp(prefix="cellhub-bench-"))
-    phases = make_phases(arguments, workdir)
+    phases = make_phases(arguments, workdir, plan)
     machine = report.machine()
     machine["ksmd"] = (
         "run by the benchmark during the memory and capacity figures"

@@ -210,6 +210,12 @@ def ratio(metric: Metric, cellhub: float | None, other: float | None) -> float |
     return numerator / denominator if denominator else None
 
 
+def is_jupyter(server: str) -> bool:
+    """Whether ``server`` is one cellhub's advantage is counted against (not a cellhub of
+    other settings)."""
+    return server.startswith("jupyter")
+
+
 def machine() -> dict[str, Any]:
     cpu = platform.processor()
     try:
@@ -281,7 +287,7 @@ def build(
             "cellhub_advantage": {
                 name: ratio(metric, cellhub, value)
                 for name, value in values.items()
-                if name != "cellhub" and ratio(metric, cellhub, value) is not None
+                if is_jupyter(name) and ratio(metric, cellhub, value) is not None
             },
         }
     return {
@@ -310,7 +316,7 @@ def number(value: float | None) -> str:
 def table(document: dict[str, Any]) -> str:
     """A plain-text table: one row per figure, a value column per server, ratios after each."""
     servers = list(document["servers"])
-    others = [name for name in servers if name != "cellhub"]
+    others = [name for name in servers if is_jupyter(name)]
     header = ["figure", "unit", *servers]
     if "cellhub" in servers:
         header += [f"x vs {name}" for name in others]

@@ -166,6 +166,10 @@ class BenchServer:
         """Return once the server holds ready what it keeps ready between clients (nothing, by
         default), so that a class starts against a server as it is between classes."""
 
+    def spares(self) -> int:
+        """Sessions the server holds ready before a client asks for one (none by default)."""
+        return 0
+
     def part_of(self, process: psutil.Process) -> str:
         """Which part of the server a process is: the server itself, or its kernels."""
         return "server" if process.pid == self.root().pid else "kernels"
@@ -207,7 +211,10 @@ class CellhubServer(BenchServer):
         "kernels": "python3",
     }
 
-    def __init__(self, workdir: Path, settings: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, workdir: Path, settings: dict[str, str] | None = None, name: str = "cellhub"
+    ) -> None:
+        self.name = name
         super().__init__(workdir)
         from cellhub.config import SETTINGS
 

@@ -29,8 +29,11 @@ REPOSITORY = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.timeout(90)
 
 
-def quick_bench(tmp_path: Path, figures: str) -> tuple[str, dict[str, Any]]:
-    """``python -m bench --quick`` against cellhub alone: what it printed, and its figures."""
+def quick_bench(
+    tmp_path: Path, figures: str, server: str = "cellhub"
+) -> tuple[str, dict[str, Any]]:
+    """``python -m bench --quick`` against ``server`` alone: what it printed, and its
+    figures."""
     output = tmp_path / "bench.json"
     bench = subprocess.Popen(
         [
@@ -39,7 +42,7 @@ def quick_bench(tmp_path: Path, figures: str) -> tuple[str, dict[str, Any]]:
             "bench",
             "--quick",
             "--only",
-            "cellhub",
+            server,
             "--figures",
             figures,
             "--json",
@@ -100,6 +103,7 @@ def test_quick_class_start_counts_sessions_apart_from_the_template(tmp_path: Pat
     _, figures = quick_bench(tmp_path, "classstart")
     assert figures["class_succeeded"]["values"]["cellhub"] == 50
     report = json.loads((tmp_path / "bench.json").read_text())
+    assert report["details"]["cellhub"]["class_spares_ready"] == [[2]]
     [[used]] = report["details"]["cellhub"]["class_cpu_seconds"]
     assert set(used) == {"client", "hub", "worker", "template", "sessions"}
     assert used["template"] > 0
@@ -109,6 +113,19 @@ def test_quick_class_start_counts_sessions_apart_from_the_template(tmp_path: Pat
     assert held["sessions"] >= 50 * 1.0, held
     [[taken]] = report["details"]["cellhub"]["class_new_memory_mib"]
     assert isinstance(taken, int), taken
+
+
+@needs_haproxy
+def test_quick_class_start_with_a_spare_ready_for_every_client(tmp_path: Path) -> None:
+    """``cellhub-ready`` keeps a spare session for each of the class's clients: the class
+    begins once all 50 are ready, and every client is served (each by a spare, the pool
+    refilling behind them)."""
+    stdout, figures = quick_bench(tmp_path, "classstart", server="cellhub-ready")
+    assert "spare_sessions=50" in stdout
+    assert figures["class_succeeded"]["values"]["cellhub-ready"] == 50
+    assert figures["class_succeeded"]["cellhub_advantage"] == {}
+    report = json.loads((tmp_path / "bench.json").read_text())
+    assert report["details"]["cellhub-ready"]["class_spares_ready"] == [[50]]
 
 
 @pytest.mark.skipif(shutil.which("ab") is None, reason="apt-get install apache2-utils")

@@ -140,7 +140,10 @@ class Config(SandboxLimits):
         "(their host is unreachable); never less than three of the worker's load_interval.",
     )
     spare_sessions: int = _setting(
-        2, "Pre-forked sessions kept ready so a new kernel starts in milliseconds."
+        2,
+        "Pre-forked sessions kept ready so a new kernel starts in milliseconds; for a class "
+        "that starts at once, each worker's share of the class (about 8 MiB each while idle; "
+        "docs/deployment.md).",
     )
     preload: list[str] = _setting(
         [
