@@ -112,6 +112,16 @@ def build_parser() -> argparse.ArgumentParser:
     workers.add_argument(
         "--hub", metavar="URL", help="the hub to ask [default: http://127.0.0.1:PORT]"
     )
+    workers.add_argument(
+        "--spares",
+        type=int,
+        metavar="N",
+        help="first have the workers keep N spare sessions ready (before a class: each "
+        "worker's share of it), until they restart",
+    )
+    workers.add_argument(
+        "--worker", metavar="NAME", help="with --spares: this worker only [default: every one]"
+    )
     add_setting_flags(workers, HUB_CLIENT_SETTINGS)
     add_logs_parser(commands)
     add_render_parser(commands)
@@ -450,14 +460,23 @@ def issue(
     )
 
 
-def workers(config: Config, hub_url: str | None) -> None:
-    from cellhub.workers_table import HubUnavailable, fetch_workers, render
+def workers(config: Config, args: argparse.Namespace) -> None:
+    from cellhub.workers_table import HubUnavailable, fetch_workers, render, set_spares
 
     token = config.token or stored_token(config.data_path)
     if not token:
         raise SystemExit("cellhub: no token: give --token, or --data-dir of the hub")
+    if args.worker and args.spares is None:
+        raise SystemExit("cellhub: --worker names the worker of --spares; give --spares N too")
+    hub_url = args.hub or f"http://127.0.0.1:{config.port}"
     try:
-        print(render(fetch_workers(hub_url or f"http://127.0.0.1:{config.port}", token)))
+        if args.spares is not None:
+            names = (
+                [args.worker] if args.worker else [w["name"] for w in fetch_workers(hub_url, token)]
+            )
+            for name in names:
+                set_spares(hub_url, token, name, args.spares)
+        print(render(fetch_workers(hub_url, token)))
     except HubUnavailable as exc:
         raise SystemExit(f"cellhub: {exc}") from None
 
@@ -513,7 +532,7 @@ def main(argv: list[str] | None = None) -> None:
         elif args.command == "certs":
             certs(config, args)
         elif args.command == "workers":
-            workers(config, args.hub)
+            workers(config, args)
         elif args.command == "logs":
             logs(config, args)
         elif args.command == "render":

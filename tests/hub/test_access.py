@@ -58,6 +58,7 @@ TABLE = {
     "GET /api/workers": Access.ADMIN,
     "POST /api/workers/drain": Access.ADMIN,
     "POST /api/workers/activate": Access.ADMIN,
+    "POST /api/workers/spares": Access.ADMIN,
     "GET /admin": Access.ADMIN,
     "GET /api/admin/kernels": Access.ADMIN,
     "GET /api/admin/errors": Access.ADMIN,

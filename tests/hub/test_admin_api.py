@@ -37,6 +37,7 @@ ADMIN_ROUTES = [
     ("GET", "/api/workers"),
     ("POST", "/api/workers/drain"),
     ("POST", "/api/workers/activate"),
+    ("POST", "/api/workers/spares"),
 ]
 
 
@@ -112,4 +113,28 @@ async def test_recent_errors_list_the_hubs_warnings_newest_first(
 
 async def test_draining_a_worker_the_hub_does_not_use_is_404(client: httpx.AsyncClient) -> None:
     answer = await client.post("/api/workers/drain", headers=ADMIN, json={"worker": "nowhere"})
+    assert answer.status_code == 404 and "nowhere" in answer.json()["message"]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"spares": 3}, "'worker' must be"),
+        ({"worker": "nowhere", "spares": -1}, "'spares' must be a whole number from 0 to"),
+        ({"worker": "nowhere", "spares": "3"}, "'spares' must be"),
+        ({"worker": "nowhere", "spares": True}, "'spares' must be"),
+        ({"worker": "nowhere", "spares": 10**6}, "'spares' must be"),
+    ],
+    ids=["no worker", "negative", "a string", "a boolean", "too many"],
+)
+async def test_spares_out_of_range_are_refused(
+    client: httpx.AsyncClient, body: dict[str, object], message: str
+) -> None:
+    answer = await client.post("/api/workers/spares", headers=ADMIN, json=body)
+    assert answer.status_code == 400 and message in answer.json()["message"]
+
+
+async def test_spares_for_a_worker_the_hub_does_not_use_is_404(client: httpx.AsyncClient) -> None:
+    body = {"worker": "nowhere", "spares": 3}
+    answer = await client.post("/api/workers/spares", headers=ADMIN, json=body)
     assert answer.status_code == 404 and "nowhere" in answer.json()["message"]

@@ -434,6 +434,7 @@ SCHEMAS: dict[str, Any] = {
         sessions=NULLABLE_COUNT,
         capacity=NULLABLE_COUNT,
         free=NULLABLE_COUNT,
+        spares={**NULLABLE_COUNT, "description": "Sessions ready, of every kernel kind."},
         memory={**NULLABLE_COUNT, "description": "Bytes of headroom (null: unknown)."},
         drained_by_admin={"type": "boolean", "description": "Drained from the admin view."},
     ),

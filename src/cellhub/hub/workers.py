@@ -340,6 +340,10 @@ class WorkerLink:
         models: list[hub_worker.KernelModel] = await self.request(hub_worker.ListKernels(ids))
         return models
 
+    async def set_spares(self, sessions: int) -> None:
+        """Have the worker keep ``sessions`` spare sessions ready per kernel kind from now on."""
+        await self.request(hub_worker.SetSpares(sessions))
+
     async def replay(self, kernel_id: str, after: int) -> hub_worker.Missed:
         missed: hub_worker.Missed = await self.request(hub_worker.Replay(kernel_id, after))
         return missed

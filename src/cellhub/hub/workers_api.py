@@ -14,6 +14,13 @@ administrator, from the admin view) drain a worker for every hub and undo that
 (hub/drains.py); a drained worker is listed ``draining`` with ``drained_by_admin`` true.
 ``NAME`` is the worker's name or address (which may hold slashes: ``unix:/PATH``, hence
 the body rather than the path).
+
+``POST /api/workers/spares`` with ``{"worker": NAME, "spares": N}`` has the worker keep
+``N`` spare sessions ready per kernel kind from now on (hub_worker.SetSpares): before a
+class that starts at once, each worker's share of the class, so that every start claims a
+session forked and warmed up ahead; afterwards back to a few. It holds for every hub (the
+worker keeps it) until the worker restarts with its own ``spare_sessions``. ``spares`` in
+a worker's listing is how many it had ready at its last load report.
 """
 
 from __future__ import annotations
@@ -31,6 +38,13 @@ from cellhub.hub.json_api import error, json_object
 from cellhub.hub.kernels_api import service
 from cellhub.hub.roster import WorkerEntry, WorkerRoster
 from cellhub.hub.workers import WorkerLink
+from cellhub.log_records import service_logger
+
+log = service_logger(__name__)
+
+#: The most spare sessions a worker may be asked to keep (its ``max_sessions`` bounds the
+#: sessions it forks in any case).
+MAX_SPARES = 100_000
 
 
 def worker_model(
@@ -48,6 +62,7 @@ def worker_model(
         "capacity": report.capacity if report else None,
         "free": report.free if report else None,
         "memory": (report.memory or None) if report else None,
+        "spares": sum(report.spares.values()) if report else None,
     }
 
 
@@ -85,14 +100,41 @@ async def set_drained(request: Request, drained: bool) -> Response:
     name = body.get("worker")
     if not isinstance(name, str):
         return error(400, "'worker' must be a worker's name or address")
-    found = [each for each in entries(request) if name in (each[1].name, each[0].address)]
-    if not found:
+    found = named(request, name)
+    if found is None:
         return error(404, f"no worker called {name!r}")
-    link, entry, state = found[0]
+    link, entry, state = found
     drains: AdminDrains = request.app.state.drains
     by = who(request)
     await (drains.drain if drained else drains.activate)(link.address, by)
     return JSONResponse(worker_model(link, entry, state, held=drained))
+
+
+async def set_spares(request: Request) -> Response:
+    """Have the named worker keep ``spares`` spare sessions ready per kernel kind; 400 for a
+    number out of range, 404 for a worker not in use, 503 for one not connected."""
+    body = await json_object(
+        request, not_json="body is not valid JSON", not_object="body must be a JSON object"
+    )
+    name, spares = body.get("worker"), body.get("spares")
+    if not isinstance(name, str):
+        return error(400, "'worker' must be a worker's name or address")
+    if not isinstance(spares, int) or isinstance(spares, bool) or not 0 <= spares <= MAX_SPARES:
+        return error(400, f"'spares' must be a whole number from 0 to {MAX_SPARES}")
+    found = named(request, name)
+    if found is None:
+        return error(404, f"no worker called {name!r}")
+    link, entry, state = found
+    await link.set_spares(spares)
+    log.info("%s set worker %s to keep %d spare sessions", who(request), entry.name, spares)
+    held = link.address in service(request).placement.held
+    return JSONResponse({**worker_model(link, entry, state, held), "spares_wanted": spares})
+
+
+def named(request: Request, name: str) -> tuple[WorkerLink, WorkerEntry, str] | None:
+    """The worker in use called ``name`` (its name or address), if any."""
+    found = [each for each in entries(request) if name in (each[1].name, each[0].address)]
+    return found[0] if found else None
 
 
 def who(request: Request) -> str:
@@ -106,4 +148,5 @@ ROUTES = [
     Guarded(Access.ADMIN, Route("/api/workers", workers, methods=["GET"])),
     Guarded(Access.ADMIN, Route("/api/workers/drain", drain, methods=["POST"])),
     Guarded(Access.ADMIN, Route("/api/workers/activate", activate, methods=["POST"])),
+    Guarded(Access.ADMIN, Route("/api/workers/spares", set_spares, methods=["POST"])),
 ]

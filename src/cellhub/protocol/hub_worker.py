@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, NotRequired, Protocol, TypedDict, cast
 
 #: The protocol's version; both ends of a connection must speak the same.
-VERSION = 7
+VERSION = 8
 
 _HELLO = "hello"
 _REFUSED = "refused"
@@ -41,6 +41,7 @@ _RESTORE_FILES = "restore_files"
 _SAVE_FILES = "save_files"
 _UPDATE_FILES = "update_files"
 _PUT_FILE = "put_file"
+_SET_SPARES = "set_spares"
 # worker → hub
 _KERNEL_OUTPUT = "out"
 _REPLY = "reply"
@@ -197,6 +198,15 @@ class PutFile:
     data: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class SetSpares:
+    """Keep ``sessions`` spare sessions ready, for each kernel kind the worker offers, from
+    now until the worker stops or is asked again (a class about to start: each worker's share
+    of it; afterwards, back to its ``spare_sessions``). Answer: None."""
+
+    sessions: int
+
+
 class FilesSaved(TypedDict):
     """A piece of a save: the commits ``base``..``head`` as a bundle of ``total`` bytes, of
     which ``piece`` starts at the asked offset."""
@@ -217,6 +227,7 @@ Request = (
     | SaveFiles
     | UpdateFiles
     | PutFile
+    | SetSpares
 )
 
 
@@ -241,6 +252,8 @@ def request(req: int, asked: Request) -> list[Any]:
             return [_UPDATE_FILES, req, kernel_id, offset, piece, total]
         case PutFile(kernel_id, path, data):
             return [_PUT_FILE, req, kernel_id, path, data]
+        case SetSpares(sessions):
+            return [_SET_SPARES, req, sessions]
 
 
 def _read_request(op: str, frame: list[Any]) -> Request:
@@ -263,6 +276,8 @@ def _read_request(op: str, frame: list[Any]) -> Request:
         return UpdateFiles(str(frame[2]), int(frame[3]), bytes(frame[4]), int(frame[5]))
     if op == _PUT_FILE:
         return PutFile(str(frame[2]), str(frame[3]), bytes(frame[4]))
+    if op == _SET_SPARES:
+        return SetSpares(int(frame[2]))
     raise ProtocolError(f"unknown operation {op!r}")
 
 

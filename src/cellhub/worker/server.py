@@ -56,6 +56,7 @@ from cellhub.protocol.hub_worker import (
     Request,
     RestoreFiles,
     SaveFiles,
+    SetSpares,
     Shutdown,
     Start,
     UpdateFiles,
@@ -472,6 +473,18 @@ class Worker:
                 pid = self.session_pid(kernel_id)
                 save = self.files.save
                 return await asyncio.to_thread(save, kernel_id, pid, since, offset, limit)
+            case SetSpares(sessions):
+                self.set_spares(sessions)
+                return None
+
+    def set_spares(self, sessions: int) -> None:
+        """Keep ``sessions`` spares of every kind from now on (until the worker stops: its
+        ``spare_sessions`` setting is where it starts again)."""
+        if sessions < 0:
+            raise ValueError(f"spare sessions must not be negative, not {sessions}")
+        for source in self.sources.values():
+            source.spares.resize(sessions)
+        log.info("keeping %d spare sessions of each kernel kind, as a hub asked", sessions)
 
     def client_message(self, kernel_id: str, channel: str, msg_type: str, data: bytes) -> None:
         kernel = self.kernels.get(kernel_id)

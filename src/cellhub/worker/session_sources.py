@@ -51,6 +51,7 @@ class SessionSource:
             lambda spare: self.template.fork(spare),
             kernels,
             session_log,
+            lambda pid: self.template.kill(pid),
         )
         environment = session_environment(os.environ, config.session_environment)
         self.template = TemplateClient(

@@ -5,6 +5,9 @@ waiting for one are covered, within the room that ``max_sessions`` leaves. A cla
 spare is replaced a moment later (:data:`REFILL_DELAY`), so that the fork does not compete
 with the new kernel's first cell; a spare that dies before it is claimed is retried with
 backoff, and after three such deaths in a row the waiting starts fail with the reason.
+The number of spares can change while the worker runs (:meth:`SparePool.resize`: a hub
+asks, ahead of a class); spares beyond a lowered number are ended, as are forks asked
+before it that arrive with no start waiting for them.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ class SparePool:
     ``fork(spare)`` asks the template for one more session (it arrives in :meth:`on_forked`):
     a spare, or one a waiting start needs at once;
     ``kernels()`` is how many kernels the worker holds, those waiting for a session
-    included.
+    included; ``end(pid)`` has the template kill a session no longer wanted.
     """
 
     def __init__(
@@ -44,12 +47,14 @@ class SparePool:
         fork: Callable[[bool], None],
         kernels: Callable[[], int],
         session_log: SessionLog,
+        end: Callable[[int], None],
     ) -> None:
         self.spare_sessions = spare_sessions
         self.max_sessions = max_sessions
         self.fork = fork
         self.kernels = kernels
         self.session_log = session_log
+        self.end = end
         self.spares: deque[Spare] = deque()
         self.waiters: deque[asyncio.Future[Spare]] = deque()
         self.forks_pending = 0
@@ -77,6 +82,16 @@ class SparePool:
             self.forks_pending += 1
             self.fork(not waited_for)
 
+    def resize(self, sessions: int) -> None:
+        """Keep ``sessions`` spares from now on: fork the missing ones, or end the newest
+        beyond that number (the oldest have had the longest to settle)."""
+        self.spare_sessions = sessions
+        while len(self.spares) > sessions:
+            pid, sock = self.spares.pop()
+            sock.close()
+            self.end(pid)
+        self.refill()
+
     def refill_soon(self) -> None:
         """Replace a claimed spare a moment later, so that the fork does not compete for the
         CPU with the new kernel's first execution; a start that finds no spare forks at once."""
@@ -97,6 +112,10 @@ class SparePool:
             if not waiter.done():
                 waiter.set_result((pid, sock))
                 return
+        if len(self.spares) >= self.spare_sessions:  # asked for before the pool was made smaller
+            sock.close()
+            self.end(pid)
+            return
         self.spares.append((pid, sock))
 
     def on_exited(self, pid: int, code: int) -> None:
