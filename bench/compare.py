@@ -58,9 +58,10 @@ FIGURES = [
 #: Figures of Sage kernels, measured against servers that offer them.
 SAGE_FIGURES = ("sagestart", "sagememory")
 SERVERS = ["cellhub", "cellhub-ready", "jupyter", "jupyter-tuned"]
-#: cellhub with a spare session ready for every client of the class (``spare_sessions`` the
-#: class's size), as a deployment prepares for one: it runs the class start alone, in a phase
-#: of its own, so that its idle spares take no memory or CPU from the other figures.
+#: cellhub with a spare session ready for every client of the class, as an administrator
+#: prepares for one (``cellhub workers --spares`` the class's size, ahead of it): it runs the
+#: class start alone, in a phase of its own, so that its idle spares take no memory or CPU
+#: from the other figures.
 READY = "cellhub-ready"
 
 
@@ -402,8 +403,8 @@ def make_phases(arguments: argparse.Namespace, workdir: Path, plan: Plan) -> lis
         if servers:
             phases.append((servers, python_figures))
     if "classstart" in python_figures and READY in arguments.servers:
-        settings = [*arguments.cellhub_setting, f"spare_sessions={plan.class_size}"]
-        ready = CellhubServer(workdir / READY, dict(s.split("=", 1) for s in settings), READY)
+        settings = dict(s.split("=", 1) for s in arguments.cellhub_setting)
+        ready = CellhubServer(workdir / READY, settings, READY, class_spares=plan.class_size)
         phases.append(([ready], ["classstart"]))
     if sage_figures:
         servers = make_sage_servers(

@@ -198,7 +198,9 @@ class CellhubServer(BenchServer):
     the per-client limits on kernel starts, kernels alive and WebSocket messages, because one
     benchmark process with one token plays every client. Jupyter Server has no such limits.
     The kernels are python3 alone: a Sage template (where Sage is installed) would hold CPU
-    and memory that no benchmarked kernel uses.
+    and memory that no benchmarked kernel uses. With ``class_spares``, the server is asked
+    before each class to keep that many spare sessions, as an administrator does ahead of a
+    class (``cellhub workers --spares N``, through the same hub API).
     """
 
     name = "cellhub"
@@ -212,7 +214,11 @@ class CellhubServer(BenchServer):
     }
 
     def __init__(
-        self, workdir: Path, settings: dict[str, str] | None = None, name: str = "cellhub"
+        self,
+        workdir: Path,
+        settings: dict[str, str] | None = None,
+        name: str = "cellhub",
+        class_spares: int = 0,
     ) -> None:
         self.name = name
         super().__init__(workdir)
@@ -220,8 +226,10 @@ class CellhubServer(BenchServer):
 
         lifted = {k: v for k, v in self.BENCH_SETTINGS.items() if k in SETTINGS}
         self.settings = {**lifted, **(settings or {})}
+        self.class_spares = class_spares
         shown = " ".join(f"{k}={v}" for k, v in sorted(self.settings.items()))
-        self.description = f"cellhub serve ({shown})"
+        ahead = f", then `cellhub workers --spares {class_spares}`" if class_spares else ""
+        self.description = f"cellhub serve ({shown}){ahead}"
 
     def command(self) -> list[str]:
         executable = Path(sys.executable).with_name("cellhub")
@@ -245,8 +253,14 @@ class CellhubServer(BenchServer):
     def settle(self, timeout: float = 120.0) -> None:
         """Return once the worker reports its full pool of spare sessions (``spare_sessions``)
         and the server has stopped using CPU for a moment (the spares have entered their
-        sandboxes); ServerFailed after ``timeout`` seconds."""
-        wanted = int(self.settings.get("spare_sessions", "2"))
+        sandboxes); ServerFailed after ``timeout`` seconds. With ``class_spares``, asks
+        every worker for that many spares first."""
+        wanted = self.class_spares or int(self.settings.get("spare_sessions", "2"))
+        if self.class_spares:
+            from cellhub.workers_table import fetch_workers, set_spares
+
+            for worker in fetch_workers(self.base_url, self.token):
+                set_spares(self.base_url, self.token, worker["name"], self.class_spares)
         deadline = time.monotonic() + timeout
         before = sum(self.cpu_seconds().values())
         while time.monotonic() < deadline:

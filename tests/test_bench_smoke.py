@@ -117,11 +117,12 @@ def test_quick_class_start_counts_sessions_apart_from_the_template(tmp_path: Pat
 
 @needs_haproxy
 def test_quick_class_start_with_a_spare_ready_for_every_client(tmp_path: Path) -> None:
-    """``cellhub-ready`` keeps a spare session for each of the class's clients: the class
-    begins once all 50 are ready, and every client is served (each by a spare, the pool
-    refilling behind them)."""
+    """``cellhub-ready`` is asked for a spare session for each of the class's clients, as an
+    administrator asks ahead of a class (``cellhub workers --spares 50``): the class begins
+    once all 50 are ready, and every client is served (each by a spare, the pool refilling
+    behind them)."""
     stdout, figures = quick_bench(tmp_path, "classstart", server="cellhub-ready")
-    assert "spare_sessions=50" in stdout
+    assert "then `cellhub workers --spares 50`" in stdout
     assert figures["class_succeeded"]["values"]["cellhub-ready"] == 50
     assert figures["class_succeeded"]["cellhub_advantage"] == {}
     report = json.loads((tmp_path / "bench.json").read_text())
