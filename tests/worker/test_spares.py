@@ -74,3 +74,12 @@ async def test_a_fork_asked_for_before_a_resize_down_is_ended_when_it_arrives() 
     pool.on_exited(202, -9)  # the template reports the ends: no failure, no fork again
     assert (len(template.forks), pool.failures) == (3, 0)
     template.close()
+
+
+async def test_a_pool_keeps_no_more_spares_than_kernels_could_claim() -> None:
+    template = Template()
+    pool = pool_of(template, 2)  # max_sessions 10
+    template.deliver(pool, 301, 302)
+    pool.resize(50)
+    assert (pool.spare_sessions, len(template.forks)) == (10, 10)
+    template.close()

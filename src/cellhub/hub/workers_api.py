@@ -42,8 +42,8 @@ from cellhub.log_records import service_logger
 
 log = service_logger(__name__)
 
-#: The most spare sessions a worker may be asked to keep (its ``max_sessions`` bounds the
-#: sessions it forks in any case).
+#: The most spare sessions a worker may be asked to keep (it keeps at most its
+#: ``max_sessions``, as no more kernels than that can claim them).
 MAX_SPARES = 100_000
 
 

@@ -484,7 +484,8 @@ class Worker:
             raise ValueError(f"spare sessions must not be negative, not {sessions}")
         for source in self.sources.values():
             source.spares.resize(sessions)
-        log.info("keeping %d spare sessions of each kernel kind, as a hub asked", sessions)
+        kept = min(sessions, self.config.max_sessions)
+        log.info("keeping %d spare sessions of each kernel kind, as a hub asked", kept)
 
     def client_message(self, kernel_id: str, channel: str, msg_type: str, data: bytes) -> None:
         kernel = self.kernels.get(kernel_id)

@@ -83,10 +83,11 @@ class SparePool:
             self.fork(not waited_for)
 
     def resize(self, sessions: int) -> None:
-        """Keep ``sessions`` spares from now on: fork the missing ones, or end the newest
-        beyond that number (the oldest have had the longest to settle)."""
-        self.spare_sessions = sessions
-        while len(self.spares) > sessions:
+        """Keep ``sessions`` spares from now on, at most ``max_sessions`` (no more kernels
+        than that can claim them): fork the missing ones, or end the newest beyond that
+        number (the oldest have had the longest to settle)."""
+        self.spare_sessions = min(sessions, self.max_sessions)
+        while len(self.spares) > self.spare_sessions:
             pid, sock = self.spares.pop()
             sock.close()
             self.end(pid)
